@@ -1,0 +1,43 @@
+# Veriphy Jobs — developer entry points. See README.md.
+#
+# Cargo artifacts live outside the checkout so clean clones (CI) reuse them.
+export CARGO_TARGET_DIR ?= /var/cache/veriphy-jobs/target
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: run setup build test test-rust test-e2e lint fmt seed-demo clean-data
+
+## Build and serve the console at http://127.0.0.1:3000 (LEPTOS_SITE_ADDR), embedded PostgreSQL under ./data.
+run: setup
+	cargo leptos serve
+
+## Install toolchain pieces that are missing (idempotent).
+setup:
+	@mkdir -p $(CARGO_TARGET_DIR) 2>/dev/null || true
+	@./scripts/setup.sh
+
+build: setup
+	cargo leptos build
+
+## Everything CI runs: format, lints, unit + integration tests, browser tests.
+test: setup lint test-rust test-e2e
+
+lint:
+	cargo fmt --check
+	cargo clippy --features ssr --all-targets -- -D warnings
+	cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
+
+test-rust:
+	cargo test --features ssr
+
+test-e2e:
+	./scripts/e2e.sh
+
+fmt:
+	cargo fmt
+
+seed-demo: setup
+	cargo leptos build && $(CARGO_TARGET_DIR)/debug/veriphy-jobs seed-demo
+
+## Remove the embedded database (all local data).
+clean-data:
+	rm -rf data

@@ -1,0 +1,148 @@
+//! Sign-in, sign-out and "who am I".
+
+use crate::domain::CurrentUser;
+use crate::error::AppError;
+use leptos::prelude::*;
+
+/// Signs in with email and password, then redirects to `next` (a local path)
+/// or the overview. Wrong password and unknown email answer identically.
+#[server(endpoint = "login")]
+pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
+    use crate::server::auth::password as passwords;
+    use crate::server::auth::session::{SessionUser, USER_KEY};
+    use crate::server::db::{audit, users, Scope};
+
+    let (info, db) = crate::server::auth::caller().await?;
+    let email = email.trim().to_lowercase();
+    if email.is_empty() || password.is_empty() {
+        return Err(AppError::invalid("Enter your email and password."));
+    }
+    if email.len() > 320 || password.len() > 1024 {
+        return Err(AppError::BadCredentials);
+    }
+
+    let mut tx = db
+        .begin(Scope {
+            organization_id: None,
+            bank_admin: false,
+            user_id: None,
+        })
+        .await?;
+    let candidate = users::find_for_login(&mut tx, &email).await?;
+    let stored = candidate
+        .as_ref()
+        .filter(|c| c.is_active)
+        .map(|c| c.password_hash.clone());
+    let verified =
+        tokio::task::spawn_blocking(move || passwords::verify(&password, stored.as_deref()))
+            .await
+            .map_err(|_| AppError::Internal)?;
+
+    let mut entry = audit::AuditEntry {
+        actor_email: Some(email.clone()),
+        target_type: Some("user".into()),
+        ip_address: info.ip.clone(),
+        user_agent: info.user_agent.clone(),
+        summary: serde_json::json!({}),
+        ..Default::default()
+    };
+    let Some(user) = candidate.filter(|_| verified) else {
+        entry.action = "login.failed".into();
+        audit::record(&mut tx, &entry).await?;
+        tx.commit().await?;
+        tracing::info!("sign-in refused");
+        return Err(AppError::BadCredentials);
+    };
+    users::touch_last_login(&mut tx, user.id).await?;
+    entry.action = "login".into();
+    entry.organization_id = user.organization_id;
+    entry.actor_user_id = Some(user.id);
+    entry.target_id = Some(user.id.to_string());
+    audit::record(&mut tx, &entry).await?;
+    tx.commit().await?;
+
+    let session: tower_sessions::Session = leptos_axum::extract().await.map_err(|error| {
+        tracing::error!(%error, "session layer missing");
+        AppError::Internal
+    })?;
+    // a new id at sign-in: a session id planted before sign-in is worthless
+    session.cycle_id().await.map_err(session_error)?;
+    session
+        .insert(
+            USER_KEY,
+            SessionUser {
+                user_id: user.id,
+                signed_in_at: chrono::Utc::now().timestamp(),
+            },
+        )
+        .await
+        .map_err(session_error)?;
+    leptos_axum::redirect(&safe_next(next.as_deref()));
+    Ok(())
+}
+
+/// Signs out: the session is deleted on the server, so its cookie is useless.
+#[server(endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    let caller = crate::server::auth::require_caller().await?;
+    let session: tower_sessions::Session = leptos_axum::extract()
+        .await
+        .map_err(|_| AppError::Internal)?;
+    session.flush().await.map_err(session_error)?;
+    let entry = caller.audit(
+        caller.user.organization_id,
+        "logout",
+        "user",
+        caller.user.id.to_string(),
+        serde_json::json!({}),
+    );
+    let mut tx = caller.begin().await?;
+    crate::server::db::audit::record(&mut tx, &entry).await?;
+    tx.commit().await?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// The signed-in user.
+#[server(endpoint = "current_user")]
+pub async fn fetch_current_user() -> Result<CurrentUser, AppError> {
+    Ok(crate::server::auth::require_caller().await?.user)
+}
+
+#[cfg(feature = "ssr")]
+fn session_error(error: tower_sessions::session::Error) -> AppError {
+    tracing::error!(%error, "session store error");
+    AppError::Internal
+}
+
+/// Only local absolute paths are followed after sign-in (no open redirects).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && path != "/login" =>
+        {
+            path.to_string()
+        }
+        _ => "/".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_followed() {
+        assert_eq!(
+            safe_next(Some("/jobs?status=failed")),
+            "/jobs?status=failed"
+        );
+        assert_eq!(safe_next(Some("https://evil.example/")), "/");
+        assert_eq!(safe_next(Some("//evil.example")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}

@@ -1,0 +1,75 @@
+//! Server functions, one module per console tab. Each resolves the caller
+//! first; the browser calls them over HTTP, server rendering calls them directly.
+
+pub mod api_logs;
+pub mod auth;
+pub mod batches;
+pub mod failed_jobs;
+pub mod jobs;
+pub mod overview;
+pub mod webhooks;
+
+#[cfg(feature = "ssr")]
+mod listing {
+    //! The shared shape of every list server function.
+
+    use crate::domain::{Cursor, ListQuery, Page};
+    use crate::error::AppError;
+    use crate::server::auth::require_caller;
+    use crate::server::db::Tx;
+    use uuid::Uuid;
+
+    /// A list request, validated, with its transaction open.
+    pub struct ListRequest<S> {
+        /// Their scoped transaction.
+        pub tx: Tx,
+        /// Organization condition.
+        pub organization_id: Option<Uuid>,
+        /// Parsed status filter.
+        pub status: Option<S>,
+        /// Page position.
+        pub cursor: Option<Cursor>,
+    }
+
+    /// Checks the caller and the query, and opens the transaction.
+    pub async fn begin<S>(
+        query: ListQuery,
+        parse_status: fn(&str) -> Option<S>,
+    ) -> Result<ListRequest<S>, AppError> {
+        let caller = require_caller().await?;
+        let status = match query
+            .status
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(text) => Some(
+                parse_status(text)
+                    .ok_or_else(|| AppError::invalid(format!("Unknown status filter {text:?}.")))?,
+            ),
+            None => None,
+        };
+        let cursor = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
+            Some(token) => Some(Cursor::decode(token).map_err(AppError::Invalid)?),
+            None => None,
+        };
+        let organization_id = caller.organization_filter(query.organization_id);
+        let tx = caller.begin().await?;
+        Ok(ListRequest {
+            tx,
+            organization_id,
+            status,
+            cursor,
+        })
+    }
+
+    /// Commits and turns rows into a page.
+    pub async fn finish<T>(
+        tx: Tx,
+        rows: Vec<T>,
+        key: impl Fn(&T) -> Cursor,
+    ) -> Result<Page<T>, AppError> {
+        tx.commit().await?;
+        Ok(Page::from_rows(rows, key))
+    }
+}

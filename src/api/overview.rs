@@ -1,0 +1,28 @@
+//! The Overview tab and the organization filter.
+
+use crate::domain::{OrganizationSummary, Overview};
+use crate::error::AppError;
+use leptos::prelude::*;
+use uuid::Uuid;
+
+/// Counts across the caller's scope (a bank admin may narrow to one organization).
+#[server(endpoint = "overview")]
+pub async fn load_overview(organization_id: Option<Uuid>) -> Result<Overview, AppError> {
+    let caller = crate::server::auth::require_caller().await?;
+    let mut tx = caller.begin().await?;
+    let overview =
+        crate::server::db::overview::load(&mut tx, caller.organization_filter(organization_id))
+            .await?;
+    tx.commit().await?;
+    Ok(overview)
+}
+
+/// Organizations the caller can see: all for bank admins, their own otherwise.
+#[server(endpoint = "organizations")]
+pub async fn organizations() -> Result<Vec<OrganizationSummary>, AppError> {
+    let caller = crate::server::auth::require_caller().await?;
+    let mut tx = caller.begin().await?;
+    let list = crate::server::db::organizations::list(&mut tx).await?;
+    tx.commit().await?;
+    Ok(list)
+}

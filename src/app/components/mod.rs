@@ -1,0 +1,6 @@
+//! Small building blocks shared by the tabs.
+
+pub mod badge;
+pub mod list_page;
+pub mod query;
+pub mod time;

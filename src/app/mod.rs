@@ -1,0 +1,53 @@
+//! The Leptos application: the HTML shell, the router and the console layout.
+
+pub mod components;
+pub mod layout;
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::path;
+
+/// The HTML document around the app (server side).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The routes of the console. Every route but /login requires a session; the
+/// server redirects before rendering when there is none.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/veriphy-jobs.css"/>
+        <Title text="Veriphy Jobs"/>
+        <Router>
+            <Routes fallback=pages::not_found::NotFound>
+                <Route path=path!("/login") view=pages::login::LoginPage/>
+                <ParentRoute path=path!("") view=layout::ConsoleLayout>
+                    <Route path=path!("") view=pages::overview::OverviewPage/>
+                    <Route path=path!("jobs") view=pages::jobs::JobsPage/>
+                    <Route path=path!("batches") view=pages::batches::BatchesPage/>
+                    <Route path=path!("failed-jobs") view=pages::failed_jobs::FailedJobsPage/>
+                    <Route path=path!("api-logs") view=pages::api_logs::ApiLogsPage/>
+                    <Route path=path!("webhooks") view=pages::webhooks::WebhooksPage/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,10 @@
+//! One module per route.
+
+pub mod api_logs;
+pub mod batches;
+pub mod failed_jobs;
+pub mod jobs;
+pub mod login;
+pub mod not_found;
+pub mod overview;
+pub mod webhooks;

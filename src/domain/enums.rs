@@ -1,0 +1,191 @@
+//! The closed vocabularies of the seed schema, each mirrored by a CHECK constraint.
+
+use serde::{Deserialize, Serialize};
+
+/// Declares a string-backed enum with `as_str`, `parse`, `ALL` and the
+/// conversions sqlx needs (`TryFrom<String>`).
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name { $($(#[$vmeta])* #[serde(rename = $text)] $variant),+ }
+
+        impl $name {
+            /// Every value, in display order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The value as stored in the database and shown in URLs.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            /// Parses the stored form; `None` for anything else.
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(text: String) -> Result<Self, String> {
+                Self::parse(&text).ok_or_else(|| format!(concat!("unknown ", stringify!($name), " {:?}"), text))
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                Self::try_from(text.to_string())
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// What a signed-in person may do.
+    Role {
+        /// Sees and manages every organization.
+        BankAdmin => "bank_admin",
+        /// Manages one organization's jobs, webhooks and integrations.
+        OrgAdmin => "org_admin",
+        /// Reads one organization's data.
+        OrgViewer => "org_viewer",
+    }
+);
+
+impl Role {
+    /// Human label for badges and menus.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::BankAdmin => "Bank admin",
+            Role::OrgAdmin => "Organization admin",
+            Role::OrgViewer => "Organization viewer",
+        }
+    }
+}
+
+string_enum!(
+    /// Lifecycle of a job (and, with the same words, of a batch).
+    JobStatus {
+        Pending => "pending",
+        Running => "running",
+        Completed => "completed",
+        Failed => "failed",
+        Cancelled => "cancelled",
+    }
+);
+
+string_enum!(
+    /// Claim order of a job: urgent first.
+    Priority {
+        Low => "low",
+        Normal => "normal",
+        High => "high",
+        Urgent => "urgent",
+    }
+);
+
+string_enum!(
+    /// What a job does; each type has its own handler.
+    JobType {
+        Email => "email",
+        Sms => "sms",
+        Whatsapp => "whatsapp",
+        DocumentProcessing => "document_processing",
+        ReportGeneration => "report_generation",
+        DataSync => "data_sync",
+        Webhook => "webhook",
+        Cleanup => "cleanup",
+        Other => "other",
+    }
+);
+
+string_enum!(
+    /// Outcome of one third-party API call.
+    ApiCallStatus {
+        Pending => "pending",
+        Success => "success",
+        Failed => "failed",
+        Timeout => "timeout",
+    }
+);
+
+string_enum!(
+    /// HTTP method of a logged third-party call.
+    HttpMethod {
+        Get => "GET",
+        Post => "POST",
+        Put => "PUT",
+        Delete => "DELETE",
+        Patch => "PATCH",
+    }
+);
+
+string_enum!(
+    /// Health of a webhook endpoint.
+    WebhookStatus {
+        Active => "active",
+        Inactive => "inactive",
+        Error => "error",
+    }
+);
+
+string_enum!(
+    /// Events a webhook can subscribe to.
+    WebhookEvent {
+        CaseCreated => "case_created",
+        CaseUpdated => "case_updated",
+        CaseApproved => "case_approved",
+        CaseRejected => "case_rejected",
+        CaseClosed => "case_closed",
+        DocumentUploaded => "document_uploaded",
+        DocumentVerified => "document_verified",
+        JobCompleted => "job_completed",
+        JobFailed => "job_failed",
+        BatchCompleted => "batch_completed",
+    }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_value_round_trips_through_its_stored_form() {
+        for status in JobStatus::ALL {
+            assert_eq!(JobStatus::parse(status.as_str()), Some(*status));
+        }
+        for job_type in JobType::ALL {
+            assert_eq!(
+                JobType::try_from(job_type.as_str().to_string()),
+                Ok(*job_type)
+            );
+        }
+        assert_eq!(HttpMethod::parse("PATCH"), Some(HttpMethod::Patch));
+    }
+
+    #[test]
+    fn unknown_values_are_rejected_with_their_text() {
+        assert_eq!(Priority::parse("asap"), None);
+        let err = Role::try_from("root".to_string()).unwrap_err();
+        assert!(err.contains("root"), "{err}");
+    }
+
+    #[test]
+    fn serde_uses_the_stored_form() {
+        assert_eq!(
+            serde_json::to_string(&JobType::DocumentProcessing).unwrap(),
+            "\"document_processing\""
+        );
+        assert_eq!(
+            serde_json::from_str::<Role>("\"org_viewer\"").unwrap(),
+            Role::OrgViewer
+        );
+    }
+}

@@ -1,0 +1,9 @@
+//! Types shared by the server and the browser: no database or HTTP code here.
+
+pub mod enums;
+pub mod models;
+pub mod page;
+
+pub use enums::*;
+pub use models::*;
+pub use page::*;

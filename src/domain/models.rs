@@ -1,0 +1,183 @@
+//! Rows as the console shows them. With the `ssr` feature they decode straight
+//! from sqlx rows; in the browser they are plain serde structs.
+
+use super::enums::*;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The signed-in person, as the browser may know them (no secrets).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CurrentUser {
+    /// User id.
+    pub id: Uuid,
+    /// Login email.
+    pub email: String,
+    /// Display name.
+    pub full_name: String,
+    /// What they may do.
+    pub role: Role,
+    /// Their organization; `None` for bank admins.
+    pub organization_id: Option<Uuid>,
+    /// Their organization's name; `None` for bank admins.
+    pub organization_name: Option<String>,
+}
+
+impl CurrentUser {
+    /// Bank admins see every organization.
+    pub fn is_bank_admin(&self) -> bool {
+        self.role == Role::BankAdmin
+    }
+
+    /// Org viewers may only read.
+    pub fn can_write(&self) -> bool {
+        self.role != Role::OrgViewer
+    }
+}
+
+/// An organization as listed in the bank admin's filter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct OrganizationSummary {
+    /// Organization id.
+    pub id: Uuid,
+    /// Display name.
+    pub name: String,
+}
+
+/// One row of the Jobs tab.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct JobRow {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub organization_name: String,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
+    pub job_type: JobType,
+    pub job_name: String,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
+    pub status: JobStatus,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
+    pub priority: Priority,
+    pub queue: String,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub batch_id: Option<Uuid>,
+    pub available_at: DateTime<Utc>,
+    pub error_message: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One row of the Batches tab.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct BatchRow {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub organization_name: String,
+    pub batch_name: String,
+    pub total_jobs: i32,
+    pub pending_jobs: i32,
+    pub processed_jobs: i32,
+    pub failed_jobs: i32,
+    pub cancelled_jobs: i32,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
+    pub status: JobStatus,
+    /// Percent finished, 0–100.
+    pub progress: f64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One row of the Failed jobs tab.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct FailedJobRow {
+    pub id: Uuid,
+    pub job_id: Uuid,
+    pub organization_id: Uuid,
+    pub organization_name: String,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
+    pub job_type: JobType,
+    pub job_name: String,
+    pub error_message: String,
+    pub failed_at: DateTime<Utc>,
+    pub retry_count: i32,
+    pub max_retries: i32,
+    pub is_resolved: bool,
+    pub resolution: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One row of the API logs tab.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct ApiLogRow {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub organization_name: String,
+    pub api_name: String,
+    pub endpoint: String,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
+    pub method: HttpMethod,
+    pub status_code: Option<i32>,
+    /// Milliseconds.
+    pub response_time: Option<i32>,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
+    pub status: ApiCallStatus,
+    pub retry_count: i32,
+    pub error_message: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One row of the Webhooks tab. The secret never leaves the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct WebhookRow {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub organization_name: String,
+    pub webhook_name: String,
+    pub webhook_url: String,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
+    pub event_type: WebhookEvent,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
+    pub status: WebhookStatus,
+    pub is_active: bool,
+    pub has_secret: bool,
+    pub failure_count: i32,
+    pub last_triggered_at: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_failure_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Counts for the Overview tab.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Overview {
+    /// Jobs per status, in [`JobStatus::ALL`] order.
+    pub jobs_by_status: Vec<(JobStatus, i64)>,
+    /// Batches not yet finished.
+    pub open_batches: i64,
+    /// Failed jobs nobody has resolved yet.
+    pub unresolved_failures: i64,
+    /// Third-party calls in the last 24 hours.
+    pub api_calls_24h: i64,
+    /// Of those, the ones that failed or timed out.
+    pub api_failures_24h: i64,
+    /// Webhooks switched on.
+    pub active_webhooks: i64,
+    /// Webhooks in the error state.
+    pub erroring_webhooks: i64,
+}
+
+/// List filters shared by every tab: the organization (bank admins only) and
+/// the page position.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListQuery {
+    /// Narrow a bank admin's view to one organization.
+    pub organization_id: Option<Uuid>,
+    /// Status filter, in the stored form of the tab's status vocabulary.
+    pub status: Option<String>,
+    /// Token from a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}

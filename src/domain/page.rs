@@ -1,0 +1,103 @@
+//! Keyset pagination: lists are ordered newest first by (created_at, id) and a
+//! page boundary is the last row's pair, carried in the URL as an opaque token.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Rows per page in every console list.
+pub const PAGE_SIZE: i64 = 25;
+
+/// One page of a list plus the token that fetches the next one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// The rows of this page, newest first.
+    pub items: Vec<T>,
+    /// Present when older rows exist.
+    pub next_cursor: Option<String>,
+}
+
+/// Position after which the next page starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    /// `created_at` of the last row shown.
+    pub created_at: DateTime<Utc>,
+    /// `id` of the last row shown (tie-breaker).
+    pub id: Uuid,
+}
+
+impl Cursor {
+    /// The URL-safe token form: microsecond timestamp and id.
+    pub fn encode(&self) -> String {
+        format!("{}~{}", self.created_at.timestamp_micros(), self.id)
+    }
+
+    /// Parses a token made by [`Cursor::encode`].
+    pub fn decode(token: &str) -> Result<Self, String> {
+        let invalid = || "The page link is invalid; start again from the first page.".to_string();
+        let (micros, id) = token.split_once('~').ok_or_else(invalid)?;
+        let micros: i64 = micros.parse().map_err(|_| invalid())?;
+        let created_at = DateTime::<Utc>::from_timestamp_micros(micros).ok_or_else(invalid)?;
+        let id = Uuid::parse_str(id).map_err(|_| invalid())?;
+        Ok(Cursor { created_at, id })
+    }
+}
+
+impl<T> Page<T> {
+    /// Builds a page from up to `PAGE_SIZE + 1` rows: the extra row only says
+    /// that another page exists.
+    pub fn from_rows(mut rows: Vec<T>, key: impl Fn(&T) -> Cursor) -> Self {
+        let has_more = rows.len() as i64 > PAGE_SIZE;
+        rows.truncate(PAGE_SIZE as usize);
+        let next_cursor = if has_more {
+            rows.last().map(|row| key(row).encode())
+        } else {
+            None
+        };
+        Page {
+            items: rows,
+            next_cursor,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips() {
+        let cursor = Cursor {
+            created_at: DateTime::<Utc>::from_timestamp_micros(1_764_000_000_123_456).unwrap(),
+            id: Uuid::nil(),
+        };
+        assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor);
+    }
+
+    #[test]
+    fn garbage_cursor_is_a_readable_error() {
+        for token in [
+            "",
+            "abc",
+            "12~not-a-uuid",
+            "x~00000000-0000-0000-0000-000000000000",
+        ] {
+            let err = Cursor::decode(token).unwrap_err();
+            assert!(err.contains("page link"), "{token}: {err}");
+        }
+    }
+
+    #[test]
+    fn extra_row_means_another_page() {
+        let key = |n: &i64| Cursor {
+            created_at: DateTime::<Utc>::from_timestamp_micros(*n).unwrap(),
+            id: Uuid::nil(),
+        };
+        let full: Vec<i64> = (0..=PAGE_SIZE).collect();
+        let page = Page::from_rows(full, key);
+        assert_eq!(page.items.len() as i64, PAGE_SIZE);
+        assert_eq!(page.next_cursor, Some(key(&(PAGE_SIZE - 1)).encode()));
+        let last = Page::from_rows(vec![1, 2], key);
+        assert_eq!(last.next_cursor, None);
+    }
+}

@@ -1,0 +1,116 @@
+//! The one error type of server functions. Every message in it is safe to show
+//! a user; causes are logged on the server and never sent.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+/// What went wrong, in words a person understands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", content = "message")]
+pub enum AppError {
+    /// Not signed in (HTTP 401).
+    #[error("Please sign in to continue.")]
+    Unauthorized,
+    /// Signed in, but the role does not allow it (HTTP 403).
+    #[error("You do not have permission to do that.")]
+    Forbidden,
+    /// A state-changing request from another site (HTTP 403).
+    #[error("This request came from another site and was refused.")]
+    CrossSite,
+    /// Wrong email or password; deliberately the same for both (HTTP 401).
+    #[error("Email or password is incorrect.")]
+    BadCredentials,
+    /// The thing does not exist in the caller's scope (HTTP 404).
+    #[error("Not found.")]
+    NotFound,
+    /// The input was wrong; the message says how (HTTP 400/422).
+    #[error("{0}")]
+    Invalid(String),
+    /// Something failed on the server; details are in its log (HTTP 500).
+    #[error("Something went wrong on our side. Please try again.")]
+    Internal,
+    /// The request never reached the function or its answer was unreadable.
+    #[error("Could not reach the server: {0}")]
+    Transport(String),
+}
+
+impl AppError {
+    /// A validation error with the given message.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        AppError::Invalid(message.into())
+    }
+
+    /// The HTTP status this error is answered with.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            AppError::Unauthorized => 401,
+            AppError::Forbidden | AppError::CrossSite => 403,
+            AppError::BadCredentials => 401,
+            AppError::NotFound => 404,
+            AppError::Invalid(_) => 422,
+            AppError::Transport(_) => 400,
+            AppError::Internal => 500,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            // Malformed arguments are the caller's mistake: say what was wrong.
+            ServerFnErrorErr::Args(message) | ServerFnErrorErr::MissingArg(message) => {
+                AppError::Invalid(format!("The request was not understood: {message}"))
+            }
+            ServerFnErrorErr::Request(message) => AppError::Transport(message),
+            ServerFnErrorErr::Deserialization(message) => AppError::Transport(message),
+            other => {
+                #[cfg(feature = "ssr")]
+                tracing::error!(error = %other, "server function infrastructure error");
+                #[cfg(not(feature = "ssr"))]
+                let _ = other;
+                AppError::Internal
+            }
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<sqlx::Error> for AppError {
+    fn from(error: sqlx::Error) -> Self {
+        if let Some(message) = crate::server::db::constraint_message(&error) {
+            return AppError::Invalid(message);
+        }
+        tracing::error!(error = ?error, "database error");
+        AppError::Internal
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_show_no_detail() {
+        let shown = AppError::Internal.to_string();
+        assert!(!shown.contains("sql"), "{shown}");
+        assert_eq!(AppError::Internal.status_code(), 500);
+    }
+
+    #[test]
+    fn bad_arguments_are_client_errors() {
+        let err =
+            AppError::from_server_fn_error(ServerFnErrorErr::Args("missing field `x`".into()));
+        assert_eq!(err.status_code(), 422);
+        assert!(err.to_string().contains("missing field"));
+    }
+
+    #[test]
+    fn round_trips_as_json() {
+        let err = AppError::invalid("Name is required.");
+        let json = serde_json::to_string(&err).unwrap();
+        assert_eq!(serde_json::from_str::<AppError>(&json).unwrap(), err);
+    }
+}

@@ -1,0 +1,107 @@
+//! How a server function learns who is calling and opens their transaction.
+
+use crate::domain::CurrentUser;
+use crate::error::AppError;
+use crate::server::db::audit::AuditEntry;
+use crate::server::db::{Database, Scope, Tx};
+use axum::Extension;
+use uuid::Uuid;
+
+/// What the gate learned about the request; stored in request extensions.
+#[derive(Debug, Clone, Default)]
+pub struct RequestInfo {
+    /// The signed-in user, if any.
+    pub user: Option<CurrentUser>,
+    /// Client address.
+    pub ip: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+}
+
+/// A signed-in caller of a server function, with the database.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Who is calling.
+    pub user: CurrentUser,
+    /// Their request.
+    pub info: RequestInfo,
+    /// The pools.
+    pub db: Database,
+}
+
+/// The request's info and the database, signed in or not.
+pub async fn caller() -> Result<(RequestInfo, Database), AppError> {
+    let Extension(info) = leptos_axum::extract::<Extension<RequestInfo>>()
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "request info missing: is the auth gate installed?");
+            AppError::Internal
+        })?;
+    let Extension(db) = leptos_axum::extract::<Extension<Database>>()
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "database missing from request extensions");
+            AppError::Internal
+        })?;
+    Ok((info, db))
+}
+
+/// The signed-in caller, or `Unauthorized`.
+pub async fn require_caller() -> Result<Caller, AppError> {
+    let (info, db) = caller().await?;
+    let user = info.user.clone().ok_or(AppError::Unauthorized)?;
+    Ok(Caller { user, info, db })
+}
+
+impl Caller {
+    /// The row-level-security scope of this caller.
+    pub fn scope(&self) -> Scope {
+        Scope {
+            organization_id: self.user.organization_id,
+            bank_admin: self.user.is_bank_admin(),
+            user_id: Some(self.user.id),
+        }
+    }
+
+    /// The organization condition for a list: bank admins may narrow to
+    /// `requested`; everyone else always gets their own organization.
+    pub fn organization_filter(&self, requested: Option<Uuid>) -> Option<Uuid> {
+        self.scope().organization_filter(requested)
+    }
+
+    /// Opens a transaction bound to this caller's scope.
+    pub async fn begin(&self) -> Result<Tx, AppError> {
+        Ok(self.db.begin(self.scope()).await?)
+    }
+
+    /// Refuses read-only callers.
+    pub fn require_write(&self) -> Result<(), AppError> {
+        if self.user.can_write() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+
+    /// An audit row for `action` by this caller.
+    pub fn audit(
+        &self,
+        organization_id: Option<Uuid>,
+        action: &str,
+        target_type: &str,
+        target_id: String,
+        summary: serde_json::Value,
+    ) -> AuditEntry {
+        AuditEntry {
+            organization_id,
+            actor_user_id: Some(self.user.id),
+            actor_email: Some(self.user.email.clone()),
+            action: action.to_string(),
+            target_type: Some(target_type.to_string()),
+            target_id: Some(target_id),
+            summary,
+            ip_address: self.info.ip.clone(),
+            user_agent: self.info.user_agent.clone(),
+        }
+    }
+}

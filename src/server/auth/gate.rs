@@ -1,0 +1,240 @@
+//! The per-request gate: cross-site refusal, session resolution, and the
+//! redirect/401 for signed-out requests. Runs before any page or server function.
+
+use super::context::RequestInfo;
+use super::session::{SessionUser, USER_KEY};
+use crate::error::AppError;
+use crate::server::db::{users, Database, Scope};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use std::net::SocketAddr;
+use tower_sessions::Session;
+
+/// Paths anyone may request without signing in.
+fn is_public(path: &str) -> bool {
+    path == "/login"
+        || path == "/api/login"
+        || path == "/healthz"
+        || path == "/favicon.ico"
+        || path.starts_with("/pkg/")
+        || path.starts_with("/assets/")
+}
+
+/// Whether a state-changing request came from our own site. Browsers send
+/// Sec-Fetch-Site and/or Origin on such requests; tools without either carry no
+/// ambient cookies from another site, so they pass.
+pub fn same_site_request(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        if !matches!(site, "same-origin" | "none") {
+            return false;
+        }
+    }
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
+        if origin == "null" || origin_host != host {
+            return false;
+        }
+    }
+    true
+}
+
+/// A JSON error answer in the same shape server functions use.
+pub fn error_response(error: AppError) -> Response {
+    let status =
+        StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_string(&error).unwrap_or_default();
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::HeaderName::from_static("serverfnerror"), "gate"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The gate middleware.
+pub async fn authenticate(
+    State(db): State<Database>,
+    session: Session,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path().to_string();
+    let unsafe_method = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if unsafe_method && !same_site_request(request.headers()) {
+        tracing::warn!(%path, "refused a cross-site state-changing request");
+        return error_response(AppError::CrossSite);
+    }
+
+    let user = match resolve_user(&db, &session).await {
+        Ok(user) => user,
+        Err(error) => {
+            tracing::error!(?error, "could not resolve the session user");
+            return error_response(AppError::Internal);
+        }
+    };
+    let signed_in = user.is_some();
+    let info = RequestInfo {
+        user,
+        ip: request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string()),
+        user_agent: request
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(400).collect()),
+    };
+    request.extensions_mut().insert(info);
+
+    if !signed_in && !is_public(&path) {
+        if path.starts_with("/api/") || unsafe_method {
+            return error_response(AppError::Unauthorized);
+        }
+        let next_path = request
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let target = if next_path == "/" {
+            "/login".to_string()
+        } else {
+            format!("/login?next={}", encode_query_value(next_path))
+        };
+        return Redirect::to(&target).into_response();
+    }
+    if signed_in && path == "/login" {
+        return Redirect::to("/").into_response();
+    }
+    next.run(request).await
+}
+
+/// Loads the session's user if the session is valid and the user still active.
+async fn resolve_user(
+    db: &Database,
+    session: &Session,
+) -> Result<Option<crate::domain::CurrentUser>, Box<dyn std::error::Error + Send + Sync>> {
+    let Some(stored) = session.get::<SessionUser>(USER_KEY).await? else {
+        return Ok(None);
+    };
+    if stored.expired(chrono::Utc::now().timestamp()) {
+        session.flush().await?;
+        return Ok(None);
+    }
+    let mut tx = db
+        .begin(Scope {
+            organization_id: None,
+            bank_admin: false,
+            user_id: Some(stored.user_id),
+        })
+        .await?;
+    let user = users::load_current(&mut tx, stored.user_id).await?;
+    tx.commit().await?;
+    if user.is_none() {
+        // deactivated or deleted since sign-in
+        session.flush().await?;
+    }
+    Ok(user)
+}
+
+/// Server-function errors leave the function as HTTP 500; this gives each the
+/// status its [`AppError`] stands for (401, 403, 404, 422, ...).
+pub async fn status_from_server_fn_error(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if !response.headers().contains_key("serverfnerror")
+        || response.status() != StatusCode::INTERNAL_SERVER_ERROR
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return error_response(AppError::Internal);
+    };
+    if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status =
+            StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+fn encode_query_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn same_origin_requests_pass() {
+        assert!(same_site_request(&headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "http://127.0.0.1:3000"),
+            ("sec-fetch-site", "same-origin")
+        ])));
+        assert!(same_site_request(&headers(&[("host", "127.0.0.1:3000")])));
+    }
+
+    #[test]
+    fn cross_site_requests_are_refused() {
+        assert!(!same_site_request(&headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("sec-fetch-site", "cross-site")
+        ])));
+        assert!(!same_site_request(&headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "https://evil.example")
+        ])));
+        assert!(!same_site_request(&headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "null")
+        ])));
+    }
+
+    #[test]
+    fn next_parameter_is_encoded() {
+        assert_eq!(
+            encode_query_value("/jobs?status=failed&x=1"),
+            "/jobs%3Fstatus%3Dfailed%26x%3D1"
+        );
+    }
+
+    #[test]
+    fn public_paths_are_few() {
+        assert!(is_public("/login"));
+        assert!(is_public("/pkg/veriphy-jobs.js"));
+        assert!(!is_public("/jobs"));
+        assert!(!is_public("/api/list_jobs"));
+    }
+}

@@ -1,0 +1,216 @@
+//! The database layer: pools per role, tenant-scoped transactions, migrations,
+//! and one module of readable SQL per entity.
+//!
+//! Every console query runs as `veriphy_app` inside a transaction that first
+//! states whose data it is (`app.org_id`, `app.bank_admin`); row-level
+//! security in PostgreSQL then hides every other organization's rows even if a
+//! query forgot its own `organization_id` condition.
+
+pub mod api_logs;
+pub mod audit;
+pub mod batches;
+pub mod failed_jobs;
+pub mod jobs;
+pub mod organizations;
+pub mod overview;
+pub mod users;
+pub mod webhooks;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Executor, PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+/// The embedded migrations (`migrations/`).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The pools of one process.
+#[derive(Clone, Debug)]
+pub struct Database {
+    /// Console requests: role `veriphy_app`.
+    pub app: PgPool,
+    /// The queue engine: role `veriphy_worker`.
+    pub worker: PgPool,
+}
+
+/// Whose data a transaction may touch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scope {
+    /// The caller's organization (`None` for bank admins).
+    pub organization_id: Option<Uuid>,
+    /// Bank admins see every organization.
+    pub bank_admin: bool,
+    /// The caller, for policies on their own user row.
+    pub user_id: Option<Uuid>,
+}
+
+impl Scope {
+    /// A scope limited to one organization.
+    pub fn organization(organization_id: Uuid) -> Self {
+        Scope {
+            organization_id: Some(organization_id),
+            bank_admin: false,
+            user_id: None,
+        }
+    }
+
+    /// The bank-wide scope.
+    pub fn bank() -> Self {
+        Scope {
+            organization_id: None,
+            bank_admin: true,
+            user_id: None,
+        }
+    }
+
+    /// The organization condition for list queries: an org user's own
+    /// organization, or the organization a bank admin chose (if any).
+    pub fn organization_filter(&self, requested: Option<Uuid>) -> Option<Uuid> {
+        if self.bank_admin {
+            requested
+        } else {
+            self.organization_id
+        }
+    }
+}
+
+/// A transaction of the console role.
+pub type Tx = Transaction<'static, Postgres>;
+
+impl Database {
+    /// Opens the role pools on `options` (the login user must be a member of
+    /// both roles; the migrations arrange that).
+    pub async fn connect(
+        options: PgConnectOptions,
+        max_connections: u32,
+    ) -> Result<Self, sqlx::Error> {
+        Ok(Database {
+            app: role_pool(options.clone(), "veriphy_app", max_connections).await?,
+            worker: role_pool(options, "veriphy_worker", max_connections).await?,
+        })
+    }
+
+    /// Begins a console transaction bound to `scope`.
+    pub async fn begin(&self, scope: Scope) -> Result<Tx, sqlx::Error> {
+        let mut tx = self.app.begin().await?;
+        sqlx::query(
+            "select set_config('app.org_id', $1, true),
+                    set_config('app.bank_admin', $2, true),
+                    set_config('app.user_id', $3, true)",
+        )
+        .bind(
+            scope
+                .organization_id
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
+        )
+        .bind(if scope.bank_admin { "on" } else { "off" })
+        .bind(scope.user_id.map(|id| id.to_string()).unwrap_or_default())
+        .execute(&mut *tx)
+        .await?;
+        Ok(tx)
+    }
+}
+
+async fn role_pool(
+    options: PgConnectOptions,
+    role: &'static str,
+    max: u32,
+) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                conn.execute(format!("set role {role}").as_str()).await?;
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+}
+
+/// Applies pending migrations as the login (owner) user.
+pub async fn migrate(options: &PgConnectOptions) -> Result<(), sqlx::migrate::MigrateError> {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options.clone())
+        .await?;
+    let result = MIGRATOR.run(&pool).await;
+    pool.close().await;
+    result
+}
+
+/// Turns a violated constraint into a message a person understands; `None`
+/// for errors that are not the caller's fault.
+pub fn constraint_message(error: &sqlx::Error) -> Option<String> {
+    let db = error.as_database_error()?;
+    let constraint = db.constraint().unwrap_or_default();
+    let message = match constraint {
+        "users_email_key" => "A user with that email already exists.",
+        "organizations_name_key" | "organizations_slug_key" => {
+            "An organization with that name already exists."
+        }
+        "jobs_job_name_check" => "A job needs a name.",
+        "job_batches_batch_name_check" => "A batch needs a name.",
+        "jobs_queue_check" => {
+            "Queue names use lowercase letters, digits, '-' and '_' (at most 100)."
+        }
+        "jobs_max_attempts_check" => "Max attempts must be between 1 and 100.",
+        "webhooks_webhook_url_check" => "The webhook URL must start with http:// or https://.",
+        _ if db.is_check_violation() => "A value is outside what is allowed.",
+        _ if db.is_foreign_key_violation() => "A referenced record does not exist.",
+        _ if db.is_unique_violation() => "That already exists.",
+        _ => return None,
+    };
+    Some(message.to_string())
+}
+
+/// Building blocks shared by the list queries of every tab.
+pub mod list {
+    use crate::domain::{Cursor, PAGE_SIZE};
+    use sqlx::{Postgres, QueryBuilder};
+    use uuid::Uuid;
+
+    /// Starts `select <columns> from <from> where true`.
+    pub fn select<'a>(columns: &str, from: &str) -> QueryBuilder<'a, Postgres> {
+        QueryBuilder::new(format!("select {columns}\nfrom {from}\nwhere true"))
+    }
+
+    /// Adds the organization condition (the query-side half of tenant scoping).
+    pub fn organization(
+        query: &mut QueryBuilder<'_, Postgres>,
+        alias: &str,
+        organization: Option<Uuid>,
+    ) {
+        if let Some(organization) = organization {
+            query
+                .push(format!("\n  and {alias}.organization_id = "))
+                .push_bind(organization);
+        }
+    }
+
+    /// Adds an equality condition on a text column when a value is given.
+    pub fn equals(query: &mut QueryBuilder<'_, Postgres>, column: &str, value: Option<String>) {
+        if let Some(value) = value {
+            query.push(format!("\n  and {column} = ")).push_bind(value);
+        }
+    }
+
+    /// Continues after `cursor`, newest first, and fetches one extra row to
+    /// learn whether another page exists.
+    pub fn page(query: &mut QueryBuilder<'_, Postgres>, alias: &str, cursor: Option<Cursor>) {
+        if let Some(cursor) = cursor {
+            query
+                .push(format!("\n  and ({alias}.created_at, {alias}.id) < ("))
+                .push_bind(cursor.created_at)
+                .push(", ")
+                .push_bind(cursor.id)
+                .push(")");
+        }
+        query
+            .push(format!(
+                "\norder by {alias}.created_at desc, {alias}.id desc\nlimit "
+            ))
+            .push_bind(PAGE_SIZE + 1);
+    }
+}

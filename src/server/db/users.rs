@@ -1,0 +1,134 @@
+//! SQL for users and sign-in.
+
+use super::Tx;
+use crate::domain::{CurrentUser, Role};
+use uuid::Uuid;
+
+/// What sign-in needs to know about an email.
+#[derive(Debug, sqlx::FromRow)]
+pub struct LoginCandidate {
+    /// User id.
+    pub id: Uuid,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Deactivated users cannot sign in.
+    pub is_active: bool,
+    /// Their organization, for the audit row.
+    pub organization_id: Option<Uuid>,
+}
+
+/// Looks up the user with `email` (already lower-cased). The policy on users
+/// lets this transaction see exactly that one row through `app.login_email`.
+pub async fn find_for_login(
+    tx: &mut Tx,
+    email: &str,
+) -> Result<Option<LoginCandidate>, sqlx::Error> {
+    sqlx::query("select set_config('app.login_email', $1, true)")
+        .bind(email)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query_as(
+        "select id, password_hash, is_active, organization_id
+         from users
+         where email = $1",
+    )
+    .bind(email)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+#[derive(sqlx::FromRow)]
+struct CurrentUserRecord {
+    id: Uuid,
+    email: String,
+    full_name: String,
+    role: String,
+    organization_id: Option<Uuid>,
+}
+
+/// The active user `id` with their organization's name. The transaction
+/// starts with only `app.user_id` set; once the user is known, it is narrowed
+/// to their organization, which is also what lets it read the name.
+pub async fn load_current(tx: &mut Tx, id: Uuid) -> Result<Option<CurrentUser>, sqlx::Error> {
+    let record: Option<CurrentUserRecord> = sqlx::query_as(
+        "select id, email, full_name, role, organization_id
+         from users
+         where id = $1 and is_active",
+    )
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(record) = record else {
+        return Ok(None);
+    };
+    let Some(role) = Role::parse(&record.role) else {
+        return Ok(None);
+    };
+    let organization_name = match record.organization_id {
+        Some(org) => {
+            sqlx::query("select set_config('app.org_id', $1, true)")
+                .bind(org.to_string())
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query_scalar("select name from organizations where id = $1")
+                .bind(org)
+                .fetch_optional(&mut **tx)
+                .await?
+        }
+        None => None,
+    };
+    Ok(Some(CurrentUser {
+        id: record.id,
+        email: record.email,
+        full_name: record.full_name,
+        role,
+        organization_id: record.organization_id,
+        organization_name,
+    }))
+}
+
+/// Records a successful sign-in.
+pub async fn touch_last_login(tx: &mut Tx, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("update users set last_login_at = now() where id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// A new user to create.
+pub struct NewUser<'a> {
+    /// Lower-case email.
+    pub email: &'a str,
+    /// Display name.
+    pub full_name: &'a str,
+    /// Their role.
+    pub role: Role,
+    /// `None` exactly for bank admins.
+    pub organization_id: Option<Uuid>,
+    /// argon2id PHC string.
+    pub password_hash: &'a str,
+}
+
+/// Inserts a user and returns its id.
+pub async fn insert(tx: &mut Tx, user: &NewUser<'_>) -> Result<Uuid, sqlx::Error> {
+    sqlx::query_scalar(
+        "insert into users (email, full_name, role, organization_id, password_hash)
+         values ($1, $2, $3, $4, $5)
+         returning id",
+    )
+    .bind(user.email)
+    .bind(user.full_name)
+    .bind(user.role.as_str())
+    .bind(user.organization_id)
+    .bind(user.password_hash)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// Whether any user exists at all (bank scope).
+pub async fn any_exist(tx: &mut Tx) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("select exists (select 1 from users)")
+        .fetch_one(&mut **tx)
+        .await
+}

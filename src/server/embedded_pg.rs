@@ -1,0 +1,580 @@
+//! The "embedded default": a private PostgreSQL cluster under the data
+//! directory, made from the machine's PostgreSQL binaries, started with the
+//! server and stopped with it.
+//!
+//! Layout of the data directory:
+//! - `veriphy.lock`   held (flock) by the one process using the directory
+//! - `pg/`            the cluster (PGDATA)
+//! - `run/`           its Unix socket (no TCP listener at all)
+//! - `superuser.password`  generated at initdb, mode 0600
+//! - `postgres.log`   the server's own log
+//!
+//! PostgreSQL refuses to run as root. When we are root, the cluster belongs to
+//! the `postgres` system user and the server process is started as that user.
+//! The server is a child of a dedicated supervisor thread and gets SIGINT (a
+//! clean "fast" shutdown) if that thread ends, so a killed Veriphy process never
+//! leaves an orphaned PostgreSQL behind for long.
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::ConnectOptions;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::io::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Name of the superuser and of the application database in the cluster.
+pub const CLUSTER_USER: &str = "veriphy";
+/// The database the application uses inside the embedded cluster.
+pub const APP_DATABASE: &str = "veriphy";
+
+/// Why the embedded cluster could not be used; each renders as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbeddedPgError {
+    /// Another process holds the data directory.
+    #[error("another Veriphy Jobs process{pid} is already using the data directory {dir}; stop it, or give this one its own VERIPHY_DATA_DIR")]
+    InUse {
+        /// The directory.
+        dir: String,
+        /// " (pid N)" when known.
+        pid: String,
+    },
+    /// No PostgreSQL server binaries on this machine.
+    #[error("PostgreSQL server binaries (initdb, postgres) were not found; install PostgreSQL (Debian: apt-get install postgresql), set VERIPHY_PG_BINDIR, or set DATABASE_URL to use an existing server")]
+    NotInstalled,
+    /// Running as root without a `postgres` user to own the cluster.
+    #[error("running as root, the embedded PostgreSQL must run as the 'postgres' system user, which does not exist; install PostgreSQL (it creates that user) or set DATABASE_URL")]
+    NoPostgresUser,
+    /// The data directory cannot be reached by the `postgres` user.
+    #[error("the 'postgres' system user cannot reach {0} (a parent directory is not searchable by others); set VERIPHY_DATA_DIR to a directory it can reach, or set DATABASE_URL")]
+    Unreachable(String),
+    /// A file-system step failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What we were doing.
+        context: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// initdb or the server itself failed; the message quotes its log.
+    #[error("{0}")]
+    Server(String),
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> EmbeddedPgError {
+    let context = context.into();
+    move |source| EmbeddedPgError::Io { context, source }
+}
+
+/// The OS identity the cluster runs as.
+#[derive(Debug, Clone, Copy)]
+struct RunAs {
+    uid: u32,
+    gid: u32,
+}
+
+/// A running embedded cluster. Stop it with [`EmbeddedPostgres::stop`]; if it
+/// is merely dropped, the supervisor thread's end (at process exit) stops it.
+pub struct EmbeddedPostgres {
+    root: PathBuf,
+    socket_dir: PathBuf,
+    password: String,
+    server_pid: i32,
+    supervisor: Option<std::thread::JoinHandle<()>>,
+    _lock: File,
+}
+
+impl EmbeddedPostgres {
+    /// Starts (initializing on first use) the cluster under `root`.
+    pub fn start(root: &Path) -> Result<Self, EmbeddedPgError> {
+        fs::create_dir_all(root).map_err(io_err(format!(
+            "cannot create data directory {}",
+            root.display()
+        )))?;
+        let root = root.canonicalize().map_err(io_err(format!(
+            "cannot resolve data directory {}",
+            root.display()
+        )))?;
+        let lock = acquire_lock(&root)?;
+        let bindir = find_bindir()?;
+        let run_as = run_as()?;
+        if let Some(run_as) = run_as {
+            check_reachable(&root, run_as)?;
+        }
+
+        let pgdata = root.join("pg");
+        let socket_dir = socket_dir_for(&root);
+        prepare_dir(&socket_dir, run_as, 0o700)?;
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o711))
+            .map_err(io_err("cannot set data directory permissions"))?;
+
+        let password_file = root.join("superuser.password");
+        if !pgdata.join("PG_VERSION").exists() {
+            tracing::info!(dir = %pgdata.display(), "initializing the embedded PostgreSQL cluster (first start)");
+            init_cluster(&bindir, &root, &pgdata, &password_file, run_as)?;
+        }
+        let password = fs::read_to_string(&password_file)
+            .map_err(io_err(format!("cannot read {}", password_file.display())))?
+            .trim()
+            .to_string();
+
+        clear_stale_server(&pgdata)?;
+        let log_path = root.join("postgres.log");
+        let (server_pid, supervisor) =
+            spawn_server(&bindir, &pgdata, &socket_dir, &log_path, run_as)?;
+        let cluster = EmbeddedPostgres {
+            root,
+            socket_dir,
+            password,
+            server_pid,
+            supervisor: Some(supervisor),
+            _lock: lock,
+        };
+        cluster.wait_until_ready(&log_path)?;
+        Ok(cluster)
+    }
+
+    /// Connection options for `database` as the cluster's superuser.
+    pub fn connect_options(&self, database: &str) -> PgConnectOptions {
+        PgConnectOptions::new()
+            .socket(&self.socket_dir)
+            .username(CLUSTER_USER)
+            .password(&self.password)
+            .database(database)
+            .log_statements(tracing::log::LevelFilter::Debug)
+    }
+
+    /// The data directory this cluster lives in.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Creates `database` if it does not exist yet.
+    pub async fn ensure_database(&self, database: &str) -> Result<(), sqlx::Error> {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect_with(&self.connect_options("postgres")).await?;
+        let exists: bool =
+            sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+                .bind(database)
+                .fetch_one(&mut conn)
+                .await?;
+        if !exists {
+            let statement = format!("create database \"{}\"", database.replace('"', "\"\""));
+            sqlx::query(&statement).execute(&mut conn).await?;
+        }
+        conn.close().await
+    }
+
+    /// Asks the server for a fast shutdown and waits for it to exit.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(supervisor) = self.supervisor.take() {
+            // SIGINT = "fast" shutdown: roll back open transactions, checkpoint, exit.
+            unsafe { libc::kill(self.server_pid, libc::SIGINT) };
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !supervisor.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if supervisor.is_finished() {
+                let _ = supervisor.join();
+            } else {
+                unsafe { libc::kill(self.server_pid, libc::SIGQUIT) };
+            }
+        }
+    }
+
+    fn wait_until_ready(&self, log_path: &Path) -> Result<(), EmbeddedPgError> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let socket = self.socket_dir.join(".s.PGSQL.5432");
+        loop {
+            let exited = self.supervisor.as_ref().is_none_or(|s| s.is_finished());
+            if exited {
+                return Err(EmbeddedPgError::Server(format!(
+                    "the embedded PostgreSQL exited during startup: {}",
+                    last_log_line(log_path)
+                )));
+            }
+            if socket.exists() && self.root.join("pg/postmaster.pid").exists() {
+                let ready = read_postmaster_status(&self.root.join("pg/postmaster.pid"));
+                if ready.as_deref() == Some("ready") {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(EmbeddedPgError::Server(format!(
+                    "the embedded PostgreSQL did not become ready within 60 s: {}",
+                    last_log_line(log_path)
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+impl Drop for EmbeddedPostgres {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// The 8th line of postmaster.pid is the server's state ("starting", "ready", ...).
+fn read_postmaster_status(pid_file: &Path) -> Option<String> {
+    let text = fs::read_to_string(pid_file).ok()?;
+    text.lines().nth(7).map(|line| line.trim().to_string())
+}
+
+fn last_log_line(log_path: &Path) -> String {
+    let text = fs::read_to_string(log_path).unwrap_or_default();
+    text.lines()
+        .rev()
+        .find(|line| line.contains("FATAL") || line.contains("ERROR"))
+        .or_else(|| text.lines().last())
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("see {}", log_path.display()))
+}
+
+fn acquire_lock(root: &Path) -> Result<File, EmbeddedPgError> {
+    let path = root.join("veriphy.lock");
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(io_err(format!("cannot open {}", path.display())))?;
+    let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+    if !locked {
+        let mut holder = String::new();
+        let _ = file.read_to_string(&mut holder);
+        let pid = holder.trim();
+        return Err(EmbeddedPgError::InUse {
+            dir: root.display().to_string(),
+            pid: if pid.is_empty() {
+                String::new()
+            } else {
+                format!(" (pid {pid})")
+            },
+        });
+    }
+    // A pid left by a dead process is harmless: the flock, not the text, decides.
+    file.set_len(0)
+        .map_err(io_err("cannot write the lock file"))?;
+    file.rewind()
+        .map_err(io_err("cannot write the lock file"))?;
+    writeln!(file, "{}", std::process::id()).map_err(io_err("cannot write the lock file"))?;
+    Ok(file)
+}
+
+/// Finds the directory holding `initdb` and `postgres`.
+fn find_bindir() -> Result<PathBuf, EmbeddedPgError> {
+    let has_server = |dir: &Path| dir.join("initdb").is_file() && dir.join("postgres").is_file();
+    if let Ok(dir) = std::env::var("VERIPHY_PG_BINDIR") {
+        let dir = PathBuf::from(dir);
+        return if has_server(&dir) {
+            Ok(dir)
+        } else {
+            Err(EmbeddedPgError::NotInstalled)
+        };
+    }
+    let mut candidates: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
+        .map(|entries| entries.flatten().map(|e| e.path().join("bin")).collect())
+        .unwrap_or_default();
+    // newest major version first
+    candidates.sort_by_key(|path| {
+        std::cmp::Reverse(
+            path.parent()
+                .and_then(|p| p.file_name())
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.parse::<u32>().ok())
+                .unwrap_or(0),
+        )
+    });
+    if let Some(path) = std::env::var_os("PATH") {
+        candidates.extend(std::env::split_paths(&path));
+    }
+    candidates
+        .into_iter()
+        .find(|dir| has_server(dir))
+        .ok_or(EmbeddedPgError::NotInstalled)
+}
+
+fn run_as() -> Result<Option<RunAs>, EmbeddedPgError> {
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(None);
+    }
+    let name = std::ffi::CString::new("postgres").expect("static name");
+    let entry = unsafe { libc::getpwnam(name.as_ptr()) };
+    if entry.is_null() {
+        return Err(EmbeddedPgError::NoPostgresUser);
+    }
+    let (uid, gid) = unsafe { ((*entry).pw_uid, (*entry).pw_gid) };
+    Ok(Some(RunAs { uid, gid }))
+}
+
+/// Every ancestor of the data directory must be searchable by the postgres user.
+fn check_reachable(root: &Path, run_as: RunAs) -> Result<(), EmbeddedPgError> {
+    for dir in root.ancestors().skip(1) {
+        let Ok(meta) = fs::metadata(dir) else {
+            continue;
+        };
+        use std::os::unix::fs::MetadataExt;
+        let mode = meta.mode();
+        let searchable = mode & 0o001 != 0
+            || (meta.uid() == run_as.uid && mode & 0o100 != 0)
+            || (meta.gid() == run_as.gid && mode & 0o010 != 0);
+        if !searchable {
+            return Err(EmbeddedPgError::Unreachable(root.display().to_string()));
+        }
+    }
+    Ok(())
+}
+
+/// Unix socket paths are limited to about 100 bytes; deep checkouts get a
+/// short private directory under /tmp instead of `<root>/run`.
+fn socket_dir_for(root: &Path) -> PathBuf {
+    let preferred = root.join("run");
+    if preferred.as_os_str().len() + ".s.PGSQL.5432".len() + 1 < 100 {
+        return preferred;
+    }
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    root.hash(&mut hasher);
+    PathBuf::from(format!("/tmp/veriphy-pg-{:016x}", hasher.finish()))
+}
+
+fn prepare_dir(dir: &Path, run_as: Option<RunAs>, mode: u32) -> Result<(), EmbeddedPgError> {
+    fs::create_dir_all(dir).map_err(io_err(format!("cannot create {}", dir.display())))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map_err(io_err(format!(
+        "cannot set permissions of {}",
+        dir.display()
+    )))?;
+    if let Some(run_as) = run_as {
+        std::os::unix::fs::chown(dir, Some(run_as.uid), Some(run_as.gid)).map_err(io_err(
+            format!("cannot hand {} to the postgres user", dir.display()),
+        ))?;
+    }
+    Ok(())
+}
+
+fn command_as(program: PathBuf, run_as: Option<RunAs>) -> Command {
+    let mut command = Command::new(program);
+    if let Some(run_as) = run_as {
+        // std also drops root's supplementary groups when switching uid
+        command.uid(run_as.uid).gid(run_as.gid);
+    }
+    command.env_remove("PGDATA").env("LC_ALL", "C.UTF-8");
+    command
+}
+
+fn init_cluster(
+    bindir: &Path,
+    root: &Path,
+    pgdata: &Path,
+    password_file: &Path,
+    run_as: Option<RunAs>,
+) -> Result<(), EmbeddedPgError> {
+    use rand::Rng;
+    let password: String = rand::thread_rng()
+        .sample_iter(&rand::distributions::Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect();
+    // initdb reads the password from a file the cluster's owner can read.
+    let pwfile = root.join("initdb.pw");
+    write_private(&pwfile, &password)?;
+    if let Some(run_as) = run_as {
+        std::os::unix::fs::chown(&pwfile, Some(run_as.uid), Some(run_as.gid))
+            .map_err(io_err("cannot hand the initdb password file to postgres"))?;
+    }
+    if pgdata.exists() {
+        // a previous initdb died half-way; start over
+        fs::remove_dir_all(pgdata).map_err(io_err("cannot remove a half-initialized cluster"))?;
+    }
+    prepare_dir(pgdata, run_as, 0o700)?;
+    let output = command_as(bindir.join("initdb"), run_as)
+        .arg("-D")
+        .arg(pgdata)
+        .args([
+            "-U",
+            CLUSTER_USER,
+            "--auth=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        ])
+        .arg(format!("--pwfile={}", pwfile.display()))
+        .stdin(Stdio::null())
+        .output()
+        .map_err(io_err("cannot run initdb"));
+    let _ = fs::remove_file(&pwfile);
+    let output = output?;
+    if !output.status.success() {
+        let _ = fs::remove_dir_all(pgdata);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let reason = stderr
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no output");
+        return Err(EmbeddedPgError::Server(format!("initdb failed: {reason}")));
+    }
+    write_private(password_file, &password)
+}
+
+fn write_private(path: &Path, contents: &str) -> Result<(), EmbeddedPgError> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_err(format!("cannot write {}", path.display())))?;
+    file.write_all(contents.as_bytes())
+        .map_err(io_err(format!("cannot write {}", path.display())))
+}
+
+/// We hold the directory lock, so a postmaster.pid here is left from an
+/// earlier run: either its server is still shutting down (wait for it) or the
+/// file is stale (remove it, since its pid may now belong to anything).
+fn clear_stale_server(pgdata: &Path) -> Result<(), EmbeddedPgError> {
+    let pid_file = pgdata.join("postmaster.pid");
+    let Ok(text) = fs::read_to_string(&pid_file) else {
+        return Ok(());
+    };
+    let pid: i32 = text
+        .lines()
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0);
+    let is_postgres = pid > 0
+        && fs::read_to_string(format!("/proc/{pid}/comm"))
+            .map(|comm| comm.trim() == "postgres")
+            .unwrap_or(false);
+    if is_postgres {
+        tracing::warn!(
+            pid,
+            "a PostgreSQL from an earlier run is still up; shutting it down"
+        );
+        unsafe { libc::kill(pid, libc::SIGINT) };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            return Err(EmbeddedPgError::Server(format!(
+                "a PostgreSQL (pid {pid}) from an earlier run still uses {}; stop it and retry",
+                pgdata.display()
+            )));
+        }
+    }
+    if pid_file.exists() {
+        tracing::warn!(file = %pid_file.display(), "removing a stale PostgreSQL pid file");
+        fs::remove_file(&pid_file).map_err(io_err("cannot remove the stale postmaster.pid"))?;
+    }
+    Ok(())
+}
+
+fn spawn_server(
+    bindir: &Path,
+    pgdata: &Path,
+    socket_dir: &Path,
+    log_path: &Path,
+    run_as: Option<RunAs>,
+) -> Result<(i32, std::thread::JoinHandle<()>), EmbeddedPgError> {
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(log_path)
+        .map_err(io_err(format!("cannot open {}", log_path.display())))?;
+    let log_err = log
+        .try_clone()
+        .map_err(io_err("cannot open the PostgreSQL log"))?;
+    let mut command = command_as(bindir.join("postgres"), run_as);
+    command
+        .arg("-D")
+        .arg(pgdata)
+        .arg("-k")
+        .arg(socket_dir)
+        .args([
+            "-c",
+            "listen_addresses=",
+            "-c",
+            "unix_socket_permissions=0700",
+        ])
+        .args(["-c", "max_connections=200", "-c", "shared_buffers=256MB"])
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        // its own process group: a terminal's Ctrl-C reaches us, and we stop it cleanly
+        .process_group(0);
+    unsafe {
+        command.pre_exec(|| {
+            // runs after the uid switch, so the death signal survives it
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGINT);
+            Ok(())
+        });
+    }
+
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let supervisor = std::thread::Builder::new()
+        .name("embedded-postgres".into())
+        .spawn(move || match command.spawn() {
+            Ok(mut child) => {
+                let _ = sender.send(Ok(child.id() as i32));
+                let _ = child.wait();
+            }
+            Err(error) => {
+                let _ = sender.send(Err(error));
+            }
+        })
+        .map_err(io_err("cannot start the PostgreSQL supervisor thread"))?;
+    let pid = receiver
+        .recv()
+        .map_err(|_| EmbeddedPgError::Server("the PostgreSQL supervisor thread died".into()))?
+        .map_err(io_err("cannot start postgres"))?;
+    Ok((pid, supervisor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_roots_get_a_short_socket_directory() {
+        let short = socket_dir_for(Path::new("/srv/data"));
+        assert_eq!(short, PathBuf::from("/srv/data/run"));
+        let deep = PathBuf::from(format!("/{}", "d".repeat(120)));
+        let dir = socket_dir_for(&deep);
+        assert!(dir.starts_with("/tmp/veriphy-pg-"), "{}", dir.display());
+        assert_eq!(dir, socket_dir_for(&deep), "stable for the same root");
+    }
+
+    #[test]
+    fn postmaster_status_is_the_eighth_line() {
+        let dir = std::env::temp_dir().join(format!("veriphy-pm-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("postmaster.pid");
+        fs::write(&file, "1\n/x\n0\n5432\n/tmp\n\n  1 2\nready   \n").unwrap();
+        assert_eq!(read_postmaster_status(&file).as_deref(), Some("ready"));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_held_lock_names_its_holder() {
+        let dir = std::env::temp_dir().join(format!("veriphy-lock-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let _held = acquire_lock(&dir).unwrap();
+        // flock locks belong to open file descriptions: a second open conflicts
+        let err = acquire_lock(&dir).unwrap_err().to_string();
+        assert!(err.contains("already using"), "{err}");
+        assert!(err.contains(&std::process::id().to_string()), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

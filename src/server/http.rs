@@ -1,0 +1,60 @@
+//! The HTTP application: Leptos pages and server functions behind the
+//! session layer and the auth gate.
+
+use super::auth::{gate, session};
+use super::config::Config;
+use super::db::Database;
+use crate::app::{shell, App};
+use axum::extract::FromRef;
+use axum::routing::get;
+use axum::{middleware, Extension, Router};
+use leptos::config::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_sessions_sqlx_store::PostgresStore;
+
+/// Router state: what handlers and middleware extract.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// Leptos site settings.
+    pub leptos_options: LeptosOptions,
+    /// Database pools.
+    pub db: Database,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl FromRef<AppState> for Database {
+    fn from_ref(state: &AppState) -> Self {
+        state.db.clone()
+    }
+}
+
+/// Builds the whole application router.
+pub fn router(db: Database, config: &Config, leptos_options: LeptosOptions) -> Router {
+    let routes = generate_route_list(App);
+    let state = AppState {
+        leptos_options: leptos_options.clone(),
+        db: db.clone(),
+    };
+    let sessions = session::layer(PostgresStore::new(db.app.clone()), config.secure_cookies());
+
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .leptos_routes(&state, routes, {
+            let options = leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn(gate::status_from_server_fn_error))
+        .layer(middleware::from_fn_with_state(
+            db.clone(),
+            gate::authenticate,
+        ))
+        .layer(sessions)
+        .layer(Extension(db))
+        .with_state(state)
+}

@@ -1,0 +1,12 @@
+//! Server-only code: configuration, the embedded PostgreSQL launcher, the
+//! database layer, authentication, HTTP wiring and the command line.
+
+pub mod auth;
+pub mod bootstrap;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod embedded_pg;
+pub mod http;
+pub mod seed;
+pub mod telemetry;

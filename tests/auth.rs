@@ -1,0 +1,253 @@
+//! Sign-in, sign-out and the gate, over real HTTP against the real router.
+
+mod common;
+
+use common::{session_cookie, session_set_cookie, spawn_app};
+
+const PASSWORD: &str = veriphy_jobs::server::seed::DEFAULT_DEMO_PASSWORD;
+const VIEWER: &str = "viewer@northwind.example";
+
+#[tokio::test]
+async fn signed_out_pages_redirect_and_server_functions_answer_401() {
+    let app = spawn_app().await;
+    let client = app.client();
+    for path in [
+        "/",
+        "/jobs",
+        "/batches",
+        "/failed-jobs",
+        "/api-logs",
+        "/webhooks",
+    ] {
+        let response = client
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303, "{path}");
+        let location = response.headers()["location"].to_str().unwrap();
+        assert!(location.starts_with("/login"), "{path} → {location}");
+        assert!(
+            response.text().await.unwrap().is_empty(),
+            "no HTML before sign-in"
+        );
+    }
+    for function in [
+        "list_jobs",
+        "list_batches",
+        "list_failed_jobs",
+        "list_api_logs",
+        "list_webhooks",
+        "overview",
+        "organizations",
+        "current_user",
+        "logout",
+    ] {
+        let response = client
+            .post(format!("{}/api/{function}", app.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{function}");
+    }
+    let login_page = client
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login_page.status(), 200);
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_look_identical() {
+    let app = spawn_app().await;
+    let wrong = app.login(VIEWER, "wrong password", None).await;
+    let unknown = app
+        .login("nobody@nowhere.example", "wrong password", None)
+        .await;
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(unknown.status(), 401);
+    assert!(session_cookie(&wrong).is_none() && session_cookie(&unknown).is_none());
+    let (wrong, unknown) = (wrong.text().await.unwrap(), unknown.text().await.unwrap());
+    assert_eq!(wrong, unknown);
+    assert!(wrong.contains("Email or password is incorrect."), "{wrong}");
+}
+
+#[tokio::test]
+async fn empty_or_malformed_login_input_is_a_clear_client_error() {
+    let app = spawn_app().await;
+    let empty = app.login("", "", None).await;
+    assert_eq!(empty.status(), 422);
+    assert!(empty
+        .text()
+        .await
+        .unwrap()
+        .contains("Enter your email and password."));
+    let missing = app
+        .client()
+        .post(format!("{}/api/login", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("email=x")
+        .send()
+        .await
+        .unwrap();
+    assert!(missing.status().is_client_error(), "{}", missing.status());
+}
+
+#[tokio::test]
+async fn sign_in_sets_a_strict_http_only_cookie_and_changes_the_session_id() {
+    let app = spawn_app().await;
+    let first = app.login(VIEWER, PASSWORD, None).await;
+    assert!(
+        first.status().is_success() || first.status().is_redirection(),
+        "{}",
+        first.status()
+    );
+    let set_cookie = session_set_cookie(&first).expect("session cookie");
+    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+    assert!(set_cookie.contains("SameSite=Strict"), "{set_cookie}");
+    let cookie_a = session_cookie(&first).unwrap();
+
+    // signing in again from that session yields a new id; the old one is dead
+    let second = app.login(VIEWER, PASSWORD, Some(&cookie_a)).await;
+    let cookie_b = session_cookie(&second).expect("new session cookie");
+    assert_ne!(cookie_a, cookie_b);
+    let client = app.client();
+    let with_old = client
+        .get(format!("{}/jobs", app.base))
+        .header("cookie", &cookie_a)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        with_old.status(),
+        303,
+        "the pre-login session id must not stay valid"
+    );
+    let with_new = client
+        .get(format!("{}/jobs", app.base))
+        .header("cookie", &cookie_b)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_new.status(), 200);
+    assert!(with_new.text().await.unwrap().contains("Jobs"));
+}
+
+#[tokio::test]
+async fn logout_makes_the_old_cookie_useless() {
+    let app = spawn_app().await;
+    let login = app.login(VIEWER, PASSWORD, None).await;
+    let cookie = session_cookie(&login).unwrap();
+    let client = app.client();
+    let me = client
+        .post(format!("{}/api/current_user", app.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    assert!(me.text().await.unwrap().contains(VIEWER));
+
+    let logout = client
+        .post(format!("{}/api/logout", app.base))
+        .header("cookie", &cookie)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        logout.status().is_success() || logout.status().is_redirection(),
+        "{}",
+        logout.status()
+    );
+
+    let after = client
+        .post(format!("{}/api/current_user", app.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 401);
+    let page = client
+        .get(format!("{}/", app.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 303);
+}
+
+#[tokio::test]
+async fn cross_site_state_changing_requests_are_refused() {
+    let app = spawn_app().await;
+    let cookie = session_cookie(&app.login(VIEWER, PASSWORD, None).await).unwrap();
+    let client = app.client();
+    let forged = client
+        .post(format!("{}/api/logout", app.base))
+        .header("cookie", &cookie)
+        .header("origin", "https://attacker.example")
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    // the session survived the forged request
+    let me = client
+        .post(format!("{}/api/current_user", app.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    // a cross-site login attempt is refused before any password check
+    let login = client
+        .post(format!("{}/api/login", app.base))
+        .header("origin", "https://attacker.example")
+        .form(&[("email", VIEWER), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 403);
+}
+
+#[tokio::test]
+async fn org_users_only_ever_get_their_organization_and_bad_filters_are_422() {
+    let app = spawn_app().await;
+    let cookie = session_cookie(&app.login(VIEWER, PASSWORD, None).await).unwrap();
+    let client = app.client();
+    let list = |body: &'static str| {
+        client
+            .post(format!("{}/api/list_jobs", app.base))
+            .header("cookie", &cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let response = list("").await.unwrap();
+    assert_eq!(response.status(), 200);
+    let page: serde_json::Value = response.json().await.unwrap();
+    let names: std::collections::HashSet<String> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["organization_name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        ["Northwind Lending".to_string()].into_iter().collect()
+    );
+
+    let bad_status = list("query[status]=exploded").await.unwrap();
+    assert_eq!(bad_status.status(), 422);
+    assert!(bad_status
+        .text()
+        .await
+        .unwrap()
+        .contains("Unknown status filter"));
+    let bad_cursor = list("query[cursor]=garbage").await.unwrap();
+    assert_eq!(bad_cursor.status(), 422);
+    assert!(bad_cursor.text().await.unwrap().contains("page link"));
+}

@@ -1,0 +1,162 @@
+//! Shared test support: one embedded PostgreSQL per test binary (reused across
+//! runs), a fresh migrated database per test, and the app on a free port.
+#![allow(dead_code)]
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use uuid::Uuid;
+use veriphy_jobs::server::db::{self, Database};
+use veriphy_jobs::server::embedded_pg::EmbeddedPostgres;
+
+/// The test binary's cluster, started on first use.
+pub fn cluster() -> &'static EmbeddedPostgres {
+    static CLUSTER: OnceLock<EmbeddedPostgres> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        veriphy_jobs::server::telemetry::init();
+        let name = std::env::current_exe()
+            .ok()
+            .and_then(|p| {
+                p.file_stem().map(|s| {
+                    s.to_string_lossy()
+                        .split('-')
+                        .next()
+                        .unwrap_or("t")
+                        .to_string()
+                })
+            })
+            .unwrap_or_else(|| "tests".into());
+        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("pg-{name}"));
+        EmbeddedPostgres::start(&root).unwrap_or_else(|e| panic!("test cluster: {e}"))
+    })
+}
+
+/// A fresh, migrated database of its own.
+pub struct TestDb {
+    /// Owner (superuser) connection options: for setup only.
+    pub owner: PgConnectOptions,
+    /// The application's pools, as the app uses them.
+    pub db: Database,
+    /// The database name.
+    pub name: String,
+}
+
+/// Creates and migrates a new database for one test.
+pub async fn fresh_database() -> TestDb {
+    let cluster = cluster();
+    let name = format!("test_{}", Uuid::new_v4().simple());
+    let mut admin = PgConnection::connect_with(&cluster.connect_options("postgres"))
+        .await
+        .expect("connect");
+    sqlx::query(&format!("create database {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create database");
+    admin.close().await.ok();
+    let owner = cluster.connect_options(&name);
+    db::migrate(&owner).await.expect("migrations");
+    let db = Database::connect(owner.clone(), 5).await.expect("pools");
+    TestDb { owner, db, name }
+}
+
+impl TestDb {
+    /// A raw connection as the owner (superuser: RLS does not apply).
+    pub async fn owner_connection(&self) -> PgConnection {
+        PgConnection::connect_with(&self.owner)
+            .await
+            .expect("owner connection")
+    }
+}
+
+/// The console served on 127.0.0.1 at a free port.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The database behind it.
+    pub test_db: TestDb,
+}
+
+/// Starts the app on a fresh database with the demo data loaded.
+pub async fn spawn_app() -> TestApp {
+    let test_db = fresh_database().await;
+    veriphy_jobs::server::seed::seed_demo(&test_db.db)
+        .await
+        .expect("demo data");
+    let options = leptos::config::LeptosOptions::builder()
+        .output_name("veriphy-jobs")
+        .site_root("target/site")
+        .build();
+    let config = veriphy_jobs::server::config::Config {
+        database_url: None,
+        data_dir: "data".into(),
+        public_url: None,
+    };
+    let app = veriphy_jobs::server::http::router(test_db.db.clone(), &config, options);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .expect("serve");
+    });
+    TestApp {
+        base: format!("http://{addr}"),
+        test_db,
+    }
+}
+
+impl TestApp {
+    /// A client without redirects or cookie jar: tests handle cookies by hand.
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    /// Posts the login form; returns the response.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        cookie: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client()
+            .post(format!("{}/api/login", self.base))
+            .header("accept", "application/json")
+            .form(&[("email", email), ("password", password), ("next", "/jobs")]);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send().await.expect("login request")
+    }
+}
+
+/// The `name=value` of the session cookie a response sets.
+pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("veriphy_session="))
+        .map(|v| v.split(';').next().unwrap_or_default().to_string())
+}
+
+/// The full Set-Cookie header of the session cookie.
+pub fn session_set_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("veriphy_session="))
+        .map(str::to_string)
+}

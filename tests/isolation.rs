@@ -1,0 +1,208 @@
+//! Row-level security is really in force for the application role: one
+//! organization's context never sees or writes another's rows, even with no
+//! WHERE clause at all.
+
+mod common;
+
+use uuid::Uuid;
+use veriphy_jobs::server::db::Scope;
+
+const TENANT_TABLES: [&str; 8] = [
+    "jobs",
+    "job_batches",
+    "failed_jobs",
+    "third_party_api_log",
+    "webhooks",
+    "system_integrations",
+    "users",
+    "audit_log",
+];
+
+async fn demo_orgs(test_db: &common::TestDb) -> (Uuid, Uuid) {
+    veriphy_jobs::server::seed::seed_demo(&test_db.db)
+        .await
+        .unwrap();
+    let mut conn = test_db.owner_connection().await;
+    let a: Uuid =
+        sqlx::query_scalar("select id from organizations where slug = 'northwind-lending'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    let b: Uuid = sqlx::query_scalar("select id from organizations where slug = 'harbor-credit'")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    // every tenant table has rows of both organizations to hide
+    sqlx::query("insert into audit_log (organization_id, action) values ($1, 'a'), ($2, 'b')")
+        .bind(a)
+        .bind(b)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    for table in TENANT_TABLES {
+        let count: i64 = sqlx::query_scalar(&format!(
+            "select count(*) from {table} where organization_id = $1"
+        ))
+        .bind(b)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert!(count > 0, "{table} has no org-B rows to hide");
+    }
+    (a, b)
+}
+
+#[tokio::test]
+async fn the_application_role_is_not_privileged() {
+    let test_db = common::fresh_database().await;
+    let mut tx = test_db.db.begin(Scope::bank()).await.unwrap();
+    let (role, superuser, bypass): (String, bool, bool) = sqlx::query_as(
+        "select current_user::text, rolsuper, rolbypassrls from pg_roles where rolname = current_user",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(role, "veriphy_app");
+    assert!(!superuser && !bypass);
+    let owns_tables: bool = sqlx::query_scalar(
+        "select exists (select 1 from pg_tables where schemaname = 'public' and tableowner = current_user)",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert!(!owns_tables, "the application role must not own tables");
+    for table in TENANT_TABLES.iter().chain(&["organizations"]) {
+        let (enabled, forced): (bool, bool) =
+            sqlx::query_as("select relrowsecurity, relforcerowsecurity from pg_class where relname = $1 and relnamespace = 'public'::regnamespace")
+                .bind(table)
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+        assert!(
+            enabled && forced,
+            "{table}: RLS enabled={enabled} forced={forced}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn organization_context_sees_no_other_organization_rows() {
+    let test_db = common::fresh_database().await;
+    let (a, b) = demo_orgs(&test_db).await;
+    let mut tx = test_db.db.begin(Scope::organization(a)).await.unwrap();
+    for table in TENANT_TABLES {
+        // deliberately no WHERE clause: only the policy stands between A and B
+        let foreign: i64 = sqlx::query_scalar(&format!(
+            "select count(*) filter (where organization_id = $1) from {table}"
+        ))
+        .bind(b)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        assert_eq!(
+            foreign, 0,
+            "{table} leaks organization B rows into A's context"
+        );
+        let own: i64 = sqlx::query_scalar(&format!("select count(*) from {table}"))
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        assert!(own > 0, "{table}: A should see its own rows");
+    }
+    let orgs: Vec<Uuid> = sqlx::query_scalar("select id from organizations")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(orgs, vec![a], "A must not learn that B exists");
+    // updates and deletes of B rows find nothing to touch
+    let touched = sqlx::query("update jobs set job_name = 'hijacked' where organization_id = $1")
+        .bind(b)
+        .execute(&mut *tx)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(touched, 0);
+    let deleted = sqlx::query("delete from webhooks where organization_id = $1")
+        .bind(b)
+        .execute(&mut *tx)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(deleted, 0);
+    tx.rollback().await.unwrap();
+}
+
+#[tokio::test]
+async fn organization_context_cannot_write_rows_of_another_organization() {
+    let test_db = common::fresh_database().await;
+    let (a, b) = demo_orgs(&test_db).await;
+    let inserts = [
+        "insert into jobs (organization_id, job_type, job_name, payload) values ($1, 'email', 'x', '{}')",
+        "insert into job_batches (organization_id, batch_name) values ($1, 'x')",
+        "insert into webhooks (organization_id, webhook_name, webhook_url, event_type) values ($1, 'x', 'https://x.example', 'case_created')",
+        "insert into third_party_api_log (organization_id, api_name, endpoint, method, status) values ($1, 'x', '/x', 'GET', 'success')",
+        "insert into system_integrations (organization_id, name, integration_type, provider) values ($1, 'x', 'sms', 'x')",
+        "insert into audit_log (organization_id, action) values ($1, 'x')",
+    ];
+    for statement in inserts {
+        let mut tx = test_db.db.begin(Scope::organization(a)).await.unwrap();
+        let err = sqlx::query(statement)
+            .bind(b)
+            .execute(&mut *tx)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("row-level security"),
+            "{statement}: {err}"
+        );
+        tx.rollback().await.unwrap();
+        // the same write for its own organization is allowed
+        let mut tx = test_db.db.begin(Scope::organization(a)).await.unwrap();
+        sqlx::query(statement)
+            .bind(a)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.rollback().await.unwrap();
+    }
+    // moving an own row to B is refused too
+    let mut tx = test_db.db.begin(Scope::organization(a)).await.unwrap();
+    let err = sqlx::query("update webhooks set organization_id = $1")
+        .bind(b)
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("row-level security"), "{err}");
+}
+
+#[tokio::test]
+async fn without_context_nothing_is_visible() {
+    let test_db = common::fresh_database().await;
+    demo_orgs(&test_db).await;
+    let mut conn = test_db.db.app.acquire().await.unwrap();
+    for table in TENANT_TABLES.iter().chain(&["organizations"]) {
+        let count: i64 = sqlx::query_scalar(&format!("select count(*) from {table}"))
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(
+            count, 0,
+            "{table} is visible without an organization context"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bank_context_sees_every_organization() {
+    let test_db = common::fresh_database().await;
+    let (a, b) = demo_orgs(&test_db).await;
+    let mut tx = test_db.db.begin(Scope::bank()).await.unwrap();
+    let orgs: Vec<Uuid> =
+        sqlx::query_scalar("select distinct organization_id from jobs order by 1")
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+    let mut expected = vec![a, b];
+    expected.sort();
+    assert_eq!(orgs, expected);
+}

@@ -1,0 +1,344 @@
+//! The migrated schema holds every table and column of the original design
+//! note with its type, and the triggers keep derived data consistent.
+
+mod common;
+
+use std::collections::HashMap;
+
+/// (table, column) → (type spelled as information_schema, not null?)
+fn seed_columns() -> Vec<(String, String, String, bool)> {
+    let text = include_str!("fixtures/seed_tables.sql");
+    let mut table = String::new();
+    let mut columns = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("CREATE TABLE ") {
+            table = rest.trim_end_matches(" (").to_string();
+            continue;
+        }
+        if line.is_empty() || line.starts_with(')') || line.starts_with("--") || table.is_empty() {
+            continue;
+        }
+        let definition = line
+            .split("--")
+            .next()
+            .unwrap()
+            .trim()
+            .trim_end_matches(',');
+        let (column, rest) = definition.split_once(' ').unwrap();
+        let upper = rest.to_uppercase();
+        let kind = if upper.starts_with("UUID") {
+            "uuid".to_string()
+        } else if let Some(len) = upper.strip_prefix("VARCHAR(") {
+            format!("character varying({})", len.split(')').next().unwrap())
+        } else if upper.starts_with("JSONB") {
+            "jsonb".into()
+        } else if upper.starts_with("INTEGER") {
+            "integer".into()
+        } else if upper.starts_with("TEXT") {
+            "text".into()
+        } else if upper.starts_with("BOOLEAN") {
+            "boolean".into()
+        } else if upper.starts_with("TIMESTAMP WITH TIME ZONE") {
+            "timestamp with time zone".into()
+        } else if upper.starts_with("DECIMAL(5,2)") {
+            "numeric(5,2)".into()
+        } else {
+            panic!("unmapped seed type in {line:?}")
+        };
+        let not_null = upper.contains("NOT NULL") || upper.contains("PRIMARY KEY");
+        columns.push((table.clone(), column.to_string(), kind, not_null));
+    }
+    columns
+}
+
+#[tokio::test]
+async fn every_seed_table_and_column_exists_with_its_type() {
+    let test_db = common::fresh_database().await;
+    let mut conn = test_db.owner_connection().await;
+    let rows: Vec<(
+        String,
+        String,
+        String,
+        Option<i32>,
+        Option<i32>,
+        Option<i32>,
+        String,
+    )> = sqlx::query_as(
+        "select table_name::text, column_name::text, data_type::text, character_maximum_length,
+                numeric_precision, numeric_scale, is_nullable::text
+         from information_schema.columns where table_schema = 'public'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let actual: HashMap<(String, String), (String, bool)> = rows
+        .into_iter()
+        .map(
+            |(table, column, kind, length, precision, scale, nullable)| {
+                let kind = match (kind.as_str(), length, precision, scale) {
+                    ("character varying", Some(n), _, _) => format!("character varying({n})"),
+                    ("numeric", _, Some(p), Some(s)) => format!("numeric({p},{s})"),
+                    _ => kind,
+                };
+                ((table, column), (kind, nullable == "NO"))
+            },
+        )
+        .collect();
+
+    let expected = seed_columns();
+    assert_eq!(expected.len(), 97, "the seed note defines 97 columns");
+    let mut problems = Vec::new();
+    for (table, column, kind, not_null) in &expected {
+        match actual.get(&(table.clone(), column.clone())) {
+            None => problems.push(format!("{table}.{column} is missing")),
+            Some((actual_kind, _)) if actual_kind != kind => problems.push(format!(
+                "{table}.{column} is {actual_kind}, the seed says {kind}"
+            )),
+            Some((_, actual_not_null)) if *not_null && !actual_not_null => problems.push(format!(
+                "{table}.{column} allows NULL, the seed says NOT NULL"
+            )),
+            _ => {}
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "schema differs from the seed note:\n{}",
+        problems.join("\n")
+    );
+
+    for table in ["organizations", "users", "system_integrations", "audit_log"] {
+        assert!(actual.keys().any(|(t, _)| t == table), "{table} is missing");
+    }
+    let sessions: bool =
+        sqlx::query_scalar("select to_regclass('tower_sessions.session') is not null")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert!(sessions, "the session store table is missing");
+}
+
+#[tokio::test]
+async fn seed_foreign_keys_exist() {
+    let test_db = common::fresh_database().await;
+    let mut conn = test_db.owner_connection().await;
+    let pairs: Vec<(String, String, String)> = sqlx::query_as(
+        "select kcu.table_name::text, kcu.column_name::text, ccu.table_name::text
+         from information_schema.table_constraints tc
+         join information_schema.key_column_usage kcu on kcu.constraint_name = tc.constraint_name
+         join information_schema.constraint_column_usage ccu on ccu.constraint_name = tc.constraint_name
+         where tc.constraint_type = 'FOREIGN KEY' and tc.table_schema = 'public'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    for (table, column, referenced) in [
+        ("jobs", "batch_id", "job_batches"),
+        ("failed_jobs", "job_id", "jobs"),
+        ("failed_jobs", "resolved_by", "users"),
+        (
+            "third_party_api_log",
+            "integration_id",
+            "system_integrations",
+        ),
+        ("jobs", "organization_id", "organizations"),
+        ("webhooks", "organization_id", "organizations"),
+    ] {
+        assert!(
+            pairs
+                .iter()
+                .any(|(t, c, r)| t == table && c == column && r == referenced),
+            "missing foreign key {table}.{column} → {referenced}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn seed_vocabularies_are_enforced() {
+    let test_db = common::fresh_database().await;
+    let mut conn = test_db.owner_connection().await;
+    let org: uuid::Uuid =
+        sqlx::query_scalar("insert into organizations (name, slug) values ('A', 'a') returning id")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    let insert_job = |status: &'static str, priority: &'static str, job_type: &'static str| {
+        sqlx::query(
+            "insert into jobs (organization_id, job_type, job_name, payload, status, priority)
+             values ($1, $2, 'x', '{}', $3, $4)",
+        )
+        .bind(org)
+        .bind(job_type)
+        .bind(status)
+        .bind(priority)
+    };
+    insert_job("pending", "urgent", "document_processing")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    for (status, priority, job_type) in [
+        ("done", "normal", "email"),
+        ("pending", "asap", "email"),
+        ("pending", "normal", "fax"),
+    ] {
+        let err = insert_job(status, priority, job_type)
+            .execute(&mut conn)
+            .await
+            .unwrap_err();
+        assert!(
+            err.as_database_error().unwrap().is_check_violation(),
+            "{status}/{priority}/{job_type}: {err}"
+        );
+    }
+    let bad_method = sqlx::query(
+        "insert into third_party_api_log (organization_id, api_name, endpoint, method, status)
+         values ($1, 'x', '/x', 'TRACE', 'success')",
+    )
+    .bind(org)
+    .execute(&mut conn)
+    .await;
+    assert!(bad_method.is_err());
+    let bad_event = sqlx::query(
+        "insert into webhooks (organization_id, webhook_name, webhook_url, event_type)
+         values ($1, 'x', 'https://x.example', 'everything')",
+    )
+    .bind(org)
+    .execute(&mut conn)
+    .await;
+    assert!(bad_event.is_err());
+}
+
+async fn counters(
+    conn: &mut sqlx::PgConnection,
+    batch: uuid::Uuid,
+) -> (i32, i32, i32, i32, String, f64) {
+    sqlx::query_as(
+        "select total_jobs, pending_jobs, processed_jobs, failed_jobs, status, progress::float8
+         from job_batches where id = $1",
+    )
+    .bind(batch)
+    .fetch_one(conn)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn batch_counters_follow_their_jobs_and_failures_get_a_record() {
+    let test_db = common::fresh_database().await;
+    let mut conn = test_db.owner_connection().await;
+    let org: uuid::Uuid =
+        sqlx::query_scalar("insert into organizations (name, slug) values ('A', 'a') returning id")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    let batch: uuid::Uuid = sqlx::query_scalar(
+        "insert into job_batches (organization_id, batch_name) values ($1, 'b') returning id",
+    )
+    .bind(org)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into jobs (organization_id, job_type, job_name, payload, batch_id)
+         select $1, 'email', 'job ' || n, '{}', $2 from generate_series(1, 4) n",
+    )
+    .bind(org)
+    .bind(batch)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+
+    assert_eq!(
+        counters(&mut conn, batch).await,
+        (4, 4, 0, 0, "pending".into(), 0.0)
+    );
+
+    sqlx::query("update jobs set status = 'running' where job_name = 'job 1'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(counters(&mut conn, batch).await.4, "running");
+
+    sqlx::query(
+        "update jobs set status = 'completed' where job_name in ('job 1', 'job 2', 'job 3')",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        counters(&mut conn, batch).await,
+        (4, 1, 3, 0, "running".into(), 75.0)
+    );
+
+    sqlx::query("update jobs set status = 'failed', error_message = 'boom', error_details = '{\"stack_trace\": \"at x\"}' where job_name = 'job 4'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        counters(&mut conn, batch).await,
+        (4, 0, 3, 1, "failed".into(), 100.0)
+    );
+
+    let (message, stack, resolved): (String, Option<String>, bool) =
+        sqlx::query_as("select error_message, stack_trace, is_resolved from failed_jobs where organization_id = $1")
+            .bind(org)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(
+        (message.as_str(), stack.as_deref(), resolved),
+        ("boom", Some("at x"), false)
+    );
+
+    // counters always equal a COUNT over the batch's jobs
+    let (by_count, by_counter): (i64, i32) = sqlx::query_as(
+        "select (select count(*) from jobs where batch_id = $1 and status = 'completed'),
+                (select processed_jobs from job_batches where id = $1)",
+    )
+    .bind(batch)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(by_count, by_counter as i64);
+
+    sqlx::query("delete from jobs where batch_id = $1 and status = 'completed'")
+        .bind(batch)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(counters(&mut conn, batch).await.0, 1);
+}
+
+#[tokio::test]
+async fn updated_at_is_kept_by_trigger_and_audit_log_is_append_only() {
+    let test_db = common::fresh_database().await;
+    let mut conn = test_db.owner_connection().await;
+    let (id, before): (uuid::Uuid, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
+        "insert into organizations (name, slug, updated_at) values ('A', 'a', now() - interval '1 day')
+         returning id, updated_at",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let after: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(
+        "update organizations set name = 'B' where id = $1 returning updated_at",
+    )
+    .bind(id)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert!(after > before);
+
+    sqlx::query("insert into audit_log (action) values ('test')")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let err = sqlx::query("update audit_log set action = 'changed'")
+        .execute(&mut conn)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+    assert!(sqlx::query("delete from audit_log")
+        .execute(&mut conn)
+        .await
+        .is_err());
+}
