@@ -11,12 +11,16 @@
 -- server where the owner lacks it, a DBA creates the two roles once beforehand.
 do $$
 begin
-  if not exists (select 1 from pg_roles where rolname = 'veriphy_app') then
+  -- roles are cluster-wide: another database of the cluster may be creating
+  -- them at this very moment, so a duplicate is expected, not an error
+  begin
     create role veriphy_app nologin;
-  end if;
-  if not exists (select 1 from pg_roles where rolname = 'veriphy_worker') then
+  exception when duplicate_object or unique_violation then null;
+  end;
+  begin
     create role veriphy_worker nologin;
-  end if;
+  exception when duplicate_object or unique_violation then null;
+  end;
   if not pg_has_role(current_user, 'veriphy_app', 'member') then
     execute format('grant veriphy_app to %I', current_user);
   end if;

@@ -6,8 +6,7 @@ use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
 /// What went wrong, in words a person understands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[serde(tag = "kind", content = "message")]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AppError {
     /// Not signed in (HTTP 401).
     #[error("Please sign in to continue.")]
@@ -52,6 +51,52 @@ impl AppError {
             AppError::Transport(_) => 400,
             AppError::Internal => 500,
         }
+    }
+}
+
+/// The wire form: `{"kind": "Invalid", "message": "Name is required."}`.
+/// Every error carries its message, so clients other than the console can
+/// show it too.
+#[derive(Serialize, Deserialize)]
+struct WireError {
+    kind: String,
+    message: String,
+}
+
+impl AppError {
+    fn kind(&self) -> &'static str {
+        match self {
+            AppError::Unauthorized => "Unauthorized",
+            AppError::Forbidden => "Forbidden",
+            AppError::CrossSite => "CrossSite",
+            AppError::BadCredentials => "BadCredentials",
+            AppError::NotFound => "NotFound",
+            AppError::Invalid(_) => "Invalid",
+            AppError::Internal => "Internal",
+            AppError::Transport(_) => "Transport",
+        }
+    }
+}
+
+impl Serialize for AppError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        WireError { kind: self.kind().to_string(), message: self.to_string() }.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for AppError {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = WireError::deserialize(deserializer)?;
+        Ok(match wire.kind.as_str() {
+            "Unauthorized" => AppError::Unauthorized,
+            "Forbidden" => AppError::Forbidden,
+            "CrossSite" => AppError::CrossSite,
+            "BadCredentials" => AppError::BadCredentials,
+            "NotFound" => AppError::NotFound,
+            "Invalid" => AppError::Invalid(wire.message),
+            "Internal" => AppError::Internal,
+            _ => AppError::Transport(wire.message),
+        })
     }
 }
 
@@ -108,9 +153,11 @@ mod tests {
     }
 
     #[test]
-    fn round_trips_as_json() {
-        let err = AppError::invalid("Name is required.");
-        let json = serde_json::to_string(&err).unwrap();
-        assert_eq!(serde_json::from_str::<AppError>(&json).unwrap(), err);
+    fn round_trips_as_json_with_its_message() {
+        for err in [AppError::invalid("Name is required."), AppError::BadCredentials, AppError::Internal] {
+            let json = serde_json::to_string(&err).unwrap();
+            assert!(json.contains(&err.to_string()), "{json}");
+            assert_eq!(serde_json::from_str::<AppError>(&json).unwrap(), err);
+        }
     }
 }

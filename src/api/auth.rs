@@ -53,7 +53,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         tracing::info!("sign-in refused");
         return Err(AppError::BadCredentials);
     };
-    users::touch_last_login(&mut tx, user.id).await?;
+    users::touch_last_login(&mut tx, &user).await?;
     entry.action = "login".into();
     entry.organization_id = user.organization_id;
     entry.actor_user_id = Some(user.id);

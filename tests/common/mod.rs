@@ -55,7 +55,12 @@ pub async fn fresh_database() -> TestDb {
         .expect("create database");
     admin.close().await.ok();
     let owner = cluster.connect_options(&name);
-    db::migrate(&owner).await.expect("migrations");
+    {
+        // roles are cluster-wide; parallel tests would race to create them
+        static MIGRATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let _guard = MIGRATING.lock().await;
+        db::migrate(&owner).await.expect("migrations");
+    }
     let db = Database::connect(owner.clone(), 5).await.expect("pools");
     TestDb { owner, db, name }
 }
