@@ -80,7 +80,11 @@ impl AppError {
 
 impl Serialize for AppError {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        WireError { kind: self.kind().to_string(), message: self.to_string() }.serialize(serializer)
+        WireError {
+            kind: self.kind().to_string(),
+            message: self.to_string(),
+        }
+        .serialize(serializer)
     }
 }
 
@@ -154,7 +158,11 @@ mod tests {
 
     #[test]
     fn round_trips_as_json_with_its_message() {
-        for err in [AppError::invalid("Name is required."), AppError::BadCredentials, AppError::Internal] {
+        for err in [
+            AppError::invalid("Name is required."),
+            AppError::BadCredentials,
+            AppError::Internal,
+        ] {
             let json = serde_json::to_string(&err).unwrap();
             assert!(json.contains(&err.to_string()), "{json}");
             assert_eq!(serde_json::from_str::<AppError>(&json).unwrap(), err);

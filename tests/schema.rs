@@ -51,19 +51,22 @@ fn seed_columns() -> Vec<(String, String, String, bool)> {
     columns
 }
 
+/// table, column, data type, length, precision, scale, is_nullable
+type ColumnInfo = (
+    String,
+    String,
+    String,
+    Option<i32>,
+    Option<i32>,
+    Option<i32>,
+    String,
+);
+
 #[tokio::test]
 async fn every_seed_table_and_column_exists_with_its_type() {
     let test_db = common::fresh_database().await;
     let mut conn = test_db.owner_connection().await;
-    let rows: Vec<(
-        String,
-        String,
-        String,
-        Option<i32>,
-        Option<i32>,
-        Option<i32>,
-        String,
-    )> = sqlx::query_as(
+    let rows: Vec<ColumnInfo> = sqlx::query_as(
         "select table_name::text, column_name::text, data_type::text, character_maximum_length,
                 numeric_precision, numeric_scale, is_nullable::text
          from information_schema.columns where table_schema = 'public'",
@@ -86,7 +89,11 @@ async fn every_seed_table_and_column_exists_with_its_type() {
         .collect();
 
     let expected = seed_columns();
-    assert_eq!(expected.len(), 89, "the seed note defines 89 columns in five tables");
+    assert_eq!(
+        expected.len(),
+        89,
+        "the seed note defines 89 columns in five tables"
+    );
     let mut problems = Vec::new();
     for (table, column, kind, not_null) in &expected {
         match actual.get(&(table.clone(), column.clone())) {

@@ -552,7 +552,11 @@ mod tests {
         assert_eq!(short, PathBuf::from("/srv/data/run"));
         let deep = PathBuf::from(format!("/{}", "d".repeat(120)));
         let dir = socket_dir_for(&deep);
-        assert!(dir.to_string_lossy().starts_with("/tmp/veriphy-pg-"), "{}", dir.display());
+        assert!(
+            dir.to_string_lossy().starts_with("/tmp/veriphy-pg-"),
+            "{}",
+            dir.display()
+        );
         assert_eq!(dir, socket_dir_for(&deep), "stable for the same root");
     }
 

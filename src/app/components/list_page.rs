@@ -36,7 +36,7 @@ where
 {
     let params = use_query_map();
     let query = Memo::new(move |_| list_query(&params.read()));
-    let page = Resource::new(move || query.get(), move |q| fetch(q));
+    let page = Resource::new(move || query.get(), fetch);
     let show_org = use_context::<CurrentUser>().is_some_and(|u| u.is_bank_admin());
 
     view! {

@@ -93,7 +93,11 @@ pub async fn load_current(tx: &mut Tx, id: Uuid) -> Result<Option<CurrentUser>, 
 pub async fn touch_last_login(tx: &mut Tx, user: &LoginCandidate) -> Result<(), sqlx::Error> {
     sqlx::query("select set_config('app.user_id', $1, true), set_config('app.org_id', $2, true)")
         .bind(user.id.to_string())
-        .bind(user.organization_id.map(|id| id.to_string()).unwrap_or_default())
+        .bind(
+            user.organization_id
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
+        )
         .execute(&mut **tx)
         .await?;
     sqlx::query("update users set last_login_at = now() where id = $1")
