@@ -4,11 +4,15 @@
 export CARGO_TARGET_DIR ?= /var/cache/veriphy-jobs/target
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run setup build test test-rust test-e2e lint fmt seed-demo clean-data
+.PHONY: run run-demo setup build test test-rust test-e2e lint fmt seed-demo clean-data
 
 ## Build and serve the console at http://127.0.0.1:3000 (LEPTOS_SITE_ADDR), embedded PostgreSQL under ./data.
 run: setup
 	cargo leptos serve
+
+## Like run, with the demo organizations loaded first.
+run-demo: setup
+	cargo leptos build && LEPTOS_SITE_ROOT=target/site $(CARGO_TARGET_DIR)/debug/veriphy-jobs serve --demo
 
 ## Install toolchain pieces that are missing (idempotent).
 setup:
@@ -36,7 +40,7 @@ fmt:
 	cargo fmt
 
 seed-demo: setup
-	cargo leptos build && $(CARGO_TARGET_DIR)/debug/veriphy-jobs seed-demo
+	cargo build --features ssr --bin veriphy-jobs && $(CARGO_TARGET_DIR)/debug/veriphy-jobs seed-demo
 
 ## Remove the embedded database (all local data).
 clean-data:

@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR
 
 ADDR="${E2E_ADDR:-127.0.0.1:3917}"
-DATA_DIR="$PWD/end2end/.e2e-data"
+# under the target directory: as root the postgres user must reach it, and a
+# checkout may live where it cannot (e.g. under /root)
+DATA_DIR="${E2E_DATA_DIR:-$CARGO_TARGET_DIR/e2e-data}"
 LOG="$PWD/end2end/server.log"
 
 echo "[e2e] building the app (server + wasm)" >&2
