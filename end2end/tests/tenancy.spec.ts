@@ -3,7 +3,7 @@ import { BANK_ADMIN, HARBOR, NORTHWIND, NORTHWIND_VIEWER, signIn, trackErrors, w
 
 test("signed out, the console sends you to the login page", async ({ page }) => {
   await page.goto("/jobs");
-  await expect(page).toHaveURL(/\/login\?next=%2Fjobs$/);
+  await expect(page).toHaveURL(/\/login\?next=\/jobs$/);
   await expect(page.getByRole("button", { name: "Sign in" })).toBeVisible();
 });
 
@@ -39,7 +39,7 @@ test("an org viewer sees only their organization's jobs", async ({ page }) => {
 test("a bank admin sees both organizations and can narrow to one", async ({ page }) => {
   const errors = trackErrors(page);
   await signIn(page, BANK_ADMIN);
-  await page.getByRole("link", { name: "Jobs" }).click();
+  await page.getByRole("navigation", { name: "Console sections" }).getByRole("link", { name: "Jobs", exact: true }).click();
   await expect(page).toHaveURL(/\/jobs$/);
   const orgCells = page.locator("[data-testid=job-row] td.org");
   await expect(orgCells.first()).toBeVisible();

@@ -6,7 +6,9 @@ use leptos::prelude::*;
 
 /// Third-party API calls, newest first, in the caller's scope; `status` filters by [`crate::domain::ApiCallStatus`].
 #[server(endpoint = "list_api_logs")]
-pub async fn list_api_logs(query: ListQuery) -> Result<Page<ApiLogRow>, AppError> {
+pub async fn list_api_logs(
+    #[server(default)] query: ListQuery,
+) -> Result<Page<ApiLogRow>, AppError> {
     use crate::domain::{ApiCallStatus, Cursor};
     use crate::server::db::api_logs;
     let mut request = super::listing::begin(query, ApiCallStatus::parse).await?;

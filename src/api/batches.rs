@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 /// Job batches, newest first, in the caller's scope; `status` filters by [`crate::domain::JobStatus`].
 #[server(endpoint = "list_batches")]
-pub async fn list_batches(query: ListQuery) -> Result<Page<BatchRow>, AppError> {
+pub async fn list_batches(#[server(default)] query: ListQuery) -> Result<Page<BatchRow>, AppError> {
     use crate::domain::{Cursor, JobStatus};
     use crate::server::db::batches;
     let mut request = super::listing::begin(query, JobStatus::parse).await?;

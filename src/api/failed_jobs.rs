@@ -6,7 +6,9 @@ use leptos::prelude::*;
 
 /// Failed-job records, newest first; `status` is `open` or `resolved`.
 #[server(endpoint = "list_failed_jobs")]
-pub async fn list_failed_jobs(query: ListQuery) -> Result<Page<FailedJobRow>, AppError> {
+pub async fn list_failed_jobs(
+    #[server(default)] query: ListQuery,
+) -> Result<Page<FailedJobRow>, AppError> {
     use crate::domain::Cursor;
     use crate::server::db::failed_jobs;
     let mut request = super::listing::begin(query, resolution_filter).await?;

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 /// Jobs, newest first, in the caller's scope; `status` filters by [`crate::domain::JobStatus`].
 #[server(endpoint = "list_jobs")]
-pub async fn list_jobs(query: ListQuery) -> Result<Page<JobRow>, AppError> {
+pub async fn list_jobs(#[server(default)] query: ListQuery) -> Result<Page<JobRow>, AppError> {
     use crate::domain::{Cursor, JobStatus};
     use crate::server::db::jobs;
     let mut request = super::listing::begin(query, JobStatus::parse).await?;

@@ -6,7 +6,9 @@ use leptos::prelude::*;
 
 /// Webhook configurations, newest first, in the caller's scope; `status` filters by [`crate::domain::WebhookStatus`].
 #[server(endpoint = "list_webhooks")]
-pub async fn list_webhooks(query: ListQuery) -> Result<Page<WebhookRow>, AppError> {
+pub async fn list_webhooks(
+    #[server(default)] query: ListQuery,
+) -> Result<Page<WebhookRow>, AppError> {
     use crate::domain::{Cursor, WebhookStatus};
     use crate::server::db::webhooks;
     let mut request = super::listing::begin(query, WebhookStatus::parse).await?;
