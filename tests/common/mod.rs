@@ -49,6 +49,26 @@ pub async fn fresh_database() -> TestDb {
     let mut admin = PgConnection::connect_with(&cluster.connect_options("postgres"))
         .await
         .expect("connect");
+    // the cluster outlives a run: drop the previous run's databases once
+    static CLEANED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    CLEANED
+        .get_or_init(|| async {
+            let mut conn = PgConnection::connect_with(&cluster.connect_options("postgres"))
+                .await
+                .expect("connect");
+            let stale: Vec<String> = sqlx::query_scalar(
+                "select datname::text from pg_database where datname like 'test\\_%'",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .expect("list databases");
+            for database in stale {
+                let drop = format!("drop database if exists {database} with (force)");
+                sqlx::query(&drop).execute(&mut conn).await.ok();
+            }
+            conn.close().await.ok();
+        })
+        .await;
     sqlx::query(&format!("create database {name}"))
         .execute(&mut admin)
         .await
