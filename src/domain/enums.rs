@@ -106,6 +106,27 @@ string_enum!(
     }
 );
 
+impl JobType {
+    /// Whether this build has a handler for the type. Jobs of other types wait
+    /// in `pending` until their integration arrives.
+    pub fn has_builtin_handler(self) -> bool {
+        matches!(
+            self,
+            JobType::DocumentProcessing
+                | JobType::ReportGeneration
+                | JobType::Cleanup
+                | JobType::Other
+        )
+    }
+
+    /// Why a pending job of this type is not being picked up, if that is so.
+    pub fn waiting_reason(self) -> Option<&'static str> {
+        (!self.has_builtin_handler()).then_some(
+            "No handler configured: this job type needs an integration that is not set up yet.",
+        )
+    }
+}
+
 string_enum!(
     /// Outcome of one third-party API call.
     ApiCallStatus {

@@ -3,7 +3,8 @@
 use super::config::Config;
 use super::db::{self, Database};
 use super::embedded_pg::{self, EmbeddedPostgres};
-use super::{bootstrap, http, seed, telemetry};
+use super::worker::{Registry, Worker, WorkerConfig};
+use super::{bench, bootstrap, http, seed, telemetry};
 use clap::{Parser, Subcommand};
 use sqlx::postgres::PgConnectOptions;
 use std::str::FromStr;
@@ -29,6 +30,9 @@ enum Command {
     },
     /// Run the queue worker only, for scale-out beside the web servers.
     Worker,
+    /// Measure the queue: bulk enqueue, drain throughput or enqueue-to-start
+    /// latency, each in a fresh database; prints one JSON line.
+    Bench(bench::BenchArgs),
     /// Apply database migrations and exit.
     Migrate,
     /// Load two demo organizations with one user per role and realistic data.
@@ -66,6 +70,11 @@ async fn execute(command: Command) -> Result<(), CliError> {
 }
 
 async fn run_command(command: Command, config: &Config, backend: &Backend) -> Result<(), CliError> {
+    if let Command::Bench(args) = &command {
+        return bench::run(&backend.options, args)
+            .await
+            .map_err(CliError::Message);
+    }
     migrate(&backend.options).await?;
     if matches!(command, Command::Migrate) {
         eprintln!("migrations applied");
@@ -75,11 +84,14 @@ async fn run_command(command: Command, config: &Config, backend: &Backend) -> Re
         .await
         .map_err(|e| CliError::Message(format!("cannot open database pools: {e}")))?;
     match command {
-        Command::Migrate => unreachable!("handled above"),
+        Command::Migrate | Command::Bench(_) => unreachable!("handled above"),
         Command::SeedDemo => seed_demo(&db).await,
-        Command::Worker => Err(CliError::Message(
-            "the queue engine is not part of this build yet; run `serve` for the console".into(),
-        )),
+        Command::Worker => {
+            let worker = start_worker(&db).await?;
+            shutdown_signal().await;
+            worker.shutdown().await;
+            Ok(())
+        }
         Command::Serve { demo } => {
             bootstrap::ensure_bank_admin(&db).await.map_err(|e| {
                 CliError::Message(format!("cannot create the first bank admin: {e}"))
@@ -104,7 +116,19 @@ async fn migrate(options: &PgConnectOptions) -> Result<(), CliError> {
         .map_err(|e| CliError::Message(format!("database migration failed: {e}")))
 }
 
+async fn start_worker(db: &Database) -> Result<Worker, CliError> {
+    Worker::start(db.clone(), Registry::standard(), WorkerConfig::default())
+        .await
+        .map_err(|e| CliError::Message(format!("cannot start the worker: {e}")))
+}
+
 async fn serve(db: Database, config: &Config) -> Result<(), CliError> {
+    let worker = if config.in_process_worker {
+        Some(start_worker(&db).await?)
+    } else {
+        tracing::info!("in-process worker disabled (VERIPHY_WORKER=off)");
+        None
+    };
     let conf = leptos::config::get_configuration(None)
         .map_err(|e| CliError::Message(format!("invalid Leptos configuration: {e}")))?;
     let options = conf.leptos_options;
@@ -121,6 +145,9 @@ async fn serve(db: Database, config: &Config) -> Result<(), CliError> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .map_err(|e| CliError::Message(format!("server error: {e}")))?;
+    if let Some(worker) = worker {
+        worker.shutdown().await;
+    }
     tracing::info!("shut down");
     Ok(())
 }

@@ -11,6 +11,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The URL people use to reach the console; https turns on `__Host-`/Secure cookies.
     pub public_url: Option<String>,
+    /// Whether `serve` also runs a queue worker (`VERIPHY_WORKER`, default on).
+    pub in_process_worker: bool,
 }
 
 impl Config {
@@ -23,6 +25,12 @@ impl Config {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("data")),
             public_url: non_empty("VERIPHY_PUBLIC_URL"),
+            in_process_worker: !non_empty("VERIPHY_WORKER").is_some_and(|v| {
+                matches!(
+                    v.trim().to_ascii_lowercase().as_str(),
+                    "off" | "0" | "false" | "no"
+                )
+            }),
         }
     }
 
@@ -44,6 +52,7 @@ mod tests {
             database_url: None,
             data_dir: "data".into(),
             public_url: None,
+            in_process_worker: true,
         };
         assert!(!config.secure_cookies());
         config.public_url = Some("https://jobs.veriphy.example".into());

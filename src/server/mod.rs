@@ -2,11 +2,14 @@
 //! database layer, authentication, HTTP wiring and the command line.
 
 pub mod auth;
+pub mod bench;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod embedded_pg;
 pub mod http;
+pub mod queue;
 pub mod seed;
 pub mod telemetry;
+pub mod worker;

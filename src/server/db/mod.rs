@@ -10,6 +10,7 @@ pub mod api_logs;
 pub mod audit;
 pub mod batches;
 pub mod failed_jobs;
+pub mod files;
 pub mod jobs;
 pub mod organizations;
 pub mod overview;

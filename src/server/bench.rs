@@ -1,0 +1,396 @@
+//! The `bench` command: the peer harness's three workloads (bulk enqueue,
+//! drain at a concurrency, enqueue-to-start latency at a fixed rate), each in
+//! a fresh database, printing the harness's JSON line.
+
+use super::db::{self, Database};
+use super::queue::{self, NewJob, Outcome};
+use super::worker::{FnHandler, Registry, Worker, WorkerConfig};
+use crate::domain::JobType;
+use serde::Serialize;
+use serde_json::json;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, Executor};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use uuid::Uuid;
+
+/// What to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Insert `n` jobs in chunks of `chunk`, one statement per chunk.
+    Enqueue,
+    /// Run `n` pre-enqueued no-op jobs at `concurrency`.
+    Drain,
+    /// Enqueue one job at a time at `rate` per second for `duration` seconds
+    /// and measure enqueue-to-start.
+    Latency,
+}
+
+/// Benchmark settings (the command line's).
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Workload.
+    #[arg(long, value_enum)]
+    pub mode: Mode,
+    /// Jobs (enqueue, drain).
+    #[arg(long, default_value_t = 100_000)]
+    pub n: usize,
+    /// Handlers running at once (drain, latency).
+    #[arg(long, default_value_t = 10)]
+    pub concurrency: usize,
+    /// Jobs per second offered (latency).
+    #[arg(long, default_value_t = 500)]
+    pub rate: u32,
+    /// Seconds measured (latency), after a 2 s warm-up.
+    #[arg(long, default_value_t = 20)]
+    pub duration: u64,
+    /// Jobs per enqueue statement (enqueue).
+    #[arg(long, default_value_t = 1000)]
+    pub chunk: usize,
+    /// Jobs claimed ahead of free handlers (drain, latency).
+    #[arg(long, default_value_t = 1000)]
+    pub prefetch: usize,
+    /// Keep the benchmark database afterwards.
+    #[arg(long)]
+    pub keep_db: bool,
+}
+
+/// One result line, in the peer harness's shape.
+#[derive(Debug, Serialize)]
+struct ResultLine {
+    system: &'static str,
+    mode: &'static str,
+    n: usize,
+    concurrency: Option<usize>,
+    rate: Option<u32>,
+    jobs_per_s: f64,
+    p50_ms: Option<f64>,
+    p95_ms: Option<f64>,
+    p99_ms: Option<f64>,
+    max_ms: Option<f64>,
+    notes: String,
+}
+
+/// Runs one benchmark against the server of `options` and prints its line.
+pub async fn run(options: &PgConnectOptions, args: &BenchArgs) -> Result<(), String> {
+    let name = format!(
+        "bench_veriphy_{}_{}",
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs(),
+        std::process::id()
+    );
+    let mut admin = sqlx::PgConnection::connect_with(options)
+        .await
+        .map_err(|e| format!("cannot connect: {e}"))?;
+    admin
+        .execute(format!("create database {name}").as_str())
+        .await
+        .map_err(|e| format!("cannot create the benchmark database (needs CREATEDB): {e}"))?;
+    let bench_options = options.clone().database(&name);
+    let outcome = run_in(&bench_options, args).await;
+    if !args.keep_db {
+        let _ = admin
+            .execute(format!("drop database if exists {name} with (force)").as_str())
+            .await;
+    }
+    let line = outcome?;
+    println!(
+        "{}",
+        serde_json::to_string(&line).map_err(|e| e.to_string())?
+    );
+    Ok(())
+}
+
+async fn run_in(options: &PgConnectOptions, args: &BenchArgs) -> Result<ResultLine, String> {
+    db::migrate(options)
+        .await
+        .map_err(|e| format!("migration failed: {e}"))?;
+    let owner = PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(options.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    let organization: Uuid = sqlx::query_scalar(
+        "insert into organizations (name, slug) values ('Benchmark', 'benchmark') returning id",
+    )
+    .fetch_one(&owner)
+    .await
+    .map_err(|e| e.to_string())?;
+    let pool_size = (args.concurrency as u32 + 8).clamp(12, 100);
+    let db = Database::connect(options.clone(), pool_size)
+        .await
+        .map_err(|e| format!("cannot open pools: {e}"))?;
+    let line = match args.mode {
+        Mode::Enqueue => enqueue(&db, &owner, organization, args).await,
+        Mode::Drain => drain(&db, &owner, organization, args).await,
+        Mode::Latency => latency(&db, &owner, organization, args).await,
+    };
+    db.app.close().await;
+    db.worker.close().await;
+    owner.close().await;
+    line.map_err(|e| format!("benchmark failed: {e}"))
+}
+
+fn noop_job(organization: Uuid, payload: serde_json::Value) -> NewJob {
+    NewJob::new(organization, JobType::Other, "bench", payload)
+}
+
+async fn enqueue(
+    db: &Database,
+    owner: &sqlx::PgPool,
+    organization: Uuid,
+    args: &BenchArgs,
+) -> Result<ResultLine, sqlx::Error> {
+    let chunk = args.chunk.max(1);
+    let jobs: Vec<NewJob> = (0..args.n)
+        .map(|i| noop_job(organization, json!({ "i": i })))
+        .collect();
+    settle(owner).await;
+    let mut conn = db.worker.acquire().await?;
+    let started = Instant::now();
+    for part in jobs.chunks(chunk) {
+        queue::enqueue_many(&mut conn, part).await?;
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let rows: i64 = sqlx::query_scalar("select count(*) from jobs")
+        .fetch_one(owner)
+        .await?;
+    Ok(ResultLine {
+        system: "veriphy-jobs",
+        mode: "enqueue",
+        n: args.n,
+        concurrency: None,
+        rate: None,
+        jobs_per_s: round(args.n as f64 / wall),
+        p50_ms: None,
+        p95_ms: None,
+        p99_ms: None,
+        max_ms: None,
+        notes: format!(
+            "enqueue_many chunk={chunk} ({} statements, sequential, 1 connection); verified rows={rows}; {}",
+            args.n.div_ceil(chunk),
+            load()
+        ),
+    })
+}
+
+async fn drain(
+    db: &Database,
+    owner: &sqlx::PgPool,
+    organization: Uuid,
+    args: &BenchArgs,
+) -> Result<ResultLine, sqlx::Error> {
+    let jobs: Vec<NewJob> = (0..args.n)
+        .map(|i| noop_job(organization, json!({ "i": i })))
+        .collect();
+    {
+        let mut conn = db.worker.acquire().await?;
+        for part in jobs.chunks(10_000) {
+            queue::enqueue_many(&mut conn, part).await?;
+        }
+    }
+    drop(jobs);
+    sqlx::query("vacuum analyze jobs").execute(owner).await?;
+    settle(owner).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let registry = Registry::empty().with(
+        JobType::Other,
+        FnHandler(move |_ctx| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            async { Outcome::Completed(None) }
+        }),
+    );
+    let config = bench_worker_config(args);
+    let started = Instant::now();
+    let worker = Worker::start(db.clone(), registry, config).await?;
+    // Count handler calls in memory until all ran, so polling does not load
+    // the server; then wait for the last completions to be written.
+    while calls.load(Ordering::Relaxed) < args.n {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    while unfinished(owner).await? > 0 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let wall = started.elapsed().as_secs_f64();
+    worker.shutdown().await;
+    let completed: i64 = sqlx::query_scalar("select count(*) from jobs where status = 'completed'")
+        .fetch_one(owner)
+        .await?;
+    Ok(ResultLine {
+        system: "veriphy-jobs",
+        mode: "drain",
+        n: args.n,
+        concurrency: Some(args.concurrency),
+        rate: None,
+        jobs_per_s: round(args.n as f64 / wall),
+        p50_ms: None,
+        p95_ms: None,
+        p99_ms: None,
+        max_ms: None,
+        notes: format!(
+            "prefetch={} max_claim=1000 completion_batch=1000; verified: {completed}/{} rows status=completed (finished jobs are kept), handler calls={}; wall {wall:.2}s incl. worker startup; {}",
+            args.prefetch,
+            args.n,
+            calls.load(Ordering::Relaxed),
+            load()
+        ),
+    })
+}
+
+async fn latency(
+    db: &Database,
+    owner: &sqlx::PgPool,
+    organization: Uuid,
+    args: &BenchArgs,
+) -> Result<ResultLine, sqlx::Error> {
+    let samples = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let sink = samples.clone();
+    let registry = Registry::empty().with(
+        JobType::Other,
+        FnHandler(move |ctx: Arc<super::worker::JobContext>| {
+            let now = epoch_micros();
+            let payload = &ctx.job.payload;
+            if !payload["warmup"].as_bool().unwrap_or(false) {
+                if let Some(t0) = payload["t0"].as_i64() {
+                    sink.lock()
+                        .expect("samples lock")
+                        .push((now - t0) as f64 / 1000.0);
+                }
+            }
+            async { Outcome::Completed(None) }
+        }),
+    );
+    settle(owner).await;
+    let worker = Worker::start(db.clone(), registry, bench_worker_config(args)).await?;
+    let rate = args.rate.max(1);
+    let warmup = 2 * rate as usize;
+    let measured = rate as usize * args.duration as usize;
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let mut producers = tokio::task::JoinSet::new();
+    let producer_started = Instant::now();
+    let mut max_lag = Duration::ZERO;
+    for i in 0..warmup + measured {
+        let due = producer_started + interval * i as u32;
+        let now = Instant::now();
+        if due > now {
+            tokio::time::sleep_until(due.into()).await;
+        } else {
+            max_lag = max_lag.max(now - due);
+        }
+        let pool = db.worker.clone();
+        let warm = i < warmup;
+        producers.spawn(async move {
+            let job = noop_job(
+                organization,
+                json!({ "t0": epoch_micros(), "warmup": warm }),
+            );
+            let mut conn = pool.acquire().await?;
+            queue::enqueue(&mut conn, &job).await.map(|_| ())
+        });
+        while let Some(done) = producers.try_join_next() {
+            done.map_err(|e| sqlx::Error::Protocol(e.to_string()))??;
+        }
+    }
+    while let Some(done) = producers.join_next().await {
+        done.map_err(|e| sqlx::Error::Protocol(e.to_string()))??;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while unfinished(owner).await? > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    worker.shutdown().await;
+    let completed: i64 = sqlx::query_scalar("select count(*) from jobs where status = 'completed'")
+        .fetch_one(owner)
+        .await?;
+    let mut samples = samples.lock().expect("samples lock").clone();
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| percentile(&samples, p);
+    Ok(ResultLine {
+        system: "veriphy-jobs",
+        mode: "latency",
+        n: measured,
+        concurrency: Some(args.concurrency),
+        rate: Some(rate),
+        jobs_per_s: rate as f64,
+        p50_ms: pct(0.50),
+        p95_ms: pct(0.95),
+        p99_ms: pct(0.99),
+        max_ms: samples.last().copied().map(round),
+        notes: format!(
+            "offered {rate}/s for {}s after 2s warmup (open loop, one enqueue statement per job, LISTEN/NOTIFY wake-ups); measured {}/{measured} samples; DB verified {completed}/{} completed; producer max lag {:.1}ms; {}",
+            args.duration,
+            samples.len(),
+            warmup + measured,
+            max_lag.as_secs_f64() * 1000.0,
+            load()
+        ),
+    })
+}
+
+fn bench_worker_config(args: &BenchArgs) -> WorkerConfig {
+    WorkerConfig {
+        prefetch: args.prefetch,
+        max_claim: 1000,
+        concurrency_override: Some(args.concurrency.max(1)),
+        completion_batch: 1000,
+        ..WorkerConfig::default()
+    }
+}
+
+/// Jobs not yet finished (both partial indexes make this cheap).
+async fn unfinished(owner: &sqlx::PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "select (select count(*) from jobs where status = 'pending')
+              + (select count(*) from jobs where status = 'running')",
+    )
+    .fetch_one(owner)
+    .await
+}
+
+/// Checkpoint (when allowed) and pause, as the peer harness does.
+async fn settle(owner: &sqlx::PgPool) {
+    let _ = sqlx::query("checkpoint").execute(owner).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+}
+
+fn epoch_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_micros() as i64
+}
+
+fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    Some(round(sorted[index.min(sorted.len() - 1)]))
+}
+
+fn round(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+fn load() -> String {
+    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let parts: Vec<&str> = loadavg.split_whitespace().take(3).collect();
+    format!("load={}", parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_pick_the_nearest_rank() {
+        let samples: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&samples, 0.5), Some(51.0));
+        assert_eq!(percentile(&samples, 0.99), Some(99.0));
+        assert_eq!(percentile(&[], 0.5), None);
+    }
+}

@@ -1,0 +1,117 @@
+//! Taking runnable jobs: one statement claims a batch with
+//! `FOR UPDATE SKIP LOCKED`, so concurrent workers never take the same job.
+
+use crate::domain::{JobType, Priority};
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// What one claim asks for.
+#[derive(Debug, Clone)]
+pub struct ClaimRequest<'a> {
+    /// The queue to take from.
+    pub queue: &'a str,
+    /// Only job types this worker has handlers for; others stay pending.
+    pub job_types: &'a [JobType],
+    /// At most this many jobs.
+    pub limit: i64,
+    /// Identifies the worker process in `locked_by`.
+    pub worker_id: &'a str,
+    /// The claim's fencing token; every job of the claim carries it.
+    pub lease_token: Uuid,
+    /// How long the lease lasts without a heartbeat.
+    pub lease: Duration,
+}
+
+/// A job this worker now holds.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClaimedJob {
+    /// Job id.
+    pub id: Uuid,
+    /// Owner.
+    pub organization_id: Uuid,
+    /// Handler to run.
+    #[sqlx(try_from = "String")]
+    pub job_type: JobType,
+    /// Human name.
+    pub job_name: String,
+    /// Handler input.
+    pub payload: serde_json::Value,
+    /// Claim order.
+    #[sqlx(try_from = "String")]
+    pub priority: Priority,
+    /// Queue it came from.
+    pub queue: String,
+    /// This attempt's number (1-based).
+    pub attempts: i32,
+    /// Attempts allowed.
+    pub max_attempts: i32,
+    /// Seconds this attempt may run.
+    pub timeout_seconds: i32,
+    /// Its batch.
+    pub batch_id: Option<Uuid>,
+    /// When it became runnable (for claim order and latency).
+    pub available_at: DateTime<Utc>,
+    /// When it was enqueued.
+    pub created_at: DateTime<Utc>,
+    /// The claim's fencing token.
+    pub lease_token: Uuid,
+}
+
+impl ClaimedJob {
+    /// Sort key matching the claim order: urgent first, then oldest.
+    pub fn claim_order(&self) -> (u8, DateTime<Utc>, Uuid) {
+        let rank = match self.priority {
+            Priority::Urgent => 0,
+            Priority::High => 1,
+            Priority::Normal => 2,
+            Priority::Low => 3,
+        };
+        (rank, self.available_at, self.id)
+    }
+}
+
+/// Claims up to `request.limit` runnable jobs, in claim order.
+pub async fn claim(
+    conn: &mut PgConnection,
+    request: &ClaimRequest<'_>,
+) -> Result<Vec<ClaimedJob>, sqlx::Error> {
+    let job_types: Vec<&str> = request.job_types.iter().map(|t| t.as_str()).collect();
+    let mut jobs: Vec<ClaimedJob> = sqlx::query_as(
+        "with next as materialized (
+           select id
+           from jobs
+           where status = 'pending'
+             and queue = $1
+             and available_at <= now()
+             and job_type = any ($2)
+           order by priority_rank, available_at, id
+           limit $3
+           for update skip locked
+         )
+         update jobs j set
+           status = 'running',
+           attempts = j.attempts + 1,
+           started_at = now(),
+           lease_token = $4,
+           locked_by = $5,
+           locked_until = now() + make_interval(secs => $6),
+           updated_at = now()
+         from next
+         where j.id = next.id
+         returning j.id, j.organization_id, j.job_type, j.job_name, j.payload, j.priority,
+                   j.queue, j.attempts, j.max_attempts, j.timeout_seconds, j.batch_id,
+                   j.available_at, j.created_at, j.lease_token",
+    )
+    .bind(request.queue)
+    .bind(&job_types)
+    .bind(request.limit)
+    .bind(request.lease_token)
+    .bind(request.worker_id)
+    .bind(request.lease.as_secs_f64())
+    .fetch_all(conn)
+    .await?;
+    jobs.sort_by_key(ClaimedJob::claim_order);
+    Ok(jobs)
+}

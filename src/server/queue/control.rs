@@ -1,0 +1,82 @@
+//! Queue controls (pause, concurrency) and wake-ups. Queues are shared by all
+//! organizations, so only bank admins change them; every worker reads them.
+
+use super::{JOBS_CHANNEL, QUEUES_CHANNEL};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// One queue's settings.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct QueueSettings {
+    /// Queue name.
+    pub name: String,
+    /// Paused queues are not claimed from.
+    pub paused: bool,
+    /// Jobs of this queue one worker process runs at once.
+    pub concurrency: i32,
+}
+
+/// Every queue's settings, by name.
+pub async fn settings(conn: &mut PgConnection) -> Result<Vec<QueueSettings>, sqlx::Error> {
+    sqlx::query_as("select name, paused, concurrency from queues order by name")
+        .fetch_all(conn)
+        .await
+}
+
+/// Pauses or resumes `queue` and tells every worker. Returns false if there
+/// is no such queue.
+pub async fn set_paused(
+    conn: &mut PgConnection,
+    queue: &str,
+    paused: bool,
+    by: Option<Uuid>,
+) -> Result<bool, sqlx::Error> {
+    let changed = sqlx::query(&format!(
+        "with changed as (
+           update queues set paused = $2, updated_by = $3 where name = $1 returning name
+         )
+         select pg_notify('{QUEUES_CHANNEL}', name), pg_notify('{JOBS_CHANNEL}', name) from changed"
+    ))
+    .bind(queue)
+    .bind(paused)
+    .bind(by)
+    .fetch_optional(conn)
+    .await?;
+    Ok(changed.is_some())
+}
+
+/// Sets how many jobs of `queue` one worker runs at once. Returns false if
+/// there is no such queue.
+pub async fn set_concurrency(
+    conn: &mut PgConnection,
+    queue: &str,
+    concurrency: i32,
+    by: Option<Uuid>,
+) -> Result<bool, sqlx::Error> {
+    let changed = sqlx::query(&format!(
+        "with changed as (
+           update queues set concurrency = $2, updated_by = $3 where name = $1 returning name
+         )
+         select pg_notify('{QUEUES_CHANNEL}', name) from changed"
+    ))
+    .bind(queue)
+    .bind(concurrency)
+    .bind(by)
+    .fetch_optional(conn)
+    .await?;
+    Ok(changed.is_some())
+}
+
+/// Wakes the workers of every queue that has runnable jobs (one NOTIFY per
+/// queue, after bulk changes such as retries or released jobs).
+pub async fn notify_queues_with_work(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "select pg_notify('{JOBS_CHANNEL}', name)
+         from queues q
+         where exists (select 1 from jobs j
+                       where j.status = 'pending' and j.queue = q.name and j.available_at <= now())"
+    ))
+    .execute(conn)
+    .await?;
+    Ok(())
+}

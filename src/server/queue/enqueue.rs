@@ -1,0 +1,128 @@
+//! Putting jobs on the queue: one, or thousands in one statement, on any
+//! connection, so a caller's open transaction decides whether they exist.
+
+use super::{JOBS_CHANNEL, QUEUES_CHANNEL};
+use crate::domain::{JobType, Priority};
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// A job to enqueue. Defaults follow the seed: priority normal, three
+/// attempts, runnable now, queue `default`.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// Owner of the job.
+    pub organization_id: Uuid,
+    /// What runs it.
+    pub job_type: JobType,
+    /// Human name shown in the console.
+    pub job_name: String,
+    /// Handler input.
+    pub payload: serde_json::Value,
+    /// Claim order.
+    pub priority: Priority,
+    /// Named queue.
+    pub queue: String,
+    /// Attempts before the job fails for good.
+    pub max_attempts: i32,
+    /// Earliest start; `None` means now.
+    pub available_at: Option<DateTime<Utc>>,
+    /// Seconds one attempt may run.
+    pub timeout_seconds: i32,
+    /// Batch the job belongs to.
+    pub batch_id: Option<Uuid>,
+    /// Who asked for it.
+    pub created_by: Option<Uuid>,
+}
+
+impl NewJob {
+    /// A job with the seed's defaults.
+    pub fn new(
+        organization_id: Uuid,
+        job_type: JobType,
+        job_name: impl Into<String>,
+        payload: serde_json::Value,
+    ) -> Self {
+        NewJob {
+            organization_id,
+            job_type,
+            job_name: job_name.into(),
+            payload,
+            priority: Priority::Normal,
+            queue: "default".to_string(),
+            max_attempts: 3,
+            available_at: None,
+            timeout_seconds: 300,
+            batch_id: None,
+            created_by: None,
+        }
+    }
+}
+
+/// Enqueues one job and returns its id.
+pub async fn enqueue(conn: &mut PgConnection, job: &NewJob) -> Result<Uuid, sqlx::Error> {
+    let ids = enqueue_many(conn, std::slice::from_ref(job)).await?;
+    Ok(ids[0])
+}
+
+/// Enqueues `jobs` with one statement and returns their ids in input order.
+///
+/// Ids are time-ordered (UUIDv7) so bulk inserts append to the primary key
+/// instead of touching pages all over it. The same statement registers new
+/// queue names and sends one NOTIFY per queue with runnable jobs; PostgreSQL
+/// delivers it at commit, so a rolled-back enqueue wakes nobody.
+pub async fn enqueue_many(
+    conn: &mut PgConnection,
+    jobs: &[NewJob],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = jobs.iter().map(|_| Uuid::now_v7()).collect();
+    let column = |f: fn(&NewJob) -> String| jobs.iter().map(f).collect::<Vec<String>>();
+    let organizations: Vec<Uuid> = jobs.iter().map(|j| j.organization_id).collect();
+    let payloads: Vec<&serde_json::Value> = jobs.iter().map(|j| &j.payload).collect();
+    let max_attempts: Vec<i32> = jobs.iter().map(|j| j.max_attempts).collect();
+    let available: Vec<Option<DateTime<Utc>>> = jobs.iter().map(|j| j.available_at).collect();
+    let timeouts: Vec<i32> = jobs.iter().map(|j| j.timeout_seconds).collect();
+    let batches: Vec<Option<Uuid>> = jobs.iter().map(|j| j.batch_id).collect();
+    let creators: Vec<Option<Uuid>> = jobs.iter().map(|j| j.created_by).collect();
+    sqlx::query(&format!(
+        "with inserted as (
+           insert into jobs (id, organization_id, job_type, job_name, payload, priority, queue,
+                             max_attempts, available_at, timeout_seconds, batch_id, created_by)
+           select id, organization_id, job_type, job_name, payload, priority, queue,
+                  max_attempts, coalesce(available_at, now()), timeout_seconds, batch_id, created_by
+           from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::text[],
+                       $7::text[], $8::int[], $9::timestamptz[], $10::int[], $11::uuid[], $12::uuid[])
+             as n (id, organization_id, job_type, job_name, payload, priority, queue,
+                   max_attempts, available_at, timeout_seconds, batch_id, created_by)
+           returning queue, available_at
+         ),
+         new_queues as (
+           insert into queues (name)
+           select distinct queue from inserted
+           on conflict (name) do nothing
+           returning name
+         )
+         select
+           (select count(pg_notify('{JOBS_CHANNEL}', queue))
+              from (select distinct queue from inserted where available_at <= now()) runnable),
+           (select count(pg_notify('{QUEUES_CHANNEL}', name)) from new_queues)"
+    ))
+    .bind(&ids)
+    .bind(&organizations)
+    .bind(column(|j| j.job_type.as_str().to_string()))
+    .bind(column(|j| j.job_name.clone()))
+    .bind(&payloads)
+    .bind(column(|j| j.priority.as_str().to_string()))
+    .bind(column(|j| j.queue.clone()))
+    .bind(&max_attempts)
+    .bind(&available)
+    .bind(&timeouts)
+    .bind(&batches)
+    .bind(&creators)
+    .execute(conn)
+    .await?;
+    Ok(ids)
+}

@@ -1,0 +1,153 @@
+//! Writing an attempt's end. Every statement is fenced on the lease token:
+//! a worker whose lease expired (and whose job was rescued and claimed again)
+//! changes nothing.
+//!
+//! A token is set only while a job runs and is cleared by every transition,
+//! so matching it implies `status = 'running'`. The statements deliberately
+//! do not repeat that condition: with it, a generic plan may probe the
+//! partial index of running jobs once per row instead of the primary key.
+
+use super::outcome::Transition;
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// A successful attempt waiting to be written.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    /// Job id.
+    pub id: Uuid,
+    /// The holder's lease token.
+    pub lease_token: Uuid,
+    /// When the handler started.
+    pub started_at: DateTime<Utc>,
+    /// When it returned.
+    pub finished_at: DateTime<Utc>,
+    /// The handler's result.
+    pub result: Option<serde_json::Value>,
+}
+
+/// Marks many jobs completed with one statement; returns the ids written
+/// (a missing id had lost its lease). A failure record of a job that now
+/// succeeded is resolved in the same statement.
+pub async fn complete_many(
+    conn: &mut PgConnection,
+    completions: &[Completion],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    if completions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = completions.iter().map(|c| c.id).collect();
+    let tokens: Vec<Uuid> = completions.iter().map(|c| c.lease_token).collect();
+    let started: Vec<DateTime<Utc>> = completions.iter().map(|c| c.started_at).collect();
+    let finished: Vec<DateTime<Utc>> = completions.iter().map(|c| c.finished_at).collect();
+    let results: Vec<Option<&serde_json::Value>> =
+        completions.iter().map(|c| c.result.as_ref()).collect();
+    sqlx::query_scalar(
+        "with done as (
+           update jobs j set
+             status = 'completed',
+             started_at = c.started_at,
+             completed_at = c.finished_at,
+             result = c.result,
+             error_message = null,
+             error_details = null,
+             failed_at = null,
+             lease_token = null,
+             locked_by = null,
+             locked_until = null,
+             updated_at = now()
+           from unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::jsonb[])
+             as c (id, lease_token, started_at, finished_at, result)
+           where j.id = c.id
+             and j.lease_token = c.lease_token
+           returning j.id
+         ),
+         resolved as (
+           update failed_jobs f set
+             is_resolved = true,
+             resolved_at = now(),
+             resolution = 'Completed on a later attempt.'
+           from done
+           where f.job_id = done.id and not f.is_resolved
+         )
+         select id from done",
+    )
+    .bind(&ids)
+    .bind(&tokens)
+    .bind(&started)
+    .bind(&finished)
+    .bind(&results)
+    .fetch_all(conn)
+    .await
+}
+
+/// Applies one non-success transition; `false` if the lease was lost.
+pub async fn finish(
+    conn: &mut PgConnection,
+    id: Uuid,
+    lease_token: Uuid,
+    started_at: DateTime<Utc>,
+    transition: &Transition,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "update jobs set
+           status = $3,
+           started_at = $4,
+           available_at = coalesce($5, available_at),
+           attempts = attempts - $6,
+           error_message = $7,
+           error_details = $8,
+           failed_at = case when $3 = 'failed' then now() end,
+           completed_at = case when $3 = 'cancelled' then now() end,
+           attempt_log = attempt_log || jsonb_build_array($9::jsonb),
+           cancel_requested_at = null,
+           lease_token = null,
+           locked_by = null,
+           locked_until = null,
+           updated_at = now()
+         where id = $1 and lease_token = $2",
+    )
+    .bind(id)
+    .bind(lease_token)
+    .bind(transition.status.as_str())
+    .bind(started_at)
+    .bind(transition.available_at)
+    .bind(i32::from(transition.refund_attempt))
+    .bind(transition.error_message.as_deref())
+    .bind(transition.error_details.as_ref())
+    .bind(&transition.log_entry)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Hands held jobs back without spending their attempt (graceful shutdown,
+/// jobs claimed but never started). Returns how many went back.
+pub async fn release(conn: &mut PgConnection, held: &[(Uuid, Uuid)]) -> Result<u64, sqlx::Error> {
+    if held.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<Uuid> = held.iter().map(|(id, _)| *id).collect();
+    let tokens: Vec<Uuid> = held.iter().map(|(_, token)| *token).collect();
+    let result = sqlx::query(
+        "update jobs j set
+           status = 'pending',
+           attempts = j.attempts - 1,
+           started_at = case when j.attempts = 1 then null else j.started_at end,
+           lease_token = null,
+           locked_by = null,
+           locked_until = null,
+           updated_at = now()
+         from unnest($1::uuid[], $2::uuid[]) as h (id, lease_token)
+         where j.id = h.id and j.lease_token = h.lease_token",
+    )
+    .bind(&ids)
+    .bind(&tokens)
+    .execute(&mut *conn)
+    .await?;
+    if result.rows_affected() > 0 {
+        super::control::notify_queues_with_work(conn).await?;
+    }
+    Ok(result.rows_affected())
+}

@@ -1,0 +1,123 @@
+//! Leases: holders renew them by heartbeat; the rescuer returns jobs whose
+//! holder stopped renewing (a crashed or partitioned worker).
+
+use super::JOBS_CHANNEL;
+use sqlx::PgConnection;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// A held job as the heartbeat saw it.
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub struct Renewed {
+    /// Job id (still held by us).
+    pub id: Uuid,
+    /// Someone asked to cancel it.
+    pub cancel_requested: bool,
+}
+
+/// Extends the leases of `held` (id, token) pairs; returns the ones still
+/// held. A job missing from the answer was rescued: its holder must stop.
+pub async fn heartbeat(
+    conn: &mut PgConnection,
+    held: &[(Uuid, Uuid)],
+    lease: Duration,
+) -> Result<Vec<Renewed>, sqlx::Error> {
+    if held.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = held.iter().map(|(id, _)| *id).collect();
+    let tokens: Vec<Uuid> = held.iter().map(|(_, token)| *token).collect();
+    sqlx::query_as(
+        "update jobs j set
+           locked_until = now() + make_interval(secs => $3),
+           updated_at = now()
+         from unnest($1::uuid[], $2::uuid[]) as h (id, lease_token)
+         where j.id = h.id and j.lease_token = h.lease_token
+         returning j.id, j.cancel_requested_at is not null as cancel_requested",
+    )
+    .bind(&ids)
+    .bind(&tokens)
+    .bind(lease.as_secs_f64())
+    .fetch_all(conn)
+    .await
+}
+
+/// What one rescue pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rescued {
+    /// Returned to pending for another attempt.
+    pub retried: u64,
+    /// Out of attempts: failed.
+    pub failed: u64,
+    /// Cancellation had been requested: cancelled.
+    pub cancelled: u64,
+}
+
+/// Returns up to `limit` running jobs whose lease expired (or that never had
+/// one). The lost attempt counts: a job out of attempts fails with a
+/// failed_jobs record, and a job whose cancellation was requested is cancelled.
+pub async fn rescue(conn: &mut PgConnection, limit: i64) -> Result<Rescued, sqlx::Error> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(&format!(
+        "with expired as materialized (
+           select id
+           from jobs
+           where status = 'running' and (locked_until is null or locked_until < now())
+           order by locked_until nulls first
+           limit $1
+           for update skip locked
+         ),
+         rescued as (
+           update jobs j set
+             status = case
+               when j.cancel_requested_at is not null then 'cancelled'
+               when j.attempts >= j.max_attempts then 'failed'
+               else 'pending' end,
+             available_at = now(),
+             error_message = case
+               when j.cancel_requested_at is not null then 'Cancelled while its worker was unreachable.'
+               else 'The worker running this job stopped responding before it finished.' end,
+             error_details = jsonb_build_object(
+               'kind', 'lease_expired',
+               'attempt', j.attempts,
+               'locked_by', j.locked_by,
+               'stack_trace', 'lease_expired: worker ' || coalesce(j.locked_by, 'unknown')
+                 || ' stopped renewing its lease'),
+             failed_at = case
+               when j.cancel_requested_at is null and j.attempts >= j.max_attempts then now() end,
+             completed_at = case when j.cancel_requested_at is not null then now() end,
+             attempt_log = j.attempt_log || jsonb_build_array(jsonb_build_object(
+               'attempt', j.attempts,
+               'started_at', j.started_at,
+               'finished_at', now(),
+               'outcome', 'lost',
+               'kind', 'lease_expired',
+               'error', 'worker ' || coalesce(j.locked_by, 'unknown') || ' stopped responding')),
+             cancel_requested_at = null,
+             lease_token = null,
+             locked_by = null,
+             locked_until = null,
+             updated_at = now()
+           from expired
+           where j.id = expired.id
+           returning j.status, j.queue
+         ),
+         woken as (
+           select count(pg_notify('{JOBS_CHANNEL}', queue))
+           from (select distinct queue from rescued where status = 'pending') q
+         )
+         select status::text, count(*) from rescued, woken group by status"
+    ))
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    let mut rescued = Rescued::default();
+    for (status, count) in rows {
+        let count = count as u64;
+        match status.as_str() {
+            "pending" => rescued.retried += count,
+            "failed" => rescued.failed += count,
+            _ => rescued.cancelled += count,
+        }
+    }
+    Ok(rescued)
+}

@@ -1,0 +1,28 @@
+//! The queue engine's SQL: enqueue, claim, finish, leases and controls.
+//!
+//! PostgreSQL is the only coordinator. Every statement here is one round trip
+//! that handles many jobs at once where the hot path needs it (bulk enqueue,
+//! batched claims, batched completions); writes by a job's holder are fenced
+//! on the claim's lease token so a worker that lost its lease cannot overwrite
+//! a newer attempt.
+
+pub mod claim;
+pub mod control;
+pub mod enqueue;
+pub mod finish;
+pub mod lease;
+pub mod outcome;
+pub mod retry;
+
+pub use claim::{claim, ClaimRequest, ClaimedJob};
+pub use enqueue::{enqueue, enqueue_many, NewJob};
+pub use finish::{complete_many, finish, release, Completion};
+pub use outcome::{Attempt, JobError, Outcome, Transition};
+pub use retry::RetryPolicy;
+
+/// NOTIFY channel: a queue (the payload) has new runnable jobs.
+pub const JOBS_CHANNEL: &str = "veriphy_jobs";
+/// NOTIFY channel: a running job (the payload is its id) should be cancelled.
+pub const CANCEL_CHANNEL: &str = "veriphy_cancel";
+/// NOTIFY channel: queue settings changed (pause, concurrency, a new queue).
+pub const QUEUES_CHANNEL: &str = "veriphy_queues";
