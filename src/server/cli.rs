@@ -117,7 +117,7 @@ async fn migrate(options: &PgConnectOptions) -> Result<(), CliError> {
 }
 
 async fn start_worker(db: &Database) -> Result<Worker, CliError> {
-    Worker::start(db.clone(), Registry::standard(), WorkerConfig::default())
+    Worker::start(db.clone(), Registry::standard(), WorkerConfig::from_env())
         .await
         .map_err(|e| CliError::Message(format!("cannot start the worker: {e}")))
 }

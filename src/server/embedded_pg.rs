@@ -147,6 +147,24 @@ impl EmbeddedPostgres {
             .log_statements(tracing::log::LevelFilter::Debug)
     }
 
+    /// A `DATABASE_URL` for `database` (for child processes such as workers).
+    pub fn url(&self, database: &str) -> String {
+        let password: String = self
+            .password
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        format!(
+            "postgres://{CLUSTER_USER}:{password}@localhost/{database}?host={}",
+            self.socket_dir.display()
+        )
+    }
+
     /// The data directory this cluster lives in.
     pub fn root(&self) -> &Path {
         &self.root

@@ -116,6 +116,7 @@ pub async fn spawn_app() -> TestApp {
         database_url: None,
         data_dir: "data".into(),
         public_url: None,
+        in_process_worker: false,
     };
     let app = veriphy_jobs::server::http::router(test_db.db.clone(), &config, options);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

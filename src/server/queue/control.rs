@@ -1,7 +1,7 @@
 //! Queue controls (pause, concurrency) and wake-ups. Queues are shared by all
 //! organizations, so only bank admins change them; every worker reads them.
 
-use super::{JOBS_CHANNEL, QUEUES_CHANNEL};
+use super::{CANCEL_CHANNEL, JOBS_CHANNEL, QUEUES_CHANNEL};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -79,4 +79,61 @@ pub async fn notify_queues_with_work(conn: &mut PgConnection) -> Result<(), sqlx
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// What a cancel request did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelResult {
+    /// The job was pending and is now cancelled.
+    Cancelled,
+    /// The job is running; its worker was asked to stop it.
+    Requested,
+    /// The job already finished (completed, failed or cancelled).
+    AlreadyFinished,
+    /// No such job (or not visible to the caller).
+    NotFound,
+}
+
+/// Cancels a pending job at once, or asks the worker holding a running job
+/// to stop it (NOTIFY now; its heartbeat notices too, should the NOTIFY be
+/// missed). `organization` limits the job to one organization.
+pub async fn cancel_job(
+    conn: &mut PgConnection,
+    id: Uuid,
+    organization: Option<Uuid>,
+    reason: &str,
+) -> Result<CancelResult, sqlx::Error> {
+    let status: Option<String> = sqlx::query_scalar(&format!(
+        "with target as (
+           select id, status from jobs
+           where id = $1 and ($2::uuid is null or organization_id = $2)
+           for update
+         ),
+         cancelled as (
+           update jobs j set status = 'cancelled', completed_at = now(), error_message = $3,
+                             updated_at = now()
+           from target where j.id = target.id and target.status = 'pending'
+           returning j.id
+         ),
+         requested as (
+           update jobs j set cancel_requested_at = now(), updated_at = now()
+           from target where j.id = target.id and target.status = 'running'
+           returning j.id
+         )
+         select target.status::text
+         from target,
+              (select count(*) from cancelled) c,
+              (select count(pg_notify('{CANCEL_CHANNEL}', id::text)) from requested) r"
+    ))
+    .bind(id)
+    .bind(organization)
+    .bind(reason)
+    .fetch_optional(conn)
+    .await?;
+    Ok(match status.as_deref() {
+        None => CancelResult::NotFound,
+        Some("pending") => CancelResult::Cancelled,
+        Some("running") => CancelResult::Requested,
+        Some(_) => CancelResult::AlreadyFinished,
+    })
 }

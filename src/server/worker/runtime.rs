@@ -66,6 +66,44 @@ impl Default for WorkerConfig {
     }
 }
 
+impl WorkerConfig {
+    /// Defaults, overridden by `VERIPHY_WORKER_LEASE_SECONDS`,
+    /// `VERIPHY_WORKER_POLL_MS`, `VERIPHY_WORKER_RESCUE_SECONDS`,
+    /// `VERIPHY_WORKER_SHUTDOWN_GRACE_SECONDS` and `VERIPHY_WORKER_PREFETCH`.
+    /// The heartbeat runs three times per lease. Unparsable values are
+    /// reported and ignored.
+    pub fn from_env() -> Self {
+        let mut config = WorkerConfig::default();
+        let read = |name: &str| -> Option<f64> {
+            let value = std::env::var(name).ok()?;
+            match value.trim().parse::<f64>() {
+                Ok(v) if v > 0.0 && v.is_finite() => Some(v),
+                _ => {
+                    tracing::warn!(%name, %value, "ignoring: expected a positive number");
+                    None
+                }
+            }
+        };
+        if let Some(v) = read("VERIPHY_WORKER_LEASE_SECONDS") {
+            config.lease = Duration::from_secs_f64(v);
+        }
+        if let Some(v) = read("VERIPHY_WORKER_POLL_MS") {
+            config.poll_interval = Duration::from_secs_f64(v / 1000.0);
+        }
+        if let Some(v) = read("VERIPHY_WORKER_RESCUE_SECONDS") {
+            config.rescue_every = Duration::from_secs_f64(v);
+        }
+        if let Some(v) = read("VERIPHY_WORKER_SHUTDOWN_GRACE_SECONDS") {
+            config.shutdown_grace = Duration::from_secs_f64(v);
+        }
+        if let Some(v) = read("VERIPHY_WORKER_PREFETCH") {
+            config.prefetch = v as usize;
+        }
+        config.heartbeat_every = config.lease / 3;
+        config
+    }
+}
+
 /// `host:pid:random`, unique per process start.
 fn default_worker_id() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")

@@ -1,0 +1,744 @@
+//! The queue engine against a real PostgreSQL: enqueue, claim, outcomes,
+//! leases, cancellation, shutdown and concurrent workers.
+
+mod common;
+
+use common::{fresh_database, TestDb};
+use serde_json::json;
+use sqlx::{Connection, PgConnection};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use uuid::Uuid;
+use veriphy_jobs::domain::{JobType, Priority};
+use veriphy_jobs::server::queue::{
+    self, control, lease, ClaimRequest, Completion, JobError, NewJob, Outcome, RetryPolicy,
+};
+use veriphy_jobs::server::worker::{FnHandler, JobContext, Registry, Worker, WorkerConfig};
+
+async fn organization(test: &TestDb) -> Uuid {
+    let mut conn = test.owner_connection().await;
+    let slug = format!("org-{}", &Uuid::new_v4().simple().to_string()[..8]);
+    sqlx::query_scalar("insert into organizations (name, slug) values ($1, $1) returning id")
+        .bind(slug)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+}
+
+fn job(organization: Uuid, payload: serde_json::Value) -> NewJob {
+    NewJob::new(organization, JobType::Other, "test job", payload)
+}
+
+/// Worker settings that make tests quick: short leases, fast polls and retries.
+fn fast_config() -> WorkerConfig {
+    WorkerConfig {
+        prefetch: 20,
+        lease: Duration::from_secs(2),
+        heartbeat_every: Duration::from_millis(300),
+        poll_interval: Duration::from_millis(100),
+        rescue_every: Duration::from_millis(500),
+        shutdown_grace: Duration::from_secs(3),
+        retry: RetryPolicy {
+            base: Duration::from_millis(20),
+            cap: Duration::from_millis(200),
+        },
+        ..WorkerConfig::default()
+    }
+}
+
+async fn enqueue(test: &TestDb, jobs: &[NewJob]) -> Vec<Uuid> {
+    let mut conn = test.db.worker.acquire().await.unwrap();
+    queue::enqueue_many(&mut conn, jobs).await.unwrap()
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct JobState {
+    status: String,
+    attempts: i32,
+    error_message: Option<String>,
+    error_details: Option<serde_json::Value>,
+    attempt_log: serde_json::Value,
+    result: Option<serde_json::Value>,
+    lease_token: Option<Uuid>,
+}
+
+async fn state(conn: &mut PgConnection, id: Uuid) -> JobState {
+    sqlx::query_as(
+        "select status, attempts, error_message, error_details, attempt_log, result, lease_token
+         from jobs where id = $1",
+    )
+    .bind(id)
+    .fetch_one(conn)
+    .await
+    .unwrap()
+}
+
+/// Polls `check` until it holds or `seconds` pass.
+async fn eventually<F, Fut>(seconds: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+async fn count(conn: &mut PgConnection, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(conn).await.unwrap()
+}
+
+#[tokio::test]
+async fn enqueue_inside_a_transaction_follows_its_fate() {
+    let test = fresh_database().await;
+    let org = organization(&test).await;
+    let mut conn = test.db.worker.acquire().await.unwrap();
+
+    let mut tx = conn.begin().await.unwrap();
+    queue::enqueue(&mut tx, &job(org, json!({}))).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(count(&mut conn, "select count(*) from jobs").await, 0);
+
+    let mut tx = conn.begin().await.unwrap();
+    let id = queue::enqueue(&mut tx, &job(org, json!({"n": 1})))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let (priority, max_attempts, queue_name, due): (String, i32, String, bool) = sqlx::query_as(
+        "select priority, max_attempts, queue, available_at <= now() from jobs where id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        (priority.as_str(), max_attempts, queue_name.as_str(), due),
+        ("normal", 3, "default", true)
+    );
+}
+
+#[tokio::test]
+async fn bulk_enqueue_takes_thousands_in_one_call_and_registers_queues() {
+    let test = fresh_database().await;
+    let org = organization(&test).await;
+    let mut jobs: Vec<NewJob> = (0..5000).map(|i| job(org, json!({ "i": i }))).collect();
+    jobs[0].queue = "reports".into();
+    let ids = enqueue(&test, &jobs).await;
+    assert_eq!(ids.len(), 5000);
+    let mut conn = test.owner_connection().await;
+    assert_eq!(count(&mut conn, "select count(*) from jobs").await, 5000);
+    assert_eq!(
+        count(
+            &mut conn,
+            "select count(*) from queues where name = 'reports'"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn claims_follow_priority_then_age_and_skip_unhandled_types() {
+    let test = fresh_database().await;
+    let org = organization(&test).await;
+    let mut jobs = Vec::new();
+    for priority in [
+        Priority::Low,
+        Priority::Normal,
+        Priority::Urgent,
+        Priority::High,
+    ] {
+        let mut j = job(org, json!({}));
+        j.priority = priority;
+        jobs.push(j);
+    }
+    let mut email = job(org, json!({}));
+    email.job_type = JobType::Email;
+    email.priority = Priority::Urgent;
+    jobs.push(email);
+    let mut later = job(org, json!({}));
+    later.available_at = Some(chrono::Utc::now() + chrono::Duration::hours(1));
+    later.priority = Priority::Urgent;
+    jobs.push(later);
+    enqueue(&test, &jobs).await;
+
+    let mut conn = test.db.worker.acquire().await.unwrap();
+    let claimed = queue::claim(
+        &mut conn,
+        &ClaimRequest {
+            queue: "default",
+            job_types: &[JobType::Other],
+            limit: 10,
+            worker_id: "test",
+            lease_token: Uuid::new_v4(),
+            lease: Duration::from_secs(30),
+        },
+    )
+    .await
+    .unwrap();
+    let order: Vec<Priority> = claimed.iter().map(|j| j.priority).collect();
+    assert_eq!(
+        order,
+        [
+            Priority::Urgent,
+            Priority::High,
+            Priority::Normal,
+            Priority::Low
+        ]
+    );
+    assert!(claimed.iter().all(|j| j.attempts == 1));
+}
+
+#[tokio::test]
+async fn concurrent_claims_never_share_a_job() {
+    let test = fresh_database().await;
+    let org = organization(&test).await;
+    let jobs: Vec<NewJob> = (0..2000).map(|i| job(org, json!({ "i": i }))).collect();
+    enqueue(&test, &jobs).await;
+    let mut tasks = Vec::new();
+    for worker in 0..8 {
+        let pool = test.db.worker.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let mut conn = pool.acquire().await.unwrap();
+                let batch = queue::claim(
+                    &mut conn,
+                    &ClaimRequest {
+                        queue: "default",
+                        job_types: &[JobType::Other],
+                        limit: 37,
+                        worker_id: &format!("w{worker}"),
+                        lease_token: Uuid::new_v4(),
+                        lease: Duration::from_secs(30),
+                    },
+                )
+                .await
+                .unwrap();
+                if batch.is_empty() {
+                    return mine;
+                }
+                mine.extend(batch.into_iter().map(|j| j.id));
+            }
+        }));
+    }
+    let mut seen = HashMap::new();
+    for task in tasks {
+        for id in task.await.unwrap() {
+            *seen.entry(id).or_insert(0) += 1;
+        }
+    }
+    assert_eq!(seen.len(), 2000);
+    assert!(seen.values().all(|&n| n == 1), "a job was claimed twice");
+}
+
+#[tokio::test]
+async fn several_workers_run_every_job_exactly_once_and_batches_add_up() {
+    let test = fresh_database().await;
+    let org = organization(&test).await;
+    let mut owner = test.owner_connection().await;
+    let mut batches = Vec::new();
+    for i in 0..4 {
+        let id: Uuid = sqlx::query_scalar(
+            "insert into job_batches (organization_id, batch_name) values ($1, $2) returning id",
+        )
+        .bind(org)
+        .bind(format!("batch {i}"))
+        .fetch_one(&mut owner)
+        .await
+        .unwrap();
+        batches.push(id);
+    }
+    let runs: Arc<Mutex<HashMap<Uuid, usize>>> = Arc::default();
+    let registry = {
+        let runs = runs.clone();
+        Registry::empty().with(
+            JobType::Other,
+            FnHandler(move |ctx: Arc<JobContext>| {
+                *runs.lock().unwrap().entry(ctx.job.id).or_insert(0) += 1;
+                let fail = ctx.job.payload["fail"].as_bool().unwrap_or(false);
+                async move {
+                    if fail {
+                        Outcome::Fail(JobError::new("test", "planned failure"))
+                    } else {
+                        Outcome::Completed(Some(json!({"ok": true})))
+                    }
+                }
+            }),
+        )
+    };
+    let mut workers = Vec::new();
+    for _ in 0..3 {
+        workers.push(
+            Worker::start(test.db.clone(), registry.clone(), fast_config())
+                .await
+                .unwrap(),
+        );
+    }
+    let jobs: Vec<NewJob> = (0..3000)
+        .map(|i| {
+            let mut j = job(org, json!({ "i": i, "fail": i % 50 == 0 }));
+            j.batch_id = (i % 3 != 0).then(|| batches[i % 4]);
+            j
+        })
+        .collect();
+    for part in jobs.chunks(500) {
+        enqueue(&test, part).await;
+    }
+    eventually(60, "all jobs finished", || {
+        let pool = test.db.worker.clone();
+        async move {
+            let mut conn = pool.acquire().await.unwrap();
+            count(
+                &mut conn,
+                "select count(*) from jobs where status in ('pending', 'running')",
+            )
+            .await
+                == 0
+        }
+    })
+    .await;
+    for worker in workers {
+        worker.shutdown().await;
+    }
+    let runs = runs.lock().unwrap();
+    assert_eq!(runs.len(), 3000);
+    assert!(runs.values().all(|&n| n == 1), "a job ran twice");
+    assert_eq!(
+        count(&mut owner, "select count(*) from jobs where attempts <> 1").await,
+        0
+    );
+    assert_eq!(
+        count(
+            &mut owner,
+            "select count(*) from jobs where status = 'failed'"
+        )
+        .await,
+        60
+    );
+    assert_eq!(
+        count(&mut owner, "select count(*) from failed_jobs").await,
+        60
+    );
+    let mismatched = count(
+        &mut owner,
+        "select count(*) from job_batches b
+         left join (
+           select batch_id,
+                  count(*)::int as total,
+                  (count(*) filter (where status = 'completed'))::int as completed,
+                  (count(*) filter (where status = 'failed'))::int as failed,
+                  (count(*) filter (where status in ('pending', 'running')))::int as unfinished,
+                  (count(*) filter (where status = 'running'))::int as running
+           from jobs where batch_id is not null group by batch_id
+         ) c on c.batch_id = b.id
+         where (b.total_jobs, b.processed_jobs, b.failed_jobs, b.pending_jobs, b.running_jobs)
+            is distinct from (coalesce(c.total, 0), coalesce(c.completed, 0),
+                              coalesce(c.failed, 0), coalesce(c.unfinished, 0),
+                              coalesce(c.running, 0))",
+    )
+    .await;
+    assert_eq!(mismatched, 0, "batch counters disagree with their jobs");
+    assert_eq!(
+        count(
+            &mut owner,
+            "select count(*) from job_batches where status not in ('completed', 'failed') or progress <> 100"
+        )
+        .await,
+        0
+    );
+}
+
+/// A handler driven by the payload's `script`: one step per attempt
+/// (`retry`, `fail`, `snooze`, `ok`, `sleep`), the last step repeating.
+fn scripted() -> (Registry, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let registry = Registry::empty().with(
+        JobType::Other,
+        FnHandler(move |ctx: Arc<JobContext>| {
+            let call = counter.fetch_add(1, Ordering::SeqCst);
+            let script: Vec<String> =
+                serde_json::from_value(ctx.job.payload["script"].clone()).unwrap_or_default();
+            let step = script
+                .get(call)
+                .or(script.last())
+                .cloned()
+                .unwrap_or_else(|| "ok".into());
+            async move {
+                match step.as_str() {
+                    "retry" => Outcome::Retry(
+                        JobError::new("flaky", "temporary trouble")
+                            .caused_by(&std::io::Error::other("connection reset by peer")),
+                    ),
+                    "fail" => Outcome::Fail(JobError::new("invalid", "cannot ever work")),
+                    "snooze" => Outcome::Snooze(Duration::from_millis(100)),
+                    "cancel" => Outcome::Cancel("handler gave up".into()),
+                    "sleep" => {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                        Outcome::Completed(None)
+                    }
+                    "panic" => panic!("handler bug"),
+                    _ => Outcome::Completed(Some(json!({ "call": call }))),
+                }
+            }
+        }),
+    );
+    (registry, calls)
+}
+
+async fn run_script(script: &[&str], max_attempts: i32, timeout: i32) -> (TestDb, JobState, usize) {
+    let test = fresh_database().await;
+    let org = organization(&test).await;
+    let (registry, calls) = scripted();
+    let worker = Worker::start(test.db.clone(), registry, fast_config())
+        .await
+        .unwrap();
+    let mut j = job(org, json!({ "script": script }));
+    j.max_attempts = max_attempts;
+    j.timeout_seconds = timeout;
+    let id = enqueue(&test, &[j]).await[0];
+    let mut owner = test.owner_connection().await;
+    eventually(20, "the job to finish", || {
+        let options = test.owner.clone();
+        async move {
+            let mut conn = PgConnection::connect_with(&options).await.unwrap();
+            let s = state(&mut conn, id).await;
+            !matches!(s.status.as_str(), "pending" | "running")
+        }
+    })
+    .await;
+    worker.shutdown().await;
+    let s = state(&mut owner, id).await;
+    (test, s, calls.load(Ordering::SeqCst))
+}
+
+#[tokio::test]
+async fn retries_back_off_and_then_succeed() {
+    let (_test, s, calls) = run_script(&["retry", "retry", "ok"], 3, 60).await;
+    assert_eq!(s.status, "completed");
+    assert_eq!((s.attempts, calls), (3, 3));
+    let log = s.attempt_log.as_array().unwrap();
+    assert_eq!(log.len(), 2);
+    assert!(log.iter().all(|e| e["outcome"] == "retry"));
+    assert!(s.error_message.is_none());
+    assert_eq!(s.result.unwrap()["call"], 2);
+    assert!(s.lease_token.is_none());
+}
+
+#[tokio::test]
+async fn exhausted_retries_fail_with_a_failure_record() {
+    let (test, s, calls) = run_script(&["retry"], 2, 60).await;
+    assert_eq!(s.status, "failed");
+    assert_eq!((s.attempts, calls), (2, 2));
+    assert_eq!(s.error_message.as_deref(), Some("temporary trouble"));
+    let details = s.error_details.unwrap();
+    assert_eq!(details["causes"][0], "connection reset by peer");
+    let mut owner = test.owner_connection().await;
+    let (message, trace, max_retries): (String, Option<String>, i32) =
+        sqlx::query_as("select error_message, stack_trace, max_retries from failed_jobs")
+            .fetch_one(&mut owner)
+            .await
+            .unwrap();
+    assert_eq!(message, "temporary trouble");
+    assert!(trace
+        .unwrap()
+        .contains("caused by: connection reset by peer"));
+    assert_eq!(max_retries, 2);
+}
+
+#[tokio::test]
+async fn permanent_failure_spends_no_further_attempts() {
+    let (_test, s, calls) = run_script(&["fail"], 5, 60).await;
+    assert_eq!((s.status.as_str(), s.attempts, calls), ("failed", 1, 1));
+}
+
+#[tokio::test]
+async fn snooze_runs_again_later_without_spending_an_attempt() {
+    let (_test, s, calls) = run_script(&["snooze", "snooze", "ok"], 1, 60).await;
+    assert_eq!((s.status.as_str(), s.attempts, calls), ("completed", 1, 3));
+    let log = s.attempt_log.as_array().unwrap();
+    assert!(log.iter().all(|e| e["outcome"] == "snoozed"));
+}
+
+#[tokio::test]
+async fn a_handler_may_cancel_its_job() {
+    let (_test, s, _) = run_script(&["cancel"], 3, 60).await;
+    assert_eq!(s.status, "cancelled");
+    assert_eq!(s.error_message.as_deref(), Some("handler gave up"));
+}
+
+#[tokio::test]
+async fn attempts_that_exceed_their_timeout_fail() {
+    let (_test, s, _) = run_script(&["sleep"], 1, 1).await;
+    assert_eq!(s.status, "failed");
+    assert_eq!(s.error_details.unwrap()["kind"], "timeout");
+}
+
+#[tokio::test]
+async fn a_panicking_handler_is_a_failed_attempt_not_a_dead_worker() {
+    let (_test, s, calls) = run_script(&["panic", "ok"], 2, 60).await;
+    assert_eq!((s.status.as_str(), calls), ("completed", 2));
+    assert_eq!(s.attempt_log[0]["kind"], "panic");
+}
+
+#[tokio::test]
+async fn cancelling_a_running_job_stops_its_handler() {
+    let test = fresh_database().await;
+    let org = organization(&test).await;
+    let (registry, _) = scripted();
+    let worker = Worker::start(test.db.clone(), registry, fast_config())
+        .await
+        .unwrap();
+    let id = enqueue(&test, &[job(org, json!({ "script": ["sleep"] }))]).await[0];
+    let mut owner = test.owner_connection().await;
+    eventually(10, "the job to start", || {
+        let options = test.owner.clone();
+        async move {
+            let mut conn = PgConnection::connect_with(&options).await.unwrap();
+            state(&mut conn, id).await.status == "running"
+        }
+    })
+    .await;
+    // Cancel from another connection, as the console would.
+    let mut conn = test.db.worker.acquire().await.unwrap();
+    let result = control::cancel_job(&mut conn, id, Some(org), "Cancelled by a test")
+        .await
+        .unwrap();
+    assert_eq!(result, control::CancelResult::Requested);
+    eventually(5, "the job to be cancelled", || {
+        let options = test.owner.clone();
+        async move {
+            let mut conn = PgConnection::connect_with(&options).await.unwrap();
+            state(&mut conn, id).await.status == "cancelled"
+        }
+    })
+    .await;
+    assert_eq!(state(&mut owner, id).await.attempts, 1);
+    // A pending job is cancelled at once; a finished one cannot be.
+    let pending = enqueue(
+        &test,
+        &[{
+            let mut j = job(org, json!({}));
+            j.available_at = Some(chrono::Utc::now() + chrono::Duration::hours(1));
+            j
+        }],
+    )
+    .await[0];
+    assert_eq!(
+        control::cancel_job(&mut conn, pending, Some(org), "not needed")
+            .await
+            .unwrap(),
+        control::CancelResult::Cancelled
+    );
+    assert_eq!(
+        control::cancel_job(&mut conn, pending, Some(org), "again")
+            .await
+            .unwrap(),
+        control::CancelResult::AlreadyFinished
+    );
+    assert_eq!(
+        control::cancel_job(&mut conn, pending, Some(Uuid::new_v4()), "x")
+            .await
+            .unwrap(),
+        control::CancelResult::NotFound
+    );
+    worker.shutdown().await;
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_short_jobs_and_returns_the_rest() {
+    let test = fresh_database().await;
+    let org = organization(&test).await;
+    let registry = Registry::empty().with(
+        JobType::Other,
+        FnHandler(|ctx: Arc<JobContext>| {
+            let ms = ctx.job.payload["ms"].as_u64().unwrap_or(0);
+            async move {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Outcome::Completed(None)
+            }
+        }),
+    );
+    let mut owner = test.owner_connection().await;
+    sqlx::query("update queues set concurrency = 2 where name = 'default'")
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    let config = WorkerConfig {
+        shutdown_grace: Duration::from_millis(800),
+        ..fast_config()
+    };
+    let worker = Worker::start(test.db.clone(), registry, config)
+        .await
+        .unwrap();
+    // Two slots: one short job and one that outlives the grace period run;
+    // the rest wait in the prefetch buffer.
+    let mut jobs = vec![
+        job(org, json!({ "ms": 300 })),
+        job(org, json!({ "ms": 20_000 })),
+    ];
+    jobs.extend((0..5).map(|_| job(org, json!({ "ms": 0 }))));
+    jobs[0].priority = Priority::Urgent;
+    jobs[1].priority = Priority::Urgent;
+    let ids = enqueue(&test, &jobs).await;
+    eventually(10, "both slots busy", || {
+        let options = test.owner.clone();
+        async move {
+            let mut conn = PgConnection::connect_with(&options).await.unwrap();
+            count(
+                &mut conn,
+                "select count(*) from jobs where status = 'running'",
+            )
+            .await
+                == 7
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    worker.shutdown().await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let short = state(&mut owner, ids[0]).await;
+    assert_eq!(short.status, "completed");
+    let long = state(&mut owner, ids[1]).await;
+    assert_eq!((long.status.as_str(), long.attempts), ("pending", 0));
+    assert!(long.lease_token.is_none());
+    // Buffered jobs either ran in the short job's freed slot before the stop,
+    // or went back untouched.
+    let unfair = count(
+        &mut owner,
+        "select count(*) from jobs where status not in ('completed', 'pending')
+            or (status = 'pending' and attempts <> 0)",
+    )
+    .await;
+    assert_eq!(unfair, 0);
+}
+
+#[tokio::test]
+async fn a_stale_holder_cannot_overwrite_a_newer_attempt() {
+    let test = fresh_database().await;
+    let org = organization(&test).await;
+    let id = enqueue(&test, &[job(org, json!({}))]).await[0];
+    let mut conn = test.db.worker.acquire().await.unwrap();
+    let request = |token| ClaimRequest {
+        queue: "default",
+        job_types: &[JobType::Other],
+        limit: 1,
+        worker_id: "stale",
+        lease_token: token,
+        lease: Duration::from_secs(30),
+    };
+    let first = Uuid::new_v4();
+    let claimed = queue::claim(&mut conn, &request(first)).await.unwrap();
+    let started_at = chrono::Utc::now();
+    assert_eq!(claimed.len(), 1);
+    // The first holder goes silent; its lease runs out and the job is rescued.
+    sqlx::query("update jobs set locked_until = now() - interval '1 second' where id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let rescued = lease::rescue(&mut conn, 10).await.unwrap();
+    assert_eq!(rescued.retried, 1);
+    let second = Uuid::new_v4();
+    let again = queue::claim(&mut conn, &request(second)).await.unwrap();
+    assert_eq!(again[0].attempts, 2);
+    // The stale holder wakes up and reports success: nothing changes.
+    let written = queue::complete_many(
+        &mut conn,
+        &[Completion {
+            id,
+            lease_token: first,
+            started_at,
+            finished_at: chrono::Utc::now(),
+            result: None,
+        }],
+    )
+    .await
+    .unwrap();
+    assert!(written.is_empty());
+    let heartbeat = lease::heartbeat(&mut conn, &[(id, first)], Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(
+        heartbeat.is_empty(),
+        "the stale holder must learn it lost the lease"
+    );
+    let s = state(&mut conn, id).await;
+    assert_eq!(
+        (s.status.as_str(), s.lease_token),
+        ("running", Some(second))
+    );
+    assert_eq!(s.attempt_log[0]["outcome"], "lost");
+}
+
+#[tokio::test]
+async fn rescue_fails_jobs_out_of_attempts_and_running_rows_without_a_lease() {
+    let test = fresh_database().await;
+    let org = organization(&test).await;
+    let mut owner = test.owner_connection().await;
+    // A running row with no lease at all (as imported or seeded data has).
+    let id: Uuid = sqlx::query_scalar(
+        "insert into jobs (organization_id, job_type, job_name, payload, status, attempts,
+                           max_attempts, started_at)
+         values ($1, 'other', 'orphan', '{}', 'running', 1, 1, now()) returning id",
+    )
+    .bind(org)
+    .fetch_one(&mut owner)
+    .await
+    .unwrap();
+    let mut conn = test.db.worker.acquire().await.unwrap();
+    let rescued = lease::rescue(&mut conn, 10).await.unwrap();
+    assert_eq!(rescued.failed, 1);
+    let s = state(&mut conn, id).await;
+    assert_eq!(s.status, "failed");
+    assert_eq!(s.error_details.unwrap()["kind"], "lease_expired");
+    assert_eq!(
+        count(&mut owner, "select count(*) from failed_jobs").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn jobs_without_a_handler_wait_and_paused_queues_are_not_claimed() {
+    let test = fresh_database().await;
+    let org = organization(&test).await;
+    let worker = Worker::start(test.db.clone(), Registry::standard(), fast_config())
+        .await
+        .unwrap();
+    let mut email = job(org, json!({}));
+    email.job_type = JobType::Email;
+    let mut conn = test.db.worker.acquire().await.unwrap();
+    assert!(control::set_paused(&mut conn, "default", true, None)
+        .await
+        .unwrap());
+    let ids = enqueue(&test, &[email, job(org, json!({}))]).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(state(&mut conn, ids[1]).await.status, "pending");
+    assert!(control::set_paused(&mut conn, "default", false, None)
+        .await
+        .unwrap());
+    eventually(10, "the diagnostic job to complete", || {
+        let options = test.owner.clone();
+        let id = ids[1];
+        async move {
+            let mut conn = PgConnection::connect_with(&options).await.unwrap();
+            state(&mut conn, id).await.status == "completed"
+        }
+    })
+    .await;
+    let email = state(&mut conn, ids[0]).await;
+    assert_eq!((email.status.as_str(), email.attempts), ("pending", 0));
+    assert!(!control::set_paused(&mut conn, "no-such-queue", true, None)
+        .await
+        .unwrap());
+    worker.shutdown().await;
+}
