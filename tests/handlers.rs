@@ -1,0 +1,284 @@
+//! The product's handlers doing real work through a real worker: reports,
+//! document analysis, retention cleanup.
+
+mod common;
+
+use common::{fresh_database, TestDb};
+use serde_json::{json, Value};
+use sqlx::{Connection, PgConnection};
+use std::time::Duration;
+use uuid::Uuid;
+use veriphy_jobs::domain::JobType;
+use veriphy_jobs::server::db::files::{self, NewFile};
+use veriphy_jobs::server::db::Scope;
+use veriphy_jobs::server::queue::{self, NewJob};
+use veriphy_jobs::server::worker::handlers::document::text_pdf;
+use veriphy_jobs::server::worker::{Registry, Worker, WorkerConfig};
+
+async fn organization(test: &TestDb, slug: &str) -> Uuid {
+    let mut conn = test.owner_connection().await;
+    sqlx::query_scalar("insert into organizations (name, slug) values ($1, $1) returning id")
+        .bind(slug)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+}
+
+/// Runs one job of `job_type` through a standard worker; returns status and result.
+async fn run(test: &TestDb, org: Uuid, job_type: JobType, payload: Value) -> (String, Value) {
+    let worker = Worker::start(
+        test.db.clone(),
+        Registry::standard(),
+        WorkerConfig {
+            poll_interval: Duration::from_millis(100),
+            ..WorkerConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let id = {
+        let mut conn = test.db.worker.acquire().await.unwrap();
+        queue::enqueue(
+            &mut conn,
+            &NewJob::new(org, job_type, "handler test", payload),
+        )
+        .await
+        .unwrap()
+    };
+    let mut conn = PgConnection::connect_with(&test.owner).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let (status, result, error): (String, Option<Value>, Option<String>) = loop {
+        let row: (String, Option<Value>, Option<String>) =
+            sqlx::query_as("select status, result, error_message from jobs where id = $1")
+                .bind(id)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+        if !matches!(row.0.as_str(), "pending" | "running") {
+            break row;
+        }
+        assert!(std::time::Instant::now() < deadline, "job did not finish");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    worker.shutdown().await;
+    let result = result.unwrap_or_else(|| json!({ "error": error }));
+    (status, result)
+}
+
+#[tokio::test]
+async fn report_generation_stores_a_csv_of_the_organizations_statistics() {
+    let test = fresh_database().await;
+    let mine = organization(&test, "mine").await;
+    let theirs = organization(&test, "theirs").await;
+    let mut owner = test.owner_connection().await;
+    for (org, status, count) in [
+        (mine, "completed", 3),
+        (mine, "failed", 2),
+        (theirs, "completed", 7),
+    ] {
+        for _ in 0..count {
+            sqlx::query(
+                "insert into jobs (organization_id, job_type, job_name, payload, status,
+                                   started_at, completed_at, failed_at, error_message)
+                 values ($1, 'email', 'past', '{}', $2, now() - interval '2 s', now(),
+                         case when $2 = 'failed' then now() end,
+                         case when $2 = 'failed' then 'bounced' end)",
+            )
+            .bind(org)
+            .bind(status)
+            .execute(&mut owner)
+            .await
+            .unwrap();
+        }
+    }
+    sqlx::query(
+        "insert into third_party_api_log (organization_id, api_name, endpoint, method, status,
+                                          is_success, response_time, status_code)
+         values ($1, 'SendGrid', '/v3/mail/send', 'POST', 'success', true, 120, 202),
+                ($1, 'SendGrid', '/v3/mail/send', 'POST', 'timeout', false, 5000, null),
+                ($2, 'Twilio, Inc.', '/messages', 'POST', 'success', true, 80, 201)",
+    )
+    .bind(mine)
+    .bind(theirs)
+    .execute(&mut owner)
+    .await
+    .unwrap();
+
+    let (status, result) = run(&test, mine, JobType::ReportGeneration, json!({ "days": 1 })).await;
+    assert_eq!(status, "completed", "{result}");
+    let file_id: Uuid = serde_json::from_value(result["file_id"].clone()).unwrap();
+    let mut tx = test.db.begin(Scope::organization(mine)).await.unwrap();
+    let file = files::get(&mut tx, Some(mine), file_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let csv = String::from_utf8(file.content).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "section,name,total,succeeded,failed,other,avg_ms,p95_ms"
+    );
+    // The report job itself is running while it counts, so it shows as "other".
+    assert!(lines.contains(&"jobs,email,5,3,2,0,2000.0,2000.0"), "{csv}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("api,SendGrid,2,1,1,0,")),
+        "{csv}"
+    );
+    assert!(
+        !csv.contains("Twilio"),
+        "another organization's data leaked: {csv}"
+    );
+    assert_eq!(file.kind, "report");
+    assert_eq!(file.sha256, files::sha256_hex(csv.as_bytes()));
+    // The other organization cannot read the file.
+    let mut tx = test.db.begin(Scope::organization(theirs)).await.unwrap();
+    assert!(files::get(&mut tx, None, file_id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn document_processing_reports_digest_type_pages_and_text() {
+    let test = fresh_database().await;
+    let org = organization(&test, "docs").await;
+    let pdf = text_pdf(&["Mortgage offer", "Page two of the offer", "Signatures"]);
+    let mut tx = test.db.begin(Scope::organization(org)).await.unwrap();
+    let file_id = files::insert(
+        &mut tx,
+        &NewFile {
+            organization_id: org,
+            kind: "document",
+            file_name: "offer.pdf",
+            content_type: "application/octet-stream",
+            content: &pdf,
+            job_id: None,
+            created_by: None,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let (status, result) = run(
+        &test,
+        org,
+        JobType::DocumentProcessing,
+        json!({ "file_id": file_id }),
+    )
+    .await;
+    assert_eq!(status, "completed", "{result}");
+    assert_eq!(result["page_count"], 3);
+    assert_eq!(result["detected_content_type"], "application/pdf");
+    assert_eq!(result["size_bytes"], pdf.len());
+    assert_eq!(result["sha256"], files::sha256_hex(&pdf));
+    assert!(result["text"]
+        .as_str()
+        .unwrap()
+        .contains("Page two of the offer"));
+
+    // Another organization's job cannot reach this file.
+    let other = organization(&test, "other").await;
+    let (status, result) = run(
+        &test,
+        other,
+        JobType::DocumentProcessing,
+        json!({ "file_id": file_id }),
+    )
+    .await;
+    assert_eq!(status, "failed");
+    assert!(result["error"].as_str().unwrap().contains("does not exist"));
+}
+
+#[tokio::test]
+async fn a_bad_payload_fails_at_once_with_a_clear_message() {
+    let test = fresh_database().await;
+    let org = organization(&test, "bad").await;
+    let (status, result) = run(
+        &test,
+        org,
+        JobType::DocumentProcessing,
+        json!({ "file": 1 }),
+    )
+    .await;
+    assert_eq!(status, "failed");
+    let error = result["error"].as_str().unwrap();
+    assert!(
+        error.contains("document_processing") && error.contains("file_id"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn cleanup_prunes_only_what_retention_allows_in_chunks() {
+    let test = fresh_database().await;
+    let org = organization(&test, "retained").await;
+    let other = organization(&test, "untouched").await;
+    let mut owner = test.owner_connection().await;
+    let insert_job = |org: Uuid, status: &'static str, age_days: i32| {
+        let options = test.owner.clone();
+        async move {
+            let mut conn = PgConnection::connect_with(&options).await.unwrap();
+            sqlx::query_scalar::<_, Uuid>(
+                "insert into jobs (organization_id, job_type, job_name, payload, status,
+                                   started_at, completed_at, failed_at, error_message, created_at)
+                 values ($1, 'sms', 'old', '{}', $2,
+                         now() - make_interval(days => $3),
+                         case when $2 in ('completed', 'cancelled') then now() - make_interval(days => $3) end,
+                         case when $2 = 'failed' then now() - make_interval(days => $3) end,
+                         case when $2 = 'failed' then 'undeliverable' end,
+                         now() - make_interval(days => $3))
+                 returning id",
+            )
+            .bind(org)
+            .bind(status)
+            .bind(age_days)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+        }
+    };
+    for _ in 0..5 {
+        insert_job(org, "completed", 40).await;
+    }
+    insert_job(org, "cancelled", 40).await;
+    let recent = insert_job(org, "completed", 5).await;
+    let open_failure = insert_job(org, "failed", 40).await;
+    let resolved_failure = insert_job(org, "failed", 200).await;
+    let foreign = insert_job(other, "completed", 40).await;
+    sqlx::query(
+        "update failed_jobs set is_resolved = true, resolved_at = now() - interval '100 days',
+                                resolution = 'handled'
+         where job_id = $1",
+    )
+    .bind(resolved_failure)
+    .execute(&mut owner)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into third_party_api_log (organization_id, api_name, endpoint, method, status, created_at)
+         values ($1, 'Old API', '/x', 'GET', 'success', now() - interval '100 days'),
+                ($1, 'New API', '/x', 'GET', 'success', now() - interval '1 day')",
+    )
+    .bind(org)
+    .execute(&mut owner)
+    .await
+    .unwrap();
+
+    let (status, result) = run(&test, org, JobType::Cleanup, json!({ "chunk_size": 2 })).await;
+    assert_eq!(status, "completed", "{result}");
+    // 5 completed + 1 cancelled + the job whose failure was resolved long ago
+    assert_eq!(result["deleted"]["jobs"], 7, "{result}");
+    assert_eq!(result["deleted"]["api_logs"], 1);
+    assert!(result["chunks"].as_u64().unwrap() > 4, "{result}");
+    let remaining: Vec<Uuid> =
+        sqlx::query_scalar("select id from jobs where job_type = 'sms' order by id")
+            .fetch_all(&mut owner)
+            .await
+            .unwrap();
+    let mut expected = vec![recent, open_failure, foreign];
+    expected.sort();
+    assert_eq!(remaining, expected);
+    let apis: Vec<String> = sqlx::query_scalar("select api_name from third_party_api_log")
+        .fetch_all(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(apis, ["New API"]);
+}
