@@ -44,6 +44,8 @@ create table queues (
 create trigger queues_updated_at before update on queues
   for each row execute function set_updated_at();
 insert into queues (name) values ('default');
+-- queues that jobs already name
+insert into queues (name) select distinct queue from jobs on conflict do nothing;
 grant select on queues to veriphy_app, veriphy_worker;
 grant insert, update on queues to veriphy_app, veriphy_worker;
 

@@ -23,3 +23,35 @@ pub async fn list_batches(#[server(default)] query: ListQuery) -> Result<Page<Ba
     })
     .await
 }
+
+/// Cancels a batch: its pending jobs are cancelled, running ones finish.
+#[server(endpoint = "cancel_batch")]
+pub async fn cancel_batch(id: uuid::Uuid) -> Result<String, AppError> {
+    use crate::domain::JobStatus;
+    use crate::server::auth::require_caller;
+    use crate::server::db::{audit, batches};
+    let caller = require_caller().await?;
+    caller.require_write()?;
+    let mut tx = caller.begin().await?;
+    let (organization_id, status) = batches::lock(&mut tx, caller.organization_filter(None), id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !matches!(status, JobStatus::Pending | JobStatus::Running) {
+        return Err(AppError::invalid(format!(
+            "A {status} batch cannot be cancelled."
+        )));
+    }
+    let cancelled = batches::cancel(&mut tx, id).await?;
+    let entry = caller.audit(
+        Some(organization_id),
+        "batch.cancel",
+        "batch",
+        id.to_string(),
+        serde_json::json!({ "cancelled_jobs": cancelled }),
+    );
+    audit::record(&mut tx, &entry).await?;
+    tx.commit().await?;
+    Ok(format!(
+        "Batch cancelled; {cancelled} waiting jobs cancelled."
+    ))
+}

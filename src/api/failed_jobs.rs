@@ -34,3 +34,74 @@ pub fn resolution_filter(text: &str) -> Option<bool> {
         _ => None,
     }
 }
+
+/// Re-enqueues a failed job with fresh attempts; its record counts the retry.
+#[server(endpoint = "retry_failed_job")]
+pub async fn retry_failed_job(id: uuid::Uuid) -> Result<String, AppError> {
+    use crate::server::auth::require_caller;
+    use crate::server::db::{audit, failed_jobs, jobs};
+    let caller = require_caller().await?;
+    caller.require_write()?;
+    let mut tx = caller.begin().await?;
+    let (job_id, organization_id, _) =
+        failed_jobs::lock(&mut tx, caller.organization_filter(None), id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+    match jobs::lock(&mut tx, Some(organization_id), job_id).await? {
+        Some((_, crate::domain::JobStatus::Failed)) => {}
+        Some((_, status)) => {
+            return Err(AppError::invalid(format!(
+                "The job is {status} now; only a failed job can be retried."
+            )))
+        }
+        None => return Err(AppError::NotFound),
+    }
+    jobs::retry(&mut tx, job_id).await?;
+    let entry = caller.audit(
+        Some(organization_id),
+        "failed_job.retry",
+        "failed_job",
+        id.to_string(),
+        serde_json::json!({ "job_id": job_id }),
+    );
+    audit::record(&mut tx, &entry).await?;
+    tx.commit().await?;
+    Ok("Job queued to run again.".into())
+}
+
+/// Marks a failure handled, with a note saying how.
+#[server(endpoint = "resolve_failed_job")]
+pub async fn resolve_failed_job(id: uuid::Uuid, resolution: String) -> Result<String, AppError> {
+    use crate::server::auth::require_caller;
+    use crate::server::db::{audit, failed_jobs};
+    let caller = require_caller().await?;
+    caller.require_write()?;
+    let resolution = resolution.trim().to_string();
+    if resolution.is_empty() {
+        return Err(AppError::invalid("Say how the failure was resolved."));
+    }
+    if resolution.chars().count() > 2000 {
+        return Err(AppError::invalid(
+            "The resolution note is longer than 2000 characters.",
+        ));
+    }
+    let mut tx = caller.begin().await?;
+    let (_, organization_id, resolved) =
+        failed_jobs::lock(&mut tx, caller.organization_filter(None), id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+    if resolved {
+        return Err(AppError::invalid("This failure is already resolved."));
+    }
+    failed_jobs::resolve(&mut tx, id, caller.user.id, &resolution).await?;
+    let entry = caller.audit(
+        Some(organization_id),
+        "failed_job.resolve",
+        "failed_job",
+        id.to_string(),
+        serde_json::json!({ "resolution": resolution }),
+    );
+    audit::record(&mut tx, &entry).await?;
+    tx.commit().await?;
+    Ok("Failure resolved.".into())
+}

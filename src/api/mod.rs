@@ -7,6 +7,7 @@ pub mod batches;
 pub mod failed_jobs;
 pub mod jobs;
 pub mod overview;
+pub mod queues;
 pub mod webhooks;
 
 #[cfg(feature = "ssr")]

@@ -10,11 +10,12 @@ use leptos_router::components::Outlet;
 use leptos_router::hooks::{use_location, use_query_map};
 
 /// The console tabs: (path, label).
-pub const TABS: [(&str, &str); 6] = [
+pub const TABS: [(&str, &str); 7] = [
     ("/", "Overview"),
     ("/jobs", "Jobs"),
     ("/batches", "Batches"),
     ("/failed-jobs", "Failed jobs"),
+    ("/queues", "Queues"),
     ("/api-logs", "API logs"),
     ("/webhooks", "Webhooks"),
 ];
@@ -131,7 +132,11 @@ fn TabBar() -> impl IntoView {
                 .into_iter()
                 .map(|(path, label)| {
                     let href = move || href_with_org(path, selected_org(&query.read()));
-                    let current = move || (location.pathname.get() == path).then_some("page");
+                    let current = move || {
+                        let here = location.pathname.get();
+                        let inside = path != "/" && here.starts_with(&format!("{path}/"));
+                        (here == path || inside).then_some("page")
+                    };
                     view! { <a href=href aria-current=current>{label}</a> }
                 })
                 .collect_view()}

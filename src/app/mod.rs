@@ -44,6 +44,9 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=layout::ConsoleLayout>
                     <Route path=path!("") view=pages::overview::OverviewPage/>
                     <Route path=path!("jobs") view=pages::jobs::JobsPage/>
+                    <Route path=path!("jobs/new") view=pages::jobs::NewJobPage/>
+                    <Route path=path!("jobs/:id") view=pages::jobs::JobDetailPage/>
+                    <Route path=path!("queues") view=pages::queues::QueuesPage/>
                     <Route path=path!("batches") view=pages::batches::BatchesPage/>
                     <Route path=path!("failed-jobs") view=pages::failed_jobs::FailedJobsPage/>
                     <Route path=path!("api-logs") view=pages::api_logs::ApiLogsPage/>

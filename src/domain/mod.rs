@@ -1,9 +1,11 @@
 //! Types shared by the server and the browser: no database or HTTP code here.
 
 pub mod enums;
+pub mod forms;
 pub mod models;
 pub mod page;
 
 pub use enums::*;
+pub use forms::*;
 pub use models::*;
 pub use page::*;

@@ -181,3 +181,92 @@ pub struct ListQuery {
     /// Token from a previous page's `next_cursor`.
     pub cursor: Option<String>,
 }
+
+/// Everything the job detail view shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct JobDetail {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub organization_name: String,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
+    pub job_type: JobType,
+    pub job_name: String,
+    pub payload: serde_json::Value,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
+    pub status: JobStatus,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
+    pub priority: Priority,
+    pub queue: String,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub timeout_seconds: i32,
+    pub available_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub failed_at: Option<DateTime<Utc>>,
+    pub error_message: Option<String>,
+    pub error_details: Option<serde_json::Value>,
+    pub result: Option<serde_json::Value>,
+    /// One object per unsuccessful attempt: attempt, started_at, finished_at, outcome, error.
+    pub attempt_log: serde_json::Value,
+    pub batch_id: Option<Uuid>,
+    pub batch_name: Option<String>,
+    pub locked_by: Option<String>,
+    pub cancel_requested_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A console action on one job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobAction {
+    /// Cancel a pending job, or ask the worker to stop a running one.
+    Cancel,
+    /// Run a failed or cancelled job again with fresh attempts, or a waiting one now.
+    Retry,
+    /// Remove a finished job.
+    Delete,
+}
+
+impl JobAction {
+    /// Parses the form value.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "cancel" => Some(JobAction::Cancel),
+            "retry" => Some(JobAction::Retry),
+            "delete" => Some(JobAction::Delete),
+            _ => None,
+        }
+    }
+
+    /// Which actions apply to a job in `status`.
+    pub fn allowed(self, status: JobStatus) -> bool {
+        match self {
+            JobAction::Cancel => matches!(status, JobStatus::Pending | JobStatus::Running),
+            JobAction::Retry => matches!(
+                status,
+                JobStatus::Pending | JobStatus::Failed | JobStatus::Cancelled
+            ),
+            JobAction::Delete => matches!(
+                status,
+                JobStatus::Completed | JobStatus::Failed | JobStatus::Cancelled
+            ),
+        }
+    }
+}
+
+/// One queue in the Queues view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct QueueRow {
+    pub name: String,
+    pub paused: bool,
+    pub concurrency: i32,
+    /// Pending jobs due now (in the caller's scope).
+    pub backlog: i64,
+    /// Pending jobs scheduled for later.
+    pub scheduled: i64,
+    pub running: i64,
+}

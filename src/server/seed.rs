@@ -218,7 +218,7 @@ fn demo_job(rng: &mut StdRng, index: usize, org_name: &str, now: DateTime<Utc>) 
         4 => (
             JobType::ReportGeneration,
             format!("Weekly jobs report for {org_name}"),
-            json!({"period_days": 7, "format": "csv"}),
+            json!({"days": 7}),
         ),
         5 => (
             JobType::DataSync,
@@ -233,7 +233,7 @@ fn demo_job(rng: &mut StdRng, index: usize, org_name: &str, now: DateTime<Utc>) 
         _ => (
             JobType::Cleanup,
             "Nightly retention cleanup".to_string(),
-            json!({"dry_run": false}),
+            json!({}),
         ),
     };
     let status = JobStatus::ALL[index % JobStatus::ALL.len()];
@@ -281,9 +281,33 @@ async fn seed_jobs(
     org_name: &str,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
+    // A real document for the document_processing jobs to analyse.
+    let statement = crate::server::worker::handlers::document::text_pdf(&[
+        &format!("{org_name}: bank statement"),
+        "Opening balance 12,400.00  Closing balance 9,870.55",
+    ]);
+    let document = crate::server::db::files::insert(
+        tx,
+        &crate::server::db::files::NewFile {
+            organization_id: org,
+            kind: "document",
+            file_name: "bank-statement.pdf",
+            content_type: "application/pdf",
+            content: &statement,
+            job_id: None,
+            created_by: Some(admin),
+        },
+    )
+    .await?;
+    sqlx::query("insert into queues (name) values ('notifications') on conflict do nothing")
+        .execute(&mut **tx)
+        .await?;
     let mut failed = Vec::new();
     for index in 0..40 {
-        let job = demo_job(rng, index, org_name, now);
+        let mut job = demo_job(rng, index, org_name, now);
+        if job.job_type == JobType::DocumentProcessing {
+            job.payload = json!({ "file_id": document });
+        }
         let is_failed = job.status == JobStatus::Failed;
         let id = insert_job(tx, org, admin, job).await?;
         if is_failed {

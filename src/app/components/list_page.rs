@@ -9,12 +9,36 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use serde::{de::DeserializeOwned, Serialize};
 use std::future::Future;
 
+/// Bumped by row actions so the list reloads with their effect.
+#[derive(Debug, Clone, Copy)]
+pub struct ListRefresh(pub RwSignal<u32>);
+
+/// Reloads the surrounding list (if any) each time `action` succeeds.
+pub fn refresh_on_success<S>(action: ServerAction<S>)
+where
+    S: leptos::server_fn::ServerFn + Clone + Send + Sync + 'static,
+    S::Output: Send + Sync + 'static,
+    S::Error: Send + Sync + 'static,
+{
+    let Some(refresh) = use_context::<ListRefresh>() else {
+        return;
+    };
+    Effect::new(move |_| {
+        if action.value().with(|v| matches!(v, Some(Ok(_)))) {
+            refresh.0.update(|n| *n += 1);
+        }
+    });
+}
+
 /// A list tab. `row` renders one item as `<tr>`; its bool says whether to
 /// include the organization cell (bank admins only).
 #[component]
 pub fn ListPage<T, F, Fut, R>(
     /// Heading.
     title: &'static str,
+    /// Extra controls beside the heading (e.g. a "New job" link).
+    #[prop(optional)]
+    actions: Option<ViewFn>,
     /// The tab's path, for links.
     path: &'static str,
     /// Values offered in the status filter.
@@ -36,13 +60,19 @@ where
 {
     let params = use_query_map();
     let query = Memo::new(move |_| list_query(&params.read()));
-    let page = Resource::new(move || query.get(), fetch);
+    let refresh = ListRefresh(RwSignal::new(0));
+    provide_context(refresh);
+    let page = Resource::new(
+        move || (query.get(), refresh.0.get()),
+        move |(query, _)| fetch(query),
+    );
     let show_org = use_context::<CurrentUser>().is_some_and(|u| u.is_bank_admin());
 
     view! {
         <section class="list-page" aria-labelledby="page-title">
             <div class="page-header">
                 <h1 id="page-title">{title}</h1>
+                {actions.map(|a| a.run())}
                 <StatusFilter path statuses query/>
             </div>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>

@@ -1,5 +1,6 @@
 //! Small building blocks shared by the tabs.
 
+pub mod action_result;
 pub mod badge;
 pub mod list_page;
 pub mod query;

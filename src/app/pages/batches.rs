@@ -1,10 +1,12 @@
 //! The Batches tab.
 
-use crate::api::batches::list_batches;
+use crate::api::batches::{list_batches, CancelBatch};
+use crate::app::components::action_result::ActionResult;
 use crate::app::components::badge::StatusBadge;
+use crate::app::components::list_page::refresh_on_success;
 use crate::app::components::list_page::ListPage;
 use crate::app::components::time::format_time;
-use crate::domain::BatchRow;
+use crate::domain::{BatchRow, CurrentUser, JobStatus};
 use leptos::prelude::*;
 
 /// Batches in scope, newest first, with progress.
@@ -15,7 +17,7 @@ pub fn BatchesPage() -> impl IntoView {
             title="Batches"
             path="/batches"
             statuses=&["pending", "running", "completed", "failed", "cancelled"]
-            columns=&["Name", "Status", "Progress", "Done", "Failed", "Unfinished", "Created"]
+            columns=&["Name", "Status", "Progress", "Done", "Failed", "Unfinished", "Created", "Actions"]
             fetch=list_batches
             row=batch_row
             empty="No batches match. A batch groups related jobs, such as one email per customer."
@@ -38,7 +40,28 @@ fn batch_row(batch: BatchRow, show_org: bool) -> AnyView {
             <td class="num">{batch.failed_jobs}</td>
             <td class="num">{batch.pending_jobs}</td>
             <td class="time">{format_time(&batch.created_at)}</td>
+            <td class="actions">
+                {matches!(batch.status, JobStatus::Pending | JobStatus::Running)
+                    .then(|| view! { <CancelBatchButton id=batch.id/> })}
+            </td>
         </tr>
     }
     .into_any()
+}
+
+/// Cancels one unfinished batch (writers only).
+#[component]
+fn CancelBatchButton(id: uuid::Uuid) -> impl IntoView {
+    let can_write = use_context::<CurrentUser>().is_some_and(|u| u.can_write());
+    let cancel = ServerAction::<CancelBatch>::new();
+    refresh_on_success(cancel);
+    can_write.then(|| {
+        view! {
+            <ActionForm action=cancel attr:class="inline-form">
+                <input type="hidden" name="id" value=id.to_string()/>
+                <button type="submit" data-testid="cancel-batch">"Cancel"</button>
+            </ActionForm>
+            <ActionResult action=cancel/>
+        }
+    })
 }

@@ -1,19 +1,29 @@
-//! The Jobs tab.
+//! The Jobs tab: the list, the new-job form and the job detail view.
 
-use crate::api::jobs::list_jobs;
+use crate::api::jobs::{job_detail, list_jobs, CreateJob, JobAction as JobActionFn};
+use crate::api::overview::organizations;
+use crate::app::components::action_result::ActionResult;
 use crate::app::components::badge::StatusBadge;
 use crate::app::components::list_page::ListPage;
 use crate::app::components::time::format_time;
-use crate::domain::JobRow;
+use crate::domain::{CurrentUser, JobAction, JobDetail, JobRow, JobType, NewJobForm, Priority};
 use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_params_map};
 
 /// Jobs in scope, newest first.
 #[component]
 pub fn JobsPage() -> impl IntoView {
+    let can_write = use_context::<CurrentUser>().is_some_and(|u| u.can_write());
+    let actions = ViewFn::from(move || {
+        can_write.then(
+            || view! { <a class="button" href="/jobs/new" data-testid="new-job">"New job"</a> },
+        )
+    });
     view! {
         <ListPage
             title="Jobs"
             path="/jobs"
+            actions
             statuses=&["pending", "running", "completed", "failed", "cancelled"]
             columns=&["Name", "Type", "Status", "Priority", "Queue", "Attempts", "Created"]
             fetch=list_jobs
@@ -24,12 +34,16 @@ pub fn JobsPage() -> impl IntoView {
 }
 
 fn job_row(job: JobRow, show_org: bool) -> AnyView {
+    let waiting = (job.status == crate::domain::JobStatus::Pending)
+        .then(|| job.job_type.waiting_reason())
+        .flatten();
     view! {
         <tr data-testid="job-row">
             {show_org.then(|| view! { <td class="org">{job.organization_name.clone()}</td> })}
             <td>
-                <span class="name">{job.job_name.clone()}</span>
+                <a class="name" href=format!("/jobs/{}", job.id)>{job.job_name.clone()}</a>
                 {job.error_message.clone().map(|e| view! { <span class="detail error-text">{e}</span> })}
+                {waiting.map(|w| view! { <span class="detail muted">{w}</span> })}
             </td>
             <td><code>{job.job_type.as_str()}</code></td>
             <td><StatusBadge status=job.status.as_str()/></td>
@@ -40,4 +54,229 @@ fn job_row(job: JobRow, show_org: bool) -> AnyView {
         </tr>
     }
     .into_any()
+}
+
+/// The new-job form; validated as the person types and again on the server.
+#[component]
+pub fn NewJobPage() -> impl IntoView {
+    let user = use_context::<CurrentUser>();
+    let bank_admin = user.as_ref().is_some_and(|u| u.is_bank_admin());
+    let create = ServerAction::<CreateJob>::new();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(id)) = create.value().get() {
+            navigate(&format!("/jobs/{id}"), Default::default());
+        }
+    });
+    let payload = RwSignal::new(String::from("{}"));
+    let payload_problem = move || {
+        let form = NewJobForm {
+            job_type: "other".into(),
+            job_name: "check".into(),
+            payload: payload.get(),
+            ..Default::default()
+        };
+        form.validate().err()
+    };
+    let server_error = move || {
+        create
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| e.to_string())
+    };
+    let orgs = Resource::new(
+        || (),
+        move |_| async move {
+            if bank_admin {
+                organizations().await.unwrap_or_default()
+            } else {
+                Vec::new()
+            }
+        },
+    );
+    view! {
+        <section class="form-page" aria-labelledby="page-title">
+            <h1 id="page-title">"New job"</h1>
+            <ActionForm action=create attr:class="stacked-form" attr:data-testid="new-job-form">
+                {bank_admin.then(|| view! {
+                    <label>
+                        "Organization"
+                        <Transition fallback=|| view! { <select name="form[organization_id]" disabled=true></select> }>
+                            <select name="form[organization_id]" required=true data-testid="job-org">
+                                <option value="">"Choose…"</option>
+                                {move || orgs.get().unwrap_or_default().into_iter().map(|o| view! {
+                                    <option value=o.id.to_string()>{o.name}</option>
+                                }).collect_view()}
+                            </select>
+                        </Transition>
+                    </label>
+                })}
+                <label>
+                    "Type"
+                    <select name="form[job_type]" required=true data-testid="job-type">
+                        {JobType::ALL.iter().map(|t| {
+                            let label = if t.has_builtin_handler() {
+                                t.as_str().replace('_', " ")
+                            } else {
+                                format!("{} (no handler configured yet)", t.as_str().replace('_', " "))
+                            };
+                            view! { <option value=t.as_str() selected=*t == JobType::Other>{label}</option> }
+                        }).collect_view()}
+                    </select>
+                </label>
+                <label>"Name"<input name="form[job_name]" required=true maxlength="255" data-testid="job-name"/></label>
+                <label>
+                    "Payload (JSON object)"
+                    <textarea name="form[payload]" rows="6" data-testid="job-payload"
+                        prop:value=move || payload.get()
+                        on:input=move |ev| payload.set(event_target_value(&ev))></textarea>
+                </label>
+                <p class="error" role="alert" data-testid="payload-problem">{payload_problem}</p>
+                <div class="row">
+                    <label>
+                        "Priority"
+                        <select name="form[priority]">
+                            {Priority::ALL.iter().map(|p| view! {
+                                <option value=p.as_str() selected=*p == Priority::Normal>{p.as_str()}</option>
+                            }).collect_view()}
+                        </select>
+                    </label>
+                    <label>"Queue"<input name="form[queue]" value="default" pattern="[a-z0-9_-]{1,100}"/></label>
+                    <label>"Max attempts"<input name="form[max_attempts]" type="number" min="1" max="100" value="3"/></label>
+                    <label>"Run at (UTC, optional)"<input name="form[run_at]" type="datetime-local"/></label>
+                </div>
+                <p class="error" role="alert" data-testid="form-error">{server_error}</p>
+                <button type="submit" disabled=move || create.pending().get() || payload_problem().is_some()>
+                    "Enqueue job"
+                </button>
+            </ActionForm>
+        </section>
+    }
+}
+
+/// One job: payload, result, timing, every unsuccessful attempt, actions.
+#[component]
+pub fn JobDetailPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || {
+        params
+            .read()
+            .get("id")
+            .and_then(|s| uuid::Uuid::parse_str(&s).ok())
+    };
+    let act = ServerAction::<JobActionFn>::new();
+    let detail = Resource::new(
+        move || (id(), act.version().get()),
+        |(id, _)| async move {
+            match id {
+                Some(id) => job_detail(id).await,
+                None => Err(crate::error::AppError::NotFound),
+            }
+        },
+    );
+    let can_write = use_context::<CurrentUser>().is_some_and(|u| u.can_write());
+    view! {
+        <section class="detail-page" aria-labelledby="page-title">
+            <p><a href="/jobs">"« Jobs"</a></p>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match detail.await {
+                        Ok(job) => job_view(job, can_write, act).into_any(),
+                        Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+fn job_view(job: JobDetail, can_write: bool, act: ServerAction<JobActionFn>) -> impl IntoView {
+    let json = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
+    let time = |t: &Option<chrono::DateTime<chrono::Utc>>| {
+        t.as_ref().map(format_time).unwrap_or_else(|| "—".into())
+    };
+    let waiting = (job.status == crate::domain::JobStatus::Pending)
+        .then(|| job.job_type.waiting_reason())
+        .flatten();
+    let attempts = job.attempt_log.as_array().cloned().unwrap_or_default();
+    let actions = [JobAction::Cancel, JobAction::Retry, JobAction::Delete]
+        .into_iter()
+        .filter(|a| can_write && a.allowed(job.status))
+        .map(|a| {
+            let (value, label) = match a {
+                JobAction::Cancel => ("cancel", "Cancel"),
+                JobAction::Retry => ("retry", "Retry now"),
+                JobAction::Delete => ("delete", "Delete"),
+            };
+            view! {
+                <ActionForm action=act attr:class="inline-form">
+                    <input type="hidden" name="id" value=job.id.to_string()/>
+                    <input type="hidden" name="action" value=value/>
+                    <button type="submit" data-testid=format!("job-{value}")>{label}</button>
+                </ActionForm>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="page-header">
+            <h1 id="page-title">{job.job_name.clone()}</h1>
+            <span data-testid="job-status"><StatusBadge status=job.status.as_str()/></span>
+        </div>
+        {waiting.map(|w| view! { <p class="notice" data-testid="waiting-reason">{w}</p> })}
+        <div class="actions">{actions}<ActionResult action=act/></div>
+        <dl class="facts">
+            <dt>"Organization"</dt><dd>{job.organization_name.clone()}</dd>
+            <dt>"Type"</dt><dd><code>{job.job_type.as_str()}</code></dd>
+            <dt>"Priority"</dt><dd>{job.priority.as_str()}</dd>
+            <dt>"Queue"</dt><dd>{job.queue.clone()}</dd>
+            <dt>"Attempts"</dt><dd>{format!("{} of {}", job.attempts, job.max_attempts)}</dd>
+            <dt>"Timeout"</dt><dd>{format!("{} s", job.timeout_seconds)}</dd>
+            <dt>"Batch"</dt><dd>{job.batch_name.clone().unwrap_or_else(|| "—".into())}</dd>
+            <dt>"Created"</dt><dd>{format_time(&job.created_at)}</dd>
+            <dt>"Runs at"</dt><dd>{format_time(&job.available_at)}</dd>
+            <dt>"Started"</dt><dd>{time(&job.started_at)}</dd>
+            <dt>"Completed"</dt><dd>{time(&job.completed_at)}</dd>
+            <dt>"Failed"</dt><dd>{time(&job.failed_at)}</dd>
+            {job.locked_by.clone().map(|w| view! { <dt>"Worker"</dt><dd>{w}</dd> })}
+        </dl>
+        {job.error_message.clone().map(|e| view! {
+            <h2>"Error"</h2>
+            <p class="error-text" data-testid="job-error">{e}</p>
+        })}
+        {job.error_details.as_ref().and_then(|d| d["stack_trace"].as_str().map(str::to_string)).map(|t| view! {
+            <pre class="trace">{t}</pre>
+        })}
+        <h2>"Payload"</h2>
+        <pre class="json" data-testid="job-payload-view">{json(&job.payload)}</pre>
+        {job.result.as_ref().map(|r| {
+            let file = r["file_id"].as_str().map(str::to_string);
+            view! {
+                <h2>"Result"</h2>
+                {file.map(|f| view! { <p><a href=format!("/files/{f}") data-testid="result-file">"Download file"</a></p> })}
+                <pre class="json" data-testid="job-result">{json(r)}</pre>
+            }
+        })}
+        <h2>"Unsuccessful attempts"</h2>
+        {if attempts.is_empty() {
+            view! { <p class="muted">"None."</p> }.into_any()
+        } else {
+            view! {
+                <table class="list">
+                    <thead><tr><th>"Attempt"</th><th>"Outcome"</th><th>"Error"</th><th>"Started"</th><th>"Finished"</th></tr></thead>
+                    <tbody>
+                        {attempts.into_iter().map(|a| view! {
+                            <tr data-testid="attempt-row">
+                                <td class="num">{a["attempt"].to_string()}</td>
+                                <td>{a["outcome"].as_str().unwrap_or("").to_string()}</td>
+                                <td class="error-text">{a["error"].as_str().unwrap_or("").to_string()}</td>
+                                <td class="time">{a["started_at"].as_str().unwrap_or("").to_string()}</td>
+                                <td class="time">{a["finished_at"].as_str().unwrap_or("").to_string()}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any()
+        }}
+    }
 }

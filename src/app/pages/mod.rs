@@ -7,4 +7,5 @@ pub mod jobs;
 pub mod login;
 pub mod not_found;
 pub mod overview;
+pub mod queues;
 pub mod webhooks;

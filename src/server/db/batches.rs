@@ -26,3 +26,44 @@ pub async fn list(
     list::page(&mut query, "b", cursor);
     query.build_query_as().fetch_all(&mut **tx).await
 }
+
+/// The batch's organization and status, locked for an action.
+pub async fn lock(
+    tx: &mut Tx,
+    organization: Option<Uuid>,
+    id: Uuid,
+) -> Result<Option<(Uuid, JobStatus)>, sqlx::Error> {
+    let row: Option<(Uuid, String)> = sqlx::query_as(
+        "select organization_id, status from job_batches
+         where id = $1 and ($2::uuid is null or organization_id = $2)
+         for update",
+    )
+    .bind(id)
+    .bind(organization)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.and_then(|(org, status)| JobStatus::parse(&status).map(|s| (org, s))))
+}
+
+/// Cancels a batch and its pending jobs (running ones finish); returns how
+/// many jobs were cancelled.
+pub async fn cancel(tx: &mut Tx, id: Uuid) -> Result<u64, sqlx::Error> {
+    sqlx::query("update job_batches set cancelled_at = now() where id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    let cancelled = sqlx::query(
+        "update jobs set status = 'cancelled', completed_at = now(),
+                         error_message = 'The batch was cancelled.', updated_at = now()
+         where batch_id = $1 and status = 'pending'",
+    )
+    .bind(id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    sqlx::query("select job_batches_refresh_status(array[$1]::uuid[])")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(cancelled)
+}

@@ -25,3 +25,40 @@ pub async fn list(
     list::page(&mut query, "f", cursor);
     query.build_query_as().fetch_all(&mut **tx).await
 }
+
+/// The record's job, organization and whether it is resolved, locked.
+pub async fn lock(
+    tx: &mut Tx,
+    organization: Option<Uuid>,
+    id: Uuid,
+) -> Result<Option<(Uuid, Uuid, bool)>, sqlx::Error> {
+    sqlx::query_as(
+        "select job_id, organization_id, is_resolved from failed_jobs
+         where id = $1 and ($2::uuid is null or organization_id = $2)
+         for update",
+    )
+    .bind(id)
+    .bind(organization)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// Marks a record resolved by `user` with `resolution`.
+pub async fn resolve(
+    tx: &mut Tx,
+    id: Uuid,
+    user: Uuid,
+    resolution: &str,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "update failed_jobs set is_resolved = true, resolved_at = now(), resolved_by = $2,
+                                resolution = $3
+         where id = $1 and not is_resolved",
+    )
+    .bind(id)
+    .bind(user)
+    .bind(resolution)
+    .execute(&mut **tx)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}

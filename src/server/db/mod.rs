@@ -14,6 +14,7 @@ pub mod files;
 pub mod jobs;
 pub mod organizations;
 pub mod overview;
+pub mod queues;
 pub mod users;
 pub mod webhooks;
 

@@ -1,0 +1,88 @@
+import { expect, test } from "@playwright/test";
+import { signIn, trackErrors, waitForHydration } from "./helpers";
+
+const NORTHWIND_ADMIN = "admin@northwind.example";
+const HARBOR_ADMIN = "admin@harbor.example";
+
+test("an org admin enqueues a job in the console and sees it complete", async ({ page }) => {
+  const errors = trackErrors(page);
+  await signIn(page, NORTHWIND_ADMIN);
+  await page.goto("/jobs");
+  await waitForHydration(page);
+  await page.getByTestId("new-job").click();
+  await expect(page.getByRole("heading", { name: "New job" })).toBeVisible();
+
+  await page.getByTestId("job-type").selectOption("other");
+  await page.getByTestId("job-name").fill("Pipeline check from the console");
+  // a broken payload is caught while typing and cannot be submitted
+  await page.getByTestId("job-payload").fill('{"delay_ms": 50,}');
+  await expect(page.getByTestId("payload-problem")).toContainText("not valid JSON");
+  await expect(page.getByRole("button", { name: "Enqueue job" })).toBeDisabled();
+  await page.getByTestId("job-payload").fill('{"delay_ms": 50}');
+  await expect(page.getByTestId("payload-problem")).toBeEmpty();
+  await page.getByRole("button", { name: "Enqueue job" }).click();
+
+  await expect(page).toHaveURL(/\/jobs\/[0-9a-f-]{36}$/);
+  await expect(page.getByRole("heading", { name: "Pipeline check from the console" })).toBeVisible();
+  await expect(async () => {
+    await page.reload();
+    await expect(page.getByTestId("job-status")).toHaveText("completed", { timeout: 1000 });
+  }).toPass({ timeout: 20_000 });
+  await expect(page.getByTestId("job-result")).toContainText('"waited_ms": 50');
+  expect(errors).toEqual([]);
+});
+
+test("a failed job is retried from the Failed jobs tab", async ({ page }) => {
+  await signIn(page, HARBOR_ADMIN);
+  await page.goto("/failed-jobs?status=open");
+  await waitForHydration(page);
+  const row = page.getByTestId("failed-row").first();
+  const jobLink = await row.locator("a.name").getAttribute("href");
+  const retried = page.waitForResponse((r) => r.url().includes("/api/retry_failed_job") && r.ok());
+  await row.getByTestId("retry-failed").click();
+  await retried;
+  await page.goto(jobLink!);
+  await waitForHydration(page);
+  // back on its queue (email jobs then wait for their integration)
+  await expect(page.getByTestId("job-status")).toHaveText(/pending|running|completed/);
+});
+
+test("a failure is resolved with a note", async ({ page }) => {
+  await signIn(page, HARBOR_ADMIN);
+  await page.goto("/failed-jobs?status=open");
+  await waitForHydration(page);
+  const row = page.getByTestId("failed-row").last();
+  const note = "Customer confirmed by phone; no resend needed";
+  await row.getByTestId("resolution-note").fill(note);
+  const resolved = page.waitForResponse((r) => r.url().includes("/api/resolve_failed_job") && r.ok());
+  await row.getByTestId("resolve-failed").click();
+  await resolved;
+  await page.goto("/failed-jobs?status=resolved");
+  await waitForHydration(page);
+  await expect(page.getByTestId("failed-row").filter({ hasText: note })).toHaveCount(1);
+});
+
+test("an unfinished batch is cancelled", async ({ page }) => {
+  await signIn(page, HARBOR_ADMIN);
+  await page.goto("/batches?status=running");
+  await waitForHydration(page);
+  const row = page.getByTestId("batch-row").first();
+  const name = (await row.locator(".name").textContent())!.trim();
+  const cancelled = page.waitForResponse((r) => r.url().includes("/api/cancel_batch") && r.ok());
+  await row.getByTestId("cancel-batch").click();
+  await cancelled;
+  await page.goto("/batches?status=cancelled");
+  await waitForHydration(page);
+  await expect(page.getByTestId("batch-row").filter({ hasText: name })).toHaveCount(1);
+});
+
+test("a viewer sees no write actions and the queues view shows backlog", async ({ page }) => {
+  await signIn(page, "viewer@harbor.example");
+  await page.goto("/jobs");
+  await waitForHydration(page);
+  await expect(page.getByTestId("new-job")).toHaveCount(0);
+  await page.goto("/queues");
+  await waitForHydration(page);
+  await expect(page.getByTestId("queue-row").filter({ hasText: "notifications" })).toHaveCount(1);
+  await expect(page.getByTestId("toggle-queue")).toHaveCount(0);
+});

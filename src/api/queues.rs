@@ -1,0 +1,51 @@
+//! The queues view.
+
+use crate::domain::QueueRow;
+use crate::error::AppError;
+use leptos::prelude::*;
+
+/// Every queue with the caller's backlog in it.
+#[server(endpoint = "list_queues")]
+pub async fn list_queues() -> Result<Vec<QueueRow>, AppError> {
+    use crate::server::auth::require_caller;
+    use crate::server::db::queues;
+    let caller = require_caller().await?;
+    let mut tx = caller.begin().await?;
+    let rows = queues::list(&mut tx, caller.organization_filter(None)).await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// Pauses or resumes a queue. Queues serve every organization, so only bank
+/// admins may do this.
+#[server(endpoint = "set_queue_paused")]
+pub async fn set_queue_paused(name: String, paused: bool) -> Result<String, AppError> {
+    use crate::server::auth::require_caller;
+    use crate::server::db::audit;
+    use crate::server::queue::control;
+    let caller = require_caller().await?;
+    if !caller.user.is_bank_admin() {
+        return Err(AppError::Forbidden);
+    }
+    let name = name.trim().to_string();
+    if !crate::domain::valid_queue_name(&name) {
+        return Err(AppError::invalid("That is not a queue name."));
+    }
+    let mut tx = caller.begin().await?;
+    if !control::set_paused(&mut tx, &name, paused, Some(caller.user.id)).await? {
+        return Err(AppError::NotFound);
+    }
+    let action = if paused {
+        "queue.pause"
+    } else {
+        "queue.resume"
+    };
+    let entry = caller.audit(None, action, "queue", name.clone(), serde_json::json!({}));
+    audit::record(&mut tx, &entry).await?;
+    tx.commit().await?;
+    Ok(if paused {
+        format!("Queue {name} paused.")
+    } else {
+        format!("Queue {name} resumed.")
+    })
+}
