@@ -308,7 +308,7 @@ async fn several_workers_run_every_job_exactly_once_and_batches_add_up() {
     for worker in workers {
         worker.shutdown().await;
     }
-    let runs = runs.lock().unwrap();
+    let runs = runs.lock().unwrap().clone();
     assert_eq!(runs.len(), 3000);
     assert!(runs.values().all(|&n| n == 1), "a job ran twice");
     assert_eq!(

@@ -171,7 +171,8 @@ mod tests {
 
     #[test]
     fn every_bad_field_has_its_own_message() {
-        let cases: [(fn(&mut NewJobForm), &str); 8] = [
+        type Spoil = fn(&mut NewJobForm);
+        let cases: [(Spoil, &str); 8] = [
             (|f| f.job_type = "teleport".into(), "job type"),
             (|f| f.job_name = "  ".into(), "name"),
             (
