@@ -86,6 +86,8 @@ pub async fn claim(
              and queue = $1
              and available_at <= now()
              and job_type = any ($2)
+             -- a pause takes effect at its commit, before workers hear of it
+             and not exists (select 1 from queues q where q.name = $1 and q.paused)
            order by priority_rank, available_at, id
            limit $3
            for update skip locked
