@@ -13,7 +13,6 @@ alter table jobs
   -- one object per finished unsuccessful attempt: attempt, started_at,
   -- finished_at, outcome, error
   add column attempt_log jsonb not null default '[]'::jsonb,
-  add constraint jobs_running_has_start check (status <> 'running' or started_at is not null),
   -- the engine's fencing relies on this: a token means the job is running
   add constraint jobs_lease_only_while_running check (lease_token is null or status = 'running');
 
