@@ -142,7 +142,7 @@ pub fn NewJobPage() -> impl IntoView {
                             }).collect_view()}
                         </select>
                     </label>
-                    <label>"Queue"<input name="form[queue]" value="default" pattern="[a-z0-9_-]{1,100}"/></label>
+                    <label>"Queue"<input name="form[queue]" value="default" pattern="[a-z0-9_\\-]{1,100}"/></label>
                     <label>"Max attempts"<input name="form[max_attempts]" type="number" min="1" max="100" value="3"/></label>
                     <label>"Run at (UTC, optional)"<input name="form[run_at]" type="datetime-local"/></label>
                 </div>
