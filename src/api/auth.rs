@@ -89,15 +89,17 @@ pub async fn logout() -> Result<(), AppError> {
         .await
         .map_err(|_| AppError::Internal)?;
     session.flush().await.map_err(session_error)?;
-    let entry = caller.audit(
-        caller.user.organization_id,
-        "logout",
-        "user",
-        caller.user.id.to_string(),
-        serde_json::json!({}),
-    );
     let mut tx = caller.begin().await?;
-    crate::server::db::audit::record(&mut tx, &entry).await?;
+    caller
+        .audit(
+            &mut tx,
+            caller.user.organization_id,
+            "logout",
+            "user",
+            caller.user.id.to_string(),
+            serde_json::json!({}),
+        )
+        .await?;
     tx.commit().await?;
     leptos_axum::redirect("/login");
     Ok(())

@@ -29,7 +29,7 @@ pub async fn list_batches(#[server(default)] query: ListQuery) -> Result<Page<Ba
 pub async fn cancel_batch(id: uuid::Uuid) -> Result<String, AppError> {
     use crate::domain::JobStatus;
     use crate::server::auth::require_caller;
-    use crate::server::db::{audit, batches};
+    use crate::server::db::batches;
     let caller = require_caller().await?;
     caller.require_write()?;
     let mut tx = caller.begin().await?;
@@ -42,14 +42,16 @@ pub async fn cancel_batch(id: uuid::Uuid) -> Result<String, AppError> {
         )));
     }
     let cancelled = batches::cancel(&mut tx, id).await?;
-    let entry = caller.audit(
-        Some(organization_id),
-        "batch.cancel",
-        "batch",
-        id.to_string(),
-        serde_json::json!({ "cancelled_jobs": cancelled }),
-    );
-    audit::record(&mut tx, &entry).await?;
+    caller
+        .audit(
+            &mut tx,
+            Some(organization_id),
+            "batch.cancel",
+            "batch",
+            id.to_string(),
+            serde_json::json!({ "cancelled_jobs": cancelled }),
+        )
+        .await?;
     tx.commit().await?;
     Ok(format!(
         "Batch cancelled; {cancelled} waiting jobs cancelled."

@@ -39,7 +39,7 @@ pub fn resolution_filter(text: &str) -> Option<bool> {
 #[server(endpoint = "retry_failed_job")]
 pub async fn retry_failed_job(id: uuid::Uuid) -> Result<String, AppError> {
     use crate::server::auth::require_caller;
-    use crate::server::db::{audit, failed_jobs, jobs};
+    use crate::server::db::{failed_jobs, jobs};
     let caller = require_caller().await?;
     caller.require_write()?;
     let mut tx = caller.begin().await?;
@@ -57,14 +57,16 @@ pub async fn retry_failed_job(id: uuid::Uuid) -> Result<String, AppError> {
         None => return Err(AppError::NotFound),
     }
     jobs::retry(&mut tx, job_id).await?;
-    let entry = caller.audit(
-        Some(organization_id),
-        "failed_job.retry",
-        "failed_job",
-        id.to_string(),
-        serde_json::json!({ "job_id": job_id }),
-    );
-    audit::record(&mut tx, &entry).await?;
+    caller
+        .audit(
+            &mut tx,
+            Some(organization_id),
+            "failed_job.retry",
+            "failed_job",
+            id.to_string(),
+            serde_json::json!({ "job_id": job_id }),
+        )
+        .await?;
     tx.commit().await?;
     Ok("Job queued to run again.".into())
 }
@@ -73,7 +75,7 @@ pub async fn retry_failed_job(id: uuid::Uuid) -> Result<String, AppError> {
 #[server(endpoint = "resolve_failed_job")]
 pub async fn resolve_failed_job(id: uuid::Uuid, resolution: String) -> Result<String, AppError> {
     use crate::server::auth::require_caller;
-    use crate::server::db::{audit, failed_jobs};
+    use crate::server::db::failed_jobs;
     let caller = require_caller().await?;
     caller.require_write()?;
     let resolution = resolution.trim().to_string();
@@ -94,14 +96,16 @@ pub async fn resolve_failed_job(id: uuid::Uuid, resolution: String) -> Result<St
         return Err(AppError::invalid("This failure is already resolved."));
     }
     failed_jobs::resolve(&mut tx, id, caller.user.id, &resolution).await?;
-    let entry = caller.audit(
-        Some(organization_id),
-        "failed_job.resolve",
-        "failed_job",
-        id.to_string(),
-        serde_json::json!({ "resolution": resolution }),
-    );
-    audit::record(&mut tx, &entry).await?;
+    caller
+        .audit(
+            &mut tx,
+            Some(organization_id),
+            "failed_job.resolve",
+            "failed_job",
+            id.to_string(),
+            serde_json::json!({ "resolution": resolution }),
+        )
+        .await?;
     tx.commit().await?;
     Ok("Failure resolved.".into())
 }

@@ -30,7 +30,6 @@ pub async fn list_jobs(#[server(default)] query: ListQuery) -> Result<Page<JobRo
 #[server(endpoint = "create_job")]
 pub async fn create_job(form: crate::domain::NewJobForm) -> Result<uuid::Uuid, AppError> {
     use crate::server::auth::require_caller;
-    use crate::server::db::audit;
     use crate::server::queue::{self, NewJob};
     let caller = require_caller().await?;
     caller.require_write()?;
@@ -56,18 +55,20 @@ pub async fn create_job(form: crate::domain::NewJobForm) -> Result<uuid::Uuid, A
         created_by: Some(caller.user.id),
     };
     let id = queue::enqueue(&mut tx, &job).await?;
-    let entry = caller.audit(
-        Some(organization_id),
-        "job.create",
-        "job",
-        id.to_string(),
-        serde_json::json!({
-            "job_type": valid.job_type.as_str(),
-            "job_name": valid.job_name,
-            "queue": valid.queue,
-        }),
-    );
-    audit::record(&mut tx, &entry).await?;
+    caller
+        .audit(
+            &mut tx,
+            Some(organization_id),
+            "job.create",
+            "job",
+            id.to_string(),
+            serde_json::json!({
+                "job_type": valid.job_type.as_str(),
+                "job_name": valid.job_name,
+                "queue": valid.queue,
+            }),
+        )
+        .await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -91,7 +92,7 @@ pub async fn job_detail(id: uuid::Uuid) -> Result<crate::domain::JobDetail, AppE
 pub async fn job_action(id: uuid::Uuid, action: String) -> Result<String, AppError> {
     use crate::domain::JobAction;
     use crate::server::auth::require_caller;
-    use crate::server::db::{audit, jobs};
+    use crate::server::db::jobs;
     use crate::server::queue::control::{self, CancelResult};
     let caller = require_caller().await?;
     caller.require_write()?;
@@ -132,14 +133,16 @@ pub async fn job_action(id: uuid::Uuid, action: String) -> Result<String, AppErr
             ("job.delete", "Job deleted.")
         }
     };
-    let entry = caller.audit(
-        Some(organization_id),
-        verb,
-        "job",
-        id.to_string(),
-        serde_json::json!({ "previous_status": status.as_str() }),
-    );
-    audit::record(&mut tx, &entry).await?;
+    caller
+        .audit(
+            &mut tx,
+            Some(organization_id),
+            verb,
+            "job",
+            id.to_string(),
+            serde_json::json!({ "previous_status": status.as_str() }),
+        )
+        .await?;
     tx.commit().await?;
     Ok(message.to_string())
 }

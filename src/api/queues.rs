@@ -21,7 +21,6 @@ pub async fn list_queues() -> Result<Vec<QueueRow>, AppError> {
 #[server(endpoint = "set_queue_paused")]
 pub async fn set_queue_paused(name: String, paused: bool) -> Result<String, AppError> {
     use crate::server::auth::require_caller;
-    use crate::server::db::audit;
     use crate::server::queue::control;
     let caller = require_caller().await?;
     if !caller.user.is_bank_admin() {
@@ -40,8 +39,16 @@ pub async fn set_queue_paused(name: String, paused: bool) -> Result<String, AppE
     } else {
         "queue.resume"
     };
-    let entry = caller.audit(None, action, "queue", name.clone(), serde_json::json!({}));
-    audit::record(&mut tx, &entry).await?;
+    caller
+        .audit(
+            &mut tx,
+            None,
+            action,
+            "queue",
+            name.clone(),
+            serde_json::json!({}),
+        )
+        .await?;
     tx.commit().await?;
     Ok(if paused {
         format!("Queue {name} paused.")

@@ -128,6 +128,35 @@ impl JobType {
 }
 
 string_enum!(
+    /// A console action on one job.
+    JobAction {
+        /// Cancel a pending job, or ask the worker to stop a running one.
+        Cancel => "cancel",
+        /// Run a failed or cancelled job again with fresh attempts, or a waiting one now.
+        Retry => "retry",
+        /// Remove a finished job.
+        Delete => "delete",
+    }
+);
+
+impl JobAction {
+    /// Which actions apply to a job in `status`.
+    pub fn allowed(self, status: JobStatus) -> bool {
+        match self {
+            JobAction::Cancel => matches!(status, JobStatus::Pending | JobStatus::Running),
+            JobAction::Retry => matches!(
+                status,
+                JobStatus::Pending | JobStatus::Failed | JobStatus::Cancelled
+            ),
+            JobAction::Delete => matches!(
+                status,
+                JobStatus::Completed | JobStatus::Failed | JobStatus::Cancelled
+            ),
+        }
+    }
+}
+
+string_enum!(
     /// Outcome of one third-party API call.
     ApiCallStatus {
         Pending => "pending",

@@ -53,6 +53,10 @@ pub struct ValidNewJob {
     pub run_at: Option<DateTime<Utc>>,
 }
 
+/// What a queue name may look like, in words (form and database agree).
+pub const QUEUE_NAME_RULE: &str =
+    "Queue names use lowercase letters, digits, '-' and '_' (at most 100).";
+
 /// Whether `name` is a valid queue name.
 pub fn valid_queue_name(name: &str) -> bool {
     (1..=100).contains(&name.len())

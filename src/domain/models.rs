@@ -218,45 +218,6 @@ pub struct JobDetail {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A console action on one job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JobAction {
-    /// Cancel a pending job, or ask the worker to stop a running one.
-    Cancel,
-    /// Run a failed or cancelled job again with fresh attempts, or a waiting one now.
-    Retry,
-    /// Remove a finished job.
-    Delete,
-}
-
-impl JobAction {
-    /// Parses the form value.
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "cancel" => Some(JobAction::Cancel),
-            "retry" => Some(JobAction::Retry),
-            "delete" => Some(JobAction::Delete),
-            _ => None,
-        }
-    }
-
-    /// Which actions apply to a job in `status`.
-    pub fn allowed(self, status: JobStatus) -> bool {
-        match self {
-            JobAction::Cancel => matches!(status, JobStatus::Pending | JobStatus::Running),
-            JobAction::Retry => matches!(
-                status,
-                JobStatus::Pending | JobStatus::Failed | JobStatus::Cancelled
-            ),
-            JobAction::Delete => matches!(
-                status,
-                JobStatus::Completed | JobStatus::Failed | JobStatus::Cancelled
-            ),
-        }
-    }
-}
-
 /// One queue in the Queues view.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]

@@ -72,6 +72,31 @@ struct ResultLine {
     notes: String,
 }
 
+impl ResultLine {
+    /// A line with a rate and no latency figures (enqueue, drain).
+    fn throughput(
+        mode: &'static str,
+        n: usize,
+        concurrency: Option<usize>,
+        jobs_per_s: f64,
+        notes: String,
+    ) -> Self {
+        ResultLine {
+            system: "veriphy-jobs",
+            mode,
+            n,
+            concurrency,
+            rate: None,
+            jobs_per_s: round(jobs_per_s),
+            p50_ms: None,
+            p95_ms: None,
+            p99_ms: None,
+            max_ms: None,
+            notes,
+        }
+    }
+}
+
 /// Runs one benchmark against the server of `options` and prints its line.
 pub async fn run(options: &PgConnectOptions, args: &BenchArgs) -> Result<(), String> {
     let name = format!(
@@ -158,23 +183,17 @@ async fn enqueue(
     let rows: i64 = sqlx::query_scalar("select count(*) from jobs")
         .fetch_one(owner)
         .await?;
-    Ok(ResultLine {
-        system: "veriphy-jobs",
-        mode: "enqueue",
-        n: args.n,
-        concurrency: None,
-        rate: None,
-        jobs_per_s: round(args.n as f64 / wall),
-        p50_ms: None,
-        p95_ms: None,
-        p99_ms: None,
-        max_ms: None,
-        notes: format!(
+    Ok(ResultLine::throughput(
+        "enqueue",
+        args.n,
+        None,
+        args.n as f64 / wall,
+        format!(
             "enqueue_many chunk={chunk} ({} statements, sequential, 1 connection); verified rows={rows}; {}",
             args.n.div_ceil(chunk),
             load()
         ),
-    })
+    ))
 }
 
 async fn drain(
@@ -217,28 +236,20 @@ async fn drain(
     }
     let wall = started.elapsed().as_secs_f64();
     worker.shutdown().await;
-    let completed: i64 = sqlx::query_scalar("select count(*) from jobs where status = 'completed'")
-        .fetch_one(owner)
-        .await?;
-    Ok(ResultLine {
-        system: "veriphy-jobs",
-        mode: "drain",
-        n: args.n,
-        concurrency: Some(args.concurrency),
-        rate: None,
-        jobs_per_s: round(args.n as f64 / wall),
-        p50_ms: None,
-        p95_ms: None,
-        p99_ms: None,
-        max_ms: None,
-        notes: format!(
+    let completed = completed(owner).await?;
+    Ok(ResultLine::throughput(
+        "drain",
+        args.n,
+        Some(args.concurrency),
+        args.n as f64 / wall,
+        format!(
             "prefetch={} max_claim=1000 completion_batch=1000; verified: {completed}/{} rows status=completed (finished jobs are kept), handler calls={}; wall {wall:.2}s incl. worker startup; {}",
             args.prefetch,
             args.n,
             calls.load(Ordering::Relaxed),
             load()
         ),
-    })
+    ))
 }
 
 async fn latency(
@@ -303,9 +314,7 @@ async fn latency(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     worker.shutdown().await;
-    let completed: i64 = sqlx::query_scalar("select count(*) from jobs where status = 'completed'")
-        .fetch_one(owner)
-        .await?;
+    let completed = completed(owner).await?;
     let mut samples = samples.lock().expect("samples lock").clone();
     samples.sort_by(|a, b| a.total_cmp(b));
     let pct = |p: f64| percentile(&samples, p);
@@ -339,6 +348,13 @@ fn bench_worker_config(args: &BenchArgs) -> WorkerConfig {
         completion_batch: 1000,
         ..WorkerConfig::default()
     }
+}
+
+/// Jobs completed (the run's verification).
+async fn completed(owner: &sqlx::PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select count(*) from jobs where status = 'completed'")
+        .fetch_one(owner)
+        .await
 }
 
 /// Jobs not yet finished (both partial indexes make this cheap).

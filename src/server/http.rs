@@ -35,11 +35,7 @@ mod files {
         let Ok(id) = uuid::Uuid::parse_str(&id) else {
             return (StatusCode::NOT_FOUND, "No such file.").into_response();
         };
-        let scope = Scope {
-            organization_id: user.organization_id,
-            bank_admin: user.is_bank_admin(),
-            user_id: Some(user.id),
-        };
+        let scope = Scope::for_user(&user);
         let file = async {
             let mut tx = db.begin(scope).await?;
             let file = files::get(&mut tx, user.organization_id, id).await?;

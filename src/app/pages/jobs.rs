@@ -200,14 +200,15 @@ fn job_view(job: JobDetail, can_write: bool, act: ServerAction<JobActionFn>) -> 
         .then(|| job.job_type.waiting_reason())
         .flatten();
     let attempts = job.attempt_log.as_array().cloned().unwrap_or_default();
-    let actions = [JobAction::Cancel, JobAction::Retry, JobAction::Delete]
-        .into_iter()
+    let actions = JobAction::ALL
+        .iter()
         .filter(|a| can_write && a.allowed(job.status))
         .map(|a| {
-            let (value, label) = match a {
-                JobAction::Cancel => ("cancel", "Cancel"),
-                JobAction::Retry => ("retry", "Retry now"),
-                JobAction::Delete => ("delete", "Delete"),
+            let value = a.as_str();
+            let label = match a {
+                JobAction::Cancel => "Cancel",
+                JobAction::Retry => "Retry now",
+                JobAction::Delete => "Delete",
             };
             view! {
                 <ActionForm action=act attr:class="inline-form">

@@ -56,11 +56,7 @@ pub async fn require_caller() -> Result<Caller, AppError> {
 impl Caller {
     /// The row-level-security scope of this caller.
     pub fn scope(&self) -> Scope {
-        Scope {
-            organization_id: self.user.organization_id,
-            bank_admin: self.user.is_bank_admin(),
-            user_id: Some(self.user.id),
-        }
+        Scope::for_user(&self.user)
     }
 
     /// The organization condition for a list: bank admins may narrow to
@@ -83,16 +79,18 @@ impl Caller {
         }
     }
 
-    /// An audit row for `action` by this caller.
-    pub fn audit(
+    /// Appends an audit row for `action` by this caller inside `tx`, so the
+    /// record commits (or not) with the action itself.
+    pub async fn audit(
         &self,
+        tx: &mut Tx,
         organization_id: Option<Uuid>,
         action: &str,
         target_type: &str,
         target_id: String,
         summary: serde_json::Value,
-    ) -> AuditEntry {
-        AuditEntry {
+    ) -> Result<(), AppError> {
+        let entry = AuditEntry {
             organization_id,
             actor_user_id: Some(self.user.id),
             actor_email: Some(self.user.email.clone()),
@@ -102,6 +100,8 @@ impl Caller {
             summary,
             ip_address: self.info.ip.clone(),
             user_agent: self.info.user_agent.clone(),
-        }
+        };
+        crate::server::db::audit::record(tx, &entry).await?;
+        Ok(())
     }
 }

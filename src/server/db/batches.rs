@@ -33,16 +33,7 @@ pub async fn lock(
     organization: Option<Uuid>,
     id: Uuid,
 ) -> Result<Option<(Uuid, JobStatus)>, sqlx::Error> {
-    let row: Option<(Uuid, String)> = sqlx::query_as(
-        "select organization_id, status from job_batches
-         where id = $1 and ($2::uuid is null or organization_id = $2)
-         for update",
-    )
-    .bind(id)
-    .bind(organization)
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(row.and_then(|(org, status)| JobStatus::parse(&status).map(|s| (org, s))))
+    super::lock_status(tx, "job_batches", organization, id).await
 }
 
 /// Cancels a batch and its pending jobs (running ones finish); returns how

@@ -55,6 +55,15 @@ impl Scope {
         }
     }
 
+    /// The scope of a signed-in user: their organization, or the whole bank.
+    pub fn for_user(user: &crate::domain::CurrentUser) -> Self {
+        Scope {
+            organization_id: user.organization_id,
+            bank_admin: user.is_bank_admin(),
+            user_id: Some(user.id),
+        }
+    }
+
     /// The bank-wide scope.
     pub fn bank() -> Self {
         Scope {
@@ -131,6 +140,27 @@ async fn role_pool(
         .await
 }
 
+/// Locks one row of `table` (a job or a batch: both have an organization and a
+/// lifecycle status) for an action; `None` if it is not there or not in
+/// `organization`.
+pub(crate) async fn lock_status(
+    tx: &mut Tx,
+    table: &'static str,
+    organization: Option<Uuid>,
+    id: Uuid,
+) -> Result<Option<(Uuid, crate::domain::JobStatus)>, sqlx::Error> {
+    let row: Option<(Uuid, String)> = sqlx::query_as(&format!(
+        "select organization_id, status from {table}
+         where id = $1 and ($2::uuid is null or organization_id = $2)
+         for update"
+    ))
+    .bind(id)
+    .bind(organization)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.and_then(|(org, status)| crate::domain::JobStatus::parse(&status).map(|s| (org, s))))
+}
+
 /// Applies pending migrations as the login (owner) user.
 pub async fn migrate(options: &PgConnectOptions) -> Result<(), sqlx::migrate::MigrateError> {
     let pool = PgPoolOptions::new()
@@ -154,9 +184,7 @@ pub fn constraint_message(error: &sqlx::Error) -> Option<String> {
         }
         "jobs_job_name_check" => "A job needs a name.",
         "job_batches_batch_name_check" => "A batch needs a name.",
-        "jobs_queue_check" => {
-            "Queue names use lowercase letters, digits, '-' and '_' (at most 100)."
-        }
+        "jobs_queue_check" | "queues_name_check" => crate::domain::QUEUE_NAME_RULE,
         "jobs_max_attempts_check" => "Max attempts must be between 1 and 100.",
         "webhooks_webhook_url_check" => "The webhook URL must start with http:// or https://.",
         _ if db.is_check_violation() => "A value is outside what is allowed.",

@@ -79,7 +79,7 @@ pub async fn enqueue_many(
         return Ok(Vec::new());
     }
     let ids: Vec<Uuid> = jobs.iter().map(|_| Uuid::now_v7()).collect();
-    let column = |f: fn(&NewJob) -> String| jobs.iter().map(f).collect::<Vec<String>>();
+    let column = |f: fn(&NewJob) -> &str| jobs.iter().map(f).collect::<Vec<&str>>();
     let organizations: Vec<Uuid> = jobs.iter().map(|j| j.organization_id).collect();
     let payloads: Vec<&serde_json::Value> = jobs.iter().map(|j| &j.payload).collect();
     let max_attempts: Vec<i32> = jobs.iter().map(|j| j.max_attempts).collect();
@@ -112,11 +112,11 @@ pub async fn enqueue_many(
     ))
     .bind(&ids)
     .bind(&organizations)
-    .bind(column(|j| j.job_type.as_str().to_string()))
-    .bind(column(|j| j.job_name.clone()))
+    .bind(column(|j| j.job_type.as_str()))
+    .bind(column(|j| j.job_name.as_str()))
     .bind(&payloads)
-    .bind(column(|j| j.priority.as_str().to_string()))
-    .bind(column(|j| j.queue.clone()))
+    .bind(column(|j| j.priority.as_str()))
+    .bind(column(|j| j.queue.as_str()))
     .bind(&max_attempts)
     .bind(&available)
     .bind(&timeouts)
