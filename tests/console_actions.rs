@@ -190,8 +190,8 @@ async fn failures_are_retried_and_resolved_by_writers_of_their_organization() {
     let (status, body) = call(
         &app,
         &admin,
-        "resolve_failed_job",
-        &[("id", &failure), ("resolution", " ")],
+        "resolve_failed_jobs",
+        &[("ids[0]", &failure), ("resolution", " ")],
     )
     .await;
     assert_eq!(
@@ -212,8 +212,8 @@ async fn failures_are_retried_and_resolved_by_writers_of_their_organization() {
     let (status, _) = call(
         &app,
         &admin,
-        "resolve_failed_job",
-        &[("id", &failure), ("resolution", "Sent by post instead")],
+        "resolve_failed_jobs",
+        &[("ids[0]", &failure), ("resolution", "Sent by post instead")],
     )
     .await;
     assert_eq!(status, 200);
@@ -229,8 +229,8 @@ async fn failures_are_retried_and_resolved_by_writers_of_their_organization() {
     let (status, _) = call(
         &app,
         &admin,
-        "resolve_failed_job",
-        &[("id", &failure), ("resolution", "again")],
+        "resolve_failed_jobs",
+        &[("ids[0]", &failure), ("resolution", "again")],
     )
     .await;
     assert_eq!(status, 422);
@@ -308,4 +308,343 @@ async fn batches_cancel_their_waiting_jobs_and_queues_are_paused_by_bank_admins_
         .unwrap();
     assert_eq!(default["paused"], true);
     assert_eq!(audit_actions(&app).await, ["batch.cancel", "queue.pause"]);
+}
+
+async fn northwind_count(app: &TestApp, condition: &str) -> i64 {
+    let mut conn = sqlx::PgConnection::connect_with(&app.test_db.owner)
+        .await
+        .unwrap();
+    sqlx::query_scalar(&format!(
+        "select count(*) from jobs j join organizations o on o.id = j.organization_id
+         where o.slug = 'northwind-lending' and {condition}"
+    ))
+    .fetch_one(&mut conn)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn job_filters_narrow_the_list_and_bad_ones_are_422() {
+    let app = spawn_app().await;
+    let viewer = signed_in(&app, NORTHWIND_VIEWER).await;
+    let (status, page) = call(
+        &app,
+        &viewer,
+        "list_jobs",
+        &[
+            ("query[filters][type]", "email"),
+            ("query[filters][q]", "loan OFFER"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    let items = page["items"].as_array().unwrap();
+    assert!(!items.is_empty());
+    for item in items {
+        assert_eq!(item["job_type"], "email");
+        assert!(item["job_name"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("loan offer"));
+    }
+    // LIKE wildcards in the search text match literally
+    let (_, page) = call(&app, &viewer, "list_jobs", &[("query[filters][q]", "%")]).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 0);
+    for (name, value, expected) in [
+        ("type", "fax", "Unknown job type"),
+        ("from", "soon", "Times in filters"),
+        ("colour", "red", "Unknown filter"),
+    ] {
+        let key = format!("query[filters][{name}]");
+        let (status, body) = call(&app, &viewer, "list_jobs", &[(key.as_str(), value)]).await;
+        assert_eq!(status, 422, "{name}");
+        assert!(
+            body["message"].as_str().unwrap().contains(expected),
+            "{body}"
+        );
+    }
+    // other tabs take no extra filters
+    let (status, _) = call(
+        &app,
+        &viewer,
+        "list_batches",
+        &[("query[filters][type]", "email")],
+    )
+    .await;
+    assert_eq!(status, 422);
+}
+
+#[tokio::test]
+async fn bulk_actions_preview_then_apply_exactly_what_was_confirmed() {
+    let app = spawn_app().await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let filter = [
+        ("query[status]", "pending"),
+        ("query[filters][queue]", "notifications"),
+        ("action", "cancel"),
+    ];
+    let pending = northwind_count(&app, "j.status = 'pending' and j.queue = 'notifications'").await;
+    assert!(pending > 1, "the demo needs waiting notification jobs");
+    let (status, preview) = call(&app, &admin, "preview_bulk_jobs", &filter).await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(
+        (preview["matching"].as_i64(), preview["eligible"].as_i64()),
+        (Some(pending), Some(pending))
+    );
+
+    let stale = (pending - 1).to_string();
+    let mut form = filter.to_vec();
+    form.push(("expected", &stale));
+    let (status, body) = call(&app, &admin, "bulk_jobs", &form).await;
+    assert_eq!(status, 422);
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("changed since the preview"));
+    assert_eq!(
+        northwind_count(&app, "j.status = 'pending' and j.queue = 'notifications'").await,
+        pending
+    );
+
+    let viewer = signed_in(&app, NORTHWIND_VIEWER).await;
+    let expected = pending.to_string();
+    let mut form = filter.to_vec();
+    form.push(("expected", &expected));
+    let (status, _) = call(&app, &viewer, "bulk_jobs", &form).await;
+    assert_eq!(status, 403);
+    let (status, body) = call(&app, &admin, "bulk_jobs", &form).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body.as_str().unwrap(), format!("{pending} jobs cancelled."));
+    assert_eq!(
+        northwind_count(&app, "j.status = 'pending' and j.queue = 'notifications'").await,
+        0
+    );
+    // Harbor's jobs were not touched
+    let mut conn = sqlx::PgConnection::connect_with(&app.test_db.owner)
+        .await
+        .unwrap();
+    let harbor: i64 = sqlx::query_scalar(
+        "select count(*) from jobs j join organizations o on o.id = j.organization_id
+         where o.slug = 'harbor-credit' and j.status = 'pending' and j.queue = 'notifications'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert!(harbor > 0);
+
+    // a selection: two of the cancelled jobs are retried
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "select j.id from jobs j join organizations o on o.id = j.organization_id
+         where o.slug = 'northwind-lending' and j.status = 'cancelled' order by j.id limit 2",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let (a, b) = (ids[0].to_string(), ids[1].to_string());
+    let selection = [
+        ("action", "retry"),
+        ("ids[0]", a.as_str()),
+        ("ids[1]", b.as_str()),
+    ];
+    let (status, preview) = call(&app, &admin, "preview_bulk_jobs", &selection).await;
+    assert_eq!((status, preview["eligible"].as_i64()), (200, Some(2)));
+    let mut form = selection.to_vec();
+    form.push(("expected", "2"));
+    let (status, body) = call(&app, &admin, "bulk_jobs", &form).await;
+    assert_eq!((status, body.as_str()), (200, Some("2 jobs retried.")));
+    let actions = audit_actions(&app).await;
+    assert_eq!(actions, ["job.bulk_cancel", "job.bulk_retry"]);
+}
+
+#[tokio::test]
+async fn a_batch_is_created_from_a_csv_of_recipients() {
+    let app = spawn_app().await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let form = |csv: &'static str| {
+        vec![
+            ("form[batch_name]", "December statements"),
+            ("form[subject]", "Your statement is ready"),
+            ("form[template]", "statement_ready"),
+            ("form[priority]", "high"),
+            ("form[recipients]", csv),
+        ]
+    };
+    let (status, body) = call(
+        &app,
+        &admin,
+        "create_batch",
+        &form("email,name\nada@bank.example,Ada\nnope,Bo\n"),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["message"], "Row 3: \"nope\" is not an email address.");
+    let (status, body) = call(
+        &app,
+        &admin,
+        "create_batch",
+        &form("email,name,account\nada@bank.example,Ada,1\n\"bo@bank.example\",\"Bo, Jr\",2\ncy@bank.example,Cy,3\n"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let batch = Uuid::parse_str(body.as_str().unwrap()).unwrap();
+    let mut conn = sqlx::PgConnection::connect_with(&app.test_db.owner)
+        .await
+        .unwrap();
+    let (total, pending): (i32, i32) =
+        sqlx::query_as("select total_jobs, pending_jobs from job_batches where id = $1")
+            .bind(batch)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!((total, pending), (3, 3));
+    let payload: serde_json::Value = sqlx::query_scalar(
+        "select payload from jobs where batch_id = $1 and payload->>'to' = 'bo@bank.example'",
+    )
+    .bind(batch)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(payload["variables"]["name"], "Bo, Jr");
+    assert_eq!(payload["template"], "statement_ready");
+    // the batch's jobs are one filter away
+    let batch_text = batch.to_string();
+    let (_, page) = call(
+        &app,
+        &admin,
+        "list_jobs",
+        &[("query[filters][batch]", batch_text.as_str())],
+    )
+    .await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 3);
+
+    // fail two, then retry the batch's failures
+    sqlx::query(
+        "update jobs set status = 'failed', failed_at = now(), error_message = 'bounced'
+         where id in (select id from jobs where batch_id = $1 order by id limit 2)",
+    )
+    .bind(batch)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let (status, body) = call(
+        &app,
+        &admin,
+        "retry_batch_failures",
+        &[("id", batch_text.as_str())],
+    )
+    .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, Some("2 failed jobs queued to run again."))
+    );
+    let (status, _) = call(
+        &app,
+        &admin,
+        "retry_batch_failures",
+        &[("id", batch_text.as_str())],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        audit_actions(&app).await,
+        ["batch.create", "batch.retry_failed"]
+    );
+}
+
+#[tokio::test]
+async fn several_failures_are_resolved_with_one_note() {
+    let app = spawn_app().await;
+    let mut conn = sqlx::PgConnection::connect_with(&app.test_db.owner)
+        .await
+        .unwrap();
+    let open: Vec<Uuid> = sqlx::query_scalar(
+        "select f.id from failed_jobs f join organizations o on o.id = f.organization_id
+         where o.slug = 'northwind-lending' and not f.is_resolved order by f.id",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert!(open.len() >= 2);
+    let theirs: Uuid = sqlx::query_scalar(
+        "select f.id from failed_jobs f join organizations o on o.id = f.organization_id
+         where o.slug = 'harbor-credit' and not f.is_resolved limit 1",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let (a, b, c) = (open[0].to_string(), open[1].to_string(), theirs.to_string());
+    let (status, body) = call(
+        &app,
+        &admin,
+        "resolve_failed_jobs",
+        &[
+            ("ids[0]", a.as_str()),
+            ("ids[1]", b.as_str()),
+            ("ids[2]", c.as_str()),
+            ("resolution", "Customers called back"),
+        ],
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (200, Some("2 failures resolved.")));
+    let still_open: bool =
+        sqlx::query_scalar("select not is_resolved from failed_jobs where id = $1")
+            .bind(theirs)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert!(still_open, "another organization's failure was resolved");
+}
+
+#[tokio::test]
+async fn documents_uploaded_through_the_console_are_analysed_by_a_job() {
+    let app = spawn_app().await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let pdf = veriphy_jobs::server::worker::handlers::document::text_pdf(&["Uploaded offer"]);
+    let upload = |cookie: String, bytes: Vec<u8>| {
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name("../offer.pdf"),
+        );
+        app.client()
+            .post(format!("{}/documents", app.base))
+            .header("cookie", cookie)
+            .multipart(form)
+            .send()
+    };
+    let response = upload(admin.clone(), pdf.clone()).await.unwrap();
+    assert_eq!(response.status(), 201);
+    let job_id = response.text().await.unwrap();
+    let (status, detail) = call(&app, &admin, "job_detail", &[("id", job_id.as_str())]).await;
+    assert_eq!(status, 200);
+    assert_eq!(detail["job_type"], "document_processing");
+    assert_eq!(detail["job_name"], "Analyse offer.pdf");
+    let file_id = detail["payload"]["file_id"].as_str().unwrap().to_string();
+    let download = app
+        .client()
+        .get(format!("{}/files/{file_id}", app.base))
+        .header("cookie", &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), 200);
+    assert_eq!(download.bytes().await.unwrap().to_vec(), pdf);
+    // another organization cannot download it
+    let harbor = signed_in(&app, HARBOR_ADMIN).await;
+    let other = app
+        .client()
+        .get(format!("{}/files/{file_id}", app.base))
+        .header("cookie", &harbor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+
+    let empty = upload(admin.clone(), Vec::new()).await.unwrap();
+    assert_eq!(empty.status(), 422);
+    assert_eq!(empty.text().await.unwrap(), "The document is empty.");
+    let viewer = signed_in(&app, NORTHWIND_VIEWER).await;
+    assert_eq!(upload(viewer, pdf).await.unwrap().status(), 403);
+    assert_eq!(audit_actions(&app).await, ["document.upload"]);
 }

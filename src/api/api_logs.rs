@@ -11,7 +11,7 @@ pub async fn list_api_logs(
 ) -> Result<Page<ApiLogRow>, AppError> {
     use crate::domain::{ApiCallStatus, Cursor};
     use crate::server::db::api_logs;
-    let mut request = super::listing::begin(query, ApiCallStatus::parse).await?;
+    let mut request = super::listing::begin(query, ApiCallStatus::parse, &[]).await?;
     let rows = api_logs::list(
         &mut request.tx,
         request.organization_id,

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 pub async fn list_batches(#[server(default)] query: ListQuery) -> Result<Page<BatchRow>, AppError> {
     use crate::domain::{Cursor, JobStatus};
     use crate::server::db::batches;
-    let mut request = super::listing::begin(query, JobStatus::parse).await?;
+    let mut request = super::listing::begin(query, JobStatus::parse, &[]).await?;
     let rows = batches::list(
         &mut request.tx,
         request.organization_id,
@@ -56,4 +56,109 @@ pub async fn cancel_batch(id: uuid::Uuid) -> Result<String, AppError> {
     Ok(format!(
         "Batch cancelled; {cancelled} waiting jobs cancelled."
     ))
+}
+
+/// Creates a batch with one email job per recipient row; returns its id.
+#[server(endpoint = "create_batch")]
+pub async fn create_batch(form: crate::domain::NewBatchForm) -> Result<uuid::Uuid, AppError> {
+    use crate::domain::JobType;
+    use crate::server::auth::require_caller;
+    use crate::server::db::batches;
+    use crate::server::queue::{self, NewJob};
+    let caller = require_caller().await?;
+    caller.require_write()?;
+    let valid = form.validate().map_err(AppError::Invalid)?;
+    let organization_id = match caller.user.organization_id {
+        Some(own) => own,
+        None => valid
+            .organization_id
+            .ok_or_else(|| AppError::invalid("Choose an organization."))?,
+    };
+    let mut tx = caller.begin().await?;
+    let metadata = serde_json::json!({
+        "source": "console",
+        "template": valid.template,
+        "subject": valid.subject,
+    });
+    let batch_id = batches::create(
+        &mut tx,
+        organization_id,
+        &valid.batch_name,
+        Some(caller.user.id),
+        &metadata,
+    )
+    .await?;
+    let jobs: Vec<NewJob> = valid
+        .recipients
+        .iter()
+        .map(|recipient| NewJob {
+            priority: valid.priority,
+            queue: "notifications".to_string(),
+            batch_id: Some(batch_id),
+            created_by: Some(caller.user.id),
+            ..NewJob::new(
+                organization_id,
+                JobType::Email,
+                format!("{}: {}", valid.batch_name, recipient.email),
+                serde_json::json!({
+                    "to": recipient.email,
+                    "subject": valid.subject,
+                    "template": valid.template,
+                    "variables": recipient.variables,
+                }),
+            )
+        })
+        .collect();
+    queue::enqueue_many(&mut tx, &jobs).await?;
+    caller
+        .audit(
+            &mut tx,
+            Some(organization_id),
+            "batch.create",
+            "batch",
+            batch_id.to_string(),
+            serde_json::json!({ "jobs": jobs.len(), "template": valid.template }),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(batch_id)
+}
+
+/// Puts a batch's failed jobs back on their queue with fresh attempts.
+#[server(endpoint = "retry_batch_failures")]
+pub async fn retry_batch_failures(id: uuid::Uuid) -> Result<String, AppError> {
+    use crate::domain::{JobAction, JobListFilters, JobStatus};
+    use crate::server::auth::require_caller;
+    use crate::server::db::{batches, jobs};
+    let caller = require_caller().await?;
+    caller.require_write()?;
+    let mut tx = caller.begin().await?;
+    let (organization_id, _) = batches::lock(&mut tx, caller.organization_filter(None), id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let filter = jobs::JobFilter {
+        organization_id: Some(organization_id),
+        status: Some(JobStatus::Failed),
+        more: JobListFilters {
+            batch_id: Some(id),
+            ..JobListFilters::default()
+        },
+        ids: Vec::new(),
+    };
+    let retried = jobs::apply(&mut tx, &filter, JobAction::Retry, "").await?;
+    if retried == 0 {
+        return Err(AppError::invalid("This batch has no failed jobs."));
+    }
+    caller
+        .audit(
+            &mut tx,
+            Some(organization_id),
+            "batch.retry_failed",
+            "batch",
+            id.to_string(),
+            serde_json::json!({ "retried": retried }),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(format!("{retried} failed jobs queued to run again."))
 }

@@ -11,7 +11,7 @@ pub async fn list_failed_jobs(
 ) -> Result<Page<FailedJobRow>, AppError> {
     use crate::domain::Cursor;
     use crate::server::db::failed_jobs;
-    let mut request = super::listing::begin(query, resolution_filter).await?;
+    let mut request = super::listing::begin(query, resolution_filter, &[]).await?;
     let rows = failed_jobs::list(
         &mut request.tx,
         request.organization_id,
@@ -56,7 +56,13 @@ pub async fn retry_failed_job(id: uuid::Uuid) -> Result<String, AppError> {
         }
         None => return Err(AppError::NotFound),
     }
-    jobs::retry(&mut tx, job_id).await?;
+    jobs::apply(
+        &mut tx,
+        &jobs::JobFilter::one(Some(organization_id), job_id),
+        crate::domain::JobAction::Retry,
+        "",
+    )
+    .await?;
     caller
         .audit(
             &mut tx,
@@ -71,9 +77,13 @@ pub async fn retry_failed_job(id: uuid::Uuid) -> Result<String, AppError> {
     Ok("Job queued to run again.".into())
 }
 
-/// Marks a failure handled, with a note saying how.
-#[server(endpoint = "resolve_failed_job")]
-pub async fn resolve_failed_job(id: uuid::Uuid, resolution: String) -> Result<String, AppError> {
+/// Marks failures handled, with one note saying how: one record, or a
+/// selection of up to 1000.
+#[server(endpoint = "resolve_failed_jobs")]
+pub async fn resolve_failed_jobs(
+    ids: Vec<uuid::Uuid>,
+    resolution: String,
+) -> Result<String, AppError> {
     use crate::server::auth::require_caller;
     use crate::server::db::failed_jobs;
     let caller = require_caller().await?;
@@ -87,25 +97,43 @@ pub async fn resolve_failed_job(id: uuid::Uuid, resolution: String) -> Result<St
             "The resolution note is longer than 2000 characters.",
         ));
     }
-    let mut tx = caller.begin().await?;
-    let (_, organization_id, resolved) =
-        failed_jobs::lock(&mut tx, caller.organization_filter(None), id)
-            .await?
-            .ok_or(AppError::NotFound)?;
-    if resolved {
-        return Err(AppError::invalid("This failure is already resolved."));
+    if ids.is_empty() {
+        return Err(AppError::invalid("Select the failures to resolve."));
     }
-    failed_jobs::resolve(&mut tx, id, caller.user.id, &resolution).await?;
+    if ids.len() > 1000 {
+        return Err(AppError::invalid(
+            "Resolve at most 1000 failures at a time.",
+        ));
+    }
+    let mut tx = caller.begin().await?;
+    let organization = caller.organization_filter(None);
+    let resolved =
+        failed_jobs::resolve(&mut tx, organization, &ids, caller.user.id, &resolution).await?;
+    if resolved == 0 {
+        return Err(AppError::invalid(if ids.len() == 1 {
+            "This failure is already resolved (or does not exist)."
+        } else {
+            "None of the selected failures is open."
+        }));
+    }
     caller
         .audit(
             &mut tx,
-            Some(organization_id),
+            organization,
             "failed_job.resolve",
             "failed_job",
-            id.to_string(),
-            serde_json::json!({ "resolution": resolution }),
+            if ids.len() == 1 {
+                ids[0].to_string()
+            } else {
+                format!("{} selected", ids.len())
+            },
+            serde_json::json!({ "resolution": resolution, "resolved": resolved, "ids": ids }),
         )
         .await?;
     tx.commit().await?;
-    Ok("Failure resolved.".into())
+    Ok(if resolved == 1 {
+        "Failure resolved.".to_string()
+    } else {
+        format!("{resolved} failures resolved.")
+    })
 }

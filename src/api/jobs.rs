@@ -7,23 +7,144 @@ use leptos::prelude::*;
 /// Jobs, newest first, in the caller's scope; `status` filters by [`crate::domain::JobStatus`].
 #[server(endpoint = "list_jobs")]
 pub async fn list_jobs(#[server(default)] query: ListQuery) -> Result<Page<JobRow>, AppError> {
-    use crate::domain::{Cursor, JobStatus};
+    use crate::domain::Cursor;
     use crate::server::db::jobs;
-    let mut request = super::listing::begin(query, JobStatus::parse).await?;
-    let rows = jobs::list(
-        &mut request.tx,
-        &jobs::JobFilter {
-            organization_id: request.organization_id,
-            status: request.status,
-        },
-        request.cursor,
-    )
-    .await?;
+    let (mut request, filter) = begin_filtered(query, Vec::new()).await?;
+    let rows = jobs::list(&mut request.tx, &filter, request.cursor).await?;
     super::listing::finish(request.tx, rows, |row| Cursor {
         created_at: row.created_at,
         id: row.id,
     })
     .await
+}
+
+/// Validates a Jobs-tab query (plus an optional selection) and opens the
+/// caller's transaction.
+#[cfg(feature = "ssr")]
+async fn begin_filtered(
+    query: ListQuery,
+    ids: Vec<uuid::Uuid>,
+) -> Result<
+    (
+        super::listing::ListRequest<crate::domain::JobStatus>,
+        crate::server::db::jobs::JobFilter,
+    ),
+    AppError,
+> {
+    use crate::domain::{JobListFilters, JobStatus, JOB_FILTER_NAMES};
+    let request = super::listing::begin(query, JobStatus::parse, &JOB_FILTER_NAMES).await?;
+    let more = JobListFilters::parse(&request.filters).map_err(AppError::Invalid)?;
+    let filter = crate::server::db::jobs::JobFilter {
+        organization_id: request.organization_id,
+        status: request.status,
+        more,
+        ids,
+    };
+    Ok((request, filter))
+}
+
+/// Most jobs one selection may name.
+pub const MAX_SELECTION: usize = 1000;
+
+/// How many jobs a bulk action would touch: the selection if `ids` is not
+/// empty, otherwise everything matching `query`'s filters (all pages).
+#[server(endpoint = "preview_bulk_jobs")]
+pub async fn preview_bulk_jobs(
+    #[server(default)] query: ListQuery,
+    action: String,
+    #[server(default)] ids: Vec<uuid::Uuid>,
+) -> Result<crate::domain::BulkPreview, AppError> {
+    use crate::server::auth::require_caller;
+    use crate::server::db::jobs;
+    require_caller().await?.require_write()?;
+    let action = parse_action(&action)?;
+    check_selection(&ids)?;
+    let (mut request, filter) = begin_filtered(query, ids).await?;
+    let (matching, eligible) = jobs::count_for(&mut request.tx, &filter, action).await?;
+    request.tx.commit().await?;
+    Ok(crate::domain::BulkPreview {
+        action,
+        matching,
+        eligible,
+        limit: jobs::BULK_LIMIT,
+    })
+}
+
+/// Applies a bulk action after its preview: `expected` is the number the
+/// person confirmed; if the jobs changed since, nothing happens and the
+/// answer says so.
+#[server(endpoint = "bulk_jobs")]
+pub async fn bulk_jobs(
+    #[server(default)] query: ListQuery,
+    action: String,
+    #[server(default)] ids: Vec<uuid::Uuid>,
+    expected: i64,
+) -> Result<String, AppError> {
+    use crate::server::auth::require_caller;
+    use crate::server::db::jobs;
+    let caller = require_caller().await?;
+    caller.require_write()?;
+    let action = parse_action(&action)?;
+    check_selection(&ids)?;
+    let selection = ids.len();
+    let (mut request, filter) = begin_filtered(query.clone(), ids).await?;
+    let (_, eligible) = jobs::count_for(&mut request.tx, &filter, action).await?;
+    if eligible == 0 {
+        return Err(AppError::invalid(format!(
+            "None of these jobs can be {}.",
+            action.past_tense()
+        )));
+    }
+    if eligible > jobs::BULK_LIMIT {
+        return Err(AppError::invalid(format!(
+            "{eligible} jobs match; narrow the filter to at most {} at a time.",
+            jobs::BULK_LIMIT
+        )));
+    }
+    if eligible != expected {
+        return Err(AppError::invalid(format!(
+            "The jobs changed since the preview: {eligible} would now be {}. Check and confirm again.",
+            action.past_tense()
+        )));
+    }
+    let reason = format!("Cancelled by {}.", caller.user.email);
+    let changed = jobs::apply(&mut request.tx, &filter, action, &reason).await?;
+    caller
+        .audit(
+            &mut request.tx,
+            filter.organization_id,
+            &format!("job.bulk_{action}"),
+            "jobs",
+            if selection > 0 {
+                format!("{selection} selected")
+            } else {
+                "filter".to_string()
+            },
+            serde_json::json!({
+                "changed": changed,
+                "filters": query.first_page().url_params(),
+                "selected": selection,
+            }),
+        )
+        .await?;
+    request.tx.commit().await?;
+    Ok(format!("{changed} jobs {}.", action.past_tense()))
+}
+
+#[cfg(feature = "ssr")]
+fn parse_action(action: &str) -> Result<crate::domain::JobAction, AppError> {
+    crate::domain::JobAction::parse(action.trim())
+        .ok_or_else(|| AppError::invalid("Unknown action: use cancel, retry or delete."))
+}
+
+#[cfg(feature = "ssr")]
+fn check_selection(ids: &[uuid::Uuid]) -> Result<(), AppError> {
+    if ids.len() > MAX_SELECTION {
+        return Err(AppError::invalid(format!(
+            "Select at most {MAX_SELECTION} jobs, or act on everything matching the filter."
+        )));
+    }
+    Ok(())
 }
 
 /// Enqueues a job from the console's form; returns its id.
@@ -90,14 +211,12 @@ pub async fn job_detail(id: uuid::Uuid) -> Result<crate::domain::JobDetail, AppE
 /// Cancels, retries or deletes one job; returns what happened, in words.
 #[server(endpoint = "job_action")]
 pub async fn job_action(id: uuid::Uuid, action: String) -> Result<String, AppError> {
-    use crate::domain::JobAction;
+    use crate::domain::{JobAction, JobStatus};
     use crate::server::auth::require_caller;
     use crate::server::db::jobs;
-    use crate::server::queue::control::{self, CancelResult};
     let caller = require_caller().await?;
     caller.require_write()?;
-    let action = JobAction::parse(action.trim())
-        .ok_or_else(|| AppError::invalid("Unknown action: use cancel, retry or delete."))?;
+    let action = parse_action(&action)?;
     let mut tx = caller.begin().await?;
     let (organization_id, status) = jobs::lock(&mut tx, caller.organization_filter(None), id)
         .await?
@@ -109,35 +228,27 @@ pub async fn job_action(id: uuid::Uuid, action: String) -> Result<String, AppErr
             JobAction::Delete => "Only finished jobs can be deleted.".to_string(),
         }));
     }
-    let (verb, message) = match action {
-        JobAction::Cancel => {
-            let reason = format!("Cancelled by {}.", caller.user.email);
-            match control::cancel_job(&mut tx, id, Some(organization_id), &reason).await? {
-                CancelResult::Cancelled => ("job.cancel", "Job cancelled."),
-                CancelResult::Requested => (
-                    "job.cancel",
-                    "Cancellation requested: the worker stops the job now.",
-                ),
-                CancelResult::AlreadyFinished => {
-                    return Err(AppError::invalid("The job has already finished."))
-                }
-                CancelResult::NotFound => return Err(AppError::NotFound),
-            }
+    let message = match (action, status) {
+        (JobAction::Cancel, JobStatus::Running) => {
+            "Cancellation requested: the worker stops the job now."
         }
-        JobAction::Retry => {
-            jobs::retry(&mut tx, id).await?;
-            ("job.retry", "Job queued to run again.")
-        }
-        JobAction::Delete => {
-            jobs::delete(&mut tx, id).await?;
-            ("job.delete", "Job deleted.")
-        }
+        (JobAction::Cancel, _) => "Job cancelled.",
+        (JobAction::Retry, _) => "Job queued to run again.",
+        (JobAction::Delete, _) => "Job deleted.",
     };
+    let reason = format!("Cancelled by {}.", caller.user.email);
+    jobs::apply(
+        &mut tx,
+        &jobs::JobFilter::one(Some(organization_id), id),
+        action,
+        &reason,
+    )
+    .await?;
     caller
         .audit(
             &mut tx,
             Some(organization_id),
-            verb,
+            &format!("job.{action}"),
             "job",
             id.to_string(),
             serde_json::json!({ "previous_status": status.as_str() }),

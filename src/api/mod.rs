@@ -11,7 +11,7 @@ pub mod queues;
 pub mod webhooks;
 
 #[cfg(feature = "ssr")]
-mod listing {
+pub(crate) mod listing {
     //! The shared shape of every list server function.
 
     use crate::domain::{Cursor, ListQuery, Page};
@@ -30,13 +30,24 @@ mod listing {
         pub status: Option<S>,
         /// Page position.
         pub cursor: Option<Cursor>,
+        /// The tab's own filters (names already checked).
+        pub filters: std::collections::BTreeMap<String, String>,
     }
 
-    /// Checks the caller and the query, and opens the transaction.
+    /// Checks the caller and the query, and opens the transaction. Filters
+    /// other than `known_filters` are refused.
     pub async fn begin<S>(
         query: ListQuery,
         parse_status: fn(&str) -> Option<S>,
+        known_filters: &[&str],
     ) -> Result<ListRequest<S>, AppError> {
+        if let Some(unknown) = query
+            .filters
+            .keys()
+            .find(|name| !known_filters.contains(&name.as_str()))
+        {
+            return Err(AppError::invalid(format!("Unknown filter {unknown:?}.")));
+        }
         let caller = require_caller().await?;
         let status = match query
             .status
@@ -61,6 +72,7 @@ mod listing {
             organization_id,
             status,
             cursor,
+            filters: query.filters,
         })
     }
 

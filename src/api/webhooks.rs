@@ -11,7 +11,7 @@ pub async fn list_webhooks(
 ) -> Result<Page<WebhookRow>, AppError> {
     use crate::domain::{Cursor, WebhookStatus};
     use crate::server::db::webhooks;
-    let mut request = super::listing::begin(query, WebhookStatus::parse).await?;
+    let mut request = super::listing::begin(query, WebhookStatus::parse, &[]).await?;
     let rows = webhooks::list(
         &mut request.tx,
         request.organization_id,

@@ -46,6 +46,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("jobs") view=pages::jobs::JobsPage/>
                     <Route path=path!("jobs/new") view=pages::jobs::NewJobPage/>
                     <Route path=path!("jobs/:id") view=pages::jobs::JobDetailPage/>
+                    <Route path=path!("batches/new") view=pages::batches::NewBatchPage/>
+                    <Route path=path!("documents/new") view=pages::documents::UploadDocumentPage/>
                     <Route path=path!("queues") view=pages::queues::QueuesPage/>
                     <Route path=path!("batches") view=pages::batches::BatchesPage/>
                     <Route path=path!("failed-jobs") view=pages::failed_jobs::FailedJobsPage/>

@@ -140,6 +140,15 @@ string_enum!(
 );
 
 impl JobAction {
+    /// "cancelled", "retried", "deleted".
+    pub fn past_tense(self) -> &'static str {
+        match self {
+            JobAction::Cancel => "cancelled",
+            JobAction::Retry => "retried",
+            JobAction::Delete => "deleted",
+        }
+    }
+
     /// Which actions apply to a job in `status`.
     pub fn allowed(self, status: JobStatus) -> bool {
         match self {

@@ -213,3 +213,344 @@ mod tests {
         );
     }
 }
+
+/// URL names of the Jobs tab's filters.
+pub const JOB_FILTER_NAMES: [&str; 7] = ["type", "priority", "queue", "batch", "from", "to", "q"];
+
+/// The Jobs tab's filters, parsed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobListFilters {
+    /// `type`: one job type.
+    pub job_type: Option<JobType>,
+    /// `priority`.
+    pub priority: Option<Priority>,
+    /// `queue`: exact queue name.
+    pub queue: Option<String>,
+    /// `batch`: jobs of one batch.
+    pub batch_id: Option<Uuid>,
+    /// `from`: created at or after.
+    pub created_from: Option<DateTime<Utc>>,
+    /// `to`: created before.
+    pub created_to: Option<DateTime<Utc>>,
+    /// `q`: text the name contains (any case).
+    pub name_contains: Option<String>,
+}
+
+impl JobListFilters {
+    /// Parses the URL filters; the error names the bad one.
+    pub fn parse(filters: &std::collections::BTreeMap<String, String>) -> Result<Self, String> {
+        let mut parsed = JobListFilters::default();
+        for (name, value) in filters {
+            let value = value.trim();
+            if value.is_empty() {
+                continue;
+            }
+            match name.as_str() {
+                "type" => {
+                    parsed.job_type = Some(
+                        JobType::parse(value)
+                            .ok_or_else(|| format!("Unknown job type {value:?}."))?,
+                    )
+                }
+                "priority" => {
+                    parsed.priority = Some(
+                        Priority::parse(value)
+                            .ok_or_else(|| format!("Unknown priority {value:?}."))?,
+                    )
+                }
+                "queue" if valid_queue_name(value) => parsed.queue = Some(value.to_string()),
+                "queue" => return Err(QUEUE_NAME_RULE.into()),
+                "batch" => {
+                    parsed.batch_id = Some(
+                        Uuid::parse_str(value)
+                            .map_err(|_| "The batch filter must be a batch id.".to_string())?,
+                    )
+                }
+                "from" => parsed.created_from = Some(parse_filter_time(value)?),
+                "to" => parsed.created_to = Some(parse_filter_time(value)?),
+                "q" if value.chars().count() <= 200 => {
+                    parsed.name_contains = Some(value.to_string())
+                }
+                "q" => return Err("Search text is longer than 200 characters.".into()),
+                other => return Err(format!("Unknown filter {other:?}.")),
+            }
+        }
+        if let (Some(from), Some(to)) = (parsed.created_from, parsed.created_to) {
+            if from >= to {
+                return Err("The \"from\" time must be before the \"to\" time.".into());
+            }
+        }
+        Ok(parsed)
+    }
+}
+
+fn parse_filter_time(text: &str) -> Result<DateTime<Utc>, String> {
+    parse_run_at(text).map_err(|_| "Times in filters look like 2026-12-01T09:30 (UTC).".to_string())
+}
+
+#[cfg(test)]
+mod filter_tests {
+    use super::*;
+
+    fn filters(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn every_job_filter_parses() {
+        let parsed = JobListFilters::parse(&filters(&[
+            ("type", "email"),
+            ("priority", "urgent"),
+            ("queue", "notifications"),
+            ("batch", "00000000-0000-0000-0000-000000000001"),
+            ("from", "2026-11-01T00:00"),
+            ("to", "2026-12-01T00:00"),
+            ("q", "Loan"),
+        ]))
+        .unwrap();
+        assert_eq!(parsed.job_type, Some(JobType::Email));
+        assert_eq!(parsed.priority, Some(Priority::Urgent));
+        assert_eq!(parsed.queue.as_deref(), Some("notifications"));
+        assert!(parsed.batch_id.is_some());
+        assert_eq!(parsed.name_contains.as_deref(), Some("Loan"));
+    }
+
+    #[test]
+    fn bad_filters_are_named() {
+        for (pair, expected) in [
+            (("type", "fax"), "Unknown job type"),
+            (("priority", "soon"), "Unknown priority"),
+            (("queue", "Big Q"), "Queue names"),
+            (("batch", "12"), "batch id"),
+            (("from", "yesterday"), "Times in filters"),
+            (("colour", "red"), "Unknown filter"),
+        ] {
+            let error = JobListFilters::parse(&filters(&[pair])).unwrap_err();
+            assert!(error.contains(expected), "{error}");
+        }
+        let backwards = filters(&[("from", "2026-12-01T00:00"), ("to", "2026-11-01T00:00")]);
+        assert!(JobListFilters::parse(&backwards)
+            .unwrap_err()
+            .contains("before"));
+        assert_eq!(
+            JobListFilters::parse(&filters(&[("q", " ")])).unwrap(),
+            JobListFilters::default()
+        );
+    }
+}
+
+/// The "New batch" form: one email job per recipient row.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NewBatchForm {
+    /// Organization (bank admins choose; others get their own).
+    #[serde(default)]
+    pub organization_id: String,
+    /// Batch name.
+    pub batch_name: String,
+    /// Email subject.
+    pub subject: String,
+    /// Template name the email handler renders.
+    pub template: String,
+    /// CSV with a header row; an `email` column is required, `name` and any
+    /// other columns become template variables.
+    pub recipients: String,
+    /// low / normal / high / urgent.
+    #[serde(default)]
+    pub priority: String,
+}
+
+/// One recipient row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recipient {
+    /// Address.
+    pub email: String,
+    /// Every column of the row by header name (including email).
+    pub variables: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A valid new batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidNewBatch {
+    /// The organization asked for, if any.
+    pub organization_id: Option<Uuid>,
+    /// Name.
+    pub batch_name: String,
+    /// Subject.
+    pub subject: String,
+    /// Template.
+    pub template: String,
+    /// Priority.
+    pub priority: Priority,
+    /// Recipients in file order.
+    pub recipients: Vec<Recipient>,
+}
+
+/// Most recipients one batch may have.
+pub const MAX_BATCH_RECIPIENTS: usize = 10_000;
+
+/// A plausible email address: one `@`, something on both sides, a dot in
+/// the domain, no spaces (delivery is the real test).
+pub fn plausible_email(text: &str) -> bool {
+    let mut parts = text.split('@');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(local), Some(domain), None) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !text.chars().any(char::is_whitespace)
+                && text.len() <= 254
+        }
+        _ => false,
+    }
+}
+
+impl NewBatchForm {
+    /// Checks every field and every recipient row.
+    pub fn validate(&self) -> Result<ValidNewBatch, String> {
+        let organization_id = match self.organization_id.trim() {
+            "" => None,
+            text => Some(Uuid::parse_str(text).map_err(|_| "Choose an organization.".to_string())?),
+        };
+        let batch_name = self.batch_name.trim().to_string();
+        if batch_name.is_empty() || batch_name.chars().count() > 255 {
+            return Err("Give the batch a name (at most 255 characters).".into());
+        }
+        let subject = self.subject.trim().to_string();
+        if subject.is_empty() || subject.chars().count() > 255 {
+            return Err("Give the email a subject (at most 255 characters).".into());
+        }
+        let template = self.template.trim().to_string();
+        if template.is_empty()
+            || !template
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err("The template name uses letters, digits, '-' and '_'.".into());
+        }
+        let priority = match self.priority.trim() {
+            "" => Priority::Normal,
+            text => Priority::parse(text).ok_or_else(|| "Choose a priority.".to_string())?,
+        };
+        let rows = super::csv::parse(&self.recipients)?;
+        let mut rows = rows.into_iter();
+        let header: Vec<String> = rows
+            .next()
+            .ok_or_else(|| {
+                "Paste the recipients: a header row, then one row per recipient.".to_string()
+            })?
+            .into_iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect();
+        let email_column = header
+            .iter()
+            .position(|h| h == "email")
+            .ok_or_else(|| "The header row needs an \"email\" column.".to_string())?;
+        let mut recipients = Vec::new();
+        for (index, row) in rows.enumerate() {
+            let line = index + 2;
+            if row.len() != header.len() {
+                return Err(format!(
+                    "Row {line} has {} fields; the header has {}.",
+                    row.len(),
+                    header.len()
+                ));
+            }
+            let email = row[email_column].trim().to_string();
+            if !plausible_email(&email) {
+                return Err(format!("Row {line}: {email:?} is not an email address."));
+            }
+            let variables = header
+                .iter()
+                .zip(row)
+                .map(|(name, value)| {
+                    (
+                        name.clone(),
+                        serde_json::Value::String(value.trim().to_string()),
+                    )
+                })
+                .collect();
+            recipients.push(Recipient { email, variables });
+        }
+        if recipients.is_empty() {
+            return Err("The list has a header but no recipients.".into());
+        }
+        if recipients.len() > MAX_BATCH_RECIPIENTS {
+            return Err(format!(
+                "A batch takes at most {MAX_BATCH_RECIPIENTS} recipients; this list has {}.",
+                recipients.len()
+            ));
+        }
+        Ok(ValidNewBatch {
+            organization_id,
+            batch_name,
+            subject,
+            template,
+            priority,
+            recipients,
+        })
+    }
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+
+    fn form(recipients: &str) -> NewBatchForm {
+        NewBatchForm {
+            batch_name: "December statements".into(),
+            subject: "Your statement".into(),
+            template: "statement_ready".into(),
+            recipients: recipients.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn one_recipient_per_row_with_every_column_as_a_variable() {
+        let batch =
+            form("Email,Name,Account\nada@bank.example,Ada,123\nbo@bank.example,\"Bo, Jr\",456\n")
+                .validate()
+                .unwrap();
+        assert_eq!(batch.recipients.len(), 2);
+        assert_eq!(batch.recipients[1].email, "bo@bank.example");
+        assert_eq!(batch.recipients[1].variables["name"], "Bo, Jr");
+        assert_eq!(batch.recipients[0].variables["account"], "123");
+    }
+
+    #[test]
+    fn problems_name_the_row() {
+        for (csv, expected) in [
+            ("name\nAda", "\"email\" column"),
+            ("email,name\nada@bank.example", "Row 2 has 1 fields"),
+            ("email\nada@bank.example\nnot-an-address", "Row 3"),
+            ("email\n", "no recipients"),
+            ("", "Paste the recipients"),
+        ] {
+            let error = form(csv).validate().unwrap_err();
+            assert!(error.contains(expected), "{csv:?}: {error}");
+        }
+        let mut bad = form("email\na@b.example");
+        bad.template = "../etc".into();
+        assert!(bad.validate().unwrap_err().contains("template"));
+    }
+
+    #[test]
+    fn plausible_emails() {
+        assert!(plausible_email("a.b@bank.example"));
+        for bad in [
+            "",
+            "a",
+            "a@b",
+            "@b.example",
+            "a@@b.example",
+            "a b@c.example",
+            "a@.example",
+        ] {
+            assert!(!plausible_email(bad), "{bad}");
+        }
+    }
+}

@@ -180,6 +180,41 @@ pub struct ListQuery {
     pub status: Option<String>,
     /// Token from a previous page's `next_cursor`.
     pub cursor: Option<String>,
+    /// Tab-specific filters by URL name (e.g. the Jobs tab's `type`, `q`);
+    /// each tab validates its own and refuses names it does not know.
+    #[serde(default)]
+    pub filters: std::collections::BTreeMap<String, String>,
+}
+
+impl ListQuery {
+    /// The query as URL parameters (organization, status, filters, cursor),
+    /// empty values left out, in a stable order.
+    pub fn url_params(&self) -> Vec<(String, String)> {
+        let mut params = Vec::new();
+        if let Some(org) = self.organization_id {
+            params.push(("org".to_string(), org.to_string()));
+        }
+        if let Some(status) = &self.status {
+            params.push(("status".to_string(), status.clone()));
+        }
+        for (name, value) in &self.filters {
+            if !value.trim().is_empty() {
+                params.push((name.clone(), value.clone()));
+            }
+        }
+        if let Some(cursor) = &self.cursor {
+            params.push(("cursor".to_string(), cursor.clone()));
+        }
+        params
+    }
+
+    /// The same query from the first page.
+    pub fn first_page(&self) -> ListQuery {
+        ListQuery {
+            cursor: None,
+            ..self.clone()
+        }
+    }
 }
 
 /// Everything the job detail view shows.
@@ -230,4 +265,17 @@ pub struct QueueRow {
     /// Pending jobs scheduled for later.
     pub scheduled: i64,
     pub running: i64,
+}
+
+/// What a bulk action on jobs would touch, shown before it is confirmed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BulkPreview {
+    /// The action.
+    pub action: JobAction,
+    /// Jobs matching the filter or selection.
+    pub matching: i64,
+    /// Of those, the ones the action applies to.
+    pub eligible: i64,
+    /// Most jobs one bulk action may touch.
+    pub limit: i64,
 }

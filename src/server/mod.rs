@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod embedded_pg;
+pub mod files;
 pub mod http;
 pub mod queue;
 pub mod seed;

@@ -1,7 +1,7 @@
 //! The frame every list tab shares: title, status filter, table, empty state,
 //! error, and keyset "Older" / "Newest" links — all driven by the URL.
 
-use super::query::{encode, list_query, next_page_href};
+use super::query::{list_query, next_page_href, query_href};
 use crate::domain::{CurrentUser, ListQuery, Page};
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -43,6 +43,9 @@ pub fn ListPage<T, F, Fut, R>(
     path: &'static str,
     /// Values offered in the status filter.
     statuses: &'static [&'static str],
+    /// The tab's other filters.
+    #[prop(optional)]
+    filters: &'static [FilterField],
     /// Column headings (without the organization column).
     columns: &'static [&'static str],
     /// Loads a page.
@@ -73,7 +76,7 @@ where
             <div class="page-header">
                 <h1 id="page-title">{title}</h1>
                 {actions.map(|a| a.run())}
-                <StatusFilter path statuses query/>
+                <Filters path statuses filters query/>
             </div>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
@@ -83,7 +86,7 @@ where
                         }
                         Ok(page) => {
                             let current = query.get_untracked();
-                            let first_href = first_page_href(path, &current);
+                            let first_href = query_href(path, &current.first_page());
                             let on_later_page = current.cursor.is_some();
                             let next_href = page.next_cursor.as_deref().map(|c| next_page_href(path, &current, c));
                             view! {
@@ -115,38 +118,49 @@ where
     }
 }
 
-fn first_page_href(path: &str, query: &ListQuery) -> String {
-    let mut parts = Vec::new();
-    if let Some(org) = query.organization_id {
-        parts.push(format!("org={org}"));
-    }
-    if let Some(status) = &query.status {
-        parts.push(format!("status={}", encode(status)));
-    }
-    if parts.is_empty() {
-        path.to_string()
-    } else {
-        format!("{path}?{}", parts.join("&"))
-    }
+/// One filter input besides the status.
+#[derive(Debug, Clone, Copy)]
+pub struct FilterField {
+    /// URL parameter name.
+    pub name: &'static str,
+    /// Label shown.
+    pub label: &'static str,
+    /// What input it is.
+    pub kind: FilterKind,
 }
 
-/// The status dropdown; changing it starts again from the newest page.
+/// The input of a filter.
+#[derive(Debug, Clone, Copy)]
+pub enum FilterKind {
+    /// A dropdown of (value, label) with "Any" first.
+    Choice(&'static [(&'static str, &'static str)]),
+    /// Free text.
+    Text,
+    /// A date and time (UTC).
+    DateTime,
+}
+
+/// The filter form: the status dropdown navigates as it changes; the other
+/// filters apply with the button (a plain GET form, so it works before the
+/// page hydrates too). Both start again from the newest page.
 #[component]
-fn StatusFilter(
+fn Filters(
     path: &'static str,
     statuses: &'static [&'static str],
+    filters: &'static [FilterField],
     query: Memo<ListQuery>,
 ) -> impl IntoView {
     let navigate = use_navigate();
     let on_change = move |event: leptos::ev::Event| {
         let status = event_target_value(&event);
-        let mut next = query.get_untracked();
+        let mut next = query.get_untracked().first_page();
         next.status = (!status.is_empty()).then_some(status);
-        next.cursor = None;
-        navigate(&first_page_href(path, &next), Default::default());
+        navigate(&query_href(path, &next), Default::default());
     };
+    let value_of =
+        move |name: &'static str| query.get().filters.get(name).cloned().unwrap_or_default();
     view! {
-        <form method="get" action=path class="filters">
+        <form method="get" action=path class="filters" data-testid="filters">
             {move || {
                 query
                     .get()
@@ -166,9 +180,50 @@ fn StatusFilter(
                         .collect_view()}
                 </select>
             </label>
-            <noscript>
-                <button type="submit">"Filter"</button>
-            </noscript>
+            {filters
+                .iter()
+                .map(|field| {
+                    let name = field.name;
+                    let input = match field.kind {
+                        FilterKind::Choice(options) => view! {
+                            <select name=name data-testid=format!("filter-{name}")>
+                                <option value="" selected=move || value_of(name).is_empty()>"Any"</option>
+                                {options
+                                    .iter()
+                                    .map(|(value, label)| {
+                                        let selected = move || value_of(name) == *value;
+                                        view! { <option value=*value selected=selected>{*label}</option> }
+                                    })
+                                    .collect_view()}
+                            </select>
+                        }
+                        .into_any(),
+                        FilterKind::Text => view! {
+                            <input name=name type="search" prop:value=move || value_of(name)
+                                data-testid=format!("filter-{name}")/>
+                        }
+                        .into_any(),
+                        FilterKind::DateTime => view! {
+                            <input name=name type="datetime-local" prop:value=move || value_of(name)
+                                data-testid=format!("filter-{name}")/>
+                        }
+                        .into_any(),
+                    };
+                    view! { <label>{field.label}" "{input}</label> }
+                })
+                .collect_view()}
+            {if filters.is_empty() {
+                view! { <noscript><button type="submit">"Filter"</button></noscript> }.into_any()
+            } else {
+                view! {
+                    <button type="submit" data-testid="apply-filters">"Apply"</button>
+                    <a href=move || {
+                        let kept = ListQuery { organization_id: query.get().organization_id, ..Default::default() };
+                        query_href(path, &kept)
+                    }>"Clear"</a>
+                }
+                .into_any()
+            }}
         </form>
     }
 }

@@ -4,4 +4,5 @@ pub mod action_result;
 pub mod badge;
 pub mod list_page;
 pub mod query;
+pub mod selection;
 pub mod time;

@@ -1,4 +1,5 @@
-//! The URL is the state of a list: `?org=` (bank admins), `?status=`, `?cursor=`.
+//! The URL is the state of a list: `?org=` (bank admins), `?status=`,
+//! tab-specific filters, `?cursor=`.
 
 use crate::domain::ListQuery;
 use leptos_router::params::ParamsMap;
@@ -9,13 +10,35 @@ pub fn selected_org(params: &ParamsMap) -> Option<Uuid> {
     params.get("org").and_then(|org| Uuid::parse_str(&org).ok())
 }
 
+/// Parameters with a meaning of their own; every other one is a filter.
+const RESERVED: [&str; 3] = ["org", "status", "cursor"];
+
 /// The list query the URL describes.
 pub fn list_query(params: &ParamsMap) -> ListQuery {
+    let filters = params
+        .into_iter()
+        .filter(|(name, value)| !RESERVED.contains(&name.as_ref()) && !value.trim().is_empty())
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
     ListQuery {
         organization_id: selected_org(params),
         status: params.get("status").filter(|s| !s.is_empty()),
         cursor: params.get("cursor").filter(|c| !c.is_empty()),
+        filters,
     }
+}
+
+/// `path` with `query` as its URL parameters.
+pub fn query_href(path: &str, query: &ListQuery) -> String {
+    let params = query.url_params();
+    if params.is_empty() {
+        return path.to_string();
+    }
+    let joined: Vec<String> = params
+        .iter()
+        .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
+        .collect();
+    format!("{path}?{}", joined.join("&"))
 }
 
 /// `path` keeping the organization filter.
@@ -28,15 +51,11 @@ pub fn href_with_org(path: &str, org: Option<Uuid>) -> String {
 
 /// The link to the page after `cursor`, keeping the other filters.
 pub fn next_page_href(path: &str, query: &ListQuery, cursor: &str) -> String {
-    let mut parts = Vec::new();
-    if let Some(org) = query.organization_id {
-        parts.push(format!("org={org}"));
-    }
-    if let Some(status) = &query.status {
-        parts.push(format!("status={}", encode(status)));
-    }
-    parts.push(format!("cursor={}", encode(cursor)));
-    format!("{path}?{}", parts.join("&"))
+    let next = ListQuery {
+        cursor: Some(cursor.to_string()),
+        ..query.clone()
+    };
+    query_href(path, &next)
 }
 
 /// Percent-encodes a query value.
@@ -63,10 +82,11 @@ mod tests {
             organization_id: Some(org),
             status: Some("failed".into()),
             cursor: None,
+            filters: [("q".to_string(), "loan offer".to_string())].into(),
         };
         assert_eq!(
             next_page_href("/jobs", &query, "123~abc"),
-            format!("/jobs?org={org}&status=failed&cursor=123~abc")
+            format!("/jobs?org={org}&status=failed&q=loan%20offer&cursor=123~abc")
         );
     }
 

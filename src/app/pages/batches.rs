@@ -1,21 +1,28 @@
 //! The Batches tab.
 
-use crate::api::batches::{list_batches, CancelBatch};
+use crate::api::batches::{list_batches, CancelBatch, CreateBatch, RetryBatchFailures};
+use crate::api::overview::organizations;
 use crate::app::components::action_result::ActionResult;
 use crate::app::components::badge::StatusBadge;
 use crate::app::components::list_page::refresh_on_success;
 use crate::app::components::list_page::ListPage;
 use crate::app::components::time::format_time;
-use crate::domain::{BatchRow, CurrentUser, JobStatus};
+use crate::domain::{BatchRow, CurrentUser, JobStatus, Priority};
 use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
 
 /// Batches in scope, newest first, with progress.
 #[component]
 pub fn BatchesPage() -> impl IntoView {
+    let can_write = use_context::<CurrentUser>().is_some_and(|u| u.can_write());
+    let actions = ViewFn::from(move || {
+        can_write.then(|| view! { <a class="button" href="/batches/new" data-testid="new-batch">"New batch"</a> })
+    });
     view! {
         <ListPage
             title="Batches"
             path="/batches"
+            actions
             statuses=&["pending", "running", "completed", "failed", "cancelled"]
             columns=&["Name", "Status", "Progress", "Done", "Failed", "Unfinished", "Created", "Actions"]
             fetch=list_batches
@@ -30,7 +37,11 @@ fn batch_row(batch: BatchRow, show_org: bool) -> AnyView {
     view! {
         <tr data-testid="batch-row">
             {show_org.then(|| view! { <td class="org">{batch.organization_name.clone()}</td> })}
-            <td class="name">{batch.batch_name.clone()}</td>
+            <td>
+                <a class="name" href=format!("/jobs?batch={}", batch.id) title="Jobs of this batch">
+                    {batch.batch_name.clone()}
+                </a>
+            </td>
             <td><StatusBadge status=batch.status.as_str()/></td>
             <td>
                 <progress max="100" value=batch.progress aria-label=format!("{} progress", batch.batch_name)></progress>
@@ -43,6 +54,7 @@ fn batch_row(batch: BatchRow, show_org: bool) -> AnyView {
             <td class="actions">
                 {matches!(batch.status, JobStatus::Pending | JobStatus::Running)
                     .then(|| view! { <CancelBatchButton id=batch.id/> })}
+                {(batch.failed_jobs > 0).then(|| view! { <RetryFailuresButton id=batch.id/> })}
             </td>
         </tr>
     }
@@ -64,4 +76,106 @@ fn CancelBatchButton(id: uuid::Uuid) -> impl IntoView {
             <ActionResult action=cancel/>
         }
     })
+}
+
+/// Re-runs the failed jobs of one batch (writers only).
+#[component]
+fn RetryFailuresButton(id: uuid::Uuid) -> impl IntoView {
+    let can_write = use_context::<CurrentUser>().is_some_and(|u| u.can_write());
+    let retry = ServerAction::<RetryBatchFailures>::new();
+    refresh_on_success(retry);
+    can_write.then(|| {
+        view! {
+            <ActionForm action=retry attr:class="inline-form">
+                <input type="hidden" name="id" value=id.to_string()/>
+                <button type="submit" data-testid="retry-batch-failures">"Retry failed"</button>
+            </ActionForm>
+            <ActionResult action=retry/>
+        }
+    })
+}
+
+/// The new-batch form: a pasted CSV of recipients becomes one email job per row.
+#[component]
+pub fn NewBatchPage() -> impl IntoView {
+    let bank_admin = use_context::<CurrentUser>().is_some_and(|u| u.is_bank_admin());
+    let create = ServerAction::<CreateBatch>::new();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(id)) = create.value().get() {
+            navigate(&format!("/jobs?batch={id}"), Default::default());
+        }
+    });
+    let recipients = RwSignal::new(String::from("email,name\n"));
+    // the same check the server makes, while the person types
+    let summary = move || {
+        let form = crate::domain::NewBatchForm {
+            batch_name: "check".into(),
+            subject: "check".into(),
+            template: "check".into(),
+            recipients: recipients.get(),
+            ..Default::default()
+        };
+        match form.validate() {
+            Ok(batch) => (format!("{} recipients", batch.recipients.len()), false),
+            Err(problem) => (problem, true),
+        }
+    };
+    let server_error = move || {
+        create
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| e.to_string())
+    };
+    let orgs = Resource::new(
+        || (),
+        move |_| async move {
+            if bank_admin {
+                organizations().await.unwrap_or_default()
+            } else {
+                Vec::new()
+            }
+        },
+    );
+    view! {
+        <section class="form-page" aria-labelledby="page-title">
+            <h1 id="page-title">"New batch"</h1>
+            <ActionForm action=create attr:class="stacked-form" attr:data-testid="new-batch-form">
+                {bank_admin.then(|| view! {
+                    <label>
+                        "Organization"
+                        <Transition fallback=|| view! { <select name="form[organization_id]" disabled=true></select> }>
+                            <select name="form[organization_id]" required=true>
+                                <option value="">"Choose…"</option>
+                                {move || orgs.get().unwrap_or_default().into_iter().map(|o| view! {
+                                    <option value=o.id.to_string()>{o.name}</option>
+                                }).collect_view()}
+                            </select>
+                        </Transition>
+                    </label>
+                })}
+                <label>"Batch name"<input name="form[batch_name]" required=true maxlength="255" data-testid="batch-name"/></label>
+                <label>"Email subject"<input name="form[subject]" required=true maxlength="255" data-testid="batch-subject"/></label>
+                <label>"Template"<input name="form[template]" required=true value="statement_ready" data-testid="batch-template"/></label>
+                <label>
+                    "Priority"
+                    <select name="form[priority]">
+                        {Priority::ALL.iter().map(|p| view! {
+                            <option value=p.as_str() selected=*p == Priority::Normal>{p.as_str()}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <label>
+                    "Recipients (CSV with a header row and an email column; other columns become template variables)"
+                    <textarea name="form[recipients]" rows="10" data-testid="batch-recipients"
+                        prop:value=move || recipients.get()
+                        on:input=move |ev| recipients.set(event_target_value(&ev))></textarea>
+                </label>
+                <p data-testid="batch-summary" class=move || if summary().1 { "error" } else { "muted" }>{move || summary().0}</p>
+                <p class="error" role="alert" data-testid="form-error">{server_error}</p>
+                <button type="submit" disabled=move || create.pending().get() || summary().1>"Create batch"</button>
+            </ActionForm>
+        </section>
+    }
 }

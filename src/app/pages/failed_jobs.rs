@@ -1,10 +1,11 @@
 //! The Failed jobs tab.
 
-use crate::api::failed_jobs::{list_failed_jobs, ResolveFailedJob, RetryFailedJob};
+use crate::api::failed_jobs::{list_failed_jobs, ResolveFailedJobs, RetryFailedJob};
 use crate::app::components::action_result::ActionResult;
 use crate::app::components::badge::StatusBadge;
 use crate::app::components::list_page::refresh_on_success;
 use crate::app::components::list_page::ListPage;
+use crate::app::components::selection::{select_checkbox, Selection};
 use crate::app::components::time::format_time;
 use crate::domain::{CurrentUser, FailedJobRow};
 use leptos::prelude::*;
@@ -12,12 +13,18 @@ use leptos::prelude::*;
 /// Failed-job records in scope, newest first.
 #[component]
 pub fn FailedJobsPage() -> impl IntoView {
+    let can_write = use_context::<CurrentUser>().is_some_and(|u| u.can_write());
+    if can_write {
+        Selection::provide();
+    }
+    let actions = ViewFn::from(move || can_write.then(|| view! { <BulkResolve/> }));
     view! {
         <ListPage
             title="Failed jobs"
             path="/failed-jobs"
+            actions
             statuses=&["open", "resolved"]
-            columns=&["Job", "Type", "Error", "State", "Retries", "Failed", "Actions"]
+            columns=&["Select", "Job", "Type", "Error", "State", "Retries", "Failed", "Actions"]
             fetch=list_failed_jobs
             row=failed_row
             empty="No failed jobs. When a job runs out of attempts it lands here for resolution."
@@ -34,6 +41,7 @@ fn failed_row(failure: FailedJobRow, show_org: bool) -> AnyView {
     view! {
         <tr data-testid="failed-row">
             {show_org.then(|| view! { <td class="org">{failure.organization_name.clone()}</td> })}
+            <td class="select">{(!failure.is_resolved).then(|| select_checkbox(failure.id, failure.job_name.clone()))}</td>
             <td><a class="name" href=format!("/jobs/{}", failure.job_id)>{failure.job_name.clone()}</a></td>
             <td><code>{failure.job_type.as_str()}</code></td>
             <td>
@@ -54,7 +62,7 @@ fn failed_row(failure: FailedJobRow, show_org: bool) -> AnyView {
 fn FailureActions(id: uuid::Uuid) -> impl IntoView {
     let can_write = use_context::<CurrentUser>().is_some_and(|u| u.can_write());
     let retry = ServerAction::<RetryFailedJob>::new();
-    let resolve = ServerAction::<ResolveFailedJob>::new();
+    let resolve = ServerAction::<ResolveFailedJobs>::new();
     refresh_on_success(retry);
     refresh_on_success(resolve);
     can_write.then(|| {
@@ -64,7 +72,7 @@ fn FailureActions(id: uuid::Uuid) -> impl IntoView {
                 <button type="submit" data-testid="retry-failed">"Retry"</button>
             </ActionForm>
             <ActionForm action=resolve attr:class="inline-form">
-                <input type="hidden" name="id" value=id.to_string()/>
+                <input type="hidden" name="ids[0]" value=id.to_string()/>
                 <input name="resolution" placeholder="Resolution note" required=true
                     aria-label="Resolution note" data-testid="resolution-note"/>
                 <button type="submit" data-testid="resolve-failed">"Resolve"</button>
@@ -73,4 +81,38 @@ fn FailureActions(id: uuid::Uuid) -> impl IntoView {
             <ActionResult action=resolve/>
         }
     })
+}
+
+/// Resolves every ticked failure with one note.
+#[component]
+fn BulkResolve() -> impl IntoView {
+    let selection = expect_context::<Selection>();
+    let resolve = ServerAction::<ResolveFailedJobs>::new();
+    refresh_on_success(resolve);
+    let note = RwSignal::new(String::new());
+    Effect::new(move |_| {
+        if resolve.value().with(|v| matches!(v, Some(Ok(_)))) {
+            selection.0.set(Vec::new());
+            note.set(String::new());
+        }
+    });
+    let submit = move |_| {
+        resolve.dispatch(ResolveFailedJobs {
+            ids: selection.0.get_untracked(),
+            resolution: note.get_untracked(),
+        });
+    };
+    view! {
+        <div class="bulk-bar" data-testid="bulk-resolve">
+            <input placeholder="Resolution note for the selected" aria-label="Resolution note for the selected"
+                data-testid="bulk-resolution-note"
+                prop:value=move || note.get() on:input=move |ev| note.set(event_target_value(&ev))/>
+            <button type="button" data-testid="bulk-resolve-button"
+                disabled=move || selection.0.with(|ids| ids.is_empty()) || note.with(|n| n.trim().is_empty())
+                on:click=submit>
+                {move || format!("Resolve selected ({})", selection.0.with(|ids| ids.len()))}
+            </button>
+            <ActionResult action=resolve/>
+        </div>
+    }
 }

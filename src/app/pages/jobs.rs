@@ -1,14 +1,79 @@
 //! The Jobs tab: the list, the new-job form and the job detail view.
 
-use crate::api::jobs::{job_detail, list_jobs, CreateJob, JobAction as JobActionFn};
+use crate::api::jobs::{
+    job_detail, list_jobs, BulkJobs, CreateJob, JobAction as JobActionFn, PreviewBulkJobs,
+};
 use crate::api::overview::organizations;
 use crate::app::components::action_result::ActionResult;
 use crate::app::components::badge::StatusBadge;
-use crate::app::components::list_page::ListPage;
+use crate::app::components::list_page::{refresh_on_success, FilterField, FilterKind, ListPage};
+use crate::app::components::query::list_query;
+use crate::app::components::selection::{select_checkbox, Selection};
 use crate::app::components::time::format_time;
-use crate::domain::{CurrentUser, JobAction, JobDetail, JobRow, JobType, NewJobForm, Priority};
+use crate::domain::{
+    CurrentUser, JobAction, JobDetail, JobRow, JobType, ListQuery, NewJobForm, Priority,
+};
 use leptos::prelude::*;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+use uuid::Uuid;
+
+const TYPE_CHOICES: &[(&str, &str)] = &[
+    ("email", "email"),
+    ("sms", "sms"),
+    ("whatsapp", "whatsapp"),
+    ("document_processing", "document processing"),
+    ("report_generation", "report generation"),
+    ("data_sync", "data sync"),
+    ("webhook", "webhook"),
+    ("cleanup", "cleanup"),
+    ("other", "other"),
+];
+
+const PRIORITY_CHOICES: &[(&str, &str)] = &[
+    ("urgent", "urgent"),
+    ("high", "high"),
+    ("normal", "normal"),
+    ("low", "low"),
+];
+
+/// The Jobs tab's filters besides status (names as in [`crate::domain::JOB_FILTER_NAMES`]).
+const JOB_FILTERS: &[FilterField] = &[
+    FilterField {
+        name: "type",
+        label: "Type",
+        kind: FilterKind::Choice(TYPE_CHOICES),
+    },
+    FilterField {
+        name: "priority",
+        label: "Priority",
+        kind: FilterKind::Choice(PRIORITY_CHOICES),
+    },
+    FilterField {
+        name: "queue",
+        label: "Queue",
+        kind: FilterKind::Text,
+    },
+    FilterField {
+        name: "batch",
+        label: "Batch id",
+        kind: FilterKind::Text,
+    },
+    FilterField {
+        name: "from",
+        label: "Created from",
+        kind: FilterKind::DateTime,
+    },
+    FilterField {
+        name: "to",
+        label: "to",
+        kind: FilterKind::DateTime,
+    },
+    FilterField {
+        name: "q",
+        label: "Name contains",
+        kind: FilterKind::Text,
+    },
+];
 
 /// Jobs in scope, newest first.
 #[component]
@@ -25,7 +90,8 @@ pub fn JobsPage() -> impl IntoView {
             path="/jobs"
             actions
             statuses=&["pending", "running", "completed", "failed", "cancelled"]
-            columns=&["Name", "Type", "Status", "Priority", "Queue", "Attempts", "Created"]
+            filters=JOB_FILTERS
+            columns=&["Select", "Name", "Type", "Status", "Priority", "Queue", "Attempts", "Created"]
             fetch=list_jobs
             row=job_row
             empty="No jobs match. Jobs appear here as soon as they are enqueued."
@@ -37,9 +103,11 @@ fn job_row(job: JobRow, show_org: bool) -> AnyView {
     let waiting = (job.status == crate::domain::JobStatus::Pending)
         .then(|| job.job_type.waiting_reason())
         .flatten();
+    let checkbox = select_checkbox(job.id, job.job_name.clone());
     view! {
         <tr data-testid="job-row">
             {show_org.then(|| view! { <td class="org">{job.organization_name.clone()}</td> })}
+            <td class="select">{checkbox}</td>
             <td>
                 <a class="name" href=format!("/jobs/{}", job.id)>{job.job_name.clone()}</a>
                 {job.error_message.clone().map(|e| view! { <span class="detail error-text">{e}</span> })}
@@ -54,6 +122,98 @@ fn job_row(job: JobRow, show_org: bool) -> AnyView {
         </tr>
     }
     .into_any()
+}
+
+/// Bulk cancel / retry / delete, on the ticked jobs or on everything the
+/// filters match (all pages), always after a preview and a confirmation.
+#[component]
+fn BulkBar() -> impl IntoView {
+    let selection = expect_context::<Selection>();
+    let params = use_query_map();
+    let action = RwSignal::new(String::from("retry"));
+    // what the preview was asked about, so the confirmation acts on the same
+    let asked = RwSignal::new(None::<(ListQuery, Vec<Uuid>)>);
+    let preview = ServerAction::<PreviewBulkJobs>::new();
+    let apply = ServerAction::<BulkJobs>::new();
+    refresh_on_success(apply);
+    Effect::new(move |_| {
+        if apply.value().with(|v| matches!(v, Some(Ok(_)))) {
+            selection.0.set(Vec::new());
+            asked.set(None);
+        }
+    });
+    let ask = move |ids: Vec<Uuid>| {
+        let query = list_query(&params.read_untracked()).first_page();
+        asked.set(Some((query.clone(), ids.clone())));
+        apply.value().set(None);
+        preview.dispatch(PreviewBulkJobs {
+            query,
+            action: action.get_untracked(),
+            ids,
+        });
+    };
+    let confirm = move |expected: i64| {
+        if let Some((query, ids)) = asked.get_untracked() {
+            apply.dispatch(BulkJobs {
+                query,
+                action: action.get_untracked(),
+                ids,
+                expected,
+            });
+        }
+    };
+    let prompt = move || {
+        asked.get()?;
+        let result = preview.value().get()?;
+        Some(match result {
+            Ok(p) if p.eligible == 0 => view! {
+                <span class="error" role="alert">{format!("None of the {} jobs can be {}.", p.matching, p.action.past_tense())}</span>
+            }.into_any(),
+            Ok(p) if p.eligible > p.limit => view! {
+                <span class="error" role="alert">{format!("{} jobs match; narrow the filter to at most {}.", p.eligible, p.limit)}</span>
+            }.into_any(),
+            Ok(p) => {
+                let verb = match p.action {
+                    crate::domain::JobAction::Cancel => "Cancel",
+                    crate::domain::JobAction::Retry => "Retry",
+                    crate::domain::JobAction::Delete => "Delete",
+                };
+                let text = format!("{verb} {} of {} jobs?", p.eligible, p.matching);
+                let expected = p.eligible;
+                view! {
+                    <span class="confirm" data-testid="bulk-prompt">{text}</span>
+                    <button type="button" data-testid="bulk-confirm" on:click=move |_| confirm(expected)>"Confirm"</button>
+                    <button type="button" on:click=move |_| asked.set(None)>"Back"</button>
+                }.into_any()
+            }
+            Err(error) => view! { <span class="error" role="alert">{error.to_string()}</span> }.into_any(),
+        })
+    };
+    view! {
+        <div class="bulk-bar" data-testid="bulk-bar">
+            <label>
+                "Bulk "
+                <select data-testid="bulk-action" on:change=move |ev| {
+                    action.set(event_target_value(&ev));
+                    asked.set(None);
+                }>
+                    <option value="retry" selected=true>"retry"</option>
+                    <option value="cancel">"cancel"</option>
+                    <option value="delete">"delete"</option>
+                </select>
+            </label>
+            <button type="button" data-testid="bulk-selected"
+                disabled=move || selection.0.with(|ids| ids.is_empty())
+                on:click=move |_| ask(selection.0.get_untracked())>
+                {move || format!("Selected ({})…", selection.0.with(|ids| ids.len()))}
+            </button>
+            <button type="button" data-testid="bulk-matching" on:click=move |_| ask(Vec::new())>
+                "All matching…"
+            </button>
+            {prompt}
+            <ActionResult action=apply/>
+        </div>
+    }
 }
 
 /// The new-job form; validated as the person types and again on the server.
@@ -279,5 +439,20 @@ fn job_view(job: JobDetail, can_write: bool, act: ServerAction<JobActionFn>) -> 
                 </table>
             }.into_any()
         }}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_filter_form_and_the_server_agree_on_names_and_types() {
+        let names: Vec<&str> = super::JOB_FILTERS.iter().map(|f| f.name).collect();
+        assert_eq!(names, crate::domain::JOB_FILTER_NAMES);
+        let types: Vec<&str> = super::TYPE_CHOICES.iter().map(|(v, _)| *v).collect();
+        let all: Vec<&str> = crate::domain::JobType::ALL
+            .iter()
+            .map(|t| t.as_str())
+            .collect();
+        assert_eq!(types, all);
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod api_logs;
 pub mod batches;
+pub mod documents;
 pub mod failed_jobs;
 pub mod jobs;
 pub mod login;

@@ -58,3 +58,25 @@ pub async fn cancel(tx: &mut Tx, id: Uuid) -> Result<u64, sqlx::Error> {
         .await?;
     Ok(cancelled)
 }
+
+/// Creates an empty batch; its jobs are enqueued with its id in the same
+/// transaction and the counters follow by trigger.
+pub async fn create(
+    tx: &mut Tx,
+    organization_id: Uuid,
+    batch_name: &str,
+    created_by: Option<Uuid>,
+    metadata: &serde_json::Value,
+) -> Result<Uuid, sqlx::Error> {
+    sqlx::query_scalar(
+        "insert into job_batches (organization_id, batch_name, created_by, metadata)
+         values ($1, $2, $3, $4)
+         returning id",
+    )
+    .bind(organization_id)
+    .bind(batch_name)
+    .bind(created_by)
+    .bind(metadata)
+    .fetch_one(&mut **tx)
+    .await
+}

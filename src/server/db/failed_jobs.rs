@@ -43,22 +43,25 @@ pub async fn lock(
     .await
 }
 
-/// Marks a record resolved by `user` with `resolution`.
+/// Marks open records among `ids` (in `organization`, when given) resolved
+/// by `user` with `resolution`; returns how many were resolved.
 pub async fn resolve(
     tx: &mut Tx,
-    id: Uuid,
+    organization: Option<Uuid>,
+    ids: &[Uuid],
     user: Uuid,
     resolution: &str,
-) -> Result<bool, sqlx::Error> {
+) -> Result<u64, sqlx::Error> {
     let result = sqlx::query(
-        "update failed_jobs set is_resolved = true, resolved_at = now(), resolved_by = $2,
-                                resolution = $3
-         where id = $1 and not is_resolved",
+        "update failed_jobs set is_resolved = true, resolved_at = now(), resolved_by = $3,
+                                resolution = $4
+         where id = any($1) and ($2::uuid is null or organization_id = $2) and not is_resolved",
     )
-    .bind(id)
+    .bind(ids)
+    .bind(organization)
     .bind(user)
     .bind(resolution)
     .execute(&mut **tx)
     .await?;
-    Ok(result.rows_affected() == 1)
+    Ok(result.rows_affected())
 }

@@ -1,7 +1,7 @@
 //! Queue controls (pause, concurrency) and wake-ups. Queues are shared by all
 //! organizations, so only bank admins change them; every worker reads them.
 
-use super::{CANCEL_CHANNEL, JOBS_CHANNEL, QUEUES_CHANNEL};
+use super::{JOBS_CHANNEL, QUEUES_CHANNEL};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -103,37 +103,28 @@ pub async fn cancel_job(
     organization: Option<Uuid>,
     reason: &str,
 ) -> Result<CancelResult, sqlx::Error> {
-    let status: Option<String> = sqlx::query_scalar(&format!(
-        "with target as (
-           select id, status from jobs
-           where id = $1 and ($2::uuid is null or organization_id = $2)
-           for update
-         ),
-         cancelled as (
-           update jobs j set status = 'cancelled', completed_at = now(), error_message = $3,
-                             updated_at = now()
-           from target where j.id = target.id and target.status = 'pending'
-           returning j.id
-         ),
-         requested as (
-           update jobs j set cancel_requested_at = now(), updated_at = now()
-           from target where j.id = target.id and target.status = 'running'
-           returning j.id
-         )
-         select target.status::text
-         from target,
-              (select count(*) from cancelled) c,
-              (select count(pg_notify('{CANCEL_CHANNEL}', id::text)) from requested) r"
-    ))
+    use crate::domain::{JobAction, JobStatus};
+    use crate::server::db::jobs::{apply, JobFilter};
+    let status: Option<String> = sqlx::query_scalar(
+        "select status from jobs where id = $1 and ($2::uuid is null or organization_id = $2)
+         for update",
+    )
     .bind(id)
     .bind(organization)
-    .bind(reason)
-    .fetch_optional(conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    Ok(match status.as_deref() {
-        None => CancelResult::NotFound,
-        Some("pending") => CancelResult::Cancelled,
-        Some("running") => CancelResult::Requested,
-        Some(_) => CancelResult::AlreadyFinished,
-    })
+    let result = match status.as_deref().and_then(JobStatus::parse) {
+        None => return Ok(CancelResult::NotFound),
+        Some(JobStatus::Pending) => CancelResult::Cancelled,
+        Some(JobStatus::Running) => CancelResult::Requested,
+        Some(_) => return Ok(CancelResult::AlreadyFinished),
+    };
+    apply(
+        conn,
+        &JobFilter::one(organization, id),
+        JobAction::Cancel,
+        reason,
+    )
+    .await?;
+    Ok(result)
 }

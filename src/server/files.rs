@@ -1,0 +1,253 @@
+//! Stored files over HTTP: downloads (reports, documents) and document
+//! uploads, always in the caller's scope.
+
+use crate::server::auth::context::RequestInfo;
+use crate::server::db::{files, Database, Scope};
+use axum::extract::Path;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+
+/// `GET /files/{id}`: the file as an attachment, or 404 (also for files
+/// of other organizations: their existence is not revealed).
+pub async fn download(
+    Path(id): Path<String>,
+    Extension(info): Extension<RequestInfo>,
+    Extension(db): Extension<Database>,
+) -> Response {
+    let Some(user) = info.user else {
+        return (StatusCode::UNAUTHORIZED, "Sign in first.").into_response();
+    };
+    let Ok(id) = uuid::Uuid::parse_str(&id) else {
+        return (StatusCode::NOT_FOUND, "No such file.").into_response();
+    };
+    let scope = Scope::for_user(&user);
+    let file = async {
+        let mut tx = db.begin(scope).await?;
+        let file = files::get(&mut tx, user.organization_id, id).await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(file)
+    }
+    .await;
+    match file {
+        Ok(Some(file)) => {
+            let name: String = file
+                .file_name
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+                .collect();
+            (
+                [
+                    (header::CONTENT_TYPE, file.content_type),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{name}\""),
+                    ),
+                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+                ],
+                file.content,
+            )
+                .into_response()
+        }
+        Ok(None) => (StatusCode::NOT_FOUND, "No such file.").into_response(),
+        Err(error) => {
+            tracing::error!(%error, "file download failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong.").into_response()
+        }
+    }
+}
+
+/// Largest document the console accepts.
+pub const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
+
+/// Why an upload was refused: the status and a sentence for the person.
+struct Refusal(StatusCode, String);
+
+impl Refusal {
+    fn invalid(message: impl Into<String>) -> Self {
+        Refusal(StatusCode::UNPROCESSABLE_ENTITY, message.into())
+    }
+}
+
+/// `POST /documents` (multipart: `file`, and `organization_id` for bank
+/// admins): stores the document and enqueues its document_processing job.
+/// Browsers are sent to the job (303) or back to the form with the reason;
+/// other clients get the job id, or the 4xx status with the reason.
+pub async fn upload(
+    Extension(info): Extension<RequestInfo>,
+    Extension(db): Extension<Database>,
+    headers: axum::http::HeaderMap,
+    multipart: axum::extract::Multipart,
+) -> Response {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    match store_and_enqueue(info, db, multipart).await {
+        Ok(job_id) if wants_html => {
+            axum::response::Redirect::to(&format!("/jobs/{job_id}")).into_response()
+        }
+        Ok(job_id) => (StatusCode::CREATED, job_id.to_string()).into_response(),
+        Err(Refusal(_, message)) if wants_html => axum::response::Redirect::to(&format!(
+            "/documents/new?error={}",
+            crate::app::components::query::encode(&message)
+        ))
+        .into_response(),
+        Err(Refusal(status, message)) => (status, message).into_response(),
+    }
+}
+
+async fn store_and_enqueue(
+    info: RequestInfo,
+    db: Database,
+    mut multipart: axum::extract::Multipart,
+) -> Result<uuid::Uuid, Refusal> {
+    use crate::domain::JobType;
+    use crate::server::queue::{self, NewJob};
+    let user = info
+        .user
+        .clone()
+        .ok_or_else(|| Refusal(StatusCode::UNAUTHORIZED, "Sign in first.".into()))?;
+    if !user.can_write() {
+        return Err(Refusal(
+            StatusCode::FORBIDDEN,
+            "Your role may not upload documents.".into(),
+        ));
+    }
+    let mut chosen_org = None;
+    let mut document = None;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| Refusal::invalid(format!("The upload could not be read: {}", e.body_text())))?
+    {
+        match field.name() {
+            Some("organization_id") => {
+                let text = field.text().await.unwrap_or_default();
+                if !text.trim().is_empty() {
+                    chosen_org = Some(
+                        uuid::Uuid::parse_str(text.trim())
+                            .map_err(|_| Refusal::invalid("Choose an organization."))?,
+                    );
+                }
+            }
+            Some("file") => {
+                let name = field.file_name().map(clean_file_name).unwrap_or_default();
+                let declared = field
+                    .content_type()
+                    .unwrap_or("application/octet-stream")
+                    .to_string();
+                let bytes = field.bytes().await.map_err(|_| {
+                    Refusal(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "The document is larger than 10 MiB.".into(),
+                    )
+                })?;
+                document = Some((name, declared, bytes));
+            }
+            _ => {}
+        }
+    }
+    let (name, declared, bytes) =
+        document.ok_or_else(|| Refusal::invalid("Choose a document to upload."))?;
+    if bytes.is_empty() {
+        return Err(Refusal::invalid("The document is empty."));
+    }
+    if bytes.len() > MAX_UPLOAD_BYTES {
+        return Err(Refusal(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "The document is larger than 10 MiB.".into(),
+        ));
+    }
+    let name = if name.is_empty() {
+        "document".to_string()
+    } else {
+        name
+    };
+    let organization_id = match user.organization_id {
+        Some(own) => own,
+        None => chosen_org.ok_or_else(|| Refusal::invalid("Choose an organization."))?,
+    };
+    let caller = crate::server::auth::Caller {
+        user: user.clone(),
+        info,
+        db: db.clone(),
+    };
+    let stored = async {
+        let mut tx = caller.begin().await?;
+        let file_id = files::insert(
+            &mut tx,
+            &files::NewFile {
+                organization_id,
+                kind: "document",
+                file_name: &name,
+                content_type: &declared,
+                content: &bytes,
+                job_id: None,
+                created_by: Some(user.id),
+            },
+        )
+        .await?;
+        let job = NewJob {
+            created_by: Some(user.id),
+            ..NewJob::new(
+                organization_id,
+                JobType::DocumentProcessing,
+                format!("Analyse {name}"),
+                serde_json::json!({ "file_id": file_id }),
+            )
+        };
+        let job_id = queue::enqueue(&mut tx, &job).await?;
+        caller
+            .audit(
+                &mut tx,
+                Some(organization_id),
+                "document.upload",
+                "file",
+                file_id.to_string(),
+                serde_json::json!({ "file_name": name, "size_bytes": bytes.len(), "job_id": job_id }),
+            )
+            .await?;
+        tx.commit().await?;
+        Ok::<_, crate::error::AppError>(job_id)
+    }
+    .await;
+    stored.map_err(|error| match error {
+        crate::error::AppError::Invalid(message) => Refusal::invalid(message),
+        crate::error::AppError::NotFound | crate::error::AppError::Forbidden => Refusal(
+            StatusCode::FORBIDDEN,
+            "That organization is not yours.".into(),
+        ),
+        other => {
+            tracing::error!(error = %other, "document upload failed");
+            Refusal(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong; the document was not stored.".into(),
+            )
+        }
+    })
+}
+
+/// The last path segment of a browser-given name, printable, at most 255 characters.
+fn clean_file_name(raw: &str) -> String {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or("");
+    base.chars()
+        .filter(|c| !c.is_control())
+        .take(255)
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn file_names_lose_paths_and_control_characters() {
+        assert_eq!(
+            super::clean_file_name("C:\\Users\\a\\offer.pdf"),
+            "offer.pdf"
+        );
+        assert_eq!(super::clean_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(super::clean_file_name("a\u{0}b\n.pdf"), "ab.pdf");
+    }
+}
