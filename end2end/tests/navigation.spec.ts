@@ -40,7 +40,7 @@ test("the status filter works after hydration and pages are keyset-linked", asyn
   await expect(page).toHaveURL(/\/jobs\?status=failed$/);
   const badges = page.locator("[data-testid=job-row] .badge-failed");
   await expect(badges.first()).toBeVisible();
-  const statuses = await page.locator("[data-testid=job-row] td:nth-child(4) .badge").allTextContents();
+  const statuses = await page.locator("[data-testid=job-row] td:nth-child(5) .badge").allTextContents();
   expect(new Set(statuses)).toEqual(new Set(["failed"]));
 
   await page.goto("/jobs");

@@ -16,9 +16,10 @@ impl Selection {
     }
 }
 
-/// The row's checkbox, if the page offers a selection.
-pub fn select_checkbox(id: Uuid, label: String) -> Option<impl IntoView> {
-    use_context::<Selection>().map(|selection| {
+impl Selection {
+    /// The checkbox that ticks row `id` (labelled for screen readers).
+    pub fn checkbox(self, id: Uuid, label: String) -> impl IntoView {
+        let selection = self;
         view! {
             <input type="checkbox" data-testid="select-row"
                 aria-label=format!("Select {label}")
@@ -33,5 +34,5 @@ pub fn select_checkbox(id: Uuid, label: String) -> Option<impl IntoView> {
                     });
                 }/>
         }
-    })
+    }
 }

@@ -5,7 +5,7 @@ use crate::app::components::action_result::ActionResult;
 use crate::app::components::badge::StatusBadge;
 use crate::app::components::list_page::refresh_on_success;
 use crate::app::components::list_page::ListPage;
-use crate::app::components::selection::{select_checkbox, Selection};
+use crate::app::components::selection::Selection;
 use crate::app::components::time::format_time;
 use crate::domain::{CurrentUser, FailedJobRow};
 use leptos::prelude::*;
@@ -14,9 +14,7 @@ use leptos::prelude::*;
 #[component]
 pub fn FailedJobsPage() -> impl IntoView {
     let can_write = use_context::<CurrentUser>().is_some_and(|u| u.can_write());
-    if can_write {
-        Selection::provide();
-    }
+    let selection = can_write.then(Selection::provide);
     let actions = ViewFn::from(move || can_write.then(|| view! { <BulkResolve/> }));
     view! {
         <ListPage
@@ -26,13 +24,13 @@ pub fn FailedJobsPage() -> impl IntoView {
             statuses=&["open", "resolved"]
             columns=&["Select", "Job", "Type", "Error", "State", "Retries", "Failed", "Actions"]
             fetch=list_failed_jobs
-            row=failed_row
+            row=move |failure, show_org| failed_row(failure, show_org, selection)
             empty="No failed jobs. When a job runs out of attempts it lands here for resolution."
         />
     }
 }
 
-fn failed_row(failure: FailedJobRow, show_org: bool) -> AnyView {
+fn failed_row(failure: FailedJobRow, show_org: bool, selection: Option<Selection>) -> AnyView {
     let state = if failure.is_resolved {
         "resolved"
     } else {
@@ -41,7 +39,7 @@ fn failed_row(failure: FailedJobRow, show_org: bool) -> AnyView {
     view! {
         <tr data-testid="failed-row">
             {show_org.then(|| view! { <td class="org">{failure.organization_name.clone()}</td> })}
-            <td class="select">{(!failure.is_resolved).then(|| select_checkbox(failure.id, failure.job_name.clone()))}</td>
+            <td class="select">{selection.filter(|_| !failure.is_resolved).map(|s| s.checkbox(failure.id, failure.job_name.clone()))}</td>
             <td><a class="name" href=format!("/jobs/{}", failure.job_id)>{failure.job_name.clone()}</a></td>
             <td><code>{failure.job_type.as_str()}</code></td>
             <td>

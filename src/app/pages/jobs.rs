@@ -8,7 +8,7 @@ use crate::app::components::action_result::ActionResult;
 use crate::app::components::badge::StatusBadge;
 use crate::app::components::list_page::{refresh_on_success, FilterField, FilterKind, ListPage};
 use crate::app::components::query::list_query;
-use crate::app::components::selection::{select_checkbox, Selection};
+use crate::app::components::selection::Selection;
 use crate::app::components::time::format_time;
 use crate::domain::{
     CurrentUser, JobAction, JobDetail, JobRow, JobType, ListQuery, NewJobForm, Priority,
@@ -79,10 +79,17 @@ const JOB_FILTERS: &[FilterField] = &[
 #[component]
 pub fn JobsPage() -> impl IntoView {
     let can_write = use_context::<CurrentUser>().is_some_and(|u| u.can_write());
+    // Rows render after an await, where context lookups do not reach; they
+    // get the selection through the row closure instead.
+    let selection = can_write.then(Selection::provide);
     let actions = ViewFn::from(move || {
-        can_write.then(
-            || view! { <a class="button" href="/jobs/new" data-testid="new-job">"New job"</a> },
-        )
+        can_write.then(|| {
+            view! {
+                <a class="button" href="/jobs/new" data-testid="new-job">"New job"</a>
+                <a class="button" href="/documents/new" data-testid="upload-document">"Process a document"</a>
+                <BulkBar/>
+            }
+        })
     });
     view! {
         <ListPage
@@ -93,17 +100,17 @@ pub fn JobsPage() -> impl IntoView {
             filters=JOB_FILTERS
             columns=&["Select", "Name", "Type", "Status", "Priority", "Queue", "Attempts", "Created"]
             fetch=list_jobs
-            row=job_row
+            row=move |job, show_org| job_row(job, show_org, selection)
             empty="No jobs match. Jobs appear here as soon as they are enqueued."
         />
     }
 }
 
-fn job_row(job: JobRow, show_org: bool) -> AnyView {
+fn job_row(job: JobRow, show_org: bool, selection: Option<Selection>) -> AnyView {
     let waiting = (job.status == crate::domain::JobStatus::Pending)
         .then(|| job.job_type.waiting_reason())
         .flatten();
-    let checkbox = select_checkbox(job.id, job.job_name.clone());
+    let checkbox = selection.map(|s| s.checkbox(job.id, job.job_name.clone()));
     view! {
         <tr data-testid="job-row">
             {show_org.then(|| view! { <td class="org">{job.organization_name.clone()}</td> })}
