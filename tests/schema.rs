@@ -349,3 +349,68 @@ async fn updated_at_is_kept_by_trigger_and_audit_log_is_append_only() {
         .await
         .is_err());
 }
+
+#[tokio::test]
+async fn queue_names_are_checked_and_failure_records_follow_their_jobs_organization() {
+    let test_db = common::fresh_database().await;
+    let mut conn = test_db.owner_connection().await;
+    let mut orgs = Vec::new();
+    for slug in ["one", "two"] {
+        let id: uuid::Uuid = sqlx::query_scalar(
+            "insert into organizations (name, slug) values ($1, $1) returning id",
+        )
+        .bind(slug)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        orgs.push(id);
+    }
+    let insert = |queue: &'static str| {
+        sqlx::query_scalar::<_, uuid::Uuid>(
+            "insert into jobs (organization_id, job_type, job_name, payload, queue)
+             values ($1, 'other', 'x', '{}', $2) returning id",
+        )
+        .bind(orgs[0])
+        .bind(queue)
+    };
+    let job = insert("reports_eu-1").fetch_one(&mut conn).await.unwrap();
+    for bad in ["Reports", "a b", "", "ümlaut", "semi;colon"] {
+        let err = insert(bad).fetch_one(&mut conn).await.unwrap_err();
+        let db = err.as_database_error().unwrap();
+        assert_eq!(db.constraint(), Some("jobs_queue_check"), "{bad:?}");
+    }
+    let record = |org: uuid::Uuid| {
+        sqlx::query(
+            "insert into failed_jobs (job_id, organization_id, job_type, job_name, payload, error_message)
+             values ($1, $2, 'other', 'x', '{}', 'boom')",
+        )
+        .bind(job)
+        .bind(org)
+    };
+    let err = record(orgs[1]).execute(&mut conn).await.unwrap_err();
+    assert_eq!(
+        err.as_database_error().unwrap().constraint(),
+        Some("failed_jobs_same_organization")
+    );
+    record(orgs[0]).execute(&mut conn).await.unwrap();
+    let moved = sqlx::query("update failed_jobs set organization_id = $1")
+        .bind(orgs[1])
+        .execute(&mut conn)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        moved.as_database_error().unwrap().constraint(),
+        Some("failed_jobs_same_organization")
+    );
+    // deleting the job takes its failure record along
+    sqlx::query("delete from jobs where id = $1")
+        .bind(job)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let left: i64 = sqlx::query_scalar("select count(*) from failed_jobs")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}

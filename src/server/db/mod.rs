@@ -186,6 +186,7 @@ pub fn constraint_message(error: &sqlx::Error) -> Option<String> {
         "job_batches_batch_name_check" => "A batch needs a name.",
         "jobs_queue_check" | "queues_name_check" => crate::domain::QUEUE_NAME_RULE,
         "jobs_max_attempts_check" => "Max attempts must be between 1 and 100.",
+        "failed_jobs_same_organization" => "A failed job record belongs to its job's organization.",
         "webhooks_webhook_url_check" => "The webhook URL must start with http:// or https://.",
         _ if db.is_check_violation() => "A value is outside what is allowed.",
         _ if db.is_foreign_key_violation() => "A referenced record does not exist.",
