@@ -130,6 +130,10 @@ async fn role_pool(
     PgPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(std::time::Duration::from_secs(10))
+        // No ping before every checkout: it costs a round trip on the queue's
+        // hot path, and a dead connection fails its statement, which callers
+        // retry (or answer with an error) anyway.
+        .test_before_acquire(false)
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 conn.execute(format!("set role {role}").as_str()).await?;

@@ -101,7 +101,8 @@ pub async fn enqueue_many(
          ),
          new_queues as (
            insert into queues (name)
-           select distinct queue from inserted
+           select distinct i.queue from inserted i
+           where not exists (select 1 from queues q where q.name = i.queue)
            on conflict (name) do nothing
            returning name
          )
