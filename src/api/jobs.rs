@@ -155,12 +155,7 @@ pub async fn create_job(form: crate::domain::NewJobForm) -> Result<uuid::Uuid, A
     let caller = require_caller().await?;
     caller.require_write()?;
     let valid = form.validate().map_err(AppError::Invalid)?;
-    let organization_id = match caller.user.organization_id {
-        Some(own) => own,
-        None => valid
-            .organization_id
-            .ok_or_else(|| AppError::invalid("Choose an organization."))?,
-    };
+    let organization_id = caller.target_organization(valid.organization_id)?;
     let mut tx = caller.begin().await?;
     let job = NewJob {
         organization_id,

@@ -164,15 +164,14 @@ async fn store_and_enqueue(
     } else {
         name
     };
-    let organization_id = match user.organization_id {
-        Some(own) => own,
-        None => chosen_org.ok_or_else(|| Refusal::invalid("Choose an organization."))?,
-    };
     let caller = crate::server::auth::Caller {
         user: user.clone(),
         info,
         db: db.clone(),
     };
+    let organization_id = caller
+        .target_organization(chosen_org)
+        .map_err(|e| Refusal::invalid(e.to_string()))?;
     let stored = async {
         let mut tx = caller.begin().await?;
         let file_id = files::insert(

@@ -1,11 +1,11 @@
 //! The Batches tab.
 
 use crate::api::batches::{list_batches, CancelBatch, CreateBatch, RetryBatchFailures};
-use crate::api::overview::organizations;
 use crate::app::components::action_result::ActionResult;
 use crate::app::components::badge::StatusBadge;
 use crate::app::components::list_page::refresh_on_success;
 use crate::app::components::list_page::ListPage;
+use crate::app::components::organization_picker::OrganizationPicker;
 use crate::app::components::time::format_time;
 use crate::domain::{BatchRow, CurrentUser, JobStatus, Priority};
 use leptos::prelude::*;
@@ -98,7 +98,6 @@ fn RetryFailuresButton(id: uuid::Uuid) -> impl IntoView {
 /// The new-batch form: a pasted CSV of recipients becomes one email job per row.
 #[component]
 pub fn NewBatchPage() -> impl IntoView {
-    let bank_admin = use_context::<CurrentUser>().is_some_and(|u| u.is_bank_admin());
     let create = ServerAction::<CreateBatch>::new();
     let navigate = use_navigate();
     Effect::new(move |_| {
@@ -128,33 +127,11 @@ pub fn NewBatchPage() -> impl IntoView {
             .and_then(|r| r.err())
             .map(|e| e.to_string())
     };
-    let orgs = Resource::new(
-        || (),
-        move |_| async move {
-            if bank_admin {
-                organizations().await.unwrap_or_default()
-            } else {
-                Vec::new()
-            }
-        },
-    );
     view! {
         <section class="form-page" aria-labelledby="page-title">
             <h1 id="page-title">"New batch"</h1>
             <ActionForm action=create attr:class="stacked-form" attr:data-testid="new-batch-form">
-                {bank_admin.then(|| view! {
-                    <label>
-                        "Organization"
-                        <Transition fallback=|| view! { <select name="form[organization_id]" disabled=true></select> }>
-                            <select name="form[organization_id]" required=true>
-                                <option value="">"Choose…"</option>
-                                {move || orgs.get().unwrap_or_default().into_iter().map(|o| view! {
-                                    <option value=o.id.to_string()>{o.name}</option>
-                                }).collect_view()}
-                            </select>
-                        </Transition>
-                    </label>
-                })}
+                <OrganizationPicker name="form[organization_id]"/>
                 <label>"Batch name"<input name="form[batch_name]" required=true maxlength="255" data-testid="batch-name"/></label>
                 <label>"Email subject"<input name="form[subject]" required=true maxlength="255" data-testid="batch-subject"/></label>
                 <label>"Template"<input name="form[template]" required=true value="statement_ready" data-testid="batch-template"/></label>

@@ -3,10 +3,10 @@
 use crate::api::jobs::{
     job_detail, list_jobs, BulkJobs, CreateJob, JobAction as JobActionFn, PreviewBulkJobs,
 };
-use crate::api::overview::organizations;
 use crate::app::components::action_result::ActionResult;
 use crate::app::components::badge::StatusBadge;
 use crate::app::components::list_page::{refresh_on_success, FilterField, FilterKind, ListPage};
+use crate::app::components::organization_picker::OrganizationPicker;
 use crate::app::components::query::list_query;
 use crate::app::components::selection::Selection;
 use crate::app::components::time::format_time;
@@ -226,8 +226,6 @@ fn BulkBar() -> impl IntoView {
 /// The new-job form; validated as the person types and again on the server.
 #[component]
 pub fn NewJobPage() -> impl IntoView {
-    let user = use_context::<CurrentUser>();
-    let bank_admin = user.as_ref().is_some_and(|u| u.is_bank_admin());
     let create = ServerAction::<CreateJob>::new();
     let navigate = use_navigate();
     Effect::new(move |_| {
@@ -252,33 +250,11 @@ pub fn NewJobPage() -> impl IntoView {
             .and_then(|r| r.err())
             .map(|e| e.to_string())
     };
-    let orgs = Resource::new(
-        || (),
-        move |_| async move {
-            if bank_admin {
-                organizations().await.unwrap_or_default()
-            } else {
-                Vec::new()
-            }
-        },
-    );
     view! {
         <section class="form-page" aria-labelledby="page-title">
             <h1 id="page-title">"New job"</h1>
             <ActionForm action=create attr:class="stacked-form" attr:data-testid="new-job-form">
-                {bank_admin.then(|| view! {
-                    <label>
-                        "Organization"
-                        <Transition fallback=|| view! { <select name="form[organization_id]" disabled=true></select> }>
-                            <select name="form[organization_id]" required=true data-testid="job-org">
-                                <option value="">"Choose…"</option>
-                                {move || orgs.get().unwrap_or_default().into_iter().map(|o| view! {
-                                    <option value=o.id.to_string()>{o.name}</option>
-                                }).collect_view()}
-                            </select>
-                        </Transition>
-                    </label>
-                })}
+                <OrganizationPicker name="form[organization_id]"/>
                 <label>
                     "Type"
                     <select name="form[job_type]" required=true data-testid="job-type">

@@ -70,6 +70,15 @@ impl Caller {
         Ok(self.db.begin(self.scope()).await?)
     }
 
+    /// The organization a new record belongs to: the caller's own, or for
+    /// bank admins the one they chose (which they must).
+    pub fn target_organization(&self, requested: Option<Uuid>) -> Result<Uuid, AppError> {
+        match self.user.organization_id {
+            Some(own) => Ok(own),
+            None => requested.ok_or_else(|| AppError::invalid("Choose an organization.")),
+        }
+    }
+
     /// Refuses read-only callers.
     pub fn require_write(&self) -> Result<(), AppError> {
         if self.user.can_write() {
