@@ -307,7 +307,38 @@ async fn batches_cancel_their_waiting_jobs_and_queues_are_paused_by_bank_admins_
         .find(|q| q["name"] == "default")
         .unwrap();
     assert_eq!(default["paused"], true);
-    assert_eq!(audit_actions(&app).await, ["batch.cancel", "queue.pause"]);
+    let set = |cookie: String, value: &'static str| {
+        let app = &app;
+        async move {
+            call(
+                app,
+                &cookie,
+                "set_queue_concurrency",
+                &[("name", "default"), ("concurrency", value)],
+            )
+            .await
+        }
+    };
+    assert_eq!(set(admin.clone(), "25").await.0, 403);
+    let (status, body) = set(bank.clone(), "0").await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (422, Some("Concurrency is a whole number from 1 to 1000."))
+    );
+    assert_eq!(set(bank.clone(), "many").await.0, 422);
+    assert_eq!(set(bank.clone(), "25").await.0, 200);
+    let (_, queues) = call(&app, &bank, "list_queues", &[]).await;
+    let default = queues
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "default")
+        .unwrap();
+    assert_eq!(default["concurrency"], 25);
+    assert_eq!(
+        audit_actions(&app).await,
+        ["batch.cancel", "queue.pause", "queue.concurrency"]
+    );
 }
 
 async fn northwind_count(app: &TestApp, condition: &str) -> i64 {

@@ -742,3 +742,81 @@ async fn jobs_without_a_handler_wait_and_paused_queues_are_not_claimed() {
         .unwrap());
     worker.shutdown().await;
 }
+
+#[tokio::test]
+async fn concurrency_follows_the_queue_setting_while_running() {
+    let test = fresh_database().await;
+    let org = organization(&test).await;
+    let running = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let registry = {
+        let (running, peak) = (running.clone(), peak.clone());
+        Registry::empty().with(
+            JobType::Other,
+            FnHandler(move |_ctx: Arc<JobContext>| {
+                let (running, peak) = (running.clone(), peak.clone());
+                async move {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    Outcome::Completed(None)
+                }
+            }),
+        )
+    };
+    let mut conn = test.db.worker.acquire().await.unwrap();
+    assert!(control::set_concurrency(&mut conn, "default", 1, None)
+        .await
+        .unwrap());
+    let worker = Worker::start(test.db.clone(), registry, fast_config())
+        .await
+        .unwrap();
+    let done = |n: i64| {
+        let options = test.owner.clone();
+        move || {
+            let options = options.clone();
+            async move {
+                let mut conn = PgConnection::connect_with(&options).await.unwrap();
+                count(
+                    &mut conn,
+                    "select count(*) from jobs where status = 'completed'",
+                )
+                .await
+                    == n
+            }
+        }
+    };
+    enqueue(
+        &test,
+        &(0..4).map(|_| job(org, json!({}))).collect::<Vec<_>>(),
+    )
+    .await;
+    eventually(20, "four jobs one at a time", done(4)).await;
+    assert_eq!(peak.load(Ordering::SeqCst), 1);
+    assert!(control::set_concurrency(&mut conn, "default", 4, None)
+        .await
+        .unwrap());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    enqueue(
+        &test,
+        &(0..8).map(|_| job(org, json!({}))).collect::<Vec<_>>(),
+    )
+    .await;
+    eventually(20, "eight more, four at a time", done(12)).await;
+    assert_eq!(peak.load(Ordering::SeqCst), 4);
+    // and back down: the extra slots are taken away
+    peak.store(0, Ordering::SeqCst);
+    assert!(control::set_concurrency(&mut conn, "default", 2, None)
+        .await
+        .unwrap());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    enqueue(
+        &test,
+        &(0..6).map(|_| job(org, json!({}))).collect::<Vec<_>>(),
+    )
+    .await;
+    eventually(20, "six more, two at a time", done(18)).await;
+    assert_eq!(peak.load(Ordering::SeqCst), 2);
+    worker.shutdown().await;
+}

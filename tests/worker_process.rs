@@ -12,20 +12,48 @@ use uuid::Uuid;
 use veriphy_jobs::domain::JobType;
 use veriphy_jobs::server::queue::{self, NewJob};
 
-fn spawn_worker(test: &TestDb, lease_seconds: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_veriphy-jobs"))
-        .arg("worker")
-        .env("DATABASE_URL", cluster().url(&test.name))
-        .env("VERIPHY_WORKER_LEASE_SECONDS", lease_seconds)
-        .env("VERIPHY_WORKER_RESCUE_SECONDS", "0.5")
-        .env("VERIPHY_WORKER_POLL_MS", "200")
-        .env("VERIPHY_WORKER_SHUTDOWN_GRACE_SECONDS", "5")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start a worker process")
+/// A worker process that is killed if the test ends without stopping it
+/// (a failed assertion must not leave it running).
+struct WorkerProcess(Child);
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl std::ops::Deref for WorkerProcess {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for WorkerProcess {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+fn spawn_worker(test: &TestDb, lease_seconds: &str) -> WorkerProcess {
+    WorkerProcess(
+        Command::new(env!("CARGO_BIN_EXE_veriphy-jobs"))
+            .arg("worker")
+            .env("DATABASE_URL", cluster().url(&test.name))
+            .env("VERIPHY_WORKER_LEASE_SECONDS", lease_seconds)
+            .env("VERIPHY_WORKER_RESCUE_SECONDS", "0.5")
+            .env("VERIPHY_WORKER_POLL_MS", "200")
+            .env("VERIPHY_WORKER_SHUTDOWN_GRACE_SECONDS", "5")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start a worker process"),
+    )
 }
 
 fn signal(child: &Child, name: &str) {
@@ -183,4 +211,56 @@ async fn sigterm_lets_running_jobs_finish_and_returns_the_rest() {
             + count(&test, DONE).await,
         40
     );
+}
+
+#[tokio::test]
+async fn a_running_job_is_cancelled_in_another_process() {
+    let (test, org) = setup(0, 0).await;
+    let id = {
+        let mut conn = test.db.worker.acquire().await.unwrap();
+        queue::enqueue(
+            &mut conn,
+            &NewJob::new(
+                org,
+                JobType::Other,
+                "long diagnostic",
+                json!({ "delay_ms": 60_000 }),
+            ),
+        )
+        .await
+        .unwrap()
+    };
+    let mut worker = spawn_worker(&test, "30");
+    wait_for(
+        &test,
+        "select count(*) from jobs where status = 'running'",
+        |n| n == 1,
+        30,
+    )
+    .await;
+    // as the console does: in the organization's own transaction
+    let mut tx = test
+        .db
+        .begin(veriphy_jobs::server::db::Scope::organization(org))
+        .await
+        .unwrap();
+    let result =
+        veriphy_jobs::server::queue::control::cancel_job(&mut tx, id, Some(org), "Stop it")
+            .await
+            .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        result,
+        veriphy_jobs::server::queue::control::CancelResult::Requested
+    );
+    // well before the job's own minute is up
+    wait_for(
+        &test,
+        "select count(*) from jobs where status = 'cancelled'",
+        |n| n == 1,
+        10,
+    )
+    .await;
+    signal(&worker, "TERM");
+    assert!(wait_exit(&mut worker, 15).success());
 }

@@ -56,3 +56,45 @@ pub async fn set_queue_paused(name: String, paused: bool) -> Result<String, AppE
         format!("Queue {name} resumed.")
     })
 }
+
+/// Sets how many jobs of a queue each worker process runs at once (bank
+/// admins only; workers pick it up at once through NOTIFY).
+#[server(endpoint = "set_queue_concurrency")]
+pub async fn set_queue_concurrency(name: String, concurrency: String) -> Result<String, AppError> {
+    use crate::server::auth::require_caller;
+    use crate::server::queue::control;
+    let caller = require_caller().await?;
+    if !caller.user.is_bank_admin() {
+        return Err(AppError::Forbidden);
+    }
+    let name = name.trim().to_string();
+    if !crate::domain::valid_queue_name(&name) {
+        return Err(AppError::invalid("That is not a queue name."));
+    }
+    let concurrency: i32 = match concurrency.trim().parse() {
+        Ok(n) if (1..=1000).contains(&n) => n,
+        _ => {
+            return Err(AppError::invalid(
+                "Concurrency is a whole number from 1 to 1000.",
+            ))
+        }
+    };
+    let mut tx = caller.begin().await?;
+    if !control::set_concurrency(&mut tx, &name, concurrency, Some(caller.user.id)).await? {
+        return Err(AppError::NotFound);
+    }
+    caller
+        .audit(
+            &mut tx,
+            None,
+            "queue.concurrency",
+            "queue",
+            name.clone(),
+            serde_json::json!({ "concurrency": concurrency }),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(format!(
+        "Queue {name} now runs {concurrency} jobs at once per worker."
+    ))
+}

@@ -1,6 +1,6 @@
 //! The Queues view: backlog, running jobs and pause state per queue.
 
-use crate::api::queues::{list_queues, SetQueuePaused};
+use crate::api::queues::{list_queues, SetQueueConcurrency, SetQueuePaused};
 use crate::app::components::action_result::ActionResult;
 use crate::domain::{CurrentUser, QueueRow};
 use leptos::prelude::*;
@@ -9,13 +9,18 @@ use leptos::prelude::*;
 #[component]
 pub fn QueuesPage() -> impl IntoView {
     let toggle = ServerAction::<SetQueuePaused>::new();
-    let queues = Resource::new(move || toggle.version().get(), |_| list_queues());
+    let resize = ServerAction::<SetQueueConcurrency>::new();
+    let queues = Resource::new(
+        move || (toggle.version().get(), resize.version().get()),
+        |_| list_queues(),
+    );
     let bank_admin = use_context::<CurrentUser>().is_some_and(|u| u.is_bank_admin());
     view! {
         <section class="list-page" aria-labelledby="page-title">
             <div class="page-header">
                 <h1 id="page-title">"Queues"</h1>
                 <ActionResult action=toggle/>
+                <ActionResult action=resize/>
             </div>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
@@ -35,7 +40,7 @@ pub fn QueuesPage() -> impl IntoView {
                                         </tr>
                                     </thead>
                                     <tbody>
-                                        {rows.into_iter().map(|q| queue_row(q, bank_admin, toggle)).collect_view()}
+                                        {rows.into_iter().map(|q| queue_row(q, bank_admin, toggle, resize)).collect_view()}
                                     </tbody>
                                 </table>
                             </div>
@@ -52,6 +57,7 @@ fn queue_row(
     queue: QueueRow,
     bank_admin: bool,
     toggle: ServerAction<SetQueuePaused>,
+    resize: ServerAction<SetQueueConcurrency>,
 ) -> impl IntoView {
     let state = if queue.paused { "paused" } else { "active" };
     let (value, label) = if queue.paused {
@@ -66,7 +72,23 @@ fn queue_row(
             <td class="num">{queue.backlog}</td>
             <td class="num">{queue.scheduled}</td>
             <td class="num">{queue.running}</td>
-            <td class="num">{queue.concurrency}</td>
+            <td class="num">
+                {if bank_admin {
+                    let name = queue.name.clone();
+                    let label = format!("Concurrency of {name}");
+                    view! {
+                        <ActionForm action=resize attr:class="inline-form">
+                            <input type="hidden" name="name" value=name/>
+                            <input name="concurrency" type="number" min="1" max="1000" required=true
+                                value=queue.concurrency.to_string() aria-label=label
+                                data-testid="queue-concurrency"/>
+                            <button type="submit" data-testid="set-concurrency">"Set"</button>
+                        </ActionForm>
+                    }.into_any()
+                } else {
+                    queue.concurrency.to_string().into_any()
+                }}
+            </td>
             {bank_admin.then(|| view! {
                 <td>
                     <ActionForm action=toggle attr:class="inline-form">
