@@ -20,16 +20,8 @@ pub async fn list_queues() -> Result<Vec<QueueRow>, AppError> {
 /// admins may do this.
 #[server(endpoint = "set_queue_paused")]
 pub async fn set_queue_paused(name: String, paused: bool) -> Result<String, AppError> {
-    use crate::server::auth::require_caller;
     use crate::server::queue::control;
-    let caller = require_caller().await?;
-    if !caller.user.is_bank_admin() {
-        return Err(AppError::Forbidden);
-    }
-    let name = name.trim().to_string();
-    if !crate::domain::valid_queue_name(&name) {
-        return Err(AppError::invalid("That is not a queue name."));
-    }
+    let (caller, name) = queue_admin(name).await?;
     let mut tx = caller.begin().await?;
     if !control::set_paused(&mut tx, &name, paused, Some(caller.user.id)).await? {
         return Err(AppError::NotFound);
@@ -61,16 +53,8 @@ pub async fn set_queue_paused(name: String, paused: bool) -> Result<String, AppE
 /// admins only; workers pick it up at once through NOTIFY).
 #[server(endpoint = "set_queue_concurrency")]
 pub async fn set_queue_concurrency(name: String, concurrency: String) -> Result<String, AppError> {
-    use crate::server::auth::require_caller;
     use crate::server::queue::control;
-    let caller = require_caller().await?;
-    if !caller.user.is_bank_admin() {
-        return Err(AppError::Forbidden);
-    }
-    let name = name.trim().to_string();
-    if !crate::domain::valid_queue_name(&name) {
-        return Err(AppError::invalid("That is not a queue name."));
-    }
+    let (caller, name) = queue_admin(name).await?;
     let concurrency: i32 = match concurrency.trim().parse() {
         Ok(n) if (1..=1000).contains(&n) => n,
         _ => {
@@ -97,4 +81,19 @@ pub async fn set_queue_concurrency(name: String, concurrency: String) -> Result<
     Ok(format!(
         "Queue {name} now runs {concurrency} jobs at once per worker."
     ))
+}
+
+/// The caller, who must be a bank admin (queues serve every organization),
+/// and the queue name, checked.
+#[cfg(feature = "ssr")]
+async fn queue_admin(name: String) -> Result<(crate::server::auth::Caller, String), AppError> {
+    let caller = crate::server::auth::require_caller().await?;
+    if !caller.user.is_bank_admin() {
+        return Err(AppError::Forbidden);
+    }
+    let name = name.trim().to_string();
+    if !crate::domain::valid_queue_name(&name) {
+        return Err(AppError::invalid("That is not a queue name."));
+    }
+    Ok((caller, name))
 }
