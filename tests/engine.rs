@@ -641,13 +641,15 @@ async fn a_stale_holder_cannot_overwrite_a_newer_attempt() {
     let started_at = chrono::Utc::now();
     assert_eq!(claimed.len(), 1);
     // The first holder goes silent; its lease runs out and the job is rescued.
-    sqlx::query("update jobs set locked_until = now() - interval '1 second' where id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await
-        .unwrap();
+    sqlx::query(
+        "update job_leases set locked_until = now() - interval '1 second' where lease_token = $1",
+    )
+    .bind(first)
+    .execute(&mut *conn)
+    .await
+    .unwrap();
     let rescued = lease::rescue(&mut conn, 10).await.unwrap();
-    assert_eq!(rescued.retried, 1);
+    assert_eq!((rescued.retried, rescued.leases), (1, 1));
     let second = Uuid::new_v4();
     let again = queue::claim(&mut conn, &request(second)).await.unwrap();
     assert_eq!(again[0].attempts, 2);
@@ -665,9 +667,15 @@ async fn a_stale_holder_cannot_overwrite_a_newer_attempt() {
     .await
     .unwrap();
     assert!(written.is_empty());
-    let heartbeat = lease::heartbeat(&mut conn, &[(id, first)], Duration::from_secs(30))
-        .await
-        .unwrap();
+    let heartbeat = lease::heartbeat(
+        &mut conn,
+        &[(id, first)],
+        &[first],
+        &[],
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
     assert!(
         heartbeat.is_empty(),
         "the stale holder must learn it lost the lease"
@@ -678,33 +686,124 @@ async fn a_stale_holder_cannot_overwrite_a_newer_attempt() {
         ("running", Some(second))
     );
     assert_eq!(s.attempt_log[0]["outcome"], "lost");
+    let leases: Vec<Uuid> = sqlx::query_scalar("select lease_token from job_leases")
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(leases, vec![second], "the rescued claim's lease row is gone");
 }
 
 #[tokio::test]
-async fn rescue_fails_jobs_out_of_attempts_and_running_rows_without_a_lease() {
+async fn rescue_fails_jobs_out_of_attempts_and_drops_leases_of_finished_claims() {
     let test = fresh_database().await;
     let org = organization(&test).await;
+    let ids = enqueue(&test, &[job(org, json!({})), job(org, json!({}))]).await;
     let mut owner = test.owner_connection().await;
-    // A running row with no lease at all (as imported or seeded data has).
-    let id: Uuid = sqlx::query_scalar(
-        "insert into jobs (organization_id, job_type, job_name, payload, status, attempts,
-                           max_attempts, started_at)
-         values ($1, 'other', 'orphan', '{}', 'running', 1, 1, now()) returning id",
+    sqlx::query("update jobs set max_attempts = 1 where id = $1")
+        .bind(ids[0])
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    let mut conn = test.db.worker.acquire().await.unwrap();
+    let claim = |token| ClaimRequest {
+        queue: "default",
+        job_types: &[JobType::Other],
+        limit: 1,
+        worker_id: "crashed",
+        lease_token: token,
+        lease: Duration::from_secs(30),
+    };
+    // Two claims; the second one's job is completed, then the holder dies.
+    let (lost, done) = (Uuid::new_v4(), Uuid::new_v4());
+    assert_eq!(queue::claim(&mut conn, &claim(lost)).await.unwrap()[0].id, ids[0]);
+    assert_eq!(queue::claim(&mut conn, &claim(done)).await.unwrap()[0].id, ids[1]);
+    let written = queue::complete_many(
+        &mut conn,
+        &[Completion {
+            id: ids[1],
+            lease_token: done,
+            started_at: chrono::Utc::now(),
+            finished_at: chrono::Utc::now(),
+            result: None,
+        }],
     )
-    .bind(org)
-    .fetch_one(&mut owner)
     .await
     .unwrap();
-    let mut conn = test.db.worker.acquire().await.unwrap();
+    assert_eq!(written, vec![ids[1]]);
+    assert_eq!(lease::rescue(&mut conn, 10).await.unwrap(), lease::Rescued::default());
+    sqlx::query("update job_leases set locked_until = now() - interval '1 second'")
+        .execute(&mut owner)
+        .await
+        .unwrap();
     let rescued = lease::rescue(&mut conn, 10).await.unwrap();
-    assert_eq!(rescued.failed, 1);
-    let s = state(&mut conn, id).await;
+    assert_eq!((rescued.failed, rescued.retried, rescued.leases), (1, 0, 2));
+    let s = state(&mut conn, ids[0]).await;
     assert_eq!(s.status, "failed");
     assert_eq!(s.error_details.unwrap()["kind"], "lease_expired");
+    assert_eq!(state(&mut conn, ids[1]).await.status, "completed");
     assert_eq!(
         count(&mut owner, "select count(*) from failed_jobs").await,
         1
     );
+    assert_eq!(count(&mut owner, "select count(*) from job_leases").await, 0);
+}
+
+#[tokio::test]
+async fn queue_entries_are_hints_a_job_runs_only_while_pending() {
+    let test = fresh_database().await;
+    let org = organization(&test).await;
+    let ids = enqueue(&test, &[job(org, json!({})), job(org, json!({}))]).await;
+    let mut owner = test.owner_connection().await;
+    // Cancelled and deleted jobs leave their entries behind.
+    sqlx::query("update jobs set status = 'cancelled', completed_at = now() where id = $1")
+        .bind(ids[0])
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    sqlx::query("delete from jobs where id = $1")
+        .bind(ids[1])
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(count(&mut owner, "select count(*) from job_queue").await, 2);
+    let mut conn = test.db.worker.acquire().await.unwrap();
+    let request = ClaimRequest {
+        queue: "default",
+        job_types: &[JobType::Other],
+        limit: 10,
+        worker_id: "w",
+        lease_token: Uuid::new_v4(),
+        lease: Duration::from_secs(30),
+    };
+    assert!(queue::claim(&mut conn, &request).await.unwrap().is_empty());
+    assert_eq!(count(&mut owner, "select count(*) from job_queue").await, 0);
+    assert_eq!(count(&mut owner, "select count(*) from job_leases").await, 0);
+    // Made pending again, the job is queued again and runs once.
+    sqlx::query("update jobs set status = 'pending', completed_at = null where id = $1")
+        .bind(ids[0])
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    // A job rescheduled while pending is queued under its new time too.
+    let later = enqueue(&test, &[job(org, json!({}))]).await[0];
+    sqlx::query("update jobs set available_at = now() + interval '1 hour' where id = $1")
+        .bind(later)
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    let claimed = queue::claim(&mut conn, &request).await.unwrap();
+    assert_eq!(claimed.iter().map(|j| j.id).collect::<Vec<_>>(), vec![ids[0]]);
+    assert_eq!(state(&mut conn, later).await.status, "pending");
+    assert_eq!(
+        count(&mut owner, "select count(*) from job_queue").await,
+        1,
+        "only the rescheduled entry is left"
+    );
+    let leased: Vec<Uuid> = sqlx::query_scalar("select unnest(job_ids) from job_leases")
+        .fetch_all(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(leased, vec![ids[0]]);
 }
 
 #[tokio::test]

@@ -138,8 +138,9 @@ async fn seed_foreign_keys_exist() {
     .fetch_all(&mut conn)
     .await
     .unwrap();
+    // jobs → organizations, users and job_batches are checked per statement
+    // by a trigger instead (see `job_references_are_enforced`).
     for (table, column, referenced) in [
-        ("jobs", "batch_id", "job_batches"),
         ("failed_jobs", "job_id", "jobs"),
         ("failed_jobs", "resolved_by", "users"),
         (
@@ -147,7 +148,7 @@ async fn seed_foreign_keys_exist() {
             "integration_id",
             "system_integrations",
         ),
-        ("jobs", "organization_id", "organizations"),
+        ("job_batches", "organization_id", "organizations"),
         ("webhooks", "organization_id", "organizations"),
     ] {
         assert!(
@@ -413,4 +414,96 @@ async fn queue_names_are_checked_and_failure_records_follow_their_jobs_organizat
         .await
         .unwrap();
     assert_eq!(left, 0);
+}
+
+#[tokio::test]
+async fn job_references_are_enforced() {
+    let test_db = common::fresh_database().await;
+    let mut conn = test_db.owner_connection().await;
+    let mut orgs = Vec::new();
+    for slug in ["one", "two"] {
+        let id: uuid::Uuid = sqlx::query_scalar(
+            "insert into organizations (name, slug) values ($1, $1) returning id",
+        )
+        .bind(slug)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        orgs.push(id);
+    }
+    let batch: uuid::Uuid = sqlx::query_scalar(
+        "insert into job_batches (organization_id, batch_name) values ($1, 'b') returning id",
+    )
+    .bind(orgs[0])
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    // many rows in one statement, one of them wrong, fail as a whole
+    let insert = |org: uuid::Uuid, batch: Option<uuid::Uuid>, creator: Option<uuid::Uuid>| {
+        sqlx::query(
+            "insert into jobs (organization_id, job_type, job_name, payload, batch_id, created_by)
+             select o, 'other', 'x', '{}',
+                    case when n = 1 then $2::uuid end, case when n = 1 then $3::uuid end
+             from unnest(array[$1::uuid, $4::uuid]) with ordinality as t (o, n)",
+        )
+        .bind(org)
+        .bind(batch)
+        .bind(creator)
+        .bind(orgs[0])
+    };
+    let refused = |result: Result<sqlx::postgres::PgQueryResult, sqlx::Error>| {
+        result
+            .unwrap_err()
+            .as_database_error()
+            .and_then(|e| e.constraint().map(str::to_string))
+    };
+    let nowhere = uuid::Uuid::new_v4();
+    assert_eq!(
+        refused(insert(nowhere, None, None).execute(&mut conn).await).as_deref(),
+        Some("jobs_organization_id_fkey")
+    );
+    assert_eq!(
+        refused(insert(orgs[0], Some(nowhere), None).execute(&mut conn).await).as_deref(),
+        Some("jobs_batch_id_organization_id_fkey")
+    );
+    assert_eq!(
+        refused(insert(orgs[1], Some(batch), None).execute(&mut conn).await).as_deref(),
+        Some("jobs_batch_id_organization_id_fkey"),
+        "a batch of another organization"
+    );
+    assert_eq!(
+        refused(insert(orgs[0], None, Some(nowhere)).execute(&mut conn).await).as_deref(),
+        Some("jobs_created_by_fkey")
+    );
+    let jobs: i64 = sqlx::query_scalar("select count(*) from jobs")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(jobs, 0, "refused statements leave nothing behind");
+
+    insert(orgs[0], Some(batch), None)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let moved = sqlx::query("update jobs set organization_id = $1")
+        .bind(orgs[1])
+        .execute(&mut conn)
+        .await;
+    assert_eq!(refused(moved).as_deref(), Some("jobs_owners_fixed"));
+    for (sql, constraint) in [
+        ("delete from organizations where slug = 'one'", "organizations_referenced_by_jobs"),
+        ("delete from job_batches", "job_batches_referenced_by_jobs"),
+        (
+            "update organizations set id = gen_random_uuid() where slug = 'one'",
+            "organizations_referenced_by_jobs",
+        ),
+    ] {
+        let result = sqlx::query(sql).execute(&mut conn).await;
+        assert_eq!(refused(result).as_deref(), Some(constraint), "{sql}");
+    }
+    // an organization without jobs can still go
+    sqlx::query("delete from organizations where slug = 'two'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
 }

@@ -212,7 +212,9 @@ async fn drain(
         }
     }
     drop(jobs);
-    sqlx::query("vacuum analyze jobs").execute(owner).await?;
+    sqlx::query("vacuum analyze jobs, job_queue")
+        .execute(owner)
+        .await?;
     settle(owner).await;
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();

@@ -147,12 +147,26 @@ async fn insert_job(
     let started = !matches!(job.status, JobStatus::Pending) && job.attempts > 0;
     let finished_at = job.created_at + Duration::seconds(3);
     sqlx::query_scalar(
-        "insert into jobs (organization_id, job_type, job_name, payload, status, priority, queue,
-                           attempts, max_attempts, available_at, started_at, completed_at, failed_at,
-                           error_message, error_details, result, batch_id, created_by, created_at,
-                           updated_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, 3, $9, $10, $11, $12, $13, $14, $15, $16, $17, $9, $9)
-         returning id",
+        "with job as (
+           insert into jobs (organization_id, job_type, job_name, payload, status, priority, queue,
+                             attempts, max_attempts, available_at, started_at, completed_at,
+                             failed_at, error_message, error_details, result, batch_id, created_by,
+                             created_at, updated_at, lease_token, locked_by)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, 3, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                   $9, $9,
+                   case when $5 = 'running' then gen_random_uuid() end,
+                   case when $5 = 'running' then 'demo-worker' end)
+           returning id, organization_id, lease_token
+         ),
+         -- a running demo job is held by a worker that is gone: the rescuer
+         -- returns it to its queue shortly after start-up
+         lease as (
+           insert into job_leases (lease_token, organization_id, worker_id, locked_until, job_ids)
+           select lease_token, organization_id, 'demo-worker', now(), array[id]
+           from job
+           where lease_token is not null
+         )
+         select id from job",
     )
     .bind(org)
     .bind(job.job_type.as_str())

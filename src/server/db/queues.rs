@@ -8,21 +8,38 @@ use uuid::Uuid;
 /// `organization` (all visible organizations when `None`).
 pub async fn list(tx: &mut Tx, organization: Option<Uuid>) -> Result<Vec<QueueRow>, sqlx::Error> {
     sqlx::query_as(
-        "select q.name, q.paused, q.concurrency,
+        "with waiting as (
+           -- queue entries are hints: count each pending job once, as it is now
+           select distinct j.id, j.queue, j.available_at <= now() as due
+           from job_queue e
+           join jobs j on j.id = e.job_id
+           where j.status = 'pending'
+             and ($1::uuid is null or e.organization_id = $1)
+             and ($1::uuid is null or j.organization_id = $1)
+         ),
+         held as (
+           select j.queue, count(*) as running
+           from job_leases l
+           cross join unnest(l.job_ids) as h (id)
+           join jobs j on j.id = h.id and j.lease_token = l.lease_token
+           where ($1::uuid is null or l.organization_id = $1)
+             and ($1::uuid is null or j.organization_id = $1)
+           group by j.queue
+         ),
+         counts as (
+           select queue,
+                  count(*) filter (where due) as backlog,
+                  count(*) filter (where not due) as scheduled
+           from waiting
+           group by queue
+         )
+         select q.name, q.paused, q.concurrency,
                 coalesce(c.backlog, 0) as backlog,
                 coalesce(c.scheduled, 0) as scheduled,
-                coalesce(c.running, 0) as running
+                coalesce(h.running, 0) as running
          from queues q
-         left join (
-           select queue,
-                  count(*) filter (where status = 'pending' and available_at <= now()) as backlog,
-                  count(*) filter (where status = 'pending' and available_at > now()) as scheduled,
-                  count(*) filter (where status = 'running') as running
-           from jobs
-           where status in ('pending', 'running')
-             and ($1::uuid is null or organization_id = $1)
-           group by queue
-         ) c on c.queue = q.name
+         left join counts c on c.queue = q.name
+         left join held h on h.queue = q.name
          order by q.name",
     )
     .bind(organization)

@@ -1,5 +1,7 @@
-//! Taking runnable jobs: one statement claims a batch with
-//! `FOR UPDATE SKIP LOCKED`, so concurrent workers never take the same job.
+//! Taking runnable jobs: one statement takes a batch of entries from
+//! `job_queue` with `FOR UPDATE SKIP LOCKED` (so concurrent workers never
+//! take the same job), marks their jobs running under one lease token, and
+//! records the lease for the heartbeat and the rescuer.
 
 use crate::domain::{JobType, Priority};
 use chrono::{DateTime, Utc};
@@ -80,31 +82,45 @@ pub async fn claim(
     let job_types: Vec<&str> = request.job_types.iter().map(|t| t.as_str()).collect();
     let mut jobs: Vec<ClaimedJob> = sqlx::query_as(
         "with next as materialized (
-           select id
-           from jobs
-           where status = 'pending'
-             and queue = $1
-             and available_at <= now()
-             and job_type = any ($2)
+           select e.ctid as entry
+           from job_queue e
+           where e.queue = $1
+             and e.available_at <= now()
+             and e.job_type = any ($2)
              -- a pause takes effect at its commit, before workers hear of it
              and not exists (select 1 from queues q where q.name = $1 and q.paused)
-           order by priority_rank, available_at, id
+           order by e.priority_rank, e.available_at, e.job_id
            limit $3
            for update skip locked
+         ),
+         taken as (
+           delete from job_queue e using next where e.ctid = next.entry returning e.job_id
+         ),
+         -- an entry is only a hint: the job must still be pending and due
+         claimed as (
+           update jobs j set
+             status = 'running',
+             attempts = j.attempts + 1,
+             started_at = now(),
+             lease_token = $4,
+             locked_by = $5,
+             updated_at = now()
+           from taken
+           where j.id = taken.job_id
+             and j.status = 'pending'
+             and j.available_at <= now()
+             and j.queue = $1
+           returning j.id, j.organization_id, j.job_type, j.job_name, j.payload, j.priority,
+                     j.queue, j.attempts, j.max_attempts, j.timeout_seconds, j.batch_id,
+                     j.available_at, j.created_at, j.lease_token
+         ),
+         leased as (
+           insert into job_leases (lease_token, organization_id, worker_id, locked_until, job_ids)
+           select $4, organization_id, $5, now() + make_interval(secs => $6), array_agg(id)
+           from claimed
+           group by organization_id
          )
-         update jobs j set
-           status = 'running',
-           attempts = j.attempts + 1,
-           started_at = now(),
-           lease_token = $4,
-           locked_by = $5,
-           locked_until = now() + make_interval(secs => $6),
-           updated_at = now()
-         from next
-         where j.id = next.id
-         returning j.id, j.organization_id, j.job_type, j.job_name, j.payload, j.priority,
-                   j.queue, j.attempts, j.max_attempts, j.timeout_seconds, j.batch_id,
-                   j.available_at, j.created_at, j.lease_token",
+         select * from claimed",
     )
     .bind(request.queue)
     .bind(&job_types)

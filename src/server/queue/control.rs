@@ -73,8 +73,8 @@ pub async fn notify_queues_with_work(conn: &mut PgConnection) -> Result<(), sqlx
     sqlx::query(&format!(
         "select pg_notify('{JOBS_CHANNEL}', name)
          from queues q
-         where exists (select 1 from jobs j
-                       where j.status = 'pending' and j.queue = q.name and j.available_at <= now())"
+         where exists (select 1 from job_queue e
+                       where e.queue = q.name and e.available_at <= now())"
     ))
     .execute(conn)
     .await?;

@@ -55,7 +55,6 @@ pub async fn complete_many(
              failed_at = null,
              lease_token = null,
              locked_by = null,
-             locked_until = null,
              updated_at = now()
            from unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::jsonb[])
              as c (id, lease_token, started_at, finished_at, result)
@@ -104,7 +103,6 @@ pub async fn finish(
            cancel_requested_at = null,
            lease_token = null,
            locked_by = null,
-           locked_until = null,
            updated_at = now()
          where id = $1 and lease_token = $2",
     )
@@ -123,31 +121,41 @@ pub async fn finish(
 }
 
 /// Hands held jobs back without spending their attempt (graceful shutdown,
-/// jobs claimed but never started). Returns how many went back.
-pub async fn release(conn: &mut PgConnection, held: &[(Uuid, Uuid)]) -> Result<u64, sqlx::Error> {
-    if held.is_empty() {
-        return Ok(0);
-    }
+/// jobs claimed but never started) and drops the lease rows in `leases`,
+/// whose jobs are now all written or returned. Returns how many jobs went
+/// back.
+pub async fn release(
+    conn: &mut PgConnection,
+    held: &[(Uuid, Uuid)],
+    leases: &[Uuid],
+) -> Result<u64, sqlx::Error> {
     let ids: Vec<Uuid> = held.iter().map(|(id, _)| *id).collect();
     let tokens: Vec<Uuid> = held.iter().map(|(_, token)| *token).collect();
-    let result = sqlx::query(
-        "update jobs j set
-           status = 'pending',
-           attempts = j.attempts - 1,
-           started_at = case when j.attempts = 1 then null else j.started_at end,
-           lease_token = null,
-           locked_by = null,
-           locked_until = null,
-           updated_at = now()
-         from unnest($1::uuid[], $2::uuid[]) as h (id, lease_token)
-         where j.id = h.id and j.lease_token = h.lease_token",
+    let released: i64 = sqlx::query_scalar(
+        "with released as (
+           update jobs j set
+             status = 'pending',
+             attempts = j.attempts - 1,
+             started_at = case when j.attempts = 1 then null else j.started_at end,
+             lease_token = null,
+             locked_by = null,
+             updated_at = now()
+           from unnest($1::uuid[], $2::uuid[]) as h (id, lease_token)
+           where j.id = h.id and j.lease_token = h.lease_token
+           returning j.id
+         ),
+         dropped as (
+           delete from job_leases where lease_token = any ($3)
+         )
+         select count(*) from released",
     )
     .bind(&ids)
     .bind(&tokens)
-    .execute(&mut *conn)
+    .bind(leases)
+    .fetch_one(&mut *conn)
     .await?;
-    if result.rows_affected() > 0 {
+    if released > 0 {
         super::control::notify_queues_with_work(conn).await?;
     }
-    Ok(result.rows_affected())
+    Ok(released as u64)
 }

@@ -1,5 +1,6 @@
-//! Leases: holders renew them by heartbeat; the rescuer returns jobs whose
-//! holder stopped renewing (a crashed or partitioned worker).
+//! Leases: one `job_leases` row per claim (and organization), renewed by
+//! the holder's heartbeat; the rescuer returns the jobs of leases whose
+//! holder stopped renewing them (a crashed or partitioned worker).
 
 use super::JOBS_CHANNEL;
 use sqlx::PgConnection;
@@ -15,29 +16,36 @@ pub struct Renewed {
     pub cancel_requested: bool,
 }
 
-/// Extends the leases of `held` (id, token) pairs; returns the ones still
-/// held. A job missing from the answer was rescued: its holder must stop.
+/// Extends the claims' leases in `renew`, drops the lease rows of claims in
+/// `finished` (every job written), and returns which of the `held` (id,
+/// token) pairs are still held. A job missing from the answer was rescued:
+/// its holder must stop.
 pub async fn heartbeat(
     conn: &mut PgConnection,
     held: &[(Uuid, Uuid)],
+    renew: &[Uuid],
+    finished: &[Uuid],
     lease: Duration,
 ) -> Result<Vec<Renewed>, sqlx::Error> {
-    if held.is_empty() {
-        return Ok(Vec::new());
-    }
     let ids: Vec<Uuid> = held.iter().map(|(id, _)| *id).collect();
     let tokens: Vec<Uuid> = held.iter().map(|(_, token)| *token).collect();
     sqlx::query_as(
-        "update jobs j set
-           locked_until = now() + make_interval(secs => $3),
-           updated_at = now()
+        "with renewed as (
+           update job_leases set locked_until = now() + make_interval(secs => $3)
+           where lease_token = any ($4)
+         ),
+         dropped as (
+           delete from job_leases where lease_token = any ($5)
+         )
+         select j.id, j.cancel_requested_at is not null as cancel_requested
          from unnest($1::uuid[], $2::uuid[]) as h (id, lease_token)
-         where j.id = h.id and j.lease_token = h.lease_token
-         returning j.id, j.cancel_requested_at is not null as cancel_requested",
+         join jobs j on j.id = h.id and j.lease_token = h.lease_token",
     )
     .bind(&ids)
     .bind(&tokens)
     .bind(lease.as_secs_f64())
+    .bind(renew)
+    .bind(finished)
     .fetch_all(conn)
     .await
 }
@@ -51,20 +59,32 @@ pub struct Rescued {
     pub failed: u64,
     /// Cancellation had been requested: cancelled.
     pub cancelled: u64,
+    /// Expired lease rows removed (a claim whose jobs all finished counts
+    /// here without returning any job).
+    pub leases: u64,
 }
 
-/// Returns up to `limit` running jobs whose lease expired (or that never had
-/// one). The lost attempt counts: a job out of attempts fails with a
-/// failed_jobs record, and a job whose cancellation was requested is cancelled.
+/// Returns the jobs of up to `limit` expired leases (claims whose holder
+/// stopped renewing them) that still carry the lease's token. The lost
+/// attempt counts: a job out of attempts fails with a failed_jobs record,
+/// and a job whose cancellation was requested is cancelled.
 pub async fn rescue(conn: &mut PgConnection, limit: i64) -> Result<Rescued, sqlx::Error> {
     let rows: Vec<(String, i64)> = sqlx::query_as(&format!(
         "with expired as materialized (
-           select id
-           from jobs
-           where status = 'running' and (locked_until is null or locked_until < now())
-           order by locked_until nulls first
+           select lease_token, organization_id, job_ids
+           from job_leases
+           where locked_until < now()
+           order by locked_until
            limit $1
            for update skip locked
+         ),
+         dropped as (
+           delete from job_leases l using expired e
+           where l.lease_token = e.lease_token and l.organization_id = e.organization_id
+         ),
+         held as (
+           select e.lease_token, h.id
+           from expired e cross join unnest(e.job_ids) as h (id)
          ),
          rescued as (
            update jobs j set
@@ -95,17 +115,18 @@ pub async fn rescue(conn: &mut PgConnection, limit: i64) -> Result<Rescued, sqlx
              cancel_requested_at = null,
              lease_token = null,
              locked_by = null,
-             locked_until = null,
              updated_at = now()
-           from expired
-           where j.id = expired.id
+           from held
+           where j.id = held.id and j.lease_token = held.lease_token
            returning j.status, j.queue
          ),
          woken as (
            select count(pg_notify('{JOBS_CHANNEL}', queue))
            from (select distinct queue from rescued where status = 'pending') q
          )
-         select status::text, count(*) from rescued, woken group by status"
+         select status::text, count(*) from rescued, woken group by status
+         union all
+         select 'lease', count(*) from expired"
     ))
     .bind(limit)
     .fetch_all(conn)
@@ -114,6 +135,7 @@ pub async fn rescue(conn: &mut PgConnection, limit: i64) -> Result<Rescued, sqlx
     for (status, count) in rows {
         let count = count as u64;
         match status.as_str() {
+            "lease" => rescued.leases += count,
             "pending" => rescued.retried += count,
             "failed" => rescued.failed += count,
             _ => rescued.cancelled += count,

@@ -11,6 +11,7 @@
 //! with a poll as the fallback.
 
 pub mod handlers;
+mod lease_book;
 mod runtime;
 
 pub use handlers::{FnHandler, Handler, JobContext, Registry};

@@ -2,6 +2,7 @@
 //! rescuer, and the graceful shutdown that ties them together.
 
 use super::handlers::{JobContext, Registry};
+use super::lease_book::LeaseBook;
 use crate::domain::JobType;
 use crate::server::db::Database;
 use crate::server::queue::{
@@ -142,6 +143,8 @@ struct Shared {
     registry: Registry,
     job_types: Vec<JobType>,
     held: Mutex<HashMap<Uuid, Held>>,
+    /// Lease rows of this process's claims.
+    leases: Arc<Mutex<LeaseBook>>,
     queues: Mutex<HashMap<String, Arc<QueueRunner>>>,
     completions: mpsc::UnboundedSender<Completion>,
     /// Stop claiming (graceful shutdown has begun).
@@ -150,6 +153,12 @@ struct Shared {
     abandon: CancellationToken,
     jobs: TaskTracker,
     fetchers: TaskTracker,
+}
+
+impl Shared {
+    fn lease_book(&self) -> std::sync::MutexGuard<'_, LeaseBook> {
+        self.leases.lock().expect("lease book lock")
+    }
 }
 
 /// A running worker; [`Worker::shutdown`] stops it gracefully.
@@ -173,6 +182,7 @@ impl Worker {
             config,
             registry,
             held: Mutex::new(HashMap::new()),
+            leases: Arc::new(Mutex::new(LeaseBook::default())),
             queues: Mutex::new(HashMap::new()),
             completions,
             stop: CancellationToken::new(),
@@ -240,14 +250,20 @@ impl Worker {
             held.iter().map(|(id, h)| (*id, h.lease_token)).collect()
         };
         let db = shared.db.clone();
+        let leases = shared.leases.clone();
         drop(shared);
         for task in self.background {
             let _ = task.await;
         }
         let _ = self.completer.await;
-        if !held.is_empty() {
+        // The completer has ended: every write that will happen has happened.
+        let droppable = leases
+            .lock()
+            .expect("lease book lock")
+            .drain_droppable();
+        if !held.is_empty() || !droppable.is_empty() {
             match db.worker.acquire().await {
-                Ok(mut conn) => match queue::release(&mut conn, &held).await {
+                Ok(mut conn) => match queue::release(&mut conn, &held, &droppable).await {
                     Ok(count) => tracing::info!(count, "returned held jobs to their queues"),
                     Err(error) => tracing::error!(%error, "could not return held jobs"),
                 },
@@ -381,7 +397,8 @@ async fn claim_batch(
     limit: usize,
 ) -> Result<usize, sqlx::Error> {
     let lease_token = Uuid::new_v4();
-    let jobs = {
+    shared.lease_book().begin(lease_token);
+    let claimed = async {
         let mut conn = shared.db.worker.acquire().await?;
         queue::claim(
             &mut conn,
@@ -394,9 +411,13 @@ async fn claim_batch(
                 lease: shared.config.lease,
             },
         )
-        .await?
-    };
+        .await
+    }
+    .await;
+    // A failed claim statement rolled back: it left no lease row.
+    let jobs = claimed.inspect_err(|_| shared.lease_book().claimed(lease_token, 0))?;
     let count = jobs.len();
+    shared.lease_book().claimed(lease_token, count);
     runner.in_flight.fetch_add(count, Ordering::SeqCst);
     let mut held = shared.held.lock().expect("held jobs lock");
     for job in jobs {
@@ -440,8 +461,11 @@ async fn run_job(
     };
     drop(slot);
     let Some(outcome) = outcome else {
-        // Lease lost or worker abandoning: someone else owns the job now, or
-        // shutdown returns it.
+        // Lease lost (the rescuer took the job and its lease row) or worker
+        // abandoning (shutdown returns the job and drops the row).
+        if reason.load(Ordering::SeqCst) == STOP_LEASE_LOST {
+            shared.lease_book().end(job.lease_token, true);
+        }
         return;
     };
     let finished_at = Utc::now();
@@ -465,8 +489,9 @@ async fn run_job(
     let unit: f64 = rand::thread_rng().gen();
     let transition = Transition::decide(&outcome, attempt, &shared.config.retry, unit)
         .expect("non-success outcomes have a transition");
-    write_transition(&shared, &job, started_at, &transition).await;
+    let written = write_transition(&shared, &job, started_at, &transition).await;
     shared.held.lock().expect("held jobs lock").remove(&job.id);
+    shared.lease_book().end(job.lease_token, written);
 }
 
 /// Runs the handler under its timeout and cancellation; `None` means the job
@@ -535,13 +560,13 @@ fn panic_message(error: tokio::task::JoinError) -> String {
 }
 
 /// Writes a non-success outcome, retrying briefly on connection trouble (the
-/// lease rescues the job if we never manage to).
+/// lease rescues the job if we never manage to). False when it gave up.
 async fn write_transition(
     shared: &Shared,
     job: &ClaimedJob,
     started_at: chrono::DateTime<Utc>,
     transition: &Transition,
-) {
+) -> bool {
     for attempt in 0..5u32 {
         let result = async {
             let mut conn = shared.db.worker.acquire().await?;
@@ -549,10 +574,10 @@ async fn write_transition(
         }
         .await;
         match result {
-            Ok(true) => return,
+            Ok(true) => return true,
             Ok(false) => {
                 tracing::warn!(job = %job.id, "lease lost before the outcome was written");
-                return;
+                return true;
             }
             Err(error) => {
                 tracing::warn!(job = %job.id, %error, "could not write the outcome; retrying");
@@ -560,6 +585,8 @@ async fn write_transition(
             }
         }
     }
+    tracing::error!(job = %job.id, "outcome not written; its lease will expire and the job run again");
+    false
 }
 
 /// Keeps a queue's in-flight count right however the job task ends.
@@ -577,6 +604,7 @@ impl Drop for InFlight<'_> {
 async fn run_completer(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Completion>) {
     let batch_size = shared.config.completion_batch.max(1);
     let db = shared.db.clone();
+    let leases = shared.leases.clone();
     // The completer must not keep the sender alive, or it would never end.
     drop(shared);
     let mut batch = Vec::with_capacity(batch_size);
@@ -588,12 +616,19 @@ async fn run_completer(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Comp
                 Err(_) => break,
             }
         }
-        write_completions(&db, &batch).await;
+        let written = write_completions(&db, &batch).await;
+        let mut book = leases.lock().expect("lease book lock");
+        for completion in &batch {
+            book.end(completion.lease_token, written);
+        }
+        drop(book);
         batch.clear();
     }
 }
 
-async fn write_completions(db: &Database, batch: &[Completion]) {
+/// Writes one batch of completions, retrying briefly on connection trouble;
+/// false when it gave up (the leases then expire and the jobs run again).
+async fn write_completions(db: &Database, batch: &[Completion]) -> bool {
     for attempt in 0..5u32 {
         let result = async {
             let mut conn = db.worker.acquire().await?;
@@ -608,7 +643,7 @@ async fn write_completions(db: &Database, batch: &[Completion]) {
                         "completions skipped: their leases had expired"
                     );
                 }
-                return;
+                return true;
             }
             Err(error) => {
                 tracing::warn!(%error, "could not write completions; retrying");
@@ -620,6 +655,7 @@ async fn write_completions(db: &Database, batch: &[Completion]) {
         count = batch.len(),
         "completions not written; their leases will expire and the jobs run again"
     );
+    false
 }
 
 /// Dispatches notifications: new work, cancellations, queue changes.
@@ -680,8 +716,9 @@ fn request_cancel(shared: &Shared, id: Uuid, why: u8) {
     }
 }
 
-/// Renews leases of held jobs; stops jobs whose lease was lost or whose
-/// cancellation was requested (the NOTIFY's fallback).
+/// Renews this process's leases and drops those of finished claims; stops
+/// jobs whose lease was lost or whose cancellation was requested (the
+/// NOTIFY's fallback).
 async fn run_heartbeat(shared: Arc<Shared>) {
     let mut ticker = tokio::time::interval(shared.config.heartbeat_every);
     ticker.tick().await;
@@ -694,12 +731,16 @@ async fn run_heartbeat(shared: Arc<Shared>) {
             .iter()
             .map(|(id, h)| (*id, h.lease_token))
             .collect();
-        if held.is_empty() {
-            continue;
-        }
+        let (renew, finished) = {
+            let mut book = shared.lease_book();
+            if held.is_empty() && book.is_idle() {
+                continue;
+            }
+            (book.to_renew(), book.take_finished())
+        };
         let renewed = async {
             let mut conn = shared.db.worker.acquire().await?;
-            lease::heartbeat(&mut conn, &held, shared.config.lease).await
+            lease::heartbeat(&mut conn, &held, &renew, &finished, shared.config.lease).await
         }
         .await;
         match renewed {
@@ -714,7 +755,14 @@ async fn run_heartbeat(shared: Arc<Shared>) {
                     }
                 }
             }
-            Err(error) => tracing::warn!(%error, "heartbeat failed"),
+            Err(error) => {
+                tracing::warn!(%error, "heartbeat failed");
+                // Try the deletions again next time.
+                let mut book = shared.lease_book();
+                for token in finished {
+                    book.requeue_finished(token);
+                }
+            }
         }
     }
 }
@@ -727,11 +775,12 @@ async fn run_rescuer(shared: Arc<Shared>) {
         loop {
             let rescued = async {
                 let mut conn = shared.db.worker.acquire().await?;
-                lease::rescue(&mut conn, 500).await
+                lease::rescue(&mut conn, 100).await
             }
             .await;
             match rescued {
-                Ok(r) if r == lease::Rescued::default() => break,
+                Ok(r) if r.leases == 0 => break,
+                Ok(r) if r.retried + r.failed + r.cancelled == 0 => {}
                 Ok(r) => tracing::warn!(
                     retried = r.retried,
                     failed = r.failed,
