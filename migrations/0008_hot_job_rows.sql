@@ -30,46 +30,46 @@ create function jobs_after_insert() returns trigger
 language plpgsql
 as $$
 declare
-  wanted bigint;
+  organization_ids uuid[];
+  creator_ids uuid[];
+  batched bigint;
   found bigint;
 begin
-  select count(distinct organization_id) into wanted from new_jobs;
-  with locked as (
-    select o.id from organizations o
-    where o.id in (select organization_id from new_jobs)
-    for key share
-  )
-  select count(*) into found from locked;
-  if found < wanted then
+  -- one pass over the new rows for the owners they name
+  select array_agg(distinct organization_id),
+         coalesce(array_agg(distinct created_by) filter (where created_by is not null), '{}'),
+         count(*) filter (where batch_id is not null)
+    into organization_ids, creator_ids, batched
+  from new_jobs;
+
+  select count(*) into found
+  from (select 1 from organizations where id = any (organization_ids) for key share) locked;
+  if found < cardinality(organization_ids) then
     raise exception 'a job''s organization does not exist'
       using errcode = '23503', constraint = 'jobs_organization_id_fkey';
   end if;
 
-  select count(distinct created_by) into wanted from new_jobs;
-  if wanted > 0 then
-    with locked as (
-      select u.id from users u
-      where u.id in (select created_by from new_jobs)
-      for key share
-    )
-    select count(*) into found from locked;
-    if found < wanted then
+  if cardinality(creator_ids) > 0 then
+    select count(*) into found
+    from (select 1 from users where id = any (creator_ids) for key share) locked;
+    if found < cardinality(creator_ids) then
       raise exception 'a job''s creator does not exist'
         using errcode = '23503', constraint = 'jobs_created_by_fkey';
     end if;
   end if;
 
-  select count(*) into wanted
-  from (select distinct batch_id, organization_id from new_jobs where batch_id is not null) w;
-  if wanted > 0 then
-    with locked as (
-      select b.id from job_batches b
-      where (b.id, b.organization_id) in (
-        select batch_id, organization_id from new_jobs where batch_id is not null)
-      for key share
-    )
-    select count(*) into found from locked;
-    if found < wanted then
+  if batched > 0 then
+    -- lock first: a row that exists now cannot go before we commit
+    perform 1 from job_batches
+    where id in (select batch_id from new_jobs where batch_id is not null)
+    for key share;
+    if exists (
+      select 1
+      from (select distinct batch_id, organization_id from new_jobs where batch_id is not null) n
+      where not exists (
+        select 1 from job_batches b
+        where b.id = n.batch_id and b.organization_id = n.organization_id)
+    ) then
       raise exception 'a job''s batch does not exist in the job''s organization'
         using errcode = '23503', constraint = 'jobs_batch_id_organization_id_fkey';
     end if;
@@ -206,8 +206,10 @@ group by lease_token, organization_id;
 drop index jobs_runnable_idx;
 drop index jobs_running_idx;
 alter table jobs drop column locked_until;
--- room on each page for the claim's and the completion's new row versions
-alter table jobs set (fillfactor = 90);
+-- Room on each page for the claim's new version of every row on it: an
+-- update within the page (HOT) touches no index. The completion then reuses
+-- the space the claim's old versions leave once pruned.
+alter table jobs set (fillfactor = 50);
 
 -- 5. Access --------------------------------------------------------------------
 

@@ -690,7 +690,11 @@ async fn a_stale_holder_cannot_overwrite_a_newer_attempt() {
         .fetch_all(&mut *conn)
         .await
         .unwrap();
-    assert_eq!(leases, vec![second], "the rescued claim's lease row is gone");
+    assert_eq!(
+        leases,
+        vec![second],
+        "the rescued claim's lease row is gone"
+    );
 }
 
 #[tokio::test]
@@ -715,8 +719,14 @@ async fn rescue_fails_jobs_out_of_attempts_and_drops_leases_of_finished_claims()
     };
     // Two claims; the second one's job is completed, then the holder dies.
     let (lost, done) = (Uuid::new_v4(), Uuid::new_v4());
-    assert_eq!(queue::claim(&mut conn, &claim(lost)).await.unwrap()[0].id, ids[0]);
-    assert_eq!(queue::claim(&mut conn, &claim(done)).await.unwrap()[0].id, ids[1]);
+    assert_eq!(
+        queue::claim(&mut conn, &claim(lost)).await.unwrap()[0].id,
+        ids[0]
+    );
+    assert_eq!(
+        queue::claim(&mut conn, &claim(done)).await.unwrap()[0].id,
+        ids[1]
+    );
     let written = queue::complete_many(
         &mut conn,
         &[Completion {
@@ -730,7 +740,10 @@ async fn rescue_fails_jobs_out_of_attempts_and_drops_leases_of_finished_claims()
     .await
     .unwrap();
     assert_eq!(written, vec![ids[1]]);
-    assert_eq!(lease::rescue(&mut conn, 10).await.unwrap(), lease::Rescued::default());
+    assert_eq!(
+        lease::rescue(&mut conn, 10).await.unwrap(),
+        lease::Rescued::default()
+    );
     sqlx::query("update job_leases set locked_until = now() - interval '1 second'")
         .execute(&mut owner)
         .await
@@ -745,7 +758,10 @@ async fn rescue_fails_jobs_out_of_attempts_and_drops_leases_of_finished_claims()
         count(&mut owner, "select count(*) from failed_jobs").await,
         1
     );
-    assert_eq!(count(&mut owner, "select count(*) from job_leases").await, 0);
+    assert_eq!(
+        count(&mut owner, "select count(*) from job_leases").await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -777,7 +793,10 @@ async fn queue_entries_are_hints_a_job_runs_only_while_pending() {
     };
     assert!(queue::claim(&mut conn, &request).await.unwrap().is_empty());
     assert_eq!(count(&mut owner, "select count(*) from job_queue").await, 0);
-    assert_eq!(count(&mut owner, "select count(*) from job_leases").await, 0);
+    assert_eq!(
+        count(&mut owner, "select count(*) from job_leases").await,
+        0
+    );
     // Made pending again, the job is queued again and runs once.
     sqlx::query("update jobs set status = 'pending', completed_at = null where id = $1")
         .bind(ids[0])
@@ -792,7 +811,10 @@ async fn queue_entries_are_hints_a_job_runs_only_while_pending() {
         .await
         .unwrap();
     let claimed = queue::claim(&mut conn, &request).await.unwrap();
-    assert_eq!(claimed.iter().map(|j| j.id).collect::<Vec<_>>(), vec![ids[0]]);
+    assert_eq!(
+        claimed.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![ids[0]]
+    );
     assert_eq!(state(&mut conn, later).await.status, "pending");
     assert_eq!(
         count(&mut owner, "select count(*) from job_queue").await,

@@ -463,7 +463,12 @@ async fn job_references_are_enforced() {
         Some("jobs_organization_id_fkey")
     );
     assert_eq!(
-        refused(insert(orgs[0], Some(nowhere), None).execute(&mut conn).await).as_deref(),
+        refused(
+            insert(orgs[0], Some(nowhere), None)
+                .execute(&mut conn)
+                .await
+        )
+        .as_deref(),
         Some("jobs_batch_id_organization_id_fkey")
     );
     assert_eq!(
@@ -472,7 +477,12 @@ async fn job_references_are_enforced() {
         "a batch of another organization"
     );
     assert_eq!(
-        refused(insert(orgs[0], None, Some(nowhere)).execute(&mut conn).await).as_deref(),
+        refused(
+            insert(orgs[0], None, Some(nowhere))
+                .execute(&mut conn)
+                .await
+        )
+        .as_deref(),
         Some("jobs_created_by_fkey")
     );
     let jobs: i64 = sqlx::query_scalar("select count(*) from jobs")
@@ -491,7 +501,10 @@ async fn job_references_are_enforced() {
         .await;
     assert_eq!(refused(moved).as_deref(), Some("jobs_owners_fixed"));
     for (sql, constraint) in [
-        ("delete from organizations where slug = 'one'", "organizations_referenced_by_jobs"),
+        (
+            "delete from organizations where slug = 'one'",
+            "organizations_referenced_by_jobs",
+        ),
         ("delete from job_batches", "job_batches_referenced_by_jobs"),
         (
             "update organizations set id = gen_random_uuid() where slug = 'one'",

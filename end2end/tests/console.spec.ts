@@ -62,6 +62,37 @@ test("a batch is created from pasted recipients", async ({ page }) => {
   await expect(page.getByTestId("job-row").first()).toContainText("Statement run from the console");
 });
 
+test("a batch is created from an uploaded CSV file", async ({ page }) => {
+  await signIn(page, NORTHWIND_ADMIN);
+  await page.goto("/batches/new");
+  await waitForHydration(page);
+  await page.getByTestId("batch-name").fill("Card renewal notices from a file");
+  await page.getByTestId("batch-subject").fill("Your new card is on its way");
+  const rows = ["email,name,card"];
+  for (let i = 1; i <= 4; i++) rows.push(`holder${i}@bank.example,Holder ${i},*${1000 + i}`);
+  await page.getByTestId("batch-csv-file").setInputFiles({
+    name: "renewals.csv",
+    mimeType: "text/csv",
+    buffer: Buffer.from(rows.join("\n") + "\n"),
+  });
+  await expect(page.getByTestId("batch-recipients")).toHaveValue(/holder4@bank\.example,Holder 4,\*1004/);
+  await expect(page.getByTestId("batch-summary")).toHaveText("4 recipients");
+  await page.getByRole("button", { name: "Create batch" }).click();
+  await expect(page).toHaveURL(/\/jobs\?batch=/);
+  await expect(page.getByTestId("job-row")).toHaveCount(4);
+
+  // a file with a bad row is refused with its row number, like pasted text
+  await page.goto("/batches/new");
+  await waitForHydration(page);
+  await page.getByTestId("batch-csv-file").setInputFiles({
+    name: "broken.csv",
+    mimeType: "text/csv",
+    buffer: Buffer.from("email,name\nada@bank.example,Ada\nnobody,Bo\n"),
+  });
+  await expect(page.getByTestId("batch-summary")).toContainText('Row 3: "nobody"');
+  await expect(page.getByRole("button", { name: "Create batch" })).toBeDisabled();
+});
+
 test("an uploaded document is analysed by a job", async ({ page }) => {
   await signIn(page, NORTHWIND_ADMIN);
   await page.goto("/jobs");

@@ -32,19 +32,43 @@ test("an org admin enqueues a job in the console and sees it complete", async ({
   expect(errors).toEqual([]);
 });
 
+test("a running job's page shows its worker and hydrates", async ({ page }) => {
+  const errors = trackErrors(page);
+  await signIn(page, NORTHWIND_ADMIN);
+  await page.goto("/jobs/new");
+  await waitForHydration(page);
+  await page.getByTestId("job-type").selectOption("other");
+  await page.getByTestId("job-name").fill("Long running diagnostic");
+  await page.getByTestId("job-payload").fill('{"delay_ms": 8000}');
+  await page.getByRole("button", { name: "Enqueue job" }).click();
+  await expect(page).toHaveURL(/\/jobs\/[0-9a-f-]{36}$/);
+  await expect(async () => {
+    await page.reload();
+    await expect(page.getByTestId("job-status")).toHaveText("running", { timeout: 1000 });
+  }).toPass({ timeout: 10_000 });
+  await waitForHydration(page);
+  await expect(page.getByTestId("job-worker")).not.toBeEmpty();
+  expect(errors).toEqual([]);
+});
+
 test("a failed job is retried from the Failed jobs tab", async ({ page }) => {
   await signIn(page, HARBOR_ADMIN);
   await page.goto("/failed-jobs?status=open");
   await waitForHydration(page);
-  const row = page.getByTestId("failed-row").first();
+  // an email job: it waits for its integration instead of running at once
+  const row = page
+    .getByTestId("failed-row")
+    .filter({ has: page.locator("code", { hasText: /^email$/ }) })
+    .first();
   const jobLink = await row.locator("a.name").getAttribute("href");
   const retried = page.waitForResponse((r) => r.url().includes("/api/retry_failed_job") && r.ok());
   await row.getByTestId("retry-failed").click();
   await retried;
   await page.goto(jobLink!);
   await waitForHydration(page);
-  // back on its queue (email jobs then wait for their integration)
-  await expect(page.getByTestId("job-status")).toHaveText(/pending|running|completed/);
+  // back on its queue, waiting for the email integration
+  await expect(page.getByTestId("job-status")).toHaveText("pending");
+  await expect(page.getByTestId("waiting-reason")).toBeVisible();
 });
 
 test("a failure is resolved with a note", async ({ page }) => {

@@ -51,6 +51,9 @@ pub struct BenchArgs {
     /// Jobs claimed ahead of free handlers (drain, latency).
     #[arg(long, default_value_t = 1000)]
     pub prefetch: usize,
+    /// Claim statements in flight per queue (drain, latency).
+    #[arg(long, default_value_t = 2)]
+    pub claimers: usize,
     /// Keep the benchmark database afterwards.
     #[arg(long)]
     pub keep_db: bool,
@@ -245,8 +248,9 @@ async fn drain(
         Some(args.concurrency),
         args.n as f64 / wall,
         format!(
-            "prefetch={} max_claim=1000 completion_batch=1000; verified: {completed}/{} rows status=completed (finished jobs are kept), handler calls={}; wall {wall:.2}s incl. worker startup; {}",
+            "prefetch={} claimers={} max_claim=1000 completion_batch=1000; verified: {completed}/{} rows status=completed (finished jobs are kept), handler calls={}; wall {wall:.2}s incl. worker startup; {}",
             args.prefetch,
+            args.claimers,
             args.n,
             calls.load(Ordering::Relaxed),
             load()
@@ -346,6 +350,7 @@ fn bench_worker_config(args: &BenchArgs) -> WorkerConfig {
     WorkerConfig {
         prefetch: args.prefetch,
         max_claim: 1000,
+        claimers: args.claimers.max(1),
         concurrency_override: Some(args.concurrency.max(1)),
         completion_batch: 1000,
         ..WorkerConfig::default()

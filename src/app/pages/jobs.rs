@@ -382,7 +382,7 @@ fn job_view(job: JobDetail, can_write: bool, act: ServerAction<JobActionFn>) -> 
             <dt>"Started"</dt><dd>{time(&job.started_at)}</dd>
             <dt>"Completed"</dt><dd>{time(&job.completed_at)}</dd>
             <dt>"Failed"</dt><dd>{time(&job.failed_at)}</dd>
-            {job.locked_by.clone().map(|w| view! { <dt>"Worker"</dt><dd>{w}</dd> })}
+            {job.locked_by.clone().map(|w| view! { <dt>"Worker"</dt><dd data-testid="job-worker">{w}</dd> })}
         </dl>
         {job.error_message.clone().map(|e| view! {
             <h2>"Error"</h2>

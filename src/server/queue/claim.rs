@@ -93,8 +93,11 @@ pub async fn claim(
            limit $3
            for update skip locked
          ),
+         -- by ctid array: a TID scan (a join on ctid would scan the table)
          taken as (
-           delete from job_queue e using next where e.ctid = next.entry returning e.job_id
+           delete from job_queue e
+           where e.ctid = any (array(select entry from next))
+           returning e.job_id
          ),
          -- an entry is only a hint: the job must still be pending and due
          claimed as (

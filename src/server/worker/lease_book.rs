@@ -97,7 +97,11 @@ mod tests {
         let mut book = LeaseBook::default();
         let token = Uuid::new_v4();
         book.begin(token);
-        assert_eq!(book.to_renew(), vec![token], "in flight: renewed, not dropped");
+        assert_eq!(
+            book.to_renew(),
+            vec![token],
+            "in flight: renewed, not dropped"
+        );
         assert!(book.take_finished().is_empty());
         book.claimed(token, 2);
         book.end(token, true);
@@ -126,7 +130,10 @@ mod tests {
         book.end(token, false);
         assert!(book.to_renew().is_empty(), "left to expire for the rescuer");
         book.end(token, true);
-        assert!(book.take_finished().is_empty(), "its row must not be deleted");
+        assert!(
+            book.take_finished().is_empty(),
+            "its row must not be deleted"
+        );
         assert!(book.is_idle());
     }
 

@@ -31,6 +31,9 @@ pub struct WorkerConfig {
     pub prefetch: usize,
     /// Most jobs one claim statement takes.
     pub max_claim: usize,
+    /// Claim statements a queue may have in flight at once: a second one
+    /// keeps the database busy while the first one's jobs are handed out.
+    pub claimers: usize,
     /// Lease length; heartbeats renew it.
     pub lease: Duration,
     /// How often held leases are renewed.
@@ -55,6 +58,7 @@ impl Default for WorkerConfig {
             worker_id: default_worker_id(),
             prefetch: 10,
             max_claim: 500,
+            claimers: 2,
             lease: Duration::from_secs(30),
             heartbeat_every: Duration::from_secs(10),
             poll_interval: Duration::from_secs(1),
@@ -70,7 +74,8 @@ impl Default for WorkerConfig {
 impl WorkerConfig {
     /// Defaults, overridden by `VERIPHY_WORKER_LEASE_SECONDS`,
     /// `VERIPHY_WORKER_POLL_MS`, `VERIPHY_WORKER_RESCUE_SECONDS`,
-    /// `VERIPHY_WORKER_SHUTDOWN_GRACE_SECONDS` and `VERIPHY_WORKER_PREFETCH`.
+    /// `VERIPHY_WORKER_SHUTDOWN_GRACE_SECONDS`, `VERIPHY_WORKER_PREFETCH` and
+    /// `VERIPHY_WORKER_CLAIMERS`.
     /// The heartbeat runs three times per lease. Unparsable values are
     /// reported and ignored.
     pub fn from_env() -> Self {
@@ -99,6 +104,9 @@ impl WorkerConfig {
         }
         if let Some(v) = read("VERIPHY_WORKER_PREFETCH") {
             config.prefetch = v as usize;
+        }
+        if let Some(v) = read("VERIPHY_WORKER_CLAIMERS") {
+            config.claimers = (v as usize).clamp(1, 8);
         }
         config.heartbeat_every = config.lease / 3;
         config
@@ -257,10 +265,7 @@ impl Worker {
         }
         let _ = self.completer.await;
         // The completer has ended: every write that will happen has happened.
-        let droppable = leases
-            .lock()
-            .expect("lease book lock")
-            .drain_droppable();
+        let droppable = leases.lock().expect("lease book lock").drain_droppable();
         if !held.is_empty() || !droppable.is_empty() {
             match db.worker.acquire().await {
                 Ok(mut conn) => match queue::release(&mut conn, &held, &droppable).await {
@@ -305,7 +310,11 @@ async fn reload_queues(shared: &Arc<Shared>) -> Result<(), sqlx::Error> {
                 });
                 queues.insert(setting.name, runner.clone());
                 if !shared.stop.is_cancelled() {
-                    shared.fetchers.spawn(run_fetcher(shared.clone(), runner));
+                    for _ in 0..shared.config.claimers.max(1) {
+                        shared
+                            .fetchers
+                            .spawn(run_fetcher(shared.clone(), runner.clone()));
+                    }
                 }
             }
         }
