@@ -201,7 +201,120 @@ from jobs
 where status = 'running'
 group by lease_token, organization_id;
 
--- 4. The jobs table without status indexes -----------------------------------
+-- 4. Batch counters without transition tables ---------------------------------
+--
+-- The statement triggers of 0003 captured every changed row (old and new) of
+-- every statement on jobs, batch or not: about a tenth of a claim's and a
+-- completion's cost. Now a row trigger fires only for jobs of a batch whose
+-- status changes and notes a delta; a statement trigger folds the
+-- transaction's deltas into the batch rows (locked in id order, so concurrent
+-- statements cannot deadlock), and returns at once when there are none.
+
+drop trigger jobs_batch_counters_insert on jobs;
+drop trigger jobs_batch_counters_update on jobs;
+drop trigger jobs_batch_counters_delete on jobs;
+drop function job_batches_apply_job_changes();
+
+-- Deltas live only inside the transaction that wrote them (the statement
+-- trigger deletes them before the statement ends), so no other session ever
+-- sees a row and nothing here needs to survive a crash.
+create unlogged table job_batch_deltas (
+  xact xid8 not null default pg_current_xact_id(),
+  batch_id uuid not null,
+  sign integer not null,
+  status varchar(20) not null
+);
+create index job_batch_deltas_xact_idx on job_batch_deltas (xact);
+grant select, insert, delete on job_batch_deltas to veriphy_app, veriphy_worker;
+
+create function job_batches_note_job_change() returns trigger
+language plpgsql
+as $$
+begin
+  if tg_op in ('UPDATE', 'DELETE') and old.batch_id is not null then
+    insert into job_batch_deltas (batch_id, sign, status) values (old.batch_id, -1, old.status);
+  end if;
+  if tg_op in ('INSERT', 'UPDATE') and new.batch_id is not null then
+    insert into job_batch_deltas (batch_id, sign, status) values (new.batch_id, 1, new.status);
+  end if;
+  perform set_config('veriphy.batch_deltas', 'pending', true);
+  return null;
+end
+$$;
+
+create function job_batches_fold_deltas() returns trigger
+language plpgsql
+as $$
+declare
+  batch_ids uuid[];
+  totals bigint[];
+  unfinished bigint[];
+  running bigint[];
+  completed bigint[];
+  failed bigint[];
+  cancelled bigint[];
+begin
+  if current_setting('veriphy.batch_deltas', true) is distinct from 'pending' then
+    return null;
+  end if;
+  perform set_config('veriphy.batch_deltas', 'none', true);
+
+  select array_agg(d.batch_id order by d.batch_id), array_agg(d.total order by d.batch_id),
+         array_agg(d.unfinished order by d.batch_id), array_agg(d.running order by d.batch_id),
+         array_agg(d.completed order by d.batch_id), array_agg(d.failed order by d.batch_id),
+         array_agg(d.cancelled order by d.batch_id)
+    into batch_ids, totals, unfinished, running, completed, failed, cancelled
+  from (
+    select c.batch_id,
+           sum(c.sign) as total,
+           coalesce(sum(c.sign) filter (where c.status in ('pending', 'running')), 0) as unfinished,
+           coalesce(sum(c.sign) filter (where c.status = 'running'), 0) as running,
+           coalesce(sum(c.sign) filter (where c.status = 'completed'), 0) as completed,
+           coalesce(sum(c.sign) filter (where c.status = 'failed'), 0) as failed,
+           coalesce(sum(c.sign) filter (where c.status = 'cancelled'), 0) as cancelled
+    from job_batch_deltas c
+    where c.xact = pg_current_xact_id()
+    group by c.batch_id
+  ) d;
+  delete from job_batch_deltas where xact = pg_current_xact_id();
+  if batch_ids is null then
+    return null;
+  end if;
+
+  -- lock in id order so concurrent statements cannot deadlock on batch rows
+  perform 1 from job_batches where id = any (batch_ids) order by id for update;
+  update job_batches b set
+    total_jobs     = b.total_jobs + d.total,
+    pending_jobs   = b.pending_jobs + d.unfinished,
+    running_jobs   = b.running_jobs + d.running,
+    processed_jobs = b.processed_jobs + d.completed,
+    failed_jobs    = b.failed_jobs + d.failed,
+    cancelled_jobs = b.cancelled_jobs + d.cancelled
+  from unnest(batch_ids, totals, unfinished, running, completed, failed, cancelled)
+    as d (batch_id, total, unfinished, running, completed, failed, cancelled)
+  where b.id = d.batch_id
+    and (d.total, d.unfinished, d.running, d.completed, d.failed, d.cancelled)
+        is distinct from (0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint);
+
+  perform job_batches_refresh_status(batch_ids);
+  return null;
+end
+$$;
+
+create trigger jobs_batch_note_insert after insert on jobs
+  for each row when (new.batch_id is not null)
+  execute function job_batches_note_job_change();
+create trigger jobs_batch_note_update after update of status on jobs
+  for each row when ((old.batch_id is not null or new.batch_id is not null)
+                     and old.status is distinct from new.status)
+  execute function job_batches_note_job_change();
+create trigger jobs_batch_note_delete after delete on jobs
+  for each row when (old.batch_id is not null)
+  execute function job_batches_note_job_change();
+create trigger jobs_batch_fold after insert or update or delete on jobs
+  for each statement execute function job_batches_fold_deltas();
+
+-- 5. The jobs table without status indexes -----------------------------------
 
 drop index jobs_runnable_idx;
 drop index jobs_running_idx;
@@ -211,7 +324,7 @@ alter table jobs drop column locked_until;
 -- the space the claim's old versions leave once pruned.
 alter table jobs set (fillfactor = 50);
 
--- 5. Access --------------------------------------------------------------------
+-- 6. Access --------------------------------------------------------------------
 
 -- The console adds entries (through the triggers) and reads both tables for
 -- the Queues view (the demo data also leases its "running" jobs); only
