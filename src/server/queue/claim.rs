@@ -123,7 +123,12 @@ pub async fn claim(
            from claimed
            group by organization_id
          )
-         select * from claimed",
+         select claimed.* from claimed
+         -- A claim need not wait for its WAL flush: if the server loses it
+         -- in a crash, the job is simply pending again (its queue entry
+         -- comes back too), and any write of the lost holder is fenced out.
+         -- The holder's next synchronous commit makes the claim durable.
+         cross join (select set_config('synchronous_commit', 'off', true)) as async_commit",
     )
     .bind(request.queue)
     .bind(&job_types)
