@@ -36,6 +36,12 @@ impl LeaseBook {
         self.end(token, true);
     }
 
+    /// The claim statement failed: whether it committed is unknown, so its
+    /// row is neither renewed nor deleted (it expires if it exists).
+    pub fn abandon_claim(&mut self, token: Uuid) {
+        self.end(token, false);
+    }
+
     /// One job of `token`'s claim is done with: its final write committed
     /// (`written`), or failed for good (`!written`).
     pub fn end(&mut self, token: Uuid, written: bool) {
@@ -109,6 +115,17 @@ mod tests {
         book.end(token, true);
         assert!(book.to_renew().is_empty());
         assert_eq!(book.take_finished(), vec![token]);
+        assert!(book.is_idle());
+    }
+
+    #[test]
+    fn a_claim_whose_statement_failed_is_left_to_expire() {
+        let mut book = LeaseBook::default();
+        let token = Uuid::new_v4();
+        book.begin(token);
+        book.abandon_claim(token);
+        assert!(book.to_renew().is_empty());
+        assert!(book.take_finished().is_empty());
         assert!(book.is_idle());
     }
 

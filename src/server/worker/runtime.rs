@@ -423,8 +423,10 @@ async fn claim_batch(
         .await
     }
     .await;
-    // A failed claim statement rolled back: it left no lease row.
-    let jobs = claimed.inspect_err(|_| shared.lease_book().claimed(lease_token, 0))?;
+    // The statement may have committed before the error reached us (a lost
+    // connection): its lease row, if any, is left to expire, and the rescuer
+    // returns its jobs.
+    let jobs = claimed.inspect_err(|_| shared.lease_book().abandon_claim(lease_token))?;
     let count = jobs.len();
     shared.lease_book().claimed(lease_token, count);
     runner.in_flight.fetch_add(count, Ordering::SeqCst);
