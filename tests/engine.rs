@@ -95,6 +95,18 @@ async fn count(conn: &mut PgConnection, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(conn).await.unwrap()
 }
 
+/// A claim of up to `limit` diagnostic jobs from the default queue under `token`.
+fn claim_of_other_jobs(token: Uuid, limit: i64) -> ClaimRequest<'static> {
+    ClaimRequest {
+        queue: "default",
+        job_types: &[JobType::Other],
+        limit,
+        worker_id: "test-worker",
+        lease_token: token,
+        lease: Duration::from_secs(30),
+    }
+}
+
 #[tokio::test]
 async fn enqueue_inside_a_transaction_follows_its_fate() {
     let test = fresh_database().await;
@@ -628,14 +640,7 @@ async fn a_stale_holder_cannot_overwrite_a_newer_attempt() {
     let org = organization(&test).await;
     let id = enqueue(&test, &[job(org, json!({}))]).await[0];
     let mut conn = test.db.worker.acquire().await.unwrap();
-    let request = |token| ClaimRequest {
-        queue: "default",
-        job_types: &[JobType::Other],
-        limit: 1,
-        worker_id: "stale",
-        lease_token: token,
-        lease: Duration::from_secs(30),
-    };
+    let request = |token| claim_of_other_jobs(token, 1);
     let first = Uuid::new_v4();
     let claimed = queue::claim(&mut conn, &request(first)).await.unwrap();
     let started_at = chrono::Utc::now();
@@ -709,14 +714,7 @@ async fn rescue_fails_jobs_out_of_attempts_and_drops_leases_of_finished_claims()
         .await
         .unwrap();
     let mut conn = test.db.worker.acquire().await.unwrap();
-    let claim = |token| ClaimRequest {
-        queue: "default",
-        job_types: &[JobType::Other],
-        limit: 1,
-        worker_id: "crashed",
-        lease_token: token,
-        lease: Duration::from_secs(30),
-    };
+    let claim = |token| claim_of_other_jobs(token, 1);
     // Two claims; the second one's job is completed, then the holder dies.
     let (lost, done) = (Uuid::new_v4(), Uuid::new_v4());
     assert_eq!(
@@ -783,14 +781,7 @@ async fn queue_entries_are_hints_a_job_runs_only_while_pending() {
         .unwrap();
     assert_eq!(count(&mut owner, "select count(*) from job_queue").await, 2);
     let mut conn = test.db.worker.acquire().await.unwrap();
-    let request = ClaimRequest {
-        queue: "default",
-        job_types: &[JobType::Other],
-        limit: 10,
-        worker_id: "w",
-        lease_token: Uuid::new_v4(),
-        lease: Duration::from_secs(30),
-    };
+    let request = claim_of_other_jobs(Uuid::new_v4(), 10);
     assert!(queue::claim(&mut conn, &request).await.unwrap().is_empty());
     assert_eq!(count(&mut owner, "select count(*) from job_queue").await, 0);
     assert_eq!(

@@ -351,21 +351,27 @@ async fn updated_at_is_kept_by_trigger_and_audit_log_is_append_only() {
         .is_err());
 }
 
-#[tokio::test]
-async fn queue_names_are_checked_and_failure_records_follow_their_jobs_organization() {
-    let test_db = common::fresh_database().await;
-    let mut conn = test_db.owner_connection().await;
+/// Inserts the organizations "one" and "two"; returns their ids.
+async fn organizations_one_and_two(conn: &mut sqlx::PgConnection) -> Vec<uuid::Uuid> {
     let mut orgs = Vec::new();
     for slug in ["one", "two"] {
         let id: uuid::Uuid = sqlx::query_scalar(
             "insert into organizations (name, slug) values ($1, $1) returning id",
         )
         .bind(slug)
-        .fetch_one(&mut conn)
+        .fetch_one(&mut *conn)
         .await
         .unwrap();
         orgs.push(id);
     }
+    orgs
+}
+
+#[tokio::test]
+async fn queue_names_are_checked_and_failure_records_follow_their_jobs_organization() {
+    let test_db = common::fresh_database().await;
+    let mut conn = test_db.owner_connection().await;
+    let orgs = organizations_one_and_two(&mut conn).await;
     let insert = |queue: &'static str| {
         sqlx::query_scalar::<_, uuid::Uuid>(
             "insert into jobs (organization_id, job_type, job_name, payload, queue)
@@ -420,17 +426,7 @@ async fn queue_names_are_checked_and_failure_records_follow_their_jobs_organizat
 async fn job_references_are_enforced() {
     let test_db = common::fresh_database().await;
     let mut conn = test_db.owner_connection().await;
-    let mut orgs = Vec::new();
-    for slug in ["one", "two"] {
-        let id: uuid::Uuid = sqlx::query_scalar(
-            "insert into organizations (name, slug) values ($1, $1) returning id",
-        )
-        .bind(slug)
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-        orgs.push(id);
-    }
+    let orgs = organizations_one_and_two(&mut conn).await;
     let batch: uuid::Uuid = sqlx::query_scalar(
         "insert into job_batches (organization_id, batch_name) values ($1, 'b') returning id",
     )
