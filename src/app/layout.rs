@@ -21,34 +21,71 @@ pub const TABS: [(&str, &str); 7] = [
 ];
 
 /// Frame of every signed-in page.
+///
+/// The signed-in user is known synchronously wherever the page was rendered
+/// by the server: the server reads what the auth gate stored on the request
+/// and the browser reads the copy the server wrote into the page. The pages
+/// below therefore render once on the server. (Inside a `Suspend` they would
+/// run several times, each fetching its data again, and the browser could
+/// hydrate the markup of one fetch with the data of another.) Only after a
+/// navigation in the browser that no server render preceded (signing in) is
+/// the user fetched.
 #[component]
 pub fn ConsoleLayout() -> impl IntoView {
-    let user = Resource::new(|| (), |_| fetch_current_user());
-    view! {
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match user.await {
-                    Ok(user) => {
-                        provide_context(user.clone());
-                        view! {
-                            <Header user/>
-                            <TabBar/>
-                            <main class="content">
-                                <Outlet/>
-                            </main>
+    match SharedValue::new(user_known_to_the_server).into_inner() {
+        Some(Some(user)) => signed_in(user).into_any(),
+        Some(None) => signed_out(None).into_any(),
+        None => {
+            let user = Resource::new(|| (), |_| fetch_current_user());
+            view! {
+                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match user.await {
+                            Ok(user) => signed_in(user).into_any(),
+                            Err(error) => signed_out(Some(error.to_string())).into_any(),
                         }
-                            .into_any()
-                    }
-                    Err(error) => view! {
-                        <main class="content">
-                            <p class="error" role="alert">{error.to_string()}</p>
-                            <a href="/login">"Sign in"</a>
-                        </main>
-                    }
-                        .into_any(),
-                }
-            })}
-        </Transition>
+                    })}
+                </Transition>
+            }
+            .into_any()
+        }
+    }
+}
+
+/// On the server: `Some(user or None)` from the request. In the browser
+/// (outside hydration): `None`, meaning "ask".
+fn user_known_to_the_server() -> Option<Option<CurrentUser>> {
+    #[cfg(feature = "ssr")]
+    {
+        let parts = use_context::<http::request::Parts>()?;
+        let info = parts.extensions.get::<crate::server::auth::RequestInfo>()?;
+        Some(info.user.clone())
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        None
+    }
+}
+
+fn signed_in(user: CurrentUser) -> impl IntoView {
+    provide_context(user.clone());
+    view! {
+        <Header user/>
+        <TabBar/>
+        <main class="content">
+            <Outlet/>
+        </main>
+    }
+}
+
+fn signed_out(problem: Option<String>) -> impl IntoView {
+    view! {
+        <main class="content">
+            <p class="error" role="alert">
+                {problem.unwrap_or_else(|| "You are not signed in.".to_string())}
+            </p>
+            <a href="/login">"Sign in"</a>
+        </main>
     }
 }
 
