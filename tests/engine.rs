@@ -932,3 +932,48 @@ async fn concurrency_follows_the_queue_setting_while_running() {
     assert_eq!(peak.load(Ordering::SeqCst), 2);
     worker.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_queues_view_counts_each_organizations_waiting_scheduled_and_running_jobs() {
+    use veriphy_jobs::server::db::{queues, Scope};
+    let test = fresh_database().await;
+    let (mine, theirs) = (organization(&test).await, organization(&test).await);
+    let mut later = job(mine, json!({}));
+    later.available_at = Some(chrono::Utc::now() + chrono::Duration::hours(1));
+    let ids = enqueue(
+        &test,
+        &[
+            job(mine, json!({})),
+            job(mine, json!({})),
+            job(mine, json!({})),
+            later,
+            job(theirs, json!({})),
+        ],
+    )
+    .await;
+    let mut owner = test.owner_connection().await;
+    // a cancelled job leaves a stale queue entry that must not count
+    sqlx::query("update jobs set status = 'cancelled', completed_at = now() where id = $1")
+        .bind(ids[2])
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    let mut conn = test.db.worker.acquire().await.unwrap();
+    let claimed = queue::claim(&mut conn, &claim_of_other_jobs(Uuid::new_v4(), 1))
+        .await
+        .unwrap();
+    assert_eq!(claimed[0].id, ids[0]);
+
+    let counts = |organization: Option<Uuid>| {
+        let db = test.db.clone();
+        async move {
+            let mut tx = db.begin(Scope::bank()).await.unwrap();
+            let rows = queues::list(&mut tx, organization).await.unwrap();
+            let row = rows.into_iter().find(|q| q.name == "default").unwrap();
+            (row.backlog, row.scheduled, row.running)
+        }
+    };
+    assert_eq!(counts(Some(mine)).await, (1, 1, 1));
+    assert_eq!(counts(Some(theirs)).await, (1, 0, 0));
+    assert_eq!(counts(None).await, (2, 1, 1));
+}
