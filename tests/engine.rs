@@ -977,3 +977,25 @@ async fn the_queues_view_counts_each_organizations_waiting_scheduled_and_running
     assert_eq!(counts(Some(theirs)).await, (1, 0, 0));
     assert_eq!(counts(None).await, (2, 1, 1));
 }
+
+#[tokio::test]
+async fn claims_take_a_bulk_enqueue_in_id_order() {
+    let test = fresh_database().await;
+    let org = organization(&test).await;
+    let jobs: Vec<NewJob> = (0..250).map(|i| job(org, json!({ "i": i }))).collect();
+    let mut ids = enqueue(&test, &jobs).await;
+    ids.sort();
+    let mut conn = test.db.worker.acquire().await.unwrap();
+    let mut taken = Vec::new();
+    for limit in [30, 100, 100, 100] {
+        let claimed = queue::claim(&mut conn, &claim_of_other_jobs(Uuid::new_v4(), limit))
+            .await
+            .unwrap();
+        let mut batch: Vec<Uuid> = claimed.iter().map(|j| j.id).collect();
+        batch.sort();
+        taken.extend(batch);
+    }
+    assert_eq!(taken, ids, "every job once, oldest id first");
+    let mut owner = test.owner_connection().await;
+    assert_eq!(count(&mut owner, "select count(*) from job_queue").await, 0);
+}
