@@ -247,23 +247,33 @@ language plpgsql
 as $$
 declare
   batch_ids uuid[];
-  totals bigint[];
-  unfinished bigint[];
-  running bigint[];
-  completed bigint[];
-  failed bigint[];
-  cancelled bigint[];
 begin
   if current_setting('veriphy.batch_deltas', true) is distinct from 'pending' then
     return null;
   end if;
   perform set_config('veriphy.batch_deltas', 'none', true);
 
-  select array_agg(d.batch_id order by d.batch_id), array_agg(d.total order by d.batch_id),
-         array_agg(d.unfinished order by d.batch_id), array_agg(d.running order by d.batch_id),
-         array_agg(d.completed order by d.batch_id), array_agg(d.failed order by d.batch_id),
-         array_agg(d.cancelled order by d.batch_id)
-    into batch_ids, totals, unfinished, running, completed, failed, cancelled
+  select array_agg(distinct batch_id order by batch_id) into batch_ids
+  from job_batch_deltas
+  where xact = pg_current_xact_id();
+  if batch_ids is null then
+    return null;
+  end if;
+
+  -- lock in id order so concurrent statements cannot deadlock on batch rows
+  perform 1 from job_batches where id = any (batch_ids) order by id for update;
+  with taken as (
+    delete from job_batch_deltas
+    where xact = pg_current_xact_id()
+    returning batch_id, sign, status
+  )
+  update job_batches b set
+    total_jobs     = b.total_jobs + d.total,
+    pending_jobs   = b.pending_jobs + d.unfinished,
+    running_jobs   = b.running_jobs + d.running,
+    processed_jobs = b.processed_jobs + d.completed,
+    failed_jobs    = b.failed_jobs + d.failed,
+    cancelled_jobs = b.cancelled_jobs + d.cancelled
   from (
     select c.batch_id,
            sum(c.sign) as total,
@@ -272,26 +282,9 @@ begin
            coalesce(sum(c.sign) filter (where c.status = 'completed'), 0) as completed,
            coalesce(sum(c.sign) filter (where c.status = 'failed'), 0) as failed,
            coalesce(sum(c.sign) filter (where c.status = 'cancelled'), 0) as cancelled
-    from job_batch_deltas c
-    where c.xact = pg_current_xact_id()
+    from taken c
     group by c.batch_id
-  ) d;
-  delete from job_batch_deltas where xact = pg_current_xact_id();
-  if batch_ids is null then
-    return null;
-  end if;
-
-  -- lock in id order so concurrent statements cannot deadlock on batch rows
-  perform 1 from job_batches where id = any (batch_ids) order by id for update;
-  update job_batches b set
-    total_jobs     = b.total_jobs + d.total,
-    pending_jobs   = b.pending_jobs + d.unfinished,
-    running_jobs   = b.running_jobs + d.running,
-    processed_jobs = b.processed_jobs + d.completed,
-    failed_jobs    = b.failed_jobs + d.failed,
-    cancelled_jobs = b.cancelled_jobs + d.cancelled
-  from unnest(batch_ids, totals, unfinished, running, completed, failed, cancelled)
-    as d (batch_id, total, unfinished, running, completed, failed, cancelled)
+  ) d
   where b.id = d.batch_id
     and (d.total, d.unfinished, d.running, d.completed, d.failed, d.cancelled)
         is distinct from (0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint);
