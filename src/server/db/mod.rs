@@ -95,8 +95,8 @@ impl Database {
         max_connections: u32,
     ) -> Result<Self, sqlx::Error> {
         Ok(Database {
-            app: role_pool(options.clone(), "veriphy_app", max_connections).await?,
-            worker: role_pool(options, "veriphy_worker", max_connections).await?,
+            app: role_pool(options.clone(), "set role veriphy_app", max_connections).await?,
+            worker: role_pool(options, ENGINE_SESSION, max_connections).await?,
         })
     }
 
@@ -122,9 +122,20 @@ impl Database {
     }
 }
 
+/// How the queue engine's connections begin. Every engine statement finds its
+/// rows by key (a job id, a lease token, the claim index), but PostgreSQL
+/// caches a statement's plan after a few runs: one planned while `jobs` was a
+/// page or two (a fresh database, before autovacuum's first ANALYZE) chose a
+/// sequential scan of `jobs` and kept it while the table grew, reading every
+/// row for each one-job claim. Without sequential scans the planner takes the
+/// key lookups whatever the table's size; tables with no usable index are
+/// still scanned. Handlers do not use these connections.
+const ENGINE_SESSION: &str = "set role veriphy_worker; set enable_seqscan = off";
+
+/// A pool whose connections first run `session_setup` (at least a `set role`).
 async fn role_pool(
     options: PgConnectOptions,
-    role: &'static str,
+    session_setup: &'static str,
     max: u32,
 ) -> Result<PgPool, sqlx::Error> {
     PgPoolOptions::new()
@@ -136,7 +147,7 @@ async fn role_pool(
         .test_before_acquire(false)
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
-                conn.execute(format!("set role {role}").as_str()).await?;
+                conn.execute(session_setup).await?;
                 Ok(())
             })
         })

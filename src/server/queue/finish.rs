@@ -77,9 +77,6 @@ pub async fn complete_many(
     .bind(&started)
     .bind(&finished)
     .bind(&results)
-    // Planned afresh each time: a cached generic plan made while `jobs` was
-    // small scans the whole table for every completion as it grows.
-    .persistent(false)
     .fetch_all(conn)
     .await
 }
