@@ -91,6 +91,9 @@ where
     panic!("timed out waiting for: {what}");
 }
 
+/// How many job ids the queue entries list (an entry lists up to a hundred).
+const QUEUED_IDS: &str = "select count(*) from job_queue cross join unnest(job_ids)";
+
 async fn count(conn: &mut PgConnection, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(conn).await.unwrap()
 }
@@ -366,6 +369,67 @@ async fn several_workers_run_every_job_exactly_once_and_batches_add_up() {
         .await,
         0
     );
+}
+
+#[tokio::test]
+async fn jobs_enqueued_one_at_a_time_while_workers_claim_all_run_once() {
+    // Claims race enqueues that commit while the claim runs: a job whose
+    // queue entry a claim sees but whose row it cannot must stay queued.
+    let test = fresh_database().await;
+    let org = organization(&test).await;
+    let runs: Arc<Mutex<HashMap<Uuid, usize>>> = Arc::default();
+    let registry = {
+        let runs = runs.clone();
+        Registry::empty().with(
+            JobType::Other,
+            FnHandler(move |ctx: Arc<JobContext>| {
+                *runs.lock().unwrap().entry(ctx.job.id).or_insert(0) += 1;
+                async { Outcome::Completed(None) }
+            }),
+        )
+    };
+    let mut workers = Vec::new();
+    for _ in 0..2 {
+        workers.push(
+            Worker::start(test.db.clone(), registry.clone(), fast_config())
+                .await
+                .unwrap(),
+        );
+    }
+    let mut producers = tokio::task::JoinSet::new();
+    for p in 0..4 {
+        let pool = test.db.worker.clone();
+        producers.spawn(async move {
+            let mut conn = pool.acquire().await.unwrap();
+            for i in 0..400 {
+                queue::enqueue(&mut conn, &job(org, json!({ "p": p, "i": i })))
+                    .await
+                    .unwrap();
+            }
+        });
+    }
+    while let Some(done) = producers.join_next().await {
+        done.unwrap();
+    }
+    eventually(30, "every job finished", || {
+        let pool = test.db.worker.clone();
+        async move {
+            let mut conn = pool.acquire().await.unwrap();
+            count(
+                &mut conn,
+                "select count(*) from jobs where status <> 'completed'",
+            )
+            .await
+                == 0
+        }
+    })
+    .await;
+    for worker in workers {
+        worker.shutdown().await;
+    }
+    let runs = runs.lock().unwrap().clone();
+    assert_eq!(runs.len(), 1600);
+    assert!(runs.values().all(|&n| n == 1), "a job ran twice");
 }
 
 /// A handler driven by the payload's `script`: one step per attempt
@@ -779,11 +843,11 @@ async fn queue_entries_are_hints_a_job_runs_only_while_pending() {
         .execute(&mut owner)
         .await
         .unwrap();
-    assert_eq!(count(&mut owner, "select count(*) from job_queue").await, 2);
+    assert_eq!(count(&mut owner, QUEUED_IDS).await, 2);
     let mut conn = test.db.worker.acquire().await.unwrap();
     let request = claim_of_other_jobs(Uuid::new_v4(), 10);
     assert!(queue::claim(&mut conn, &request).await.unwrap().is_empty());
-    assert_eq!(count(&mut owner, "select count(*) from job_queue").await, 0);
+    assert_eq!(count(&mut owner, QUEUED_IDS).await, 0);
     assert_eq!(
         count(&mut owner, "select count(*) from job_leases").await,
         0
@@ -808,7 +872,7 @@ async fn queue_entries_are_hints_a_job_runs_only_while_pending() {
     );
     assert_eq!(state(&mut conn, later).await.status, "pending");
     assert_eq!(
-        count(&mut owner, "select count(*) from job_queue").await,
+        count(&mut owner, QUEUED_IDS).await,
         1,
         "only the rescheduled entry is left"
     );
@@ -985,6 +1049,12 @@ async fn claims_take_a_bulk_enqueue_in_id_order() {
     let jobs: Vec<NewJob> = (0..250).map(|i| job(org, json!({ "i": i }))).collect();
     let mut ids = enqueue(&test, &jobs).await;
     ids.sort();
+    let mut owner = test.owner_connection().await;
+    assert_eq!(
+        count(&mut owner, "select count(*) from job_queue").await,
+        3,
+        "one queue entry per hundred jobs of a statement"
+    );
     let mut conn = test.db.worker.acquire().await.unwrap();
     let mut taken = Vec::new();
     for limit in [30, 100, 100, 100] {
@@ -996,6 +1066,5 @@ async fn claims_take_a_bulk_enqueue_in_id_order() {
         taken.extend(batch);
     }
     assert_eq!(taken, ids, "every job once, oldest id first");
-    let mut owner = test.owner_connection().await;
-    assert_eq!(count(&mut owner, "select count(*) from job_queue").await, 0);
+    assert_eq!(count(&mut owner, QUEUED_IDS).await, 0);
 }

@@ -384,8 +384,32 @@ async fn queue_names_are_checked_and_failure_records_follow_their_jobs_organizat
     for bad in ["Reports", "a b", "", "ümlaut", "semi;colon"] {
         let err = insert(bad).fetch_one(&mut conn).await.unwrap_err();
         let db = err.as_database_error().unwrap();
-        assert_eq!(db.constraint(), Some("jobs_queue_check"), "{bad:?}");
+        assert_eq!(db.constraint(), Some("queues_name_check"), "{bad:?}");
     }
+    // A job's queue is always a registered queue, also when the job moves.
+    let registered = |name: &'static str| {
+        sqlx::query_scalar::<_, bool>("select exists (select 1 from queues where name = $1)")
+            .bind(name)
+    };
+    assert!(registered("reports_eu-1")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap());
+    sqlx::query("update jobs set queue = 'moved' where id = $1")
+        .bind(job)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert!(registered("moved").fetch_one(&mut conn).await.unwrap());
+    let err = sqlx::query("update jobs set queue = 'Moved Again' where id = $1")
+        .bind(job)
+        .execute(&mut conn)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_database_error().unwrap().constraint(),
+        Some("queues_name_check")
+    );
     let record = |org: uuid::Uuid| {
         sqlx::query(
             "insert into failed_jobs (job_id, organization_id, job_type, job_name, payload, error_message)

@@ -1,7 +1,7 @@
 //! SQL for jobs.
 
 use super::{list, Tx};
-use crate::domain::{Cursor, JobAction, JobListFilters, JobRow, JobStatus};
+use crate::domain::{Cursor, JobAction, JobListFilters, JobRow, JobStatus, PAGE_SIZE};
 use crate::server::queue::{CANCEL_CHANNEL, JOBS_CHANNEL};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
@@ -94,14 +94,34 @@ pub async fn list(
     filter: &JobFilter,
     cursor: Option<Cursor>,
 ) -> Result<Vec<JobRow>, sqlx::Error> {
-    let mut query = list::select(
-        "j.id, j.organization_id, o.name as organization_name, j.job_type, j.job_name,
-         j.status, j.priority, j.queue, j.attempts, j.max_attempts, j.batch_id,
-         j.available_at, j.error_message, j.created_at",
-        "jobs j join organizations o on o.id = j.organization_id",
-    );
+    const JOB_COLUMNS: &str = "j.id, j.organization_id, j.job_type, j.job_name, j.status,
+         j.priority, j.queue, j.attempts, j.max_attempts, j.batch_id, j.available_at,
+         j.error_message, j.created_at";
+    let mut query = if filter.organization_id.is_some() {
+        list::select(
+            &format!("{JOB_COLUMNS}, o.name as organization_name"),
+            "jobs j join organizations o on o.id = j.organization_id",
+        )
+    } else {
+        // Jobs have no bank-wide index on creation order (one index entry
+        // less per enqueued job): take each organization's newest page from
+        // its own index, then merge those pages.
+        QueryBuilder::new(format!(
+            "select j.*, o.name as organization_name
+             from organizations o
+             cross join lateral (
+             select {JOB_COLUMNS}
+             from jobs j
+             where j.organization_id = o.id"
+        ))
+    };
     filter.push_conditions(&mut query);
     list::page(&mut query, "j", cursor);
+    if filter.organization_id.is_none() {
+        query
+            .push("\n) j\norder by j.created_at desc, j.id desc\nlimit ")
+            .push_bind(PAGE_SIZE + 1);
+    }
     query.build_query_as().fetch_all(&mut **tx).await
 }
 

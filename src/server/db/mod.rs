@@ -199,7 +199,7 @@ pub fn constraint_message(error: &sqlx::Error) -> Option<String> {
         }
         "jobs_job_name_check" => "A job needs a name.",
         "job_batches_batch_name_check" => "A batch needs a name.",
-        "jobs_queue_check" | "queues_name_check" => crate::domain::QUEUE_NAME_RULE,
+        "queues_name_check" => crate::domain::QUEUE_NAME_RULE,
         "jobs_max_attempts_check" => "Max attempts must be between 1 and 100.",
         "failed_jobs_same_organization" => "A failed job record belongs to its job's organization.",
         "webhooks_webhook_url_check" => "The webhook URL must start with http:// or https://.",

@@ -12,7 +12,8 @@ pub async fn list(tx: &mut Tx, organization: Option<Uuid>) -> Result<Vec<QueueRo
            -- queue entries are hints: count each pending job once, as it is now
            select distinct j.id, j.queue, j.available_at <= now() as due
            from job_queue e
-           join jobs j on j.id = e.job_id
+           cross join unnest(e.job_ids) as w (id)
+           join jobs j on j.id = w.id
            where j.status = 'pending'
              and ($1::uuid is null or e.organization_id = $1)
              and ($1::uuid is null or j.organization_id = $1)

@@ -1,7 +1,8 @@
-//! Taking runnable jobs: one statement takes a batch of entries from
-//! `job_queue` with `FOR UPDATE SKIP LOCKED` (so concurrent workers never
-//! take the same job), marks their jobs running under one lease token, and
-//! records the lease for the heartbeat and the rescuer.
+//! Taking runnable jobs: one statement takes a batch of job ids from the
+//! head of `job_queue` (`take_queue_entries`, migration 0009: entries locked
+//! with `FOR UPDATE SKIP LOCKED`, so concurrent workers never take the same
+//! job), marks their jobs running under one lease token, and records the
+//! lease for the heartbeat and the rescuer.
 
 use crate::domain::{JobType, Priority};
 use chrono::{DateTime, Utc};
@@ -81,25 +82,21 @@ pub async fn claim(
 ) -> Result<Vec<ClaimedJob>, sqlx::Error> {
     let job_types: Vec<&str> = request.job_types.iter().map(|t| t.as_str()).collect();
     let mut jobs: Vec<ClaimedJob> = sqlx::query_as(
-        "with next as materialized (
-           select e.ctid as entry
-           from job_queue e
-           where e.queue = $1
-             and e.available_at <= now()
-             and e.job_type = any ($2)
-             -- a pause takes effect at its commit, before workers hear of it
-             and not exists (select 1 from queues q where q.name = $1 and q.paused)
-           order by e.priority_rank, e.available_at, e.job_id
-           limit $3
-           for update skip locked
+        "with taken as materialized (
+           select entry, taken_ids, kept_ids from take_queue_entries($1, $2, $3)
          ),
-         -- by ctid array: a TID scan (a join on ctid would scan the table)
-         taken as (
+         -- Entries and jobs change under this statement's snapshot: an entry
+         -- it cannot see stays, and so do its jobs (see take_queue_entries).
+         -- By ctid: TID scans.
+         emptied as (
            delete from job_queue e
-           where e.ctid = any (array(select entry from next))
-           returning e.job_id
+           where e.ctid = any (array(select entry from taken where kept_ids is null))
          ),
-         -- an entry is only a hint: the job must still be pending and due
+         trimmed as (
+           update job_queue e
+           set job_ids = (select kept_ids from taken where kept_ids is not null)
+           where e.ctid = (select entry from taken where kept_ids is not null)
+         ),
          claimed as (
            update jobs j set
              status = 'running',
@@ -108,8 +105,11 @@ pub async fn claim(
              lease_token = $4,
              locked_by = $5,
              updated_at = now()
-           from taken
-           where j.id = taken.job_id
+           -- The ids as one array: each is looked up by primary key. (Joined
+           -- as a set, a plan cached while jobs was tiny hashed the whole
+           -- table on every claim.)
+           where j.id = any (array(select unnest(taken_ids) from taken))
+             -- an entry is only a hint: the job must still be pending and due
              and j.status = 'pending'
              and j.available_at <= now()
              and j.queue = $1

@@ -1,7 +1,6 @@
 //! Putting jobs on the queue: one, or thousands in one statement, on any
 //! connection, so a caller's open transaction decides whether they exist.
 
-use super::{JOBS_CHANNEL, QUEUES_CHANNEL};
 use crate::domain::{JobType, Priority};
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -68,9 +67,10 @@ pub async fn enqueue(conn: &mut PgConnection, job: &NewJob) -> Result<Uuid, sqlx
 /// Enqueues `jobs` with one statement and returns their ids in input order.
 ///
 /// Ids are time-ordered (UUIDv7) so bulk inserts append to the primary key
-/// instead of touching pages all over it. The same statement registers new
-/// queue names and sends one NOTIFY per queue with runnable jobs; PostgreSQL
-/// delivers it at commit, so a rolled-back enqueue wakes nobody.
+/// instead of touching pages all over it. The insert trigger of `jobs`
+/// registers new queue names, lists the jobs in `job_queue` and sends one
+/// NOTIFY per queue with runnable jobs; PostgreSQL delivers it at commit, so a
+/// rolled-back enqueue wakes nobody.
 pub async fn enqueue_many(
     conn: &mut PgConnection,
     jobs: &[NewJob],
@@ -87,30 +87,16 @@ pub async fn enqueue_many(
     let timeouts: Vec<i32> = jobs.iter().map(|j| j.timeout_seconds).collect();
     let batches: Vec<Option<Uuid>> = jobs.iter().map(|j| j.batch_id).collect();
     let creators: Vec<Option<Uuid>> = jobs.iter().map(|j| j.created_by).collect();
-    sqlx::query(&format!(
-        "with inserted as (
-           insert into jobs (id, organization_id, job_type, job_name, payload, priority, queue,
-                             max_attempts, available_at, timeout_seconds, batch_id, created_by)
-           select id, organization_id, job_type, job_name, payload, priority, queue,
-                  max_attempts, coalesce(available_at, now()), timeout_seconds, batch_id, created_by
-           from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::text[],
-                       $7::text[], $8::int[], $9::timestamptz[], $10::int[], $11::uuid[], $12::uuid[])
-             as n (id, organization_id, job_type, job_name, payload, priority, queue,
-                   max_attempts, available_at, timeout_seconds, batch_id, created_by)
-           returning queue, available_at
-         ),
-         new_queues as (
-           insert into queues (name)
-           select distinct i.queue from inserted i
-           where not exists (select 1 from queues q where q.name = i.queue)
-           on conflict (name) do nothing
-           returning name
-         )
-         select
-           (select count(pg_notify('{JOBS_CHANNEL}', queue))
-              from (select distinct queue from inserted where available_at <= now()) runnable),
-           (select count(pg_notify('{QUEUES_CHANNEL}', name)) from new_queues)"
-    ))
+    sqlx::query(
+        "insert into jobs (id, organization_id, job_type, job_name, payload, priority, queue,
+                           max_attempts, available_at, timeout_seconds, batch_id, created_by)
+         select id, organization_id, job_type, job_name, payload, priority, queue,
+                max_attempts, coalesce(available_at, now()), timeout_seconds, batch_id, created_by
+         from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::text[],
+                     $7::text[], $8::int[], $9::timestamptz[], $10::int[], $11::uuid[], $12::uuid[])
+           as n (id, organization_id, job_type, job_name, payload, priority, queue,
+                 max_attempts, available_at, timeout_seconds, batch_id, created_by)",
+    )
     .bind(&ids)
     .bind(&organizations)
     .bind(column(|j| j.job_type.as_str()))

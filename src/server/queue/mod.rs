@@ -20,9 +20,11 @@ pub use finish::{complete_many, finish, release, Completion};
 pub use outcome::{Attempt, JobError, Outcome, Transition};
 pub use retry::RetryPolicy;
 
-/// NOTIFY channel: a queue (the payload) has new runnable jobs.
+/// NOTIFY channel: a queue (the payload) has new runnable jobs. The insert
+/// trigger of `jobs` (migration 0009) names it too.
 pub const JOBS_CHANNEL: &str = "veriphy_jobs";
 /// NOTIFY channel: a running job (the payload is its id) should be cancelled.
 pub const CANCEL_CHANNEL: &str = "veriphy_cancel";
 /// NOTIFY channel: queue settings changed (pause, concurrency, a new queue).
+/// The insert trigger of `jobs` names it too.
 pub const QUEUES_CHANNEL: &str = "veriphy_queues";
