@@ -206,3 +206,80 @@ async fn bank_context_sees_every_organization() {
     expected.sort();
     assert_eq!(orgs, expected);
 }
+
+/// (id, organization) of the jobs matching `condition`, newest first, as the
+/// owner sees them.
+async fn newest_first(conn: &mut sqlx::PgConnection, condition: &str) -> Vec<(Uuid, Uuid)> {
+    sqlx::query_as(&format!(
+        "select id, organization_id from jobs where {condition}
+         order by created_at desc, id desc"
+    ))
+    .fetch_all(conn)
+    .await
+    .unwrap()
+}
+
+/// Every page of the Jobs list for `scope`, following the cursor; the ids in
+/// the order shown.
+async fn every_listed_job(
+    test_db: &common::TestDb,
+    scope: Scope,
+    filter: &veriphy_jobs::server::db::jobs::JobFilter,
+) -> Vec<(Uuid, Uuid)> {
+    use veriphy_jobs::domain::{Cursor, Page};
+    let mut shown = Vec::new();
+    let mut cursor = None;
+    loop {
+        let mut tx = test_db.db.begin(scope).await.unwrap();
+        let rows = veriphy_jobs::server::db::jobs::list(&mut tx, filter, cursor)
+            .await
+            .unwrap();
+        let page = Page::from_rows(rows, |row| Cursor {
+            created_at: row.created_at,
+            id: row.id,
+        });
+        shown.extend(page.items.iter().map(|row| (row.id, row.organization_id)));
+        match page.next_cursor {
+            Some(token) => cursor = Some(Cursor::decode(&token).unwrap()),
+            None => return shown,
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_jobs_list_pages_newest_first_for_the_bank_and_for_one_organization() {
+    use veriphy_jobs::server::db::jobs::JobFilter;
+    let test_db = common::fresh_database().await;
+    let (a, _) = demo_orgs(&test_db).await;
+    let mut conn = test_db.owner_connection().await;
+
+    // The bank-wide list merges every organization's newest jobs.
+    let everything = newest_first(&mut conn, "true").await;
+    let organizations: std::collections::HashSet<Uuid> =
+        everything.iter().map(|(_, org)| *org).collect();
+    assert!(everything.len() > 50 && organizations.len() > 1);
+    let bank = every_listed_job(&test_db, Scope::bank(), &JobFilter::default()).await;
+    assert_eq!(bank, everything);
+
+    // With a condition, still one ordered list across organizations.
+    let failed = JobFilter {
+        status: Some(veriphy_jobs::domain::JobStatus::Failed),
+        ..JobFilter::default()
+    };
+    let bank_failed = every_listed_job(&test_db, Scope::bank(), &failed).await;
+    let expected_failed = newest_first(&mut conn, "status = 'failed'").await;
+    assert!(!expected_failed.is_empty());
+    assert_eq!(bank_failed, expected_failed);
+
+    // An organization's user sees their own jobs only, in the same order.
+    let own = JobFilter {
+        organization_id: Some(a),
+        ..JobFilter::default()
+    };
+    let listed = every_listed_job(&test_db, Scope::organization(a), &own).await;
+    let theirs: Vec<(Uuid, Uuid)> = everything
+        .into_iter()
+        .filter(|(_, org)| *org == a)
+        .collect();
+    assert_eq!(listed, theirs);
+}
