@@ -30,6 +30,42 @@ where
     });
 }
 
+/// The outcome of the last row action, shown above the table: rows are
+/// rebuilt whenever the list reloads, so a message kept inside a row would
+/// vanish with it.
+#[derive(Debug, Clone, Copy)]
+pub struct ListNotice(pub RwSignal<Option<Result<String, String>>>);
+
+/// For an action inside a list row: reports its outcome above the list and
+/// reloads the list when it succeeds. Outside a list it does nothing.
+pub fn report_row_action<S>(action: ServerAction<S>)
+where
+    S: leptos::server_fn::ServerFn<Output = String, Error = AppError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+{
+    let (Some(refresh), Some(notice)) = (use_context::<ListRefresh>(), use_context::<ListNotice>())
+    else {
+        return;
+    };
+    Effect::new(move |_| {
+        let outcome = action.value().with(|value| {
+            value
+                .as_ref()
+                .map(|result| result.clone().map_err(|error| error.to_string()))
+        });
+        if let Some(outcome) = outcome {
+            let succeeded = outcome.is_ok();
+            notice.0.set(Some(outcome));
+            if succeeded {
+                refresh.0.update(|n| *n += 1);
+            }
+        }
+    });
+}
+
 /// A list tab. `row` renders one item as `<tr>`; its bool says whether to
 /// include the organization cell (bank admins only).
 #[component]
@@ -65,6 +101,8 @@ where
     let query = Memo::new(move |_| list_query(&params.read()));
     let refresh = ListRefresh(RwSignal::new(0));
     provide_context(refresh);
+    let notice = ListNotice(RwSignal::new(None));
+    provide_context(notice);
     let page = Resource::new(
         move || (query.get(), refresh.0.get()),
         move |(query, _)| fetch(query),
@@ -77,6 +115,12 @@ where
                 <h1 id="page-title">{title}</h1>
                 {actions.map(|a| a.run())}
                 <Filters path statuses filters query/>
+            </div>
+            <div class="list-notice" data-testid="list-notice">
+                {move || notice.0.get().map(|outcome| match outcome {
+                    Ok(message) => view! { <span class="action-ok" role="status">{message}</span> }.into_any(),
+                    Err(message) => view! { <span class="error" role="alert">{message}</span> }.into_any(),
+                })}
             </div>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {

@@ -1,10 +1,8 @@
 //! The Batches tab.
 
 use crate::api::batches::{list_batches, CancelBatch, CreateBatch, RetryBatchFailures};
-use crate::app::components::action_result::ActionResult;
 use crate::app::components::badge::StatusBadge;
-use crate::app::components::list_page::refresh_on_success;
-use crate::app::components::list_page::ListPage;
+use crate::app::components::list_page::{report_row_action, ListPage};
 use crate::app::components::organization_picker::OrganizationPicker;
 use crate::app::components::time::format_time;
 use crate::domain::{BatchRow, CurrentUser, JobStatus, Priority};
@@ -66,14 +64,13 @@ fn batch_row(batch: BatchRow, show_org: bool) -> AnyView {
 fn CancelBatchButton(id: uuid::Uuid) -> impl IntoView {
     let can_write = use_context::<CurrentUser>().is_some_and(|u| u.can_write());
     let cancel = ServerAction::<CancelBatch>::new();
-    refresh_on_success(cancel);
+    report_row_action(cancel);
     can_write.then(|| {
         view! {
             <ActionForm action=cancel attr:class="inline-form">
                 <input type="hidden" name="id" value=id.to_string()/>
                 <button type="submit" data-testid="cancel-batch">"Cancel"</button>
             </ActionForm>
-            <ActionResult action=cancel/>
         }
     })
 }
@@ -83,14 +80,13 @@ fn CancelBatchButton(id: uuid::Uuid) -> impl IntoView {
 fn RetryFailuresButton(id: uuid::Uuid) -> impl IntoView {
     let can_write = use_context::<CurrentUser>().is_some_and(|u| u.can_write());
     let retry = ServerAction::<RetryBatchFailures>::new();
-    refresh_on_success(retry);
+    report_row_action(retry);
     can_write.then(|| {
         view! {
             <ActionForm action=retry attr:class="inline-form">
                 <input type="hidden" name="id" value=id.to_string()/>
                 <button type="submit" data-testid="retry-batch-failures">"Retry failed"</button>
             </ActionForm>
-            <ActionResult action=retry/>
         }
     })
 }

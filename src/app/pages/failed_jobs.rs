@@ -3,8 +3,8 @@
 use crate::api::failed_jobs::{list_failed_jobs, ResolveFailedJobs, RetryFailedJob};
 use crate::app::components::action_result::ActionResult;
 use crate::app::components::badge::StatusBadge;
-use crate::app::components::list_page::refresh_on_success;
 use crate::app::components::list_page::ListPage;
+use crate::app::components::list_page::{refresh_on_success, report_row_action};
 use crate::app::components::selection::Selection;
 use crate::app::components::time::format_time;
 use crate::domain::{CurrentUser, FailedJobRow};
@@ -61,8 +61,8 @@ fn FailureActions(id: uuid::Uuid) -> impl IntoView {
     let can_write = use_context::<CurrentUser>().is_some_and(|u| u.can_write());
     let retry = ServerAction::<RetryFailedJob>::new();
     let resolve = ServerAction::<ResolveFailedJobs>::new();
-    refresh_on_success(retry);
-    refresh_on_success(resolve);
+    report_row_action(retry);
+    report_row_action(resolve);
     can_write.then(|| {
         view! {
             <ActionForm action=retry attr:class="inline-form">
@@ -75,8 +75,6 @@ fn FailureActions(id: uuid::Uuid) -> impl IntoView {
                     aria-label="Resolution note" data-testid="resolution-note"/>
                 <button type="submit" data-testid="resolve-failed">"Resolve"</button>
             </ActionForm>
-            <ActionResult action=retry/>
-            <ActionResult action=resolve/>
         }
     })
 }

@@ -1,8 +1,8 @@
-//! Taking runnable jobs: one statement takes a batch of job ids from the
-//! head of `job_queue` (`take_queue_entries`, migration 0009: entries locked
-//! with `FOR UPDATE SKIP LOCKED`, so concurrent workers never take the same
-//! job), marks their jobs running under one lease token, and records the
-//! lease for the heartbeat and the rescuer.
+//! Taking runnable jobs: one call of `claim_jobs` (migration 0009) takes a
+//! batch of job ids from the head of `job_queue` (entries locked with
+//! `FOR UPDATE SKIP LOCKED`, so concurrent workers never take the same job),
+//! marks their jobs running under one lease token, and records the lease for
+//! the heartbeat and the rescuer.
 
 use crate::domain::{JobType, Priority};
 use chrono::{DateTime, Utc};
@@ -81,63 +81,16 @@ pub async fn claim(
     request: &ClaimRequest<'_>,
 ) -> Result<Vec<ClaimedJob>, sqlx::Error> {
     let job_types: Vec<&str> = request.job_types.iter().map(|t| t.as_str()).collect();
-    let mut jobs: Vec<ClaimedJob> = sqlx::query_as(
-        "with taken as materialized (
-           select entry, taken_ids, kept_ids from take_queue_entries($1, $2, $3)
-         ),
-         -- Entries and jobs change under this statement's snapshot: an entry
-         -- it cannot see stays, and so do its jobs (see take_queue_entries).
-         -- By ctid: TID scans.
-         emptied as (
-           delete from job_queue e
-           where e.ctid = any (array(select entry from taken where kept_ids is null))
-         ),
-         trimmed as (
-           update job_queue e
-           set job_ids = (select kept_ids from taken where kept_ids is not null)
-           where e.ctid = (select entry from taken where kept_ids is not null)
-         ),
-         claimed as (
-           update jobs j set
-             status = 'running',
-             attempts = j.attempts + 1,
-             started_at = now(),
-             lease_token = $4,
-             locked_by = $5,
-             updated_at = now()
-           -- The ids as one array: each is looked up by primary key. (Joined
-           -- as a set, a plan cached while jobs was tiny hashed the whole
-           -- table on every claim.)
-           where j.id = any (array(select unnest(taken_ids) from taken))
-             -- an entry is only a hint: the job must still be pending and due
-             and j.status = 'pending'
-             and j.available_at <= now()
-             and j.queue = $1
-           returning j.id, j.organization_id, j.job_type, j.job_name, j.payload, j.priority,
-                     j.queue, j.attempts, j.max_attempts, j.timeout_seconds, j.batch_id,
-                     j.available_at, j.created_at, j.lease_token
-         ),
-         leased as (
-           insert into job_leases (lease_token, organization_id, worker_id, locked_until, job_ids)
-           select $4, organization_id, $5, now() + make_interval(secs => $6), array_agg(id)
-           from claimed
-           group by organization_id
-         )
-         select claimed.* from claimed
-         -- A claim need not wait for its WAL flush: if the server loses it
-         -- in a crash, the job is simply pending again (its queue entry
-         -- comes back too), and any write of the lost holder is fenced out.
-         -- The holder's next synchronous commit makes the claim durable.
-         cross join (select set_config('synchronous_commit', 'off', true)) as async_commit",
-    )
-    .bind(request.queue)
-    .bind(&job_types)
-    .bind(request.limit)
-    .bind(request.lease_token)
-    .bind(request.worker_id)
-    .bind(request.lease.as_secs_f64())
-    .fetch_all(conn)
-    .await?;
+    let mut jobs: Vec<ClaimedJob> =
+        sqlx::query_as("select * from claim_jobs($1, $2, $3, $4, $5, $6)")
+            .bind(request.queue)
+            .bind(&job_types)
+            .bind(request.limit)
+            .bind(request.lease_token)
+            .bind(request.worker_id)
+            .bind(request.lease.as_secs_f64())
+            .fetch_all(conn)
+            .await?;
     jobs.sort_by_key(ClaimedJob::claim_order);
     Ok(jobs)
 }
