@@ -64,6 +64,8 @@ test("a failed job is retried from the Failed jobs tab", async ({ page }) => {
   const retried = page.waitForResponse((r) => r.url().includes("/api/retry_failed_job") && r.ok());
   await row.getByTestId("retry-failed").click();
   await retried;
+  // the outcome stays above the list while the list reloads
+  await expect(page.getByTestId("list-notice")).toContainText("Job queued to run again.");
   await page.goto(jobLink!);
   await waitForHydration(page);
   // back on its queue, waiting for the email integration
@@ -95,6 +97,9 @@ test("an unfinished batch is cancelled", async ({ page }) => {
   const cancelled = page.waitForResponse((r) => r.url().includes("/api/cancel_batch") && r.ok());
   await row.getByTestId("cancel-batch").click();
   await cancelled;
+  // the reloaded list no longer shows the batch; the outcome is still there
+  await expect(page.getByTestId("batch-row").filter({ hasText: name })).toHaveCount(0);
+  await expect(page.getByTestId("list-notice")).toContainText("Batch cancelled;");
   await page.goto("/batches?status=cancelled");
   await waitForHydration(page);
   await expect(page.getByTestId("batch-row").filter({ hasText: name })).toHaveCount(1);
