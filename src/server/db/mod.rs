@@ -129,8 +129,11 @@ impl Database {
 /// sequential scan of `jobs` and kept it while the table grew, reading every
 /// row for each one-job claim. Without sequential scans the planner takes the
 /// key lookups whatever the table's size; tables with no usable index are
-/// still scanned. Handlers do not use these connections.
-const ENGINE_SESSION: &str = "set role veriphy_worker; set enable_seqscan = off";
+/// still scanned. The penalty that steers the planner away from them would
+/// also make such a plan look expensive enough to compile with JIT, which
+/// never pays off for statements this short, so JIT is off. Handlers do not
+/// use these connections.
+const ENGINE_SESSION: &str = "set role veriphy_worker; set enable_seqscan = off; set jit = off";
 
 /// A pool whose connections first run `session_setup` (at least a `set role`).
 async fn role_pool(
