@@ -21,7 +21,14 @@ npm install --no-audit --no-fund >/dev/null
 eval "$(./start-pg.sh --env)"
 trap './stop-pg.sh "$BENCH_PGDATA" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
-run() { "$@" 2>/dev/null | tee -a "$OUT"; }
+# A failed run stops the script and shows the end of its log.
+run() {
+  "$@" 2>"$work/run.log" | tee -a "$OUT" || {
+    echo "failed: $*" >&2
+    tail -20 "$work/run.log" >&2
+    return 1
+  }
+}
 run node graphile.mjs --mode enqueue --n 100000 --chunk 1000
 run "$BIN" bench --mode enqueue --n 100000 --chunk 1000
 run "$BIN" bench --mode enqueue --n 100000 --chunk 5000
