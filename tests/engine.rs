@@ -98,6 +98,54 @@ async fn count(conn: &mut PgConnection, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(conn).await.unwrap()
 }
 
+/// How often each job ran, and a registry whose `other` handler counts runs
+/// and fails the jobs whose payload says `"fail": true`.
+fn counting_registry() -> (Registry, Arc<Mutex<HashMap<Uuid, usize>>>) {
+    let runs: Arc<Mutex<HashMap<Uuid, usize>>> = Arc::default();
+    let counter = runs.clone();
+    let registry = Registry::empty().with(
+        JobType::Other,
+        FnHandler(move |ctx: Arc<JobContext>| {
+            *counter.lock().unwrap().entry(ctx.job.id).or_insert(0) += 1;
+            let fail = ctx.job.payload["fail"].as_bool().unwrap_or(false);
+            async move {
+                if fail {
+                    Outcome::Fail(JobError::new("test", "planned failure"))
+                } else {
+                    Outcome::Completed(Some(json!({"ok": true})))
+                }
+            }
+        }),
+    );
+    (registry, runs)
+}
+
+/// `count` worker processes' worth of workers on the test database.
+async fn start_workers(test: &TestDb, registry: &Registry, count: usize) -> Vec<Worker> {
+    let mut workers = Vec::new();
+    for _ in 0..count {
+        workers.push(
+            Worker::start(test.db.clone(), registry.clone(), fast_config())
+                .await
+                .unwrap(),
+        );
+    }
+    workers
+}
+
+/// Waits up to `seconds` until no job matches `condition`.
+async fn until_no_job_matches(test: &TestDb, seconds: u64, condition: &'static str) {
+    eventually(seconds, condition, || {
+        let pool = test.db.worker.clone();
+        async move {
+            let mut conn = pool.acquire().await.unwrap();
+            let sql = format!("select count(*) from jobs where {condition}");
+            count(&mut conn, &sql).await == 0
+        }
+    })
+    .await;
+}
+
 /// A claim of up to `limit` diagnostic jobs from the default queue under `token`.
 fn claim_of_other_jobs(token: Uuid, limit: i64) -> ClaimRequest<'static> {
     ClaimRequest {
@@ -271,32 +319,8 @@ async fn several_workers_run_every_job_exactly_once_and_batches_add_up() {
         .unwrap();
         batches.push(id);
     }
-    let runs: Arc<Mutex<HashMap<Uuid, usize>>> = Arc::default();
-    let registry = {
-        let runs = runs.clone();
-        Registry::empty().with(
-            JobType::Other,
-            FnHandler(move |ctx: Arc<JobContext>| {
-                *runs.lock().unwrap().entry(ctx.job.id).or_insert(0) += 1;
-                let fail = ctx.job.payload["fail"].as_bool().unwrap_or(false);
-                async move {
-                    if fail {
-                        Outcome::Fail(JobError::new("test", "planned failure"))
-                    } else {
-                        Outcome::Completed(Some(json!({"ok": true})))
-                    }
-                }
-            }),
-        )
-    };
-    let mut workers = Vec::new();
-    for _ in 0..3 {
-        workers.push(
-            Worker::start(test.db.clone(), registry.clone(), fast_config())
-                .await
-                .unwrap(),
-        );
-    }
+    let (registry, runs) = counting_registry();
+    let workers = start_workers(&test, &registry, 3).await;
     let jobs: Vec<NewJob> = (0..3000)
         .map(|i| {
             let mut j = job(org, json!({ "i": i, "fail": i % 50 == 0 }));
@@ -307,19 +331,7 @@ async fn several_workers_run_every_job_exactly_once_and_batches_add_up() {
     for part in jobs.chunks(500) {
         enqueue(&test, part).await;
     }
-    eventually(60, "all jobs finished", || {
-        let pool = test.db.worker.clone();
-        async move {
-            let mut conn = pool.acquire().await.unwrap();
-            count(
-                &mut conn,
-                "select count(*) from jobs where status in ('pending', 'running')",
-            )
-            .await
-                == 0
-        }
-    })
-    .await;
+    until_no_job_matches(&test, 60, "status in ('pending', 'running')").await;
     for worker in workers {
         worker.shutdown().await;
     }
@@ -377,25 +389,8 @@ async fn jobs_enqueued_one_at_a_time_while_workers_claim_all_run_once() {
     // queue entry a claim sees but whose row it cannot must stay queued.
     let test = fresh_database().await;
     let org = organization(&test).await;
-    let runs: Arc<Mutex<HashMap<Uuid, usize>>> = Arc::default();
-    let registry = {
-        let runs = runs.clone();
-        Registry::empty().with(
-            JobType::Other,
-            FnHandler(move |ctx: Arc<JobContext>| {
-                *runs.lock().unwrap().entry(ctx.job.id).or_insert(0) += 1;
-                async { Outcome::Completed(None) }
-            }),
-        )
-    };
-    let mut workers = Vec::new();
-    for _ in 0..2 {
-        workers.push(
-            Worker::start(test.db.clone(), registry.clone(), fast_config())
-                .await
-                .unwrap(),
-        );
-    }
+    let (registry, runs) = counting_registry();
+    let workers = start_workers(&test, &registry, 2).await;
     let mut producers = tokio::task::JoinSet::new();
     for p in 0..4 {
         let pool = test.db.worker.clone();
@@ -411,19 +406,7 @@ async fn jobs_enqueued_one_at_a_time_while_workers_claim_all_run_once() {
     while let Some(done) = producers.join_next().await {
         done.unwrap();
     }
-    eventually(30, "every job finished", || {
-        let pool = test.db.worker.clone();
-        async move {
-            let mut conn = pool.acquire().await.unwrap();
-            count(
-                &mut conn,
-                "select count(*) from jobs where status <> 'completed'",
-            )
-            .await
-                == 0
-        }
-    })
-    .await;
+    until_no_job_matches(&test, 30, "status <> 'completed'").await;
     for worker in workers {
         worker.shutdown().await;
     }

@@ -1,6 +1,7 @@
 //! The frame every list tab shares: title, status filter, table, empty state,
 //! error, and keyset "Older" / "Newest" links — all driven by the URL.
 
+use super::action_result::{last_outcome, outcome_view, MessageAction};
 use super::query::{list_query, next_page_href, query_href};
 use crate::domain::{CurrentUser, ListQuery, Page};
 use crate::error::AppError;
@@ -38,25 +39,13 @@ pub struct ListNotice(pub RwSignal<Option<Result<String, String>>>);
 
 /// For an action inside a list row: reports its outcome above the list and
 /// reloads the list when it succeeds. Outside a list it does nothing.
-pub fn report_row_action<S>(action: ServerAction<S>)
-where
-    S: leptos::server_fn::ServerFn<Output = String, Error = AppError>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-{
+pub fn report_row_action<S: MessageAction>(action: ServerAction<S>) {
     let (Some(refresh), Some(notice)) = (use_context::<ListRefresh>(), use_context::<ListNotice>())
     else {
         return;
     };
     Effect::new(move |_| {
-        let outcome = action.value().with(|value| {
-            value
-                .as_ref()
-                .map(|result| result.clone().map_err(|error| error.to_string()))
-        });
-        if let Some(outcome) = outcome {
+        if let Some(outcome) = last_outcome(action) {
             let succeeded = outcome.is_ok();
             notice.0.set(Some(outcome));
             if succeeded {
@@ -117,10 +106,7 @@ where
                 <Filters path statuses filters query/>
             </div>
             <div class="list-notice" data-testid="list-notice">
-                {move || notice.0.get().map(|outcome| match outcome {
-                    Ok(message) => view! { <span class="action-ok" role="status">{message}</span> }.into_any(),
-                    Err(message) => view! { <span class="error" role="alert">{message}</span> }.into_any(),
-                })}
+                {move || notice.0.get().map(outcome_view)}
             </div>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
