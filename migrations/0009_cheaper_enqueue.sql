@@ -146,6 +146,9 @@ $$;
 -- 2. Queue names: registered, not checked per row ------------------------------
 
 alter table jobs drop constraint jobs_queue_check;
+-- (jobs inserted before now named registered queues only through the
+-- enqueue statement; make that true of every row)
+insert into queues (name) select distinct queue from jobs on conflict (name) do nothing;
 
 -- Moving a job to another queue registers that queue (and so checks its name).
 create function jobs_register_queue() returns trigger

@@ -1051,3 +1051,70 @@ async fn claims_take_a_bulk_enqueue_in_id_order() {
     assert_eq!(taken, ids, "every job once, oldest id first");
     assert_eq!(count(&mut owner, QUEUED_IDS).await, 0);
 }
+
+/// Sequential and index scans of `jobs`, as soon as the statistics show more
+/// than `scans` of both kinds together (backends report after
+/// `pg_stat_force_next_flush()` once idle).
+async fn scans_of_jobs_beyond(owner: &mut PgConnection, scans: (i64, i64)) -> (i64, i64) {
+    for _ in 0..200 {
+        sqlx::query("select pg_stat_clear_snapshot()")
+            .execute(&mut *owner)
+            .await
+            .unwrap();
+        let now: (i64, i64) = sqlx::query_as(
+            "select coalesce(seq_scan, 0), coalesce(idx_scan, 0)
+             from pg_stat_user_tables where relname = 'jobs'",
+        )
+        .fetch_one(&mut *owner)
+        .await
+        .unwrap();
+        if now.0 + now.1 > scans.0 + scans.1 {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no statistics of the latest scans of jobs");
+}
+
+#[tokio::test]
+async fn claims_planned_while_jobs_was_tiny_still_look_jobs_up_by_key() {
+    // PostgreSQL caches a plan after a few runs. A claim planned in a fresh
+    // database must not keep scanning the whole table once it has grown.
+    let test = fresh_database().await;
+    let org = organization(&test).await;
+    let mut conn = test.db.worker.acquire().await.unwrap();
+    let claim_one = async |conn: &mut PgConnection| {
+        queue::enqueue(conn, &job(org, json!({}))).await.unwrap();
+        let claimed = queue::claim(conn, &claim_of_other_jobs(Uuid::new_v4(), 1))
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+    };
+    for _ in 0..8 {
+        claim_one(&mut conn).await;
+    }
+    let mut owner = test.owner_connection().await;
+    sqlx::query(
+        "insert into jobs (organization_id, job_type, job_name, payload, status, completed_at)
+         select $1, 'other', 'finished', '{}', 'completed', now()
+         from generate_series(1, 20000)",
+    )
+    .bind(org)
+    .execute(&mut owner)
+    .await
+    .unwrap();
+    sqlx::query("select pg_stat_force_next_flush()")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let before = scans_of_jobs_beyond(&mut owner, (0, 0)).await;
+    for _ in 0..5 {
+        claim_one(&mut conn).await;
+    }
+    sqlx::query("select pg_stat_force_next_flush()")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let after = scans_of_jobs_beyond(&mut owner, before).await;
+    assert_eq!(after.0, before.0, "a claim scanned the whole jobs table");
+}
