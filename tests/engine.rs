@@ -1078,8 +1078,9 @@ async fn scans_of_jobs_beyond(owner: &mut PgConnection, scans: (i64, i64)) -> (i
 
 #[tokio::test]
 async fn claims_planned_while_jobs_was_tiny_still_look_jobs_up_by_key() {
-    // PostgreSQL caches a plan after a few runs. A claim planned in a fresh
-    // database must not keep scanning the whole table once it has grown.
+    // PostgreSQL caches a plan after a few runs. A claim or completion
+    // planned in a fresh database must not keep scanning the whole table
+    // once it has grown.
     let test = fresh_database().await;
     let org = organization(&test).await;
     let mut conn = test.db.worker.acquire().await.unwrap();
@@ -1089,6 +1090,15 @@ async fn claims_planned_while_jobs_was_tiny_still_look_jobs_up_by_key() {
             .await
             .unwrap();
         assert_eq!(claimed.len(), 1);
+        let done = Completion {
+            id: claimed[0].id,
+            lease_token: claimed[0].lease_token,
+            started_at: chrono::Utc::now(),
+            finished_at: chrono::Utc::now(),
+            result: None,
+        };
+        let written = queue::complete_many(conn, &[done]).await.unwrap();
+        assert_eq!(written.len(), 1);
     };
     for _ in 0..8 {
         claim_one(&mut conn).await;

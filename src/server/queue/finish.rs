@@ -3,9 +3,8 @@
 //! changes nothing.
 //!
 //! A token is set only while a job runs and is cleared by every transition,
-//! so matching it implies `status = 'running'`. The statements deliberately
-//! do not repeat that condition: with it, a generic plan may probe the
-//! partial index of running jobs once per row instead of the primary key.
+//! so matching it implies `status = 'running'`; the statements do not repeat
+//! that condition.
 
 use super::outcome::Transition;
 use chrono::{DateTime, Utc};
