@@ -540,3 +540,63 @@ async fn job_references_are_enforced() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn upgrading_to_statement_queue_entries_keeps_every_waiting_job_claimable() {
+    use veriphy_jobs::domain::JobType;
+    use veriphy_jobs::server::queue::{self, ClaimRequest};
+    // A database as migration 0008 left it: one queue entry per waiting job,
+    // and a job whose queue was never registered (only the enqueue
+    // statement registered queues then).
+    let test_db = common::database_migrated_to(8).await;
+    let mut conn = test_db.owner_connection().await;
+    let orgs = organizations_one_and_two(&mut conn).await;
+    let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "insert into jobs (organization_id, job_type, job_name, payload, queue)
+         select $1, 'other', 'waiting ' || i, '{}', case when i <= 3 then 'default' else 'old_queue' end
+         from generate_series(1, 5) i
+         returning id",
+    )
+    .bind(orgs[0])
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let entries: i64 = sqlx::query_scalar("select count(*) from job_queue")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(entries, 5);
+
+    veriphy_jobs::server::db::migrate(&test_db.owner)
+        .await
+        .unwrap();
+
+    let registered: bool =
+        sqlx::query_scalar("select exists (select 1 from queues where name = 'old_queue')")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert!(registered, "every job's queue is registered");
+    let mut worker = test_db.db.worker.acquire().await.unwrap();
+    let mut claimed = Vec::new();
+    for queue_name in ["default", "old_queue"] {
+        let jobs = queue::claim(
+            &mut worker,
+            &ClaimRequest {
+                queue: queue_name,
+                job_types: &[JobType::Other],
+                limit: 10,
+                worker_id: "upgrade-test",
+                lease_token: uuid::Uuid::new_v4(),
+                lease: std::time::Duration::from_secs(30),
+            },
+        )
+        .await
+        .unwrap();
+        claimed.extend(jobs.into_iter().map(|j| j.id));
+    }
+    claimed.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(claimed, expected, "every waiting job is claimed once");
+}

@@ -44,6 +44,12 @@ pub struct TestDb {
 
 /// Creates and migrates a new database for one test.
 pub async fn fresh_database() -> TestDb {
+    database_migrated_to(i64::MAX).await
+}
+
+/// Creates a new database for one test with the migrations up to `version`
+/// applied (an upgrade test applies the rest with `db::migrate`).
+pub async fn database_migrated_to(version: i64) -> TestDb {
     let cluster = cluster();
     let name = format!("test_{}", Uuid::new_v4().simple());
     let mut admin = PgConnection::connect_with(&cluster.connect_options("postgres"))
@@ -79,7 +85,19 @@ pub async fn fresh_database() -> TestDb {
         // roles are cluster-wide; parallel tests would race to create them
         static MIGRATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
         let _guard = MIGRATING.lock().await;
-        db::migrate(&owner).await.expect("migrations");
+        if version == i64::MAX {
+            db::migrate(&owner).await.expect("migrations");
+        } else {
+            use sqlx::migrate::Migrate;
+            let mut conn = PgConnection::connect_with(&owner).await.expect("connect");
+            conn.ensure_migrations_table()
+                .await
+                .expect("migrations table");
+            for migration in db::MIGRATOR.iter().filter(|m| m.version <= version) {
+                conn.apply(migration).await.expect("migration");
+            }
+            conn.close().await.ok();
+        }
     }
     let db = Database::connect(owner.clone(), 5).await.expect("pools");
     TestDb { owner, db, name }
