@@ -3,8 +3,7 @@
 use crate::api::failed_jobs::{list_failed_jobs, ResolveFailedJobs, RetryFailedJob};
 use crate::app::components::action_result::ActionResult;
 use crate::app::components::badge::StatusBadge;
-use crate::app::components::list_page::ListPage;
-use crate::app::components::list_page::{refresh_on_success, report_row_action};
+use crate::app::components::list_page::{refresh_on_success, report_row_action, ListPage};
 use crate::app::components::selection::Selection;
 use crate::app::components::time::format_time;
 use crate::domain::{CurrentUser, FailedJobRow};
