@@ -44,12 +44,38 @@ pub struct TestDb {
 
 /// Creates and migrates a new database for one test.
 pub async fn fresh_database() -> TestDb {
-    database_migrated_to(i64::MAX).await
+    let (name, owner) = new_database().await;
+    {
+        let _guard = MIGRATING.lock().await;
+        db::migrate(&owner).await.expect("migrations");
+    }
+    connect(name, owner).await
 }
 
 /// Creates a new database for one test with the migrations up to `version`
 /// applied (an upgrade test applies the rest with `db::migrate`).
 pub async fn database_migrated_to(version: i64) -> TestDb {
+    use sqlx::migrate::Migrate;
+    let (name, owner) = new_database().await;
+    {
+        let _guard = MIGRATING.lock().await;
+        let mut conn = PgConnection::connect_with(&owner).await.expect("connect");
+        conn.ensure_migrations_table()
+            .await
+            .expect("migrations table");
+        for migration in db::MIGRATOR.iter().filter(|m| m.version <= version) {
+            conn.apply(migration).await.expect("migration");
+        }
+        conn.close().await.ok();
+    }
+    connect(name, owner).await
+}
+
+/// Roles are cluster-wide: parallel tests would race to create them.
+static MIGRATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// An empty database on the test cluster: its name and owner options.
+async fn new_database() -> (String, PgConnectOptions) {
     let cluster = cluster();
     let name = format!("test_{}", Uuid::new_v4().simple());
     let mut admin = PgConnection::connect_with(&cluster.connect_options("postgres"))
@@ -81,24 +107,10 @@ pub async fn database_migrated_to(version: i64) -> TestDb {
         .expect("create database");
     admin.close().await.ok();
     let owner = cluster.connect_options(&name);
-    {
-        // roles are cluster-wide; parallel tests would race to create them
-        static MIGRATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-        let _guard = MIGRATING.lock().await;
-        if version == i64::MAX {
-            db::migrate(&owner).await.expect("migrations");
-        } else {
-            use sqlx::migrate::Migrate;
-            let mut conn = PgConnection::connect_with(&owner).await.expect("connect");
-            conn.ensure_migrations_table()
-                .await
-                .expect("migrations table");
-            for migration in db::MIGRATOR.iter().filter(|m| m.version <= version) {
-                conn.apply(migration).await.expect("migration");
-            }
-            conn.close().await.ok();
-        }
-    }
+    (name, owner)
+}
+
+async fn connect(name: String, owner: PgConnectOptions) -> TestDb {
     let db = Database::connect(owner.clone(), 5).await.expect("pools");
     TestDb { owner, db, name }
 }
