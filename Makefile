@@ -4,7 +4,7 @@
 export CARGO_TARGET_DIR ?= /var/cache/veriphy-jobs/target
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run run-demo setup build test test-rust test-e2e lint fmt seed-demo clean-data
+.PHONY: run run-demo setup build test test-rust test-e2e lint fmt load-demo clean-data
 
 ## Build and serve the console at http://127.0.0.1:3000 (LEPTOS_SITE_ADDR), embedded PostgreSQL under ./data.
 run: setup
@@ -39,9 +39,13 @@ test-e2e:
 fmt:
 	cargo fmt
 
-seed-demo: setup
-	cargo build --features ssr --bin veriphy-jobs && $(CARGO_TARGET_DIR)/debug/veriphy-jobs seed-demo
+load-demo: setup
+	cargo build --features ssr --bin veriphy-jobs && $(CARGO_TARGET_DIR)/debug/veriphy-jobs load-demo
 
-## Remove the embedded database (all local data).
+## Remove the embedded database (all local data), including a cluster kept
+## under /var/lib/veriphy-jobs because the postgres user could not reach it.
+VERIPHY_DATA_DIR ?= data
 clean-data:
-	rm -rf data
+	@home=$$(cat "$(VERIPHY_DATA_DIR)/cluster-location" 2>/dev/null || true); \
+	case "$$home" in /var/lib/veriphy-jobs/?*) echo "rm -rf $$home"; rm -rf "$$home";; esac
+	rm -rf "$(VERIPHY_DATA_DIR)"

@@ -1,4 +1,4 @@
--- Roles, tenancy helpers and shared trigger functions.
+-- Roles, tenancy helpers and the shared updated_at trigger function.
 --
 -- veriphy_app     the role every console request runs as (SET ROLE in the pool's
 --                 after-connect hook). Not superuser, not owner, not BYPASSRLS:
@@ -9,6 +9,7 @@
 -- Both are NOLOGIN: the login user (the owner that runs these migrations) must be
 -- a member so that it can SET ROLE. Creating them needs CREATEROLE; on a managed
 -- server where the owner lacks it, a DBA creates the two roles once beforehand.
+-- What each role may touch is granted in the row-level security migration.
 do $$
 begin
   -- roles are cluster-wide: another database of the cluster may be creating

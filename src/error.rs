@@ -109,9 +109,16 @@ impl FromServerFnError for AppError {
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
-            // Malformed arguments are the caller's mistake: say what was wrong.
+            // Malformed arguments are the caller's mistake: say what was
+            // wrong. The domain's own parse errors are sentences written for
+            // people (they end with a full stop) and are shown as they are.
             ServerFnErrorErr::Args(message) | ServerFnErrorErr::MissingArg(message) => {
-                AppError::Invalid(format!("The request was not understood: {message}"))
+                AppError::Invalid(refused_argument(message))
+            }
+            // In the browser, a form whose fields do not parse never leaves.
+            #[cfg(not(feature = "ssr"))]
+            ServerFnErrorErr::Serialization(message) => {
+                AppError::Invalid(refused_argument(message))
             }
             ServerFnErrorErr::Request(message) => AppError::Transport(message),
             ServerFnErrorErr::Deserialization(message) => AppError::Transport(message),
@@ -123,6 +130,15 @@ impl FromServerFnError for AppError {
                 AppError::Internal
             }
         }
+    }
+}
+
+/// The message for an argument that did not parse.
+fn refused_argument(message: String) -> String {
+    if message.ends_with('.') {
+        message
+    } else {
+        format!("The request was not understood: {message}")
     }
 }
 
@@ -154,6 +170,17 @@ mod tests {
             AppError::from_server_fn_error(ServerFnErrorErr::Args("missing field `x`".into()));
         assert_eq!(err.status_code(), 422);
         assert!(err.to_string().contains("missing field"));
+    }
+
+    #[test]
+    fn a_domain_rule_is_shown_as_it_is() {
+        let err = AppError::from_server_fn_error(ServerFnErrorErr::Args(
+            "Concurrency is a whole number from 1 to 1000.".into(),
+        ));
+        assert_eq!(
+            err,
+            AppError::invalid("Concurrency is a whole number from 1 to 1000.")
+        );
     }
 
     #[test]

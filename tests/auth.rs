@@ -4,7 +4,7 @@ mod common;
 
 use common::{session_cookie, session_set_cookie, spawn_app};
 
-const PASSWORD: &str = veriphy_jobs::server::seed::DEFAULT_DEMO_PASSWORD;
+const PASSWORD: &str = veriphy_jobs::server::demo_data::DEFAULT_DEMO_PASSWORD;
 const VIEWER: &str = "viewer@northwind.example";
 
 #[tokio::test]

@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use uuid::Uuid;
-use veriphy_jobs::domain::{JobType, Priority};
+use veriphy_jobs::domain::{AttemptOutcome, AttemptRecord, JobErrorKind, JobType, Priority};
 use veriphy_jobs::server::queue::{
-    self, control, lease, ClaimRequest, Completion, JobError, NewJob, Outcome, RetryPolicy,
+    self, actions, control, lease, ClaimRequest, Completion, JobError, NewJob, Outcome, RetryPolicy,
 };
 use veriphy_jobs::server::worker::{FnHandler, JobContext, Registry, Worker, WorkerConfig};
 
@@ -110,7 +110,7 @@ fn counting_registry() -> (Registry, Arc<Mutex<HashMap<Uuid, usize>>>) {
             let fail = ctx.job.payload["fail"].as_bool().unwrap_or(false);
             async move {
                 if fail {
-                    Outcome::Fail(JobError::new("test", "planned failure"))
+                    Outcome::Fail(JobError::new(JobErrorKind::Handler, "planned failure"))
                 } else {
                     Outcome::Completed(Some(json!({"ok": true})))
                 }
@@ -434,10 +434,12 @@ fn scripted() -> (Registry, Arc<AtomicUsize>) {
             async move {
                 match step.as_str() {
                     "retry" => Outcome::Retry(
-                        JobError::new("flaky", "temporary trouble")
+                        JobError::new(JobErrorKind::Handler, "temporary trouble")
                             .caused_by(&std::io::Error::other("connection reset by peer")),
                     ),
-                    "fail" => Outcome::Fail(JobError::new("invalid", "cannot ever work")),
+                    "fail" => {
+                        Outcome::Fail(JobError::new(JobErrorKind::Handler, "cannot ever work"))
+                    }
                     "snooze" => Outcome::Snooze(Duration::from_millis(100)),
                     "cancel" => Outcome::Cancel("handler gave up".into()),
                     "sleep" => {
@@ -568,10 +570,10 @@ async fn cancelling_a_running_job_stops_its_handler() {
     .await;
     // Cancel from another connection, as the console would.
     let mut conn = test.db.worker.acquire().await.unwrap();
-    let result = control::cancel_job(&mut conn, id, Some(org), "Cancelled by a test")
+    let result = actions::cancel_job(&mut conn, id, Some(org), "Cancelled by a test")
         .await
         .unwrap();
-    assert_eq!(result, control::CancelResult::Requested);
+    assert_eq!(result, actions::CancelResult::Requested);
     eventually(5, "the job to be cancelled", || {
         let options = test.owner.clone();
         async move {
@@ -592,22 +594,22 @@ async fn cancelling_a_running_job_stops_its_handler() {
     )
     .await[0];
     assert_eq!(
-        control::cancel_job(&mut conn, pending, Some(org), "not needed")
+        actions::cancel_job(&mut conn, pending, Some(org), "not needed")
             .await
             .unwrap(),
-        control::CancelResult::Cancelled
+        actions::CancelResult::Cancelled
     );
     assert_eq!(
-        control::cancel_job(&mut conn, pending, Some(org), "again")
+        actions::cancel_job(&mut conn, pending, Some(org), "again")
             .await
             .unwrap(),
-        control::CancelResult::AlreadyFinished
+        actions::CancelResult::AlreadyFinished
     );
     assert_eq!(
-        control::cancel_job(&mut conn, pending, Some(Uuid::new_v4()), "x")
+        actions::cancel_job(&mut conn, pending, Some(Uuid::new_v4()), "x")
             .await
             .unwrap(),
-        control::CancelResult::NotFound
+        actions::CancelResult::NotFound
     );
     worker.shutdown().await;
 }
@@ -738,6 +740,12 @@ async fn a_stale_holder_cannot_overwrite_a_newer_attempt() {
         ("running", Some(second))
     );
     assert_eq!(s.attempt_log[0]["outcome"], "lost");
+    // the rescuer's SQL writes the engine's one attempt-log shape
+    let log: Vec<AttemptRecord> = serde_json::from_value(s.attempt_log.clone()).unwrap();
+    assert_eq!(
+        (log[0].outcome, log[0].kind),
+        (AttemptOutcome::Lost, Some(JobErrorKind::LeaseExpired))
+    );
     let leases: Vec<Uuid> = sqlx::query_scalar("select lease_token from job_leases")
         .fetch_all(&mut *conn)
         .await
@@ -982,7 +990,8 @@ async fn concurrency_follows_the_queue_setting_while_running() {
 
 #[tokio::test]
 async fn the_queues_view_counts_each_organizations_waiting_scheduled_and_running_jobs() {
-    use veriphy_jobs::server::db::{queues, Scope};
+    use veriphy_jobs::server::db::Scope;
+    use veriphy_jobs::server::repo::queues;
     let test = fresh_database().await;
     let (mine, theirs) = (organization(&test).await, organization(&test).await);
     let mut later = job(mine, json!({}));

@@ -9,9 +9,9 @@ use sqlx::{Connection, PgConnection};
 use std::time::Duration;
 use uuid::Uuid;
 use veriphy_jobs::domain::JobType;
-use veriphy_jobs::server::db::files::{self, NewFile};
 use veriphy_jobs::server::db::Scope;
 use veriphy_jobs::server::queue::{self, NewJob};
+use veriphy_jobs::server::repo::stored_files::{self, NewFile};
 use veriphy_jobs::server::worker::handlers::document::text_pdf;
 use veriphy_jobs::server::worker::{Registry, Worker, WorkerConfig};
 
@@ -108,7 +108,7 @@ async fn report_generation_stores_a_csv_of_the_organizations_statistics() {
     assert_eq!(status, "completed", "{result}");
     let file_id: Uuid = serde_json::from_value(result["file_id"].clone()).unwrap();
     let mut tx = test.db.begin(Scope::organization(mine)).await.unwrap();
-    let file = files::get(&mut tx, Some(mine), file_id)
+    let file = stored_files::get(&mut tx, Some(mine), file_id)
         .await
         .unwrap()
         .unwrap();
@@ -129,10 +129,13 @@ async fn report_generation_stores_a_csv_of_the_organizations_statistics() {
         "another organization's data leaked: {csv}"
     );
     assert_eq!(file.kind, "report");
-    assert_eq!(file.sha256, files::sha256_hex(csv.as_bytes()));
+    assert_eq!(file.sha256, stored_files::sha256_hex(csv.as_bytes()));
     // The other organization cannot read the file.
     let mut tx = test.db.begin(Scope::organization(theirs)).await.unwrap();
-    assert!(files::get(&mut tx, None, file_id).await.unwrap().is_none());
+    assert!(stored_files::get(&mut tx, None, file_id)
+        .await
+        .unwrap()
+        .is_none());
 }
 
 #[tokio::test]
@@ -141,7 +144,7 @@ async fn document_processing_reports_digest_type_pages_and_text() {
     let org = organization(&test, "docs").await;
     let pdf = text_pdf(&["Mortgage offer", "Page two of the offer", "Signatures"]);
     let mut tx = test.db.begin(Scope::organization(org)).await.unwrap();
-    let file_id = files::insert(
+    let file_id = stored_files::insert(
         &mut tx,
         &NewFile {
             organization_id: org,
@@ -168,7 +171,7 @@ async fn document_processing_reports_digest_type_pages_and_text() {
     assert_eq!(result["page_count"], 3);
     assert_eq!(result["detected_content_type"], "application/pdf");
     assert_eq!(result["size_bytes"], pdf.len());
-    assert_eq!(result["sha256"], files::sha256_hex(&pdf));
+    assert_eq!(result["sha256"], stored_files::sha256_hex(&pdf));
     assert!(result["text"]
         .as_str()
         .unwrap()

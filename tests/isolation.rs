@@ -19,9 +19,12 @@ const TENANT_TABLES: [&str; 8] = [
 ];
 
 async fn demo_orgs(test_db: &common::TestDb) -> (Uuid, Uuid) {
-    veriphy_jobs::server::seed::seed_demo(&test_db.db)
-        .await
-        .unwrap();
+    veriphy_jobs::server::demo_data::load(
+        &test_db.db,
+        veriphy_jobs::server::demo_data::DEFAULT_DEMO_PASSWORD,
+    )
+    .await
+    .unwrap();
     let mut conn = test_db.owner_connection().await;
     let a: Uuid =
         sqlx::query_scalar("select id from organizations where slug = 'northwind-lending'")
@@ -224,14 +227,14 @@ async fn newest_first(conn: &mut sqlx::PgConnection, condition: &str) -> Vec<(Uu
 async fn every_listed_job(
     test_db: &common::TestDb,
     scope: Scope,
-    filter: &veriphy_jobs::server::db::jobs::JobFilter,
+    filter: &veriphy_jobs::server::db::JobFilter,
 ) -> Vec<(Uuid, Uuid)> {
     use veriphy_jobs::domain::{Cursor, Page};
     let mut shown = Vec::new();
     let mut cursor = None;
     loop {
         let mut tx = test_db.db.begin(scope).await.unwrap();
-        let rows = veriphy_jobs::server::db::jobs::list(&mut tx, filter, cursor)
+        let rows = veriphy_jobs::server::repo::jobs::list(&mut tx, filter, cursor)
             .await
             .unwrap();
         let page = Page::from_rows(rows, |row| Cursor {
@@ -248,7 +251,7 @@ async fn every_listed_job(
 
 #[tokio::test]
 async fn the_jobs_list_pages_newest_first_for_the_bank_and_for_one_organization() {
-    use veriphy_jobs::server::db::jobs::JobFilter;
+    use veriphy_jobs::server::db::JobFilter;
     let test_db = common::fresh_database().await;
     let (a, _) = demo_orgs(&test_db).await;
     let mut conn = test_db.owner_connection().await;

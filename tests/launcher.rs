@@ -41,7 +41,7 @@ fn help_lists_every_subcommand() {
         .output()
         .unwrap();
     let help = String::from_utf8_lossy(&output.stdout);
-    for command in ["serve", "worker", "migrate", "seed-demo"] {
+    for command in ["serve", "worker", "migrate", "load-demo"] {
         assert!(help.contains(command), "{command} missing from:\n{help}");
     }
     let serve = Command::new(env!("CARGO_BIN_EXE_veriphy-jobs"))
@@ -54,13 +54,13 @@ fn help_lists_every_subcommand() {
 #[test]
 fn embedded_default_migrates_seeds_and_keeps_data_across_restarts() {
     let dir = data_dir("persist");
-    let first = run(&dir, &["seed-demo"], &[]);
+    let first = run(&dir, &["load-demo"], &[]);
     let stderr = String::from_utf8_lossy(&first.stderr);
     assert!(first.status.success(), "{stderr}");
     assert!(stderr.contains("viewer@northwind.example"), "{stderr}");
     assert!(dir.join("pg/PG_VERSION").exists());
 
-    let second = run(&dir, &["seed-demo"], &[]);
+    let second = run(&dir, &["load-demo"], &[]);
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(second.status.success(), "{stderr}");
     assert!(
@@ -77,7 +77,7 @@ fn embedded_default_migrates_seeds_and_keeps_data_across_restarts() {
 #[test]
 fn a_second_instance_on_the_same_data_dir_is_refused() {
     let dir = data_dir("second");
-    let held = EmbeddedPostgres::start(&dir).expect("first instance");
+    let held = EmbeddedPostgres::start(&dir, None).expect("first instance");
     let line = single_error_line(&run(&dir, &["migrate"], &[]));
     assert!(line.contains("already using the data directory"), "{line}");
     assert!(line.contains(&std::process::id().to_string()), "{line}");
@@ -87,7 +87,7 @@ fn a_second_instance_on_the_same_data_dir_is_refused() {
 #[test]
 fn stale_pid_files_do_not_block_a_start() {
     let dir = data_dir("stale");
-    let cluster = EmbeddedPostgres::start(&dir).expect("init");
+    let cluster = EmbeddedPostgres::start(&dir, None).expect("init");
     cluster.stop();
     // pid 1 is alive but is not our PostgreSQL; 999999 is not alive at all
     std::fs::write(dir.join("pg/postmaster.pid"), "1\n/elsewhere\n").unwrap();
@@ -145,7 +145,7 @@ fn wrong_database_url_is_one_clear_line() {
 #[test]
 fn database_url_mode_migrates_an_existing_server() {
     let dir = data_dir("external");
-    let cluster = EmbeddedPostgres::start(&dir).expect("server");
+    let cluster = EmbeddedPostgres::start(&dir, None).expect("server");
     let options = cluster.connect_options("postgres");
     let socket = dir.canonicalize().unwrap().join("run");
     let password = std::fs::read_to_string(dir.join("superuser.password")).unwrap();
@@ -167,4 +167,71 @@ fn database_url_mode_migrates_an_existing_server() {
     );
     assert!(String::from_utf8_lossy(&output.stderr).contains("migrations applied"));
     cluster.stop();
+}
+
+#[test]
+fn as_root_a_data_directory_the_postgres_user_cannot_reach_keeps_its_cluster_elsewhere() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if std::fs::metadata("/proc/self").unwrap().uid() != 0 {
+        eprintln!("not root: the cluster runs as this user and can always reach its data");
+        return;
+    }
+    let parent = data_dir("private-parent");
+    std::fs::create_dir_all(&parent).unwrap();
+    std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let dir = parent.join("data");
+
+    let first = run(&dir, &["migrate"], &[("RUST_LOG", "info")]);
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(first.status.success(), "{stderr}");
+    let home = std::fs::read_to_string(dir.join("cluster-location")).unwrap();
+    let home = PathBuf::from(home.trim());
+    assert!(
+        home.starts_with("/var/lib/veriphy-jobs/"),
+        "{}",
+        home.display()
+    );
+    assert!(
+        stderr.contains(home.to_str().unwrap()),
+        "the start-up log says where: {stderr}"
+    );
+    assert!(home.join("pg/PG_VERSION").exists());
+    let postgres_uid = Command::new("id")
+        .args(["-u", "postgres"])
+        .output()
+        .unwrap();
+    let postgres_uid: u32 = String::from_utf8_lossy(&postgres_uid.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    let meta = std::fs::metadata(&home).unwrap();
+    assert_eq!((meta.uid(), meta.mode() & 0o777), (postgres_uid, 0o700));
+    assert!(
+        !dir.join("pg").exists(),
+        "nothing but the lock and the pointer in ./data"
+    );
+
+    let again = run(&dir, &["migrate"], &[]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+
+    let clean = Command::new("make")
+        .args(["-s", "clean-data"])
+        .env("VERIPHY_DATA_DIR", &dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        clean.status.success(),
+        "{}",
+        String::from_utf8_lossy(&clean.stderr)
+    );
+    assert!(
+        !home.exists() && !dir.exists(),
+        "make clean-data removes both"
+    );
+    std::fs::remove_dir_all(&parent).unwrap();
 }

@@ -541,62 +541,139 @@ async fn job_references_are_enforced() {
         .unwrap();
 }
 
-#[tokio::test]
-async fn upgrading_to_statement_queue_entries_keeps_every_waiting_job_claimable() {
-    use veriphy_jobs::domain::JobType;
-    use veriphy_jobs::server::queue::{self, ClaimRequest};
-    // A database as migration 0008 left it: one queue entry per waiting job,
-    // and a job whose queue was never registered (only the enqueue
-    // statement registered queues then).
-    let test_db = common::database_migrated_to(8).await;
-    let mut conn = test_db.owner_connection().await;
-    let orgs = organizations_one_and_two(&mut conn).await;
-    let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
-        "insert into jobs (organization_id, job_type, job_name, payload, queue)
-         select $1, 'other', 'waiting ' || i, '{}', case when i <= 3 then 'default' else 'old_queue' end
-         from generate_series(1, 5) i
-         returning id",
+/// What a migrated database consists of, as text: every column, constraint,
+/// index, trigger, policy, function body and grant of the application's
+/// schemas, in a fixed order.
+async fn schema_snapshot(conn: &mut sqlx::PgConnection) -> Vec<String> {
+    sqlx::query_scalar(
+        "select kind || ' ' || item from (
+           select 'column' as kind, table_schema || '.' || table_name || '.' || column_name
+                  || ' ' || data_type || ' ' || coalesce(column_default, '') || ' ' || is_nullable as item
+           from information_schema.columns
+           where table_schema in ('public', 'tower_sessions')
+           union all
+           select 'constraint', conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+           from pg_constraint where connamespace = 'public'::regnamespace
+           union all
+           select 'index', indexdef from pg_indexes where schemaname in ('public', 'tower_sessions')
+           union all
+           select 'trigger', pg_get_triggerdef(oid) from pg_trigger where not tgisinternal
+           union all
+           select 'policy', tablename || ' ' || policyname || ' ' || coalesce(qual, '') || ' '
+                  || coalesce(with_check, '')
+           from pg_policies
+           union all
+           select 'function', p.oid::regprocedure::text || ' ' || md5(prosrc)
+           from pg_proc p where pronamespace = 'public'::regnamespace
+           union all
+           select 'grant', grantee || ' ' || privilege_type || ' ' || table_schema || '.' || table_name
+           from information_schema.role_table_grants
+           where grantee in ('veriphy_app', 'veriphy_worker')
+           union all
+           select 'reloption', c.relname || ' ' || array_to_string(c.reloptions, ',')
+           from pg_class c where c.relnamespace = 'public'::regnamespace and c.reloptions is not null
+         ) s
+         order by 1",
     )
-    .bind(orgs[0])
-    .fetch_all(&mut conn)
+    .fetch_all(conn)
     .await
-    .unwrap();
-    let entries: i64 = sqlx::query_scalar("select count(*) from job_queue")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(entries, 5);
+    .unwrap()
+}
+
+#[tokio::test]
+async fn migrating_an_up_to_date_database_again_changes_nothing() {
+    let test_db = common::fresh_database().await;
+    let mut conn = test_db.owner_connection().await;
+    let before = schema_snapshot(&mut conn).await;
+    assert!(before.len() > 300, "the snapshot sees the schema");
 
     veriphy_jobs::server::db::migrate(&test_db.owner)
         .await
-        .unwrap();
+        .expect("a second run succeeds");
 
-    let registered: bool =
-        sqlx::query_scalar("select exists (select 1 from queues where name = 'old_queue')")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
-    assert!(registered, "every job's queue is registered");
-    let mut worker = test_db.db.worker.acquire().await.unwrap();
-    let mut claimed = Vec::new();
-    for queue_name in ["default", "old_queue"] {
-        let jobs = queue::claim(
-            &mut worker,
-            &ClaimRequest {
-                queue: queue_name,
-                job_types: &[JobType::Other],
-                limit: 10,
-                worker_id: "upgrade-test",
-                lease_token: uuid::Uuid::new_v4(),
-                lease: std::time::Duration::from_secs(30),
-            },
-        )
+    assert_eq!(schema_snapshot(&mut conn).await, before);
+}
+
+#[tokio::test]
+async fn a_database_made_by_an_older_build_gets_one_line_saying_what_to_do() {
+    let test_db = common::fresh_database().await;
+    let mut conn = test_db.owner_connection().await;
+    // an older build recorded other files under the same versions
+    sqlx::query("update _sqlx_migrations set checksum = '\\x00'::bytea where version = 3")
+        .execute(&mut conn)
         .await
         .unwrap();
-        claimed.extend(jobs.into_iter().map(|j| j.id));
+
+    let error = veriphy_jobs::server::db::migrate(&test_db.owner)
+        .await
+        .expect_err("an unknown history is refused");
+
+    assert!(matches!(
+        error,
+        veriphy_jobs::server::db::MigrationError::OlderBuild { version: 3 }
+    ));
+    assert_eq!(
+        error.to_string(),
+        "the database was made by an older build of Veriphy Jobs (its migration 3 is not \
+         this build's) and cannot be upgraded; for the embedded default remove the data \
+         with `make clean-data`, otherwise point DATABASE_URL at a new database"
+    );
+}
+
+#[tokio::test]
+async fn a_database_with_migrations_this_build_lacks_is_an_older_build() {
+    let test_db = common::fresh_database().await;
+    let mut conn = test_db.owner_connection().await;
+    sqlx::query(
+        "insert into _sqlx_migrations (version, description, success, checksum, execution_time)
+         values (8, 'hot job rows', true, '\\x00'::bytea, 0)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+
+    let error = veriphy_jobs::server::db::migrate(&test_db.owner)
+        .await
+        .expect_err("an unknown history is refused");
+
+    assert!(matches!(
+        error,
+        veriphy_jobs::server::db::MigrationError::OlderBuild { version: 8 }
+    ));
+}
+
+#[test]
+fn released_migrations_are_never_edited() {
+    let recorded: Vec<(i64, String, String)> = include_str!("fixtures/released_migrations.txt")
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .map(|line| {
+            let mut fields = line.split_whitespace();
+            let version = fields.next().unwrap().parse().unwrap();
+            let checksum = fields.next().unwrap().to_string();
+            let file = fields.next().unwrap().to_string();
+            (version, checksum, file)
+        })
+        .collect();
+    let built: Vec<(i64, String)> = veriphy_jobs::server::db::MIGRATOR
+        .iter()
+        .map(|m| {
+            let hex = m.checksum.iter().map(|b| format!("{b:02x}")).collect();
+            (m.version, hex)
+        })
+        .collect();
+    for (version, checksum, file) in &recorded {
+        let now = built.iter().find(|(v, _)| v == version);
+        assert_eq!(
+            now.map(|(_, c)| c),
+            Some(checksum),
+            "released migration {file} was changed or removed: write a new migration instead"
+        );
     }
-    claimed.sort();
-    let mut expected = ids.clone();
-    expected.sort();
-    assert_eq!(claimed, expected, "every waiting job is claimed once");
+    for (version, _) in &built {
+        assert!(
+            recorded.iter().any(|(v, _, _)| v == version),
+            "migration {version} is not recorded in tests/fixtures/released_migrations.txt"
+        );
+    }
 }

@@ -245,13 +245,13 @@ async fn a_running_job_is_cancelled_in_another_process() {
         .await
         .unwrap();
     let result =
-        veriphy_jobs::server::queue::control::cancel_job(&mut tx, id, Some(org), "Stop it")
+        veriphy_jobs::server::queue::actions::cancel_job(&mut tx, id, Some(org), "Stop it")
             .await
             .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(
         result,
-        veriphy_jobs::server::queue::control::CancelResult::Requested
+        veriphy_jobs::server::queue::actions::CancelResult::Requested
     );
     // well before the job's own minute is up
     wait_for(

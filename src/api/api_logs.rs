@@ -10,7 +10,7 @@ pub async fn list_api_logs(
     #[server(default)] query: ListQuery,
 ) -> Result<Page<ApiLogRow>, AppError> {
     use crate::domain::{ApiCallStatus, Cursor};
-    use crate::server::db::api_logs;
+    use crate::server::repo::api_logs;
     let mut request = super::listing::begin(query, ApiCallStatus::parse, &[]).await?;
     let rows = api_logs::list(
         &mut request.tx,

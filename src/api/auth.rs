@@ -10,7 +10,8 @@ use leptos::prelude::*;
 pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
     use crate::server::auth::password as passwords;
     use crate::server::auth::session::{SessionUser, USER_KEY};
-    use crate::server::db::{audit, users, Scope};
+    use crate::server::db::Scope;
+    use crate::server::repo::{audit, users};
 
     let (info, db) = crate::server::auth::caller().await?;
     let email = email.trim().to_lowercase();
@@ -21,13 +22,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         return Err(AppError::BadCredentials);
     }
 
-    let mut tx = db
-        .begin(Scope {
-            organization_id: None,
-            bank_admin: false,
-            user_id: None,
-        })
-        .await?;
+    let mut tx = db.begin(Scope::no_tenant(None)).await?;
     let candidate = users::find_for_login(&mut tx, &email).await?;
     let stored = candidate
         .as_ref()

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 #[server(endpoint = "list_batches")]
 pub async fn list_batches(#[server(default)] query: ListQuery) -> Result<Page<BatchRow>, AppError> {
     use crate::domain::{Cursor, JobStatus};
-    use crate::server::db::batches;
+    use crate::server::repo::batches;
     let mut request = super::listing::begin(query, JobStatus::parse, &[]).await?;
     let rows = batches::list(
         &mut request.tx,
@@ -29,7 +29,7 @@ pub async fn list_batches(#[server(default)] query: ListQuery) -> Result<Page<Ba
 pub async fn cancel_batch(id: uuid::Uuid) -> Result<String, AppError> {
     use crate::domain::JobStatus;
     use crate::server::auth::require_caller;
-    use crate::server::db::batches;
+    use crate::server::repo::batches;
     let caller = require_caller().await?;
     caller.require_write()?;
     let mut tx = caller.begin().await?;
@@ -41,7 +41,7 @@ pub async fn cancel_batch(id: uuid::Uuid) -> Result<String, AppError> {
             "A {status} batch cannot be cancelled."
         )));
     }
-    let cancelled = batches::cancel(&mut tx, id).await?;
+    let cancelled = crate::server::queue::actions::cancel_batch(&mut tx, id).await?;
     caller
         .audit(
             &mut tx,
@@ -63,8 +63,8 @@ pub async fn cancel_batch(id: uuid::Uuid) -> Result<String, AppError> {
 pub async fn create_batch(form: crate::domain::NewBatchForm) -> Result<uuid::Uuid, AppError> {
     use crate::domain::JobType;
     use crate::server::auth::require_caller;
-    use crate::server::db::batches;
     use crate::server::queue::{self, NewJob};
+    use crate::server::repo::batches;
     let caller = require_caller().await?;
     caller.require_write()?;
     let valid = form.validate().map_err(AppError::Invalid)?;
@@ -124,14 +124,14 @@ pub async fn create_batch(form: crate::domain::NewBatchForm) -> Result<uuid::Uui
 pub async fn retry_batch_failures(id: uuid::Uuid) -> Result<String, AppError> {
     use crate::domain::{JobAction, JobListFilters, JobStatus};
     use crate::server::auth::require_caller;
-    use crate::server::db::{batches, jobs};
+    use crate::server::repo::batches;
     let caller = require_caller().await?;
     caller.require_write()?;
     let mut tx = caller.begin().await?;
     let (organization_id, _) = batches::lock(&mut tx, caller.organization_filter(None), id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let filter = jobs::JobFilter {
+    let filter = crate::server::db::JobFilter {
         organization_id: Some(organization_id),
         status: Some(JobStatus::Failed),
         more: JobListFilters {
@@ -140,7 +140,8 @@ pub async fn retry_batch_failures(id: uuid::Uuid) -> Result<String, AppError> {
         },
         ids: Vec::new(),
     };
-    let retried = jobs::apply(&mut tx, &filter, JobAction::Retry, "").await?;
+    let retried =
+        crate::server::queue::actions::apply(&mut tx, &filter, JobAction::Retry, "").await?;
     if retried == 0 {
         return Err(AppError::invalid("This batch has no failed jobs."));
     }

@@ -10,7 +10,7 @@ pub async fn list_failed_jobs(
     #[server(default)] query: ListQuery,
 ) -> Result<Page<FailedJobRow>, AppError> {
     use crate::domain::Cursor;
-    use crate::server::db::failed_jobs;
+    use crate::server::repo::failed_jobs;
     let mut request = super::listing::begin(query, resolution_filter, &[]).await?;
     let rows = failed_jobs::list(
         &mut request.tx,
@@ -39,7 +39,7 @@ pub fn resolution_filter(text: &str) -> Option<bool> {
 #[server(endpoint = "retry_failed_job")]
 pub async fn retry_failed_job(id: uuid::Uuid) -> Result<String, AppError> {
     use crate::server::auth::require_caller;
-    use crate::server::db::{failed_jobs, jobs};
+    use crate::server::repo::{failed_jobs, jobs};
     let caller = require_caller().await?;
     caller.require_write()?;
     let mut tx = caller.begin().await?;
@@ -56,9 +56,9 @@ pub async fn retry_failed_job(id: uuid::Uuid) -> Result<String, AppError> {
         }
         None => return Err(AppError::NotFound),
     }
-    jobs::apply(
+    crate::server::queue::actions::apply(
         &mut tx,
-        &jobs::JobFilter::one(Some(organization_id), job_id),
+        &crate::server::db::JobFilter::one(Some(organization_id), job_id),
         crate::domain::JobAction::Retry,
         "",
     )
@@ -85,7 +85,7 @@ pub async fn resolve_failed_jobs(
     resolution: String,
 ) -> Result<String, AppError> {
     use crate::server::auth::require_caller;
-    use crate::server::db::failed_jobs;
+    use crate::server::repo::failed_jobs;
     let caller = require_caller().await?;
     caller.require_write()?;
     let resolution = resolution.trim().to_string();

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 #[server(endpoint = "list_jobs")]
 pub async fn list_jobs(#[server(default)] query: ListQuery) -> Result<Page<JobRow>, AppError> {
     use crate::domain::Cursor;
-    use crate::server::db::jobs;
+    use crate::server::repo::jobs;
     let (mut request, filter) = begin_filtered(query, Vec::new()).await?;
     let rows = jobs::list(&mut request.tx, &filter, request.cursor).await?;
     super::listing::finish(request.tx, rows, |row| Cursor {
@@ -27,14 +27,14 @@ async fn begin_filtered(
 ) -> Result<
     (
         super::listing::ListRequest<crate::domain::JobStatus>,
-        crate::server::db::jobs::JobFilter,
+        crate::server::db::JobFilter,
     ),
     AppError,
 > {
     use crate::domain::{JobListFilters, JobStatus, JOB_FILTER_NAMES};
     let request = super::listing::begin(query, JobStatus::parse, &JOB_FILTER_NAMES).await?;
     let more = JobListFilters::parse(&request.filters).map_err(AppError::Invalid)?;
-    let filter = crate::server::db::jobs::JobFilter {
+    let filter = crate::server::db::JobFilter {
         organization_id: request.organization_id,
         status: request.status,
         more,
@@ -51,13 +51,12 @@ pub const MAX_SELECTION: usize = 1000;
 #[server(endpoint = "preview_bulk_jobs")]
 pub async fn preview_bulk_jobs(
     #[server(default)] query: ListQuery,
-    action: String,
+    action: crate::domain::JobAction,
     #[server(default)] ids: Vec<uuid::Uuid>,
 ) -> Result<crate::domain::BulkPreview, AppError> {
     use crate::server::auth::require_caller;
-    use crate::server::db::jobs;
+    use crate::server::repo::jobs;
     require_caller().await?.require_write()?;
-    let action = parse_action(&action)?;
     check_selection(&ids)?;
     let (mut request, filter) = begin_filtered(query, ids).await?;
     let (matching, eligible) = jobs::count_for(&mut request.tx, &filter, action).await?;
@@ -76,15 +75,14 @@ pub async fn preview_bulk_jobs(
 #[server(endpoint = "bulk_jobs")]
 pub async fn bulk_jobs(
     #[server(default)] query: ListQuery,
-    action: String,
+    action: crate::domain::JobAction,
     #[server(default)] ids: Vec<uuid::Uuid>,
     expected: i64,
 ) -> Result<String, AppError> {
     use crate::server::auth::require_caller;
-    use crate::server::db::jobs;
+    use crate::server::repo::jobs;
     let caller = require_caller().await?;
     caller.require_write()?;
-    let action = parse_action(&action)?;
     check_selection(&ids)?;
     let selection = ids.len();
     let (mut request, filter) = begin_filtered(query.clone(), ids).await?;
@@ -108,7 +106,8 @@ pub async fn bulk_jobs(
         )));
     }
     let reason = format!("Cancelled by {}.", caller.user.email);
-    let changed = jobs::apply(&mut request.tx, &filter, action, &reason).await?;
+    let changed =
+        crate::server::queue::actions::apply(&mut request.tx, &filter, action, &reason).await?;
     caller
         .audit(
             &mut request.tx,
@@ -129,12 +128,6 @@ pub async fn bulk_jobs(
         .await?;
     request.tx.commit().await?;
     Ok(format!("{changed} jobs {}.", action.past_tense()))
-}
-
-#[cfg(feature = "ssr")]
-fn parse_action(action: &str) -> Result<crate::domain::JobAction, AppError> {
-    crate::domain::JobAction::parse(action.trim())
-        .ok_or_else(|| AppError::invalid("Unknown action: use cancel, retry or delete."))
 }
 
 #[cfg(feature = "ssr")]
@@ -193,7 +186,7 @@ pub async fn create_job(form: crate::domain::NewJobForm) -> Result<uuid::Uuid, A
 #[server(endpoint = "job_detail")]
 pub async fn job_detail(id: uuid::Uuid) -> Result<crate::domain::JobDetail, AppError> {
     use crate::server::auth::require_caller;
-    use crate::server::db::jobs;
+    use crate::server::repo::jobs;
     let caller = require_caller().await?;
     let mut tx = caller.begin().await?;
     let detail = jobs::detail(&mut tx, caller.organization_filter(None), id)
@@ -205,13 +198,15 @@ pub async fn job_detail(id: uuid::Uuid) -> Result<crate::domain::JobDetail, AppE
 
 /// Cancels, retries or deletes one job; returns what happened, in words.
 #[server(endpoint = "job_action")]
-pub async fn job_action(id: uuid::Uuid, action: String) -> Result<String, AppError> {
+pub async fn job_action(
+    id: uuid::Uuid,
+    action: crate::domain::JobAction,
+) -> Result<String, AppError> {
     use crate::domain::{JobAction, JobStatus};
     use crate::server::auth::require_caller;
-    use crate::server::db::jobs;
+    use crate::server::repo::jobs;
     let caller = require_caller().await?;
     caller.require_write()?;
-    let action = parse_action(&action)?;
     let mut tx = caller.begin().await?;
     let (organization_id, status) = jobs::lock(&mut tx, caller.organization_filter(None), id)
         .await?
@@ -232,9 +227,9 @@ pub async fn job_action(id: uuid::Uuid, action: String) -> Result<String, AppErr
         (JobAction::Delete, _) => "Job deleted.",
     };
     let reason = format!("Cancelled by {}.", caller.user.email);
-    jobs::apply(
+    crate::server::queue::actions::apply(
         &mut tx,
-        &jobs::JobFilter::one(Some(organization_id), id),
+        &crate::server::db::JobFilter::one(Some(organization_id), id),
         action,
         &reason,
     )

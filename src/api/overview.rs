@@ -11,7 +11,7 @@ pub async fn load_overview(organization_id: Option<Uuid>) -> Result<Overview, Ap
     let caller = crate::server::auth::require_caller().await?;
     let mut tx = caller.begin().await?;
     let overview =
-        crate::server::db::overview::load(&mut tx, caller.organization_filter(organization_id))
+        crate::server::repo::overview::load(&mut tx, caller.organization_filter(organization_id))
             .await?;
     tx.commit().await?;
     Ok(overview)
@@ -22,7 +22,7 @@ pub async fn load_overview(organization_id: Option<Uuid>) -> Result<Overview, Ap
 pub async fn organizations() -> Result<Vec<OrganizationSummary>, AppError> {
     let caller = crate::server::auth::require_caller().await?;
     let mut tx = caller.begin().await?;
-    let list = crate::server::db::organizations::list(&mut tx).await?;
+    let list = crate::server::repo::organizations::list(&mut tx).await?;
     tx.commit().await?;
     Ok(list)
 }

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 #[server(endpoint = "list_queues")]
 pub async fn list_queues() -> Result<Vec<QueueRow>, AppError> {
     use crate::server::auth::require_caller;
-    use crate::server::db::queues;
+    use crate::server::repo::queues;
     let caller = require_caller().await?;
     let mut tx = caller.begin().await?;
     let rows = queues::list(&mut tx, caller.organization_filter(None)).await?;
@@ -52,17 +52,13 @@ pub async fn set_queue_paused(name: String, paused: bool) -> Result<String, AppE
 /// Sets how many jobs of a queue each worker process runs at once (bank
 /// admins only; workers pick it up at once through NOTIFY).
 #[server(endpoint = "set_queue_concurrency")]
-pub async fn set_queue_concurrency(name: String, concurrency: String) -> Result<String, AppError> {
+pub async fn set_queue_concurrency(
+    name: String,
+    concurrency: crate::domain::Concurrency,
+) -> Result<String, AppError> {
     use crate::server::queue::control;
     let (caller, name) = queue_admin(name).await?;
-    let concurrency: i32 = match concurrency.trim().parse() {
-        Ok(n) if (1..=1000).contains(&n) => n,
-        _ => {
-            return Err(AppError::invalid(
-                "Concurrency is a whole number from 1 to 1000.",
-            ))
-        }
-    };
+    let concurrency = concurrency.get();
     let mut tx = caller.begin().await?;
     if !control::set_concurrency(&mut tx, &name, concurrency, Some(caller.user.id)).await? {
         return Err(AppError::NotFound);

@@ -10,7 +10,7 @@ pub async fn list_webhooks(
     #[server(default)] query: ListQuery,
 ) -> Result<Page<WebhookRow>, AppError> {
     use crate::domain::{Cursor, WebhookStatus};
-    use crate::server::db::webhooks;
+    use crate::server::repo::webhooks;
     let mut request = super::listing::begin(query, WebhookStatus::parse, &[]).await?;
     let rows = webhooks::list(
         &mut request.tx,

@@ -211,6 +211,45 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// What kind of trouble ended an attempt: stored in `error_details.kind`
+    /// and in the attempt log, shown in the job's history.
+    JobErrorKind {
+        /// The payload does not fit the job type.
+        InvalidPayload => "invalid_payload",
+        /// Something the job names does not exist.
+        NotFound => "not_found",
+        /// The database refused or was unreachable.
+        Database => "database",
+        /// The attempt ran past the job's timeout.
+        Timeout => "timeout",
+        /// The handler crashed.
+        Panic => "panic",
+        /// No handler runs jobs of this type.
+        NoHandler => "no_handler",
+        /// The worker holding the job stopped renewing its lease.
+        LeaseExpired => "lease_expired",
+        /// The handler reported a failure of its own.
+        Handler => "handler",
+    }
+);
+
+string_enum!(
+    /// How one unsuccessful attempt ended, as recorded in the attempt log.
+    AttemptOutcome {
+        /// Failed; the job was scheduled to run again.
+        Retry => "retry",
+        /// Failed for good.
+        Failed => "failed",
+        /// Postponed without spending the attempt.
+        Snoozed => "snoozed",
+        /// Cancelled (by its handler or on request).
+        Cancelled => "cancelled",
+        /// Its worker stopped responding; the rescuer took the job back.
+        Lost => "lost",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

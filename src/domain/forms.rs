@@ -65,6 +65,67 @@ pub fn valid_queue_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
+/// How many jobs of a queue one worker process runs at once: 1 to 1000.
+/// Parsed (from a form's text or a number) before a server function sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "ConcurrencyInput", into = "i32")]
+pub struct Concurrency(i32);
+
+impl Concurrency {
+    /// What a concurrency may be, in words.
+    pub const RULE: &'static str = "Concurrency is a whole number from 1 to 1000.";
+
+    /// The number.
+    pub fn get(self) -> i32 {
+        self.0
+    }
+}
+
+impl TryFrom<i64> for Concurrency {
+    type Error = &'static str;
+    fn try_from(value: i64) -> Result<Self, Self::Error> {
+        if (1..=1000).contains(&value) {
+            Ok(Concurrency(value as i32))
+        } else {
+            Err(Concurrency::RULE)
+        }
+    }
+}
+
+impl std::str::FromStr for Concurrency {
+    type Err = &'static str;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        text.trim()
+            .parse::<i64>()
+            .map_err(|_| Concurrency::RULE)
+            .and_then(Concurrency::try_from)
+    }
+}
+
+impl From<Concurrency> for i32 {
+    fn from(value: Concurrency) -> i32 {
+        value.0
+    }
+}
+
+/// What a concurrency arrives as: form text or a JSON number.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ConcurrencyInput {
+    Number(i64),
+    Text(String),
+}
+
+impl TryFrom<ConcurrencyInput> for Concurrency {
+    type Error = &'static str;
+    fn try_from(input: ConcurrencyInput) -> Result<Self, Self::Error> {
+        match input {
+            ConcurrencyInput::Number(n) => Concurrency::try_from(n),
+            ConcurrencyInput::Text(text) => text.parse(),
+        }
+    }
+}
+
 impl NewJobForm {
     /// Checks every field; the error names the first problem in words a
     /// person understands.
@@ -152,6 +213,20 @@ fn parse_run_at(text: &str) -> Result<DateTime<Utc>, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn concurrency_is_parsed_from_text_or_numbers_within_its_range() {
+        assert_eq!("25".parse::<Concurrency>().map(Concurrency::get), Ok(25));
+        assert_eq!(
+            serde_json::from_str::<Concurrency>("1000").unwrap().get(),
+            1000
+        );
+        for bad in ["0", "1001", "many", "2.5", ""] {
+            assert_eq!(bad.parse::<Concurrency>(), Err(Concurrency::RULE), "{bad}");
+        }
+        let err = serde_json::from_str::<Concurrency>("\"0\"").unwrap_err();
+        assert!(err.to_string().contains(Concurrency::RULE), "{err}");
+    }
+
     use super::*;
 
     fn form() -> NewJobForm {

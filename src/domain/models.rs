@@ -243,8 +243,9 @@ pub struct JobDetail {
     pub error_message: Option<String>,
     pub error_details: Option<serde_json::Value>,
     pub result: Option<serde_json::Value>,
-    /// One object per unsuccessful attempt: attempt, started_at, finished_at, outcome, error.
-    pub attempt_log: serde_json::Value,
+    /// The unsuccessful attempts, oldest first.
+    #[cfg_attr(feature = "ssr", sqlx(json))]
+    pub attempt_log: Vec<AttemptRecord>,
     pub batch_id: Option<Uuid>,
     pub batch_name: Option<String>,
     pub locked_by: Option<String>,
@@ -278,4 +279,23 @@ pub struct BulkPreview {
     pub eligible: i64,
     /// Most jobs one bulk action may touch.
     pub limit: i64,
+}
+
+/// One unsuccessful attempt in a job's history (`jobs.attempt_log`). Written
+/// by the engine (the worker's outcomes and the rescuer's SQL, in this
+/// shape) and read by the job's page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    /// The attempt's number (1-based).
+    pub attempt: i32,
+    /// When its handler started, if it did.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it ended.
+    pub finished_at: DateTime<Utc>,
+    /// How it ended.
+    pub outcome: AttemptOutcome,
+    /// What went wrong, for people.
+    pub error: Option<String>,
+    /// What kind of trouble it was.
+    pub kind: Option<JobErrorKind>,
 }

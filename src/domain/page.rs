@@ -61,6 +61,20 @@ impl<T> Page<T> {
     }
 }
 
+/// `value` percent-encoded for a URL (query values, user info): every byte
+/// but unreserved ASCII becomes `%XX`.
+pub fn percent_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -59,6 +59,26 @@ pub struct BenchArgs {
     pub keep_db: bool,
 }
 
+/// Why a benchmark could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// The server refused the connection.
+    #[error("cannot connect to the benchmark server")]
+    Connect(#[source] sqlx::Error),
+    /// The login lacks CREATEDB, or the server refused.
+    #[error("cannot create the benchmark database (needs CREATEDB)")]
+    CreateDatabase(#[source] sqlx::Error),
+    /// The fresh database could not be migrated.
+    #[error(transparent)]
+    Migration(#[from] db::MigrationError),
+    /// A statement of the workload failed.
+    #[error("benchmark failed")]
+    Run(#[from] sqlx::Error),
+    /// The result could not be written.
+    #[error("cannot print the result")]
+    Print(#[from] serde_json::Error),
+}
+
 /// One result line, in the peer harness's shape.
 #[derive(Debug, Serialize)]
 struct ResultLine {
@@ -101,7 +121,7 @@ impl ResultLine {
 }
 
 /// Runs one benchmark against the server of `options` and prints its line.
-pub async fn run(options: &PgConnectOptions, args: &BenchArgs) -> Result<(), String> {
+pub async fn run(options: &PgConnectOptions, args: &BenchArgs) -> Result<(), BenchError> {
     let name = format!(
         "bench_veriphy_{}_{}",
         SystemTime::now()
@@ -112,11 +132,11 @@ pub async fn run(options: &PgConnectOptions, args: &BenchArgs) -> Result<(), Str
     );
     let mut admin = sqlx::PgConnection::connect_with(options)
         .await
-        .map_err(|e| format!("cannot connect: {e}"))?;
+        .map_err(BenchError::Connect)?;
     admin
         .execute(format!("create database {name}").as_str())
         .await
-        .map_err(|e| format!("cannot create the benchmark database (needs CREATEDB): {e}"))?;
+        .map_err(BenchError::CreateDatabase)?;
     let bench_options = options.clone().database(&name);
     let outcome = run_in(&bench_options, args).await;
     if !args.keep_db {
@@ -125,32 +145,23 @@ pub async fn run(options: &PgConnectOptions, args: &BenchArgs) -> Result<(), Str
             .await;
     }
     let line = outcome?;
-    println!(
-        "{}",
-        serde_json::to_string(&line).map_err(|e| e.to_string())?
-    );
+    println!("{}", serde_json::to_string(&line)?);
     Ok(())
 }
 
-async fn run_in(options: &PgConnectOptions, args: &BenchArgs) -> Result<ResultLine, String> {
-    db::migrate(options)
-        .await
-        .map_err(|e| format!("migration failed: {e}"))?;
+async fn run_in(options: &PgConnectOptions, args: &BenchArgs) -> Result<ResultLine, BenchError> {
+    db::migrate(options).await?;
     let owner = PgPoolOptions::new()
         .max_connections(2)
         .connect_with(options.clone())
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let organization: Uuid = sqlx::query_scalar(
         "insert into organizations (name, slug) values ('Benchmark', 'benchmark') returning id",
     )
     .fetch_one(&owner)
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     let pool_size = (args.concurrency as u32 + 8).clamp(12, 100);
-    let db = Database::connect(options.clone(), pool_size)
-        .await
-        .map_err(|e| format!("cannot open pools: {e}"))?;
+    let db = Database::connect(options.clone(), pool_size).await?;
     let line = match args.mode {
         Mode::Enqueue => enqueue(&db, &owner, organization, args).await,
         Mode::Drain => drain(&db, &owner, organization, args).await,
@@ -159,7 +170,7 @@ async fn run_in(options: &PgConnectOptions, args: &BenchArgs) -> Result<ResultLi
     db.app.close().await;
     db.worker.close().await;
     owner.close().await;
-    line.map_err(|e| format!("benchmark failed: {e}"))
+    Ok(line?)
 }
 
 fn noop_job(organization: Uuid, payload: serde_json::Value) -> NewJob {

@@ -1,42 +1,28 @@
 //! First start: make sure someone can sign in.
 
 use super::auth::password;
-use super::db::{audit, users, Database, Scope};
+use super::config::Config;
+use super::db::{Database, Scope};
+use super::repo::{audit, users};
 use crate::domain::Role;
 
-/// Default email of the first bank admin (override with VERIPHY_ADMIN_EMAIL).
-pub const DEFAULT_ADMIN_EMAIL: &str = "admin@veriphy.local";
+/// Why the first bank admin could not be created.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct BootstrapError(#[from] sqlx::Error);
 
 /// On an empty database, creates the first bank admin and prints its one-time
-/// credentials (or uses VERIPHY_ADMIN_EMAIL / VERIPHY_ADMIN_PASSWORD).
-pub async fn ensure_bank_admin(db: &Database) -> Result<(), String> {
-    let email = std::env::var("VERIPHY_ADMIN_EMAIL")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_ADMIN_EMAIL.to_string())
-        .trim()
-        .to_lowercase();
-    if !email.contains('@') {
-        return Err(format!(
-            "VERIPHY_ADMIN_EMAIL {email:?} is not an email address"
-        ));
-    }
-    let given_password = std::env::var("VERIPHY_ADMIN_PASSWORD")
-        .ok()
-        .filter(|v| !v.is_empty());
-    if let Some(given) = &given_password {
-        if given.chars().count() < 12 {
-            return Err("VERIPHY_ADMIN_PASSWORD must be at least 12 characters".into());
-        }
-    }
+/// credentials (or uses the configured email and password).
+pub async fn ensure_bank_admin(db: &Database, config: &Config) -> Result<(), BootstrapError> {
+    let email = config.admin_email.clone();
+    let given_password = config.admin_password.clone();
 
-    let mut tx = db.begin(Scope::bank()).await.map_err(|e| e.to_string())?;
+    let mut tx = db.begin(Scope::bank()).await?;
     // several servers may start at once on a new database
     sqlx::query("select pg_advisory_xact_lock(hashtext('veriphy-bootstrap-admin'))")
         .execute(&mut *tx)
-        .await
-        .map_err(|e| e.to_string())?;
-    if users::any_exist(&mut tx).await.map_err(|e| e.to_string())? {
+        .await?;
+    if users::any_exist(&mut tx).await? {
         return Ok(());
     }
     let generated = given_password.is_none();
@@ -52,8 +38,7 @@ pub async fn ensure_bank_admin(db: &Database) -> Result<(), String> {
             password_hash: &hash,
         },
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     audit::record(
         &mut tx,
         &audit::AuditEntry {
@@ -66,9 +51,8 @@ pub async fn ensure_bank_admin(db: &Database) -> Result<(), String> {
             ..Default::default()
         },
     )
-    .await
-    .map_err(|e| e.to_string())?;
-    tx.commit().await.map_err(|e| e.to_string())?;
+    .await?;
+    tx.commit().await?;
 
     if generated {
         eprintln!();

@@ -1,11 +1,15 @@
-//! The command line: `serve` (default), `worker`, `migrate`, `seed-demo`.
+//! The command line: `serve` (default), `worker`, `bench`, `migrate`,
+//! `load-demo`, with every setting of [`Config`] as a flag or environment
+//! variable of each.
 
+use super::bench::{self, BenchError};
+use super::bootstrap::{self, BootstrapError};
 use super::config::Config;
-use super::db::{self, Database};
-use super::embedded_pg::{self, EmbeddedPostgres};
+use super::db::{self, Database, MigrationError};
+use super::embedded_pg::{self, EmbeddedPgError, EmbeddedPostgres};
 use super::worker::{Registry, Worker, WorkerConfig};
-use super::{bench, bootstrap, http, seed, telemetry};
-use clap::{Parser, Subcommand};
+use super::{demo_data, http, telemetry};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use sqlx::postgres::PgConnectOptions;
 use std::str::FromStr;
 
@@ -18,13 +22,15 @@ use std::str::FromStr;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    config: Config,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the console (the default). Listens on LEPTOS_SITE_ADDR (127.0.0.1:3000).
+    /// Serve the console (the default) on LEPTOS_SITE_ADDR, with a queue worker unless VERIPHY_WORKER=off.
     Serve {
-        /// Load the demo organizations and data first (same as `seed-demo`).
+        /// Load the demo organizations and data first (same as `load-demo`).
         #[arg(long)]
         demo: bool,
     },
@@ -36,107 +42,235 @@ enum Command {
     /// Apply database migrations and exit.
     Migrate,
     /// Load two demo organizations with one user per role and realistic data.
-    SeedDemo,
+    #[command(alias = "seed-demo")]
+    LoadDemo,
 }
 
-/// One-line error for the operator; the process exits with status 1.
+/// Why a command failed; printed as one line with its causes.
 #[derive(Debug, thiserror::Error)]
-enum CliError {
+pub enum CliError {
+    /// The embedded cluster could not be started.
     #[error(transparent)]
-    Embedded(#[from] embedded_pg::EmbeddedPgError),
-    #[error("{0}")]
-    Message(String),
+    Embedded(#[from] EmbeddedPgError),
+    /// DATABASE_URL parsed by clap but not by sqlx (should not happen).
+    #[error("DATABASE_URL is not a valid PostgreSQL URL")]
+    DatabaseUrl(#[source] sqlx::Error),
+    /// The server did not answer or refused us.
+    #[error("cannot connect to PostgreSQL at {target} (database {database})")]
+    Connect {
+        /// Host and port, or socket.
+        target: String,
+        /// The database asked for.
+        database: String,
+        /// Why.
+        #[source]
+        source: ConnectFailure,
+    },
+    /// The embedded cluster has no application database and none could be made.
+    #[error("cannot create the application database")]
+    CreateDatabase(#[source] sqlx::Error),
+    /// The schema could not be brought up to date.
+    #[error(transparent)]
+    Migration(#[from] MigrationError),
+    /// The role pools could not be opened.
+    #[error("cannot open database pools")]
+    Pools(#[source] sqlx::Error),
+    /// First start could not create the bank admin.
+    #[error("cannot create the first bank admin")]
+    Bootstrap(#[from] BootstrapError),
+    /// The demo data could not be loaded.
+    #[error("cannot load the demo data")]
+    DemoData(#[source] sqlx::Error),
+    /// The worker could not start.
+    #[error("cannot start the worker")]
+    Worker(#[source] sqlx::Error),
+    /// Leptos' own settings (LEPTOS_* variables) are invalid.
+    #[error("invalid Leptos configuration")]
+    Leptos(#[source] leptos::config::errors::LeptosConfigError),
+    /// The listen address is taken or not ours.
+    #[error("cannot listen on {addr}")]
+    Listen {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP server stopped with an error.
+    #[error("server error")]
+    Serve(#[source] std::io::Error),
+    /// The benchmark failed.
+    #[error(transparent)]
+    Bench(#[from] BenchError),
 }
 
-/// Parses the command line, runs the command, returns the exit status.
+/// Why a connection could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectFailure {
+    /// PostgreSQL's or the network's answer.
+    #[error(transparent)]
+    Refused(#[from] sqlx::Error),
+    /// No answer at all.
+    #[error("timed out after 15 s")]
+    TimedOut,
+}
+
+/// Parses the command line and settings, runs the command, returns the exit
+/// status. Bad settings and failures are one `error:` line each.
 pub async fn run() -> i32 {
-    let cli = Cli::parse();
-    telemetry::init();
-    match execute(cli.command.unwrap_or(Command::Serve { demo: false })).await {
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(error) if !error.use_stderr() => {
+            // --help and --version
+            let _ = error.print();
+            return 0;
+        }
+        Err(error) => {
+            eprintln!("error: {}", settings_error_line(&error));
+            return 1;
+        }
+    };
+    telemetry::init(&cli.config);
+    let command = cli.command.unwrap_or(Command::Serve { demo: false });
+    match execute(command, &cli.config).await {
         Ok(()) => 0,
         Err(error) => {
-            eprintln!("error: {error}");
+            eprintln!("error: {}", telemetry::error_chain(&error));
             1
         }
     }
 }
 
-async fn execute(command: Command) -> Result<(), CliError> {
-    let config = Config::from_env();
-    let backend = Backend::open(&config).await?;
-    let result = run_command(command, &config, &backend).await;
+fn parse() -> Result<Cli, clap::Error> {
+    let matches = Cli::command().try_get_matches()?;
+    Cli::from_arg_matches(&matches)
+}
+
+/// One line for a bad command line or setting: which setting (by its
+/// environment variable and flag), what is wrong, and the value unless it is
+/// a secret.
+fn settings_error_line(error: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let context = |kind| match error.get(kind) {
+        Some(ContextValue::String(text)) => Some(text.clone()),
+        _ => None,
+    };
+    let (Some(flag), Some(value)) = (
+        context(ContextKind::InvalidArg),
+        context(ContextKind::InvalidValue),
+    ) else {
+        // unknown flags, missing values: clap's first line says it well
+        let text = error.to_string();
+        let first = text.lines().next().unwrap_or("invalid command line");
+        return first.trim_start_matches("error: ").to_string();
+    };
+    let long = flag
+        .split_whitespace()
+        .next()
+        .unwrap_or(&flag)
+        .trim_start_matches('-');
+    let command = Cli::command();
+    let arg = command.get_arguments().find(|a| a.get_long() == Some(long));
+    let name = arg
+        .and_then(|a| a.get_env())
+        .map(|env| env.to_string_lossy().into_owned())
+        .unwrap_or_else(|| format!("--{long}"));
+    let secret = arg.is_some_and(|a| a.is_hide_env_values_set());
+    let reason = match error.kind() {
+        ErrorKind::InvalidValue => match error.get(ContextKind::ValidValue) {
+            Some(ContextValue::Strings(valid)) => format!("must be one of {}", valid.join(", ")),
+            _ => "is not an allowed value".to_string(),
+        },
+        _ => {
+            use std::error::Error;
+            error
+                .source()
+                .map(|cause| cause.to_string())
+                .unwrap_or_else(|| "is not valid".to_string())
+        }
+    };
+    let reason = if reason.starts_with("must") || reason.starts_with("is ") {
+        reason
+    } else {
+        format!("is not valid ({reason})")
+    };
+    if secret {
+        format!("{name} {reason} (flag --{long})")
+    } else {
+        format!("{name} {reason}, got {value:?} (flag --{long})")
+    }
+}
+
+async fn execute(command: Command, config: &Config) -> Result<(), CliError> {
+    let backend = Backend::open(config).await?;
+    let result = run_command(command, config, &backend).await;
     backend.close();
     result
 }
 
 async fn run_command(command: Command, config: &Config, backend: &Backend) -> Result<(), CliError> {
     if let Command::Bench(args) = &command {
-        return bench::run(&backend.options, args)
-            .await
-            .map_err(CliError::Message);
+        return Ok(bench::run(&backend.options, args).await?);
     }
-    migrate(&backend.options).await?;
+    db::migrate(&backend.options).await?;
     if matches!(command, Command::Migrate) {
         eprintln!("migrations applied");
         return Ok(());
     }
     let db = Database::connect(backend.options.clone(), 20)
         .await
-        .map_err(|e| CliError::Message(format!("cannot open database pools: {e}")))?;
+        .map_err(CliError::Pools)?;
     match command {
         Command::Migrate | Command::Bench(_) => unreachable!("handled above"),
-        Command::SeedDemo => seed_demo(&db).await,
+        Command::LoadDemo => load_demo_data(&db, config).await,
         Command::Worker => {
-            let worker = start_worker(&db).await?;
+            let worker = start_worker(&db, config).await?;
             shutdown_signal().await;
             worker.shutdown().await;
             Ok(())
         }
         Command::Serve { demo } => {
-            bootstrap::ensure_bank_admin(&db).await.map_err(|e| {
-                CliError::Message(format!("cannot create the first bank admin: {e}"))
-            })?;
+            bootstrap::ensure_bank_admin(&db, config).await?;
             if demo {
-                seed_demo(&db).await?;
+                load_demo_data(&db, config).await?;
             }
             serve(db, config).await
         }
     }
 }
 
-async fn seed_demo(db: &Database) -> Result<(), CliError> {
-    seed::seed_demo(db)
+async fn load_demo_data(db: &Database, config: &Config) -> Result<(), CliError> {
+    demo_data::load(db, &config.demo_password)
         .await
-        .map_err(|e| CliError::Message(format!("cannot load the demo data: {e}")))
+        .map_err(CliError::DemoData)
 }
 
-async fn migrate(options: &PgConnectOptions) -> Result<(), CliError> {
-    db::migrate(options)
-        .await
-        .map_err(|e| CliError::Message(format!("database migration failed: {e}")))
-}
-
-async fn start_worker(db: &Database) -> Result<Worker, CliError> {
-    Worker::start(db.clone(), Registry::standard(), WorkerConfig::from_env())
-        .await
-        .map_err(|e| CliError::Message(format!("cannot start the worker: {e}")))
+async fn start_worker(db: &Database, config: &Config) -> Result<Worker, CliError> {
+    Worker::start(
+        db.clone(),
+        Registry::standard(),
+        WorkerConfig::from_settings(&config.worker),
+    )
+    .await
+    .map_err(CliError::Worker)
 }
 
 async fn serve(db: Database, config: &Config) -> Result<(), CliError> {
     let worker = if config.in_process_worker {
-        Some(start_worker(&db).await?)
+        Some(start_worker(&db, config).await?)
     } else {
         tracing::info!("in-process worker disabled (VERIPHY_WORKER=off)");
         None
     };
-    let conf = leptos::config::get_configuration(None)
-        .map_err(|e| CliError::Message(format!("invalid Leptos configuration: {e}")))?;
-    let options = conf.leptos_options;
-    let addr = options.site_addr;
+    let mut options = leptos::config::get_configuration(None)
+        .map_err(CliError::Leptos)?
+        .leptos_options;
+    options.site_addr = config.site_addr;
+    let addr = config.site_addr;
     let app = http::router(db, config, options);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| CliError::Message(format!("cannot listen on {addr}: {e}")))?;
+        .map_err(|source| CliError::Listen { addr, source })?;
     tracing::info!("console listening on http://{addr}");
     axum::serve(
         listener,
@@ -144,7 +278,7 @@ async fn serve(db: Database, config: &Config) -> Result<(), CliError> {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await
-    .map_err(|e| CliError::Message(format!("server error: {e}")))?;
+    .map_err(CliError::Serve)?;
     if let Some(worker) = worker {
         worker.shutdown().await;
     }
@@ -181,21 +315,18 @@ struct Backend {
 impl Backend {
     async fn open(config: &Config) -> Result<Self, CliError> {
         let (options, embedded) = match &config.database_url {
-            Some(url) => {
-                let options = PgConnectOptions::from_str(url).map_err(|e| {
-                    CliError::Message(format!("DATABASE_URL is not a valid PostgreSQL URL: {e}"))
-                })?;
-                (options, None)
-            }
+            Some(url) => (
+                PgConnectOptions::from_str(url).map_err(CliError::DatabaseUrl)?,
+                None,
+            ),
             None => {
-                let cluster = EmbeddedPostgres::start(&config.data_dir)?;
+                let cluster =
+                    EmbeddedPostgres::start(&config.data_dir, config.pg_bindir.as_deref())?;
                 cluster
                     .ensure_database(embedded_pg::APP_DATABASE)
                     .await
-                    .map_err(|e| {
-                        CliError::Message(format!("cannot create the application database: {e}"))
-                    })?;
-                tracing::info!(dir = %cluster.root().display(), "embedded PostgreSQL is up");
+                    .map_err(CliError::CreateDatabase)?;
+                tracing::info!(dir = %cluster.cluster_home().display(), "embedded PostgreSQL is up");
                 (
                     cluster.connect_options(embedded_pg::APP_DATABASE),
                     Some(cluster),
@@ -221,21 +352,63 @@ async fn check_connection(options: &PgConnectOptions) -> Result<(), CliError> {
     };
     let database = options.get_database().unwrap_or("(default)").to_string();
     let connect = sqlx::PgConnection::connect_with(options);
-    match tokio::time::timeout(std::time::Duration::from_secs(15), connect).await {
+    let failure = match tokio::time::timeout(std::time::Duration::from_secs(15), connect).await {
         Ok(Ok(conn)) => {
             let _ = conn.close().await;
-            Ok(())
+            return Ok(());
         }
-        Ok(Err(error)) => Err(CliError::Message(format!(
-            "cannot connect to PostgreSQL at {target} (database {database}): {}",
-            one_line(&error.to_string())
-        ))),
-        Err(_) => Err(CliError::Message(format!(
-            "cannot connect to PostgreSQL at {target} (database {database}): timed out after 15 s"
-        ))),
-    }
+        Ok(Err(error)) => ConnectFailure::Refused(error),
+        Err(_) => ConnectFailure::TimedOut,
+    };
+    Err(CliError::Connect {
+        target,
+        database,
+        source: failure,
+    })
 }
 
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line_for(args: &[&str]) -> String {
+        let command = Cli::command().mut_args(|arg| arg.env(None));
+        let error = command
+            .try_get_matches_from(std::iter::once("veriphy-jobs").chain(args.iter().copied()))
+            .expect_err("refused");
+        settings_error_line(&error)
+    }
+
+    #[test]
+    fn a_bad_setting_is_one_line_naming_its_variable_value_and_flag() {
+        assert_eq!(
+            line_for(&["worker", "--worker-poll-ms", "soon"]),
+            "VERIPHY_WORKER_POLL_MS must be a positive number of milliseconds, got \"soon\" (flag --worker-poll-ms)"
+        );
+    }
+
+    #[test]
+    fn a_bad_choice_lists_the_allowed_ones() {
+        assert_eq!(
+            line_for(&["--log-format", "xml"]),
+            "VERIPHY_LOG_FORMAT must be one of text, json, got \"xml\" (flag --log-format)"
+        );
+    }
+
+    #[test]
+    fn secrets_are_not_echoed() {
+        let line = line_for(&["--admin-password", "hunter2"]);
+        assert_eq!(
+            line,
+            "VERIPHY_ADMIN_PASSWORD must be at least 12 characters (flag --admin-password)"
+        );
+    }
+
+    #[test]
+    fn a_library_reason_is_quoted() {
+        assert_eq!(
+            line_for(&["--site-addr", "localhost"]),
+            "LEPTOS_SITE_ADDR is not valid (invalid socket address syntax), got \"localhost\" (flag --site-addr)"
+        );
+    }
 }

@@ -1,63 +1,335 @@
-//! Runtime configuration, all from the environment (and the command line).
+//! The one configuration of the process: every setting, its environment
+//! variable, default and unit, read once at start-up by the command line
+//! (`veriphy-jobs --help` lists them all) and passed down from there.
+//!
+//! This is the only module of `src/` that reads the environment.
 
+use clap::{Args, Parser, ValueEnum};
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-/// Settings the server and worker read at start.
-#[derive(Debug, Clone)]
+/// Default email of the first bank admin.
+pub const DEFAULT_ADMIN_EMAIL: &str = "admin@veriphy.local";
+/// Default password of the demo accounts.
+pub const DEFAULT_DEMO_PASSWORD: &str = "veriphy-demo-2026";
+/// The log filter when `RUST_LOG` is not set: our own lines at info, the
+/// libraries' chatter at warn.
+pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,tower_sessions=warn";
+
+/// Every setting of the process. Each is a flag of every subcommand and an
+/// environment variable; the flag wins.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Settings (flag or environment variable)")]
 pub struct Config {
-    /// External PostgreSQL; `None` means the embedded default under `data_dir`.
+    /// PostgreSQL to use instead of the embedded cluster (postgres://user:password@host/database)
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true, value_parser = postgres_url)]
     pub database_url: Option<String>,
-    /// Where the embedded cluster (and later, stored files) live.
+
+    /// Directory of the embedded PostgreSQL cluster (used without DATABASE_URL)
+    #[arg(long, env = "VERIPHY_DATA_DIR", global = true, default_value = "data", value_parser = non_empty_path)]
     pub data_dir: PathBuf,
-    /// The URL people use to reach the console; https turns on `__Host-`/Secure cookies.
+
+    /// Directory holding initdb and postgres [default: newest /usr/lib/postgresql/*/bin, then PATH]
+    #[arg(long, env = "VERIPHY_PG_BINDIR", global = true, value_parser = non_empty_path)]
+    pub pg_bindir: Option<PathBuf>,
+
+    /// Address the console listens on (host:port)
+    #[arg(
+        long,
+        env = "LEPTOS_SITE_ADDR",
+        global = true,
+        default_value = "127.0.0.1:3000"
+    )]
+    pub site_addr: SocketAddr,
+
+    /// The console's public URL; https://… turns on Secure and __Host- cookies
+    #[arg(long, env = "VERIPHY_PUBLIC_URL", global = true, value_parser = public_url)]
     pub public_url: Option<String>,
-    /// Whether `serve` also runs a queue worker (`VERIPHY_WORKER`, default on).
+
+    /// Email of the first bank admin, created on an empty database
+    #[arg(long, env = "VERIPHY_ADMIN_EMAIL", global = true, default_value = DEFAULT_ADMIN_EMAIL, value_parser = email)]
+    pub admin_email: String,
+
+    /// Password of the first bank admin, at least 12 characters [default: generated and printed once]
+    #[arg(long, env = "VERIPHY_ADMIN_PASSWORD", global = true, hide_env_values = true, value_parser = admin_password)]
+    pub admin_password: Option<String>,
+
+    /// Password of the demo accounts (`load-demo`, `serve --demo`)
+    #[arg(long, env = "VERIPHY_DEMO_PASSWORD", global = true, default_value = DEFAULT_DEMO_PASSWORD, value_parser = non_empty)]
+    pub demo_password: String,
+
+    /// Log filter (tracing's EnvFilter syntax, e.g. `debug` or `info,sqlx=debug`)
+    #[arg(long, env = "RUST_LOG", global = true, default_value = DEFAULT_LOG_FILTER, value_parser = log_filter)]
+    pub log_filter: String,
+
+    /// Log line format
+    #[arg(long, env = "VERIPHY_LOG_FORMAT", global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Whether `serve` also runs a queue worker in its process (on/off)
+    #[arg(long, value_name = "on|off", env = "VERIPHY_WORKER", global = true, default_value = "on", value_parser = switch, action = clap::ArgAction::Set)]
     pub in_process_worker: bool,
+
+    /// The queue worker's settings.
+    #[command(flatten)]
+    pub worker: WorkerSettings,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per event, with its spans (for log collectors).
+    Json,
+}
+
+/// The queue worker's settings (`serve`'s in-process worker and `worker`).
+#[derive(Debug, Clone, Args)]
+pub struct WorkerSettings {
+    /// Job lease, in seconds (may be fractional); the heartbeat renews it three times per lease
+    #[arg(long = "worker-lease-seconds", value_name = "SECONDS", env = "VERIPHY_WORKER_LEASE_SECONDS", global = true, default_value = "30", value_parser = seconds)]
+    pub lease: Duration,
+
+    /// Claim poll when no NOTIFY arrives, in milliseconds
+    #[arg(long = "worker-poll-ms", value_name = "MS", env = "VERIPHY_WORKER_POLL_MS", global = true, default_value = "1000", value_parser = milliseconds)]
+    pub poll_interval: Duration,
+
+    /// How often expired leases are looked for, in seconds (may be fractional)
+    #[arg(long = "worker-rescue-seconds", value_name = "SECONDS", env = "VERIPHY_WORKER_RESCUE_SECONDS", global = true, default_value = "15", value_parser = seconds)]
+    pub rescue_every: Duration,
+
+    /// How long running jobs may finish after SIGTERM, in seconds (may be fractional)
+    #[arg(long = "worker-shutdown-grace-seconds", value_name = "SECONDS", env = "VERIPHY_WORKER_SHUTDOWN_GRACE_SECONDS", global = true, default_value = "10", value_parser = seconds)]
+    pub shutdown_grace: Duration,
+
+    /// Jobs claimed ahead of free slots, per queue
+    #[arg(long = "worker-prefetch", value_name = "JOBS", env = "VERIPHY_WORKER_PREFETCH", global = true, default_value_t = 10, value_parser = clap::value_parser!(u16).range(0..=10_000))]
+    pub prefetch: u16,
+
+    /// Claim statements in flight per queue (1 to 8)
+    #[arg(long = "worker-claimers", value_name = "N", env = "VERIPHY_WORKER_CLAIMERS", global = true, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=8))]
+    pub claimers: u8,
 }
 
 impl Config {
-    /// Reads `DATABASE_URL`, `VERIPHY_DATA_DIR` (default `./data`) and `VERIPHY_PUBLIC_URL`.
-    pub fn from_env() -> Self {
-        let non_empty = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        Config {
-            database_url: non_empty("DATABASE_URL"),
-            data_dir: non_empty("VERIPHY_DATA_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("data")),
-            public_url: non_empty("VERIPHY_PUBLIC_URL"),
-            in_process_worker: !non_empty("VERIPHY_WORKER").is_some_and(|v| {
-                matches!(
-                    v.trim().to_ascii_lowercase().as_str(),
-                    "off" | "0" | "false" | "no"
-                )
-            }),
-        }
-    }
-
     /// Whether cookies must be `Secure` (the console is served over https).
     pub fn secure_cookies(&self) -> bool {
         self.public_url
             .as_deref()
             .is_some_and(|url| url.starts_with("https://"))
     }
+
+    /// Every setting at its default, whatever the environment says (tests,
+    /// and code that needs a configuration without a command line).
+    pub fn defaults() -> Self {
+        use clap::{CommandFactory, FromArgMatches};
+        let command = OnlyConfig::command().mut_args(|arg| arg.env(None));
+        let matches = command
+            .try_get_matches_from(["veriphy-jobs"])
+            .expect("the defaults are valid settings");
+        OnlyConfig::from_arg_matches(&matches)
+            .expect("the defaults are valid settings")
+            .config
+    }
+}
+
+/// A command line of settings alone, for [`Config::defaults`].
+#[derive(Parser)]
+struct OnlyConfig {
+    #[command(flatten)]
+    config: Config,
+}
+
+/// The directories of `PATH`, where programs are looked for.
+pub fn program_search_path() -> Vec<PathBuf> {
+    std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect())
+        .unwrap_or_default()
+}
+
+fn non_empty(value: &str) -> Result<String, String> {
+    if value.trim().is_empty() {
+        Err("must not be empty".into())
+    } else {
+        Ok(value.to_string())
+    }
+}
+
+fn postgres_url(value: &str) -> Result<String, String> {
+    use std::str::FromStr;
+    sqlx::postgres::PgConnectOptions::from_str(value)
+        .map(|_| value.to_string())
+        .map_err(|_| "is not a valid PostgreSQL URL".to_string())
+}
+
+fn non_empty_path(value: &str) -> Result<PathBuf, String> {
+    non_empty(value).map(PathBuf::from)
+}
+
+fn public_url(value: &str) -> Result<String, String> {
+    let value = value.trim().trim_end_matches('/');
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+        .ok_or("must start with http:// or https://")?;
+    if rest.is_empty() || rest.contains(char::is_whitespace) {
+        return Err("must name a host, e.g. https://jobs.veriphy.example".into());
+    }
+    Ok(value.to_string())
+}
+
+fn email(value: &str) -> Result<String, String> {
+    let value = value.trim().to_lowercase();
+    match value.split_once('@') {
+        Some((local, domain)) if !local.is_empty() && !domain.is_empty() => Ok(value),
+        _ => Err("is not an email address".into()),
+    }
+}
+
+fn admin_password(value: &str) -> Result<String, String> {
+    if value.chars().count() < 12 {
+        Err("must be at least 12 characters".into())
+    } else {
+        Ok(value.to_string())
+    }
+}
+
+fn log_filter(value: &str) -> Result<String, String> {
+    tracing_subscriber::EnvFilter::try_new(value)
+        .map(|_| value.to_string())
+        .map_err(|e| format!("is not a log filter: {e}"))
+}
+
+fn switch(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "on" | "1" | "true" | "yes" => Ok(true),
+        "off" | "0" | "false" | "no" => Ok(false),
+        _ => Err("must be on or off".into()),
+    }
+}
+
+fn positive(value: &str, unit: &str) -> Result<f64, String> {
+    match value.trim().parse::<f64>() {
+        Ok(number) if number > 0.0 && number.is_finite() && number < 1e9 => Ok(number),
+        _ => Err(format!("must be a positive number of {unit}")),
+    }
+}
+
+fn seconds(value: &str) -> Result<Duration, String> {
+    positive(value, "seconds").map(Duration::from_secs_f64)
+}
+
+fn milliseconds(value: &str) -> Result<Duration, String> {
+    positive(value, "milliseconds").map(|ms| Duration::from_secs_f64(ms / 1000.0))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::{CommandFactory, FromArgMatches};
+
+    /// Parses `args` as the settings of a command line, ignoring the
+    /// environment.
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        let command = OnlyConfig::command().mut_args(|arg| arg.env(None));
+        let matches = command
+            .try_get_matches_from(std::iter::once("veriphy-jobs").chain(args.iter().copied()))?;
+        Ok(OnlyConfig::from_arg_matches(&matches)?.config)
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let config = Config::defaults();
+        assert_eq!(config.database_url, None);
+        assert_eq!(config.data_dir, PathBuf::from("data"));
+        assert_eq!(config.site_addr, "127.0.0.1:3000".parse().unwrap());
+        assert_eq!(config.admin_email, DEFAULT_ADMIN_EMAIL);
+        assert_eq!(config.demo_password, DEFAULT_DEMO_PASSWORD);
+        assert_eq!(config.log_filter, DEFAULT_LOG_FILTER);
+        assert_eq!(config.log_format, LogFormat::Text);
+        assert!(config.in_process_worker);
+        assert_eq!(config.worker.lease, Duration::from_secs(30));
+        assert_eq!(config.worker.poll_interval, Duration::from_secs(1));
+        assert_eq!(config.worker.rescue_every, Duration::from_secs(15));
+        assert_eq!(config.worker.shutdown_grace, Duration::from_secs(10));
+        assert_eq!((config.worker.prefetch, config.worker.claimers), (10, 2));
+    }
+
+    #[test]
+    fn units_are_read_as_documented() {
+        let config = parse(&[
+            "--worker-poll-ms",
+            "250",
+            "--worker-rescue-seconds",
+            "0.5",
+            "--in-process-worker",
+            "off",
+        ])
+        .unwrap();
+        assert_eq!(config.worker.poll_interval, Duration::from_millis(250));
+        assert_eq!(config.worker.rescue_every, Duration::from_millis(500));
+        assert!(!config.in_process_worker);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_reason() {
+        let cases = [
+            (
+                &["--worker-poll-ms", "soon"][..],
+                "must be a positive number of milliseconds",
+            ),
+            (
+                &["--worker-lease-seconds=-3"][..],
+                "must be a positive number of seconds",
+            ),
+            (&["--worker-claimers", "9"][..], "9 is not in 1..=8"),
+            (&["--in-process-worker", "maybe"][..], "must be on or off"),
+            (
+                &["--public-url", "jobs.example"][..],
+                "must start with http:// or https://",
+            ),
+            (&["--admin-email", "root"][..], "is not an email address"),
+            (
+                &["--admin-password", "short"][..],
+                "must be at least 12 characters",
+            ),
+            (
+                &["--site-addr", "localhost"][..],
+                "invalid socket address syntax",
+            ),
+            (&["--log-format", "xml"][..], "xml"),
+        ];
+        for (args, reason) in cases {
+            let error = parse(args).expect_err(args[0]).to_string();
+            assert!(error.contains(reason), "{args:?}: {error}");
+        }
+    }
 
     #[test]
     fn https_public_url_means_secure_cookies() {
-        let mut config = Config {
-            database_url: None,
-            data_dir: "data".into(),
-            public_url: None,
-            in_process_worker: true,
-        };
+        let mut config = Config::defaults();
         assert!(!config.secure_cookies());
         config.public_url = Some("https://jobs.veriphy.example".into());
         assert!(config.secure_cookies());
         config.public_url = Some("http://127.0.0.1:3000".into());
         assert!(!config.secure_cookies());
+    }
+
+    /// The one test that touches the process environment (tests run in
+    /// parallel threads; no other test reads these variables).
+    #[test]
+    fn settings_come_from_the_environment_and_flags_win() {
+        std::env::set_var("VERIPHY_WORKER_PREFETCH", "77");
+        std::env::set_var("VERIPHY_DATA_DIR", "/srv/veriphy");
+        let matches = OnlyConfig::command()
+            .try_get_matches_from(["veriphy-jobs", "--data-dir", "/elsewhere"])
+            .unwrap();
+        let config = OnlyConfig::from_arg_matches(&matches).unwrap().config;
+        std::env::remove_var("VERIPHY_WORKER_PREFETCH");
+        std::env::remove_var("VERIPHY_DATA_DIR");
+        assert_eq!(config.worker.prefetch, 77);
+        assert_eq!(config.data_dir, PathBuf::from("/elsewhere"));
     }
 }

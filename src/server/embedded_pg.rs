@@ -11,6 +11,11 @@
 //!
 //! PostgreSQL refuses to run as root. When we are root, the cluster belongs to
 //! the `postgres` system user and the server process is started as that user.
+//! That user must be able to reach the cluster: when a parent of the data
+//! directory is private (root's usual clone under `/root`), everything but the
+//! lock lives in `/var/lib/veriphy-jobs/<hash of the data directory>` instead
+//! (owned by `postgres`, mode 0700), and `cluster-location` in the data
+//! directory names it, so `make clean-data` removes both.
 //! The server is a child of a dedicated supervisor thread and gets SIGINT (a
 //! clean "fast" shutdown) if that thread ends, so a killed Veriphy process never
 //! leaves an orphaned PostgreSQL behind for long.
@@ -48,9 +53,6 @@ pub enum EmbeddedPgError {
     /// Running as root without a `postgres` user to own the cluster.
     #[error("running as root, the embedded PostgreSQL must run as the 'postgres' system user, which does not exist; install PostgreSQL (it creates that user) or set DATABASE_URL")]
     NoPostgresUser,
-    /// The data directory cannot be reached by the `postgres` user.
-    #[error("the 'postgres' system user cannot reach {0} (a parent directory is not searchable by others); set VERIPHY_DATA_DIR to a directory it can reach, or set DATABASE_URL")]
-    Unreachable(String),
     /// A file-system step failed.
     #[error("{context}: {source}")]
     Io {
@@ -79,7 +81,11 @@ struct RunAs {
 /// A running embedded cluster. Stop it with [`EmbeddedPostgres::stop`]; if it
 /// is merely dropped, the supervisor thread's end (at process exit) stops it.
 pub struct EmbeddedPostgres {
+    /// The data directory (holds the lock).
     root: PathBuf,
+    /// Where the cluster's files live: `root`, or a private home the
+    /// `postgres` user can reach.
+    cluster_home: PathBuf,
     socket_dir: PathBuf,
     password: String,
     server_pid: i32,
@@ -88,8 +94,9 @@ pub struct EmbeddedPostgres {
 }
 
 impl EmbeddedPostgres {
-    /// Starts (initializing on first use) the cluster under `root`.
-    pub fn start(root: &Path) -> Result<Self, EmbeddedPgError> {
+    /// Starts (initializing on first use) the cluster under `root`, with the
+    /// PostgreSQL programs of `bindir` (or the newest installed ones).
+    pub fn start(root: &Path, bindir: Option<&Path>) -> Result<Self, EmbeddedPgError> {
         fs::create_dir_all(root).map_err(io_err(format!(
             "cannot create data directory {}",
             root.display()
@@ -99,22 +106,34 @@ impl EmbeddedPostgres {
             root.display()
         )))?;
         let lock = acquire_lock(&root)?;
-        let bindir = find_bindir()?;
+        let bindir = find_bindir(bindir)?;
         let run_as = run_as()?;
-        if let Some(run_as) = run_as {
-            check_reachable(&root, run_as)?;
-        }
+        let cluster_home = match run_as {
+            Some(run_as) if !reachable(&root, run_as) => {
+                let home = private_cluster_home(&root, Path::new(PRIVATE_CLUSTER_BASE), run_as)?;
+                tracing::info!(
+                    data_dir = %root.display(),
+                    cluster = %home.display(),
+                    "the postgres user cannot reach the data directory, so the embedded cluster lives elsewhere"
+                );
+                home
+            }
+            _ => {
+                // searchable by the postgres user, nothing else
+                fs::set_permissions(&root, fs::Permissions::from_mode(0o711))
+                    .map_err(io_err("cannot set data directory permissions"))?;
+                root.clone()
+            }
+        };
 
-        let pgdata = root.join("pg");
-        let socket_dir = socket_dir_for(&root);
+        let pgdata = cluster_home.join("pg");
+        let socket_dir = socket_dir_for(&cluster_home);
         prepare_dir(&socket_dir, run_as, 0o700)?;
-        fs::set_permissions(&root, fs::Permissions::from_mode(0o711))
-            .map_err(io_err("cannot set data directory permissions"))?;
 
-        let password_file = root.join("superuser.password");
+        let password_file = cluster_home.join("superuser.password");
         if !pgdata.join("PG_VERSION").exists() {
             tracing::info!(dir = %pgdata.display(), "initializing the embedded PostgreSQL cluster (first start)");
-            init_cluster(&bindir, &root, &pgdata, &password_file, run_as)?;
+            init_cluster(&bindir, &cluster_home, &pgdata, &password_file, run_as)?;
         }
         let password = fs::read_to_string(&password_file)
             .map_err(io_err(format!("cannot read {}", password_file.display())))?
@@ -122,11 +141,12 @@ impl EmbeddedPostgres {
             .to_string();
 
         clear_stale_server(&pgdata)?;
-        let log_path = root.join("postgres.log");
+        let log_path = cluster_home.join("postgres.log");
         let (server_pid, supervisor) =
             spawn_server(&bindir, &pgdata, &socket_dir, &log_path, run_as)?;
         let cluster = EmbeddedPostgres {
             root,
+            cluster_home,
             socket_dir,
             password,
             server_pid,
@@ -149,25 +169,22 @@ impl EmbeddedPostgres {
 
     /// A `DATABASE_URL` for `database` (for child processes such as workers).
     pub fn url(&self, database: &str) -> String {
-        let password: String = self
-            .password
-            .bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect();
+        let password = crate::domain::percent_encode(&self.password);
         format!(
             "postgres://{CLUSTER_USER}:{password}@localhost/{database}?host={}",
             self.socket_dir.display()
         )
     }
 
-    /// The data directory this cluster lives in.
+    /// The data directory this cluster belongs to.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Where the cluster's own files are: the data directory, or the private
+    /// home used when the `postgres` user cannot reach it.
+    pub fn cluster_home(&self) -> &Path {
+        &self.cluster_home
     }
 
     /// Creates `database` if it does not exist yet.
@@ -194,6 +211,8 @@ impl EmbeddedPostgres {
     fn shutdown(&mut self) {
         if let Some(supervisor) = self.supervisor.take() {
             // SIGINT = "fast" shutdown: roll back open transactions, checkpoint, exit.
+            // SAFETY: kill only sends a signal; the pid is our own child, still
+            // unreaped (the supervisor thread has not returned from wait).
             unsafe { libc::kill(self.server_pid, libc::SIGINT) };
             let deadline = Instant::now() + Duration::from_secs(30);
             while !supervisor.is_finished() && Instant::now() < deadline {
@@ -202,6 +221,7 @@ impl EmbeddedPostgres {
             if supervisor.is_finished() {
                 let _ = supervisor.join();
             } else {
+                // SAFETY: as above; the child is still unreaped.
                 unsafe { libc::kill(self.server_pid, libc::SIGQUIT) };
             }
         }
@@ -218,8 +238,9 @@ impl EmbeddedPostgres {
                     last_log_line(log_path)
                 )));
             }
-            if socket.exists() && self.root.join("pg/postmaster.pid").exists() {
-                let ready = read_postmaster_status(&self.root.join("pg/postmaster.pid"));
+            let pid_file = self.cluster_home.join("pg/postmaster.pid");
+            if socket.exists() && pid_file.exists() {
+                let ready = read_postmaster_status(&pid_file);
                 if ready.as_deref() == Some("ready") {
                     return Ok(());
                 }
@@ -267,6 +288,7 @@ fn acquire_lock(root: &Path) -> Result<File, EmbeddedPgError> {
         .mode(0o600)
         .open(&path)
         .map_err(io_err(format!("cannot open {}", path.display())))?;
+    // SAFETY: the descriptor belongs to `file`, which is open for this call.
     let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
     if !locked {
         let mut holder = String::new();
@@ -290,13 +312,13 @@ fn acquire_lock(root: &Path) -> Result<File, EmbeddedPgError> {
     Ok(file)
 }
 
-/// Finds the directory holding `initdb` and `postgres`.
-fn find_bindir() -> Result<PathBuf, EmbeddedPgError> {
+/// Finds the directory holding `initdb` and `postgres`: the one given, or the
+/// newest `/usr/lib/postgresql/*/bin`, then `PATH`.
+fn find_bindir(given: Option<&Path>) -> Result<PathBuf, EmbeddedPgError> {
     let has_server = |dir: &Path| dir.join("initdb").is_file() && dir.join("postgres").is_file();
-    if let Ok(dir) = std::env::var("VERIPHY_PG_BINDIR") {
-        let dir = PathBuf::from(dir);
-        return if has_server(&dir) {
-            Ok(dir)
+    if let Some(dir) = given {
+        return if has_server(dir) {
+            Ok(dir.to_path_buf())
         } else {
             Err(EmbeddedPgError::NotInstalled)
         };
@@ -314,9 +336,7 @@ fn find_bindir() -> Result<PathBuf, EmbeddedPgError> {
                 .unwrap_or(0),
         )
     });
-    if let Some(path) = std::env::var_os("PATH") {
-        candidates.extend(std::env::split_paths(&path));
-    }
+    candidates.extend(crate::server::config::program_search_path());
     candidates
         .into_iter()
         .find(|dir| has_server(dir))
@@ -324,34 +344,65 @@ fn find_bindir() -> Result<PathBuf, EmbeddedPgError> {
 }
 
 fn run_as() -> Result<Option<RunAs>, EmbeddedPgError> {
+    // SAFETY: geteuid only reads the process's credentials.
     if unsafe { libc::geteuid() } != 0 {
         return Ok(None);
     }
     let name = std::ffi::CString::new("postgres").expect("static name");
+    // SAFETY: `name` is a valid NUL-terminated string for the call's duration;
+    // the result is checked for NULL before use.
     let entry = unsafe { libc::getpwnam(name.as_ptr()) };
     if entry.is_null() {
         return Err(EmbeddedPgError::NoPostgresUser);
     }
+    // SAFETY: `entry` is non-null and points to libc's static passwd record,
+    // read at once before any other getpw* call could overwrite it.
     let (uid, gid) = unsafe { ((*entry).pw_uid, (*entry).pw_gid) };
     Ok(Some(RunAs { uid, gid }))
 }
 
-/// Every ancestor of the data directory must be searchable by the postgres user.
-fn check_reachable(root: &Path, run_as: RunAs) -> Result<(), EmbeddedPgError> {
-    for dir in root.ancestors().skip(1) {
+/// Whether every ancestor of the data directory is searchable by the postgres user.
+fn reachable(root: &Path, run_as: RunAs) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    root.ancestors().skip(1).all(|dir| {
         let Ok(meta) = fs::metadata(dir) else {
-            continue;
+            return true;
         };
-        use std::os::unix::fs::MetadataExt;
         let mode = meta.mode();
-        let searchable = mode & 0o001 != 0
+        mode & 0o001 != 0
             || (meta.uid() == run_as.uid && mode & 0o100 != 0)
-            || (meta.gid() == run_as.gid && mode & 0o010 != 0);
-        if !searchable {
-            return Err(EmbeddedPgError::Unreachable(root.display().to_string()));
-        }
-    }
-    Ok(())
+            || (meta.gid() == run_as.gid && mode & 0o010 != 0)
+    })
+}
+
+/// Where clusters of data directories the postgres user cannot reach live.
+pub const PRIVATE_CLUSTER_BASE: &str = "/var/lib/veriphy-jobs";
+
+/// The file in a data directory that names its cluster's private home.
+pub const CLUSTER_LOCATION_FILE: &str = "cluster-location";
+
+/// Makes `<base>/<hash of root>`, owned by the postgres user (mode 0700), and
+/// records it in the data directory.
+fn private_cluster_home(
+    root: &Path,
+    base: &Path,
+    run_as: RunAs,
+) -> Result<PathBuf, EmbeddedPgError> {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(root.as_os_str().as_encoded_bytes());
+    let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let home = base.join(name);
+    fs::create_dir_all(base).map_err(io_err(format!("cannot create {}", base.display())))?;
+    fs::set_permissions(base, fs::Permissions::from_mode(0o755)).map_err(io_err(format!(
+        "cannot set permissions of {}",
+        base.display()
+    )))?;
+    prepare_dir(&home, Some(run_as), 0o700)?;
+    write_private(
+        &root.join(CLUSTER_LOCATION_FILE),
+        &format!("{}\n", home.display()),
+    )?;
+    Ok(home)
 }
 
 /// Unix socket paths are limited to about 100 bytes; deep checkouts get a
@@ -479,6 +530,7 @@ fn clear_stale_server(pgdata: &Path) -> Result<(), EmbeddedPgError> {
             pid,
             "a PostgreSQL from an earlier run is still up; shutting it down"
         );
+        // SAFETY: kill only sends a signal; /proc just showed `pid` is a postgres.
         unsafe { libc::kill(pid, libc::SIGINT) };
         let deadline = Instant::now() + Duration::from_secs(30);
         while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
@@ -532,6 +584,8 @@ fn spawn_server(
         .stderr(log_err)
         // its own process group: a terminal's Ctrl-C reaches us, and we stop it cleanly
         .process_group(0);
+    // SAFETY: the closure runs between fork and exec and only calls prctl,
+    // which is async-signal-safe and allocates nothing.
     unsafe {
         command.pre_exec(|| {
             // runs after the uid switch, so the death signal survives it
@@ -563,6 +617,29 @@ fn spawn_server(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_private_home_is_stable_per_data_directory_and_named_in_it() {
+        let dir = std::env::temp_dir().join(format!("veriphy-home-{}", std::process::id()));
+        let (first, second) = (dir.join("first"), dir.join("second"));
+        fs::create_dir_all(&first).unwrap();
+        fs::create_dir_all(&second).unwrap();
+        let me = RunAs {
+            // SAFETY: getuid/getgid only read the process's credentials.
+            uid: unsafe { libc::getuid() },
+            gid: unsafe { libc::getgid() },
+        };
+        let base = dir.join("base");
+        let home = private_cluster_home(&first, &base, me).unwrap();
+        assert_eq!(home, private_cluster_home(&first, &base, me).unwrap());
+        assert_ne!(home, private_cluster_home(&second, &base, me).unwrap());
+        assert!(home.starts_with(&base));
+        let recorded = fs::read_to_string(first.join(CLUSTER_LOCATION_FILE)).unwrap();
+        assert_eq!(recorded.trim(), home.to_str().unwrap());
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(fs::metadata(&home).unwrap().mode() & 0o777, 0o700);
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn long_roots_get_a_short_socket_directory() {

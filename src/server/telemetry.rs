@@ -1,14 +1,69 @@
-//! Log output: human-readable lines on stderr, filtered by `RUST_LOG`.
+//! Log output on stderr: human-readable lines or JSON objects, filtered by
+//! the configured filter (`RUST_LOG`).
 
+use super::config::{Config, LogFormat, DEFAULT_LOG_FILTER};
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber once; later calls are no-ops (tests).
-pub fn init() {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn"));
-    let _ = tracing_subscriber::fmt()
+pub fn init(config: &Config) {
+    install(&config.log_filter, config.log_format);
+}
+
+/// Installs the global subscriber with `filter` (an invalid filter falls back
+/// to the default) and `format`; later calls are no-ops.
+pub fn install(filter: &str, format: LogFormat) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .try_init(),
+    };
+}
+
+/// An error and its causes as one line: `outer: cause: root cause`. Causes
+/// whose text the outer message already ends with are not repeated.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !text.is_empty() && !line.ends_with(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = cause.source();
+    }
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot start")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn a_chain_is_one_line_with_every_cause() {
+        let error = Outer(std::io::Error::other("disk\nfull"));
+        assert_eq!(error_chain(&error), "cannot start: disk full");
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("wrapper: {0}")]
+    struct Repeating(#[source] std::io::Error);
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let error = Repeating(std::io::Error::other("gone"));
+        assert_eq!(error_chain(&error), "wrapper: gone");
+    }
 }

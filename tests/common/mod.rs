@@ -14,7 +14,12 @@ use veriphy_jobs::server::embedded_pg::EmbeddedPostgres;
 pub fn cluster() -> &'static EmbeddedPostgres {
     static CLUSTER: OnceLock<EmbeddedPostgres> = OnceLock::new();
     CLUSTER.get_or_init(|| {
-        veriphy_jobs::server::telemetry::init();
+        let filter = std::env::var("RUST_LOG")
+            .unwrap_or_else(|_| veriphy_jobs::server::config::DEFAULT_LOG_FILTER.into());
+        veriphy_jobs::server::telemetry::install(
+            &filter,
+            veriphy_jobs::server::config::LogFormat::Text,
+        );
         let name = std::env::current_exe()
             .ok()
             .and_then(|p| {
@@ -28,7 +33,7 @@ pub fn cluster() -> &'static EmbeddedPostgres {
             })
             .unwrap_or_else(|| "tests".into());
         let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("pg-{name}"));
-        EmbeddedPostgres::start(&root).unwrap_or_else(|e| panic!("test cluster: {e}"))
+        EmbeddedPostgres::start(&root, None).unwrap_or_else(|e| panic!("test cluster: {e}"))
     })
 }
 
@@ -48,25 +53,6 @@ pub async fn fresh_database() -> TestDb {
     {
         let _guard = MIGRATING.lock().await;
         db::migrate(&owner).await.expect("migrations");
-    }
-    connect(name, owner).await
-}
-
-/// Creates a new database for one test with the migrations up to `version`
-/// applied (an upgrade test applies the rest with `db::migrate`).
-pub async fn database_migrated_to(version: i64) -> TestDb {
-    use sqlx::migrate::Migrate;
-    let (name, owner) = new_database().await;
-    {
-        let _guard = MIGRATING.lock().await;
-        let mut conn = PgConnection::connect_with(&owner).await.expect("connect");
-        conn.ensure_migrations_table()
-            .await
-            .expect("migrations table");
-        for migration in db::MIGRATOR.iter().filter(|m| m.version <= version) {
-            conn.apply(migration).await.expect("migration");
-        }
-        conn.close().await.ok();
     }
     connect(name, owner).await
 }
@@ -135,19 +121,18 @@ pub struct TestApp {
 /// Starts the app on a fresh database with the demo data loaded.
 pub async fn spawn_app() -> TestApp {
     let test_db = fresh_database().await;
-    veriphy_jobs::server::seed::seed_demo(&test_db.db)
-        .await
-        .expect("demo data");
+    veriphy_jobs::server::demo_data::load(
+        &test_db.db,
+        veriphy_jobs::server::demo_data::DEFAULT_DEMO_PASSWORD,
+    )
+    .await
+    .expect("demo data");
     let options = leptos::config::LeptosOptions::builder()
         .output_name("veriphy-jobs")
         .site_root("target/site")
         .build();
-    let config = veriphy_jobs::server::config::Config {
-        database_url: None,
-        data_dir: "data".into(),
-        public_url: None,
-        in_process_worker: false,
-    };
+    let mut config = veriphy_jobs::server::config::Config::defaults();
+    config.in_process_worker = false;
     let app = veriphy_jobs::server::http::router(test_db.db.clone(), &config, options);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

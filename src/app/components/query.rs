@@ -1,7 +1,7 @@
 //! The URL is the state of a list: `?org=` (bank admins), `?status=`,
 //! tab-specific filters, `?cursor=`.
 
-use crate::domain::ListQuery;
+use crate::domain::{percent_encode as encode, ListQuery};
 use leptos_router::params::ParamsMap;
 use uuid::Uuid;
 
@@ -56,19 +56,6 @@ pub fn next_page_href(path: &str, query: &ListQuery, cursor: &str) -> String {
         ..query.clone()
     };
     query_href(path, &next)
-}
-
-/// Percent-encodes a query value.
-pub fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -137,7 +137,7 @@ fn job_row(job: JobRow, show_org: bool, selection: Option<Selection>) -> AnyView
 fn BulkBar() -> impl IntoView {
     let selection = expect_context::<Selection>();
     let params = use_query_map();
-    let action = RwSignal::new(String::from("retry"));
+    let action = RwSignal::new(JobAction::Retry);
     // what the preview was asked about, so the confirmation acts on the same
     let asked = RwSignal::new(None::<(ListQuery, Vec<Uuid>)>);
     let preview = ServerAction::<PreviewBulkJobs>::new();
@@ -181,9 +181,9 @@ fn BulkBar() -> impl IntoView {
             }.into_any(),
             Ok(p) => {
                 let verb = match p.action {
-                    crate::domain::JobAction::Cancel => "Cancel",
-                    crate::domain::JobAction::Retry => "Retry",
-                    crate::domain::JobAction::Delete => "Delete",
+                    JobAction::Cancel => "Cancel",
+                    JobAction::Retry => "Retry",
+                    JobAction::Delete => "Delete",
                 };
                 let text = format!("{verb} {} of {} jobs?", p.eligible, p.matching);
                 let expected = p.eligible;
@@ -201,12 +201,17 @@ fn BulkBar() -> impl IntoView {
             <label>
                 "Bulk "
                 <select data-testid="bulk-action" on:change=move |ev| {
-                    action.set(event_target_value(&ev));
+                    if let Some(chosen) = JobAction::parse(&event_target_value(&ev)) {
+                        action.set(chosen);
+                    }
                     asked.set(None);
                 }>
-                    <option value="retry" selected=true>"retry"</option>
-                    <option value="cancel">"cancel"</option>
-                    <option value="delete">"delete"</option>
+                    {[JobAction::Retry, JobAction::Cancel, JobAction::Delete]
+                        .into_iter()
+                        .map(|choice| view! {
+                            <option value=choice.as_str() selected=choice == JobAction::Retry>{choice.as_str()}</option>
+                        })
+                        .collect_view()}
                 </select>
             </label>
             <button type="button" data-testid="bulk-selected"
@@ -342,7 +347,7 @@ fn job_view(job: JobDetail, can_write: bool, act: ServerAction<JobActionFn>) -> 
     let waiting = (job.status == crate::domain::JobStatus::Pending)
         .then(|| job.job_type.waiting_reason())
         .flatten();
-    let attempts = job.attempt_log.as_array().cloned().unwrap_or_default();
+    let attempts = job.attempt_log.clone();
     let actions = JobAction::ALL
         .iter()
         .filter(|a| can_write && a.allowed(job.status))
@@ -407,15 +412,16 @@ fn job_view(job: JobDetail, can_write: bool, act: ServerAction<JobActionFn>) -> 
         } else {
             view! {
                 <table class="list">
-                    <thead><tr><th>"Attempt"</th><th>"Outcome"</th><th>"Error"</th><th>"Started"</th><th>"Finished"</th></tr></thead>
+                    <thead><tr><th>"Attempt"</th><th>"Outcome"</th><th>"Kind"</th><th>"Error"</th><th>"Started"</th><th>"Finished"</th></tr></thead>
                     <tbody>
                         {attempts.into_iter().map(|a| view! {
                             <tr data-testid="attempt-row">
-                                <td class="num">{a["attempt"].to_string()}</td>
-                                <td>{a["outcome"].as_str().unwrap_or("").to_string()}</td>
-                                <td class="error-text">{a["error"].as_str().unwrap_or("").to_string()}</td>
-                                <td class="time">{a["started_at"].as_str().unwrap_or("").to_string()}</td>
-                                <td class="time">{a["finished_at"].as_str().unwrap_or("").to_string()}</td>
+                                <td class="num">{a.attempt}</td>
+                                <td>{a.outcome.as_str()}</td>
+                                <td><code>{a.kind.map(|k| k.as_str()).unwrap_or("—")}</code></td>
+                                <td class="error-text">{a.error.unwrap_or_default()}</td>
+                                <td class="time">{time(&a.started_at)}</td>
+                                <td class="time">{format_time(&a.finished_at)}</td>
                             </tr>
                         }).collect_view()}
                     </tbody>

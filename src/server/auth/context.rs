@@ -2,8 +2,8 @@
 
 use crate::domain::CurrentUser;
 use crate::error::AppError;
-use crate::server::db::audit::AuditEntry;
 use crate::server::db::{Database, Scope, Tx};
+use crate::server::repo::audit::AuditEntry;
 use axum::Extension;
 use uuid::Uuid;
 
@@ -110,7 +110,7 @@ impl Caller {
             ip_address: self.info.ip.clone(),
             user_agent: self.info.user_agent.clone(),
         };
-        crate::server::db::audit::record(tx, &entry).await?;
+        crate::server::repo::audit::record(tx, &entry).await?;
         Ok(())
     }
 }

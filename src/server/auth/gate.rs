@@ -4,7 +4,8 @@
 use super::context::RequestInfo;
 use super::session::{SessionUser, USER_KEY};
 use crate::error::AppError;
-use crate::server::db::{users, Database, Scope};
+use crate::server::db::{Database, Scope};
+use crate::server::repo::users;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
@@ -86,6 +87,13 @@ pub async fn authenticate(
         }
     };
     let signed_in = user.is_some();
+    if let Some(user) = &user {
+        let span = tracing::Span::current();
+        span.record("user", tracing::field::display(&user.email));
+        if let Some(organization) = user.organization_id {
+            span.record("organization", tracing::field::display(organization));
+        }
+    }
     let info = RequestInfo {
         user,
         ip: request
@@ -134,13 +142,7 @@ async fn resolve_user(
         session.flush().await?;
         return Ok(None);
     }
-    let mut tx = db
-        .begin(Scope {
-            organization_id: None,
-            bank_admin: false,
-            user_id: Some(stored.user_id),
-        })
-        .await?;
+    let mut tx = db.begin(Scope::no_tenant(Some(stored.user_id))).await?;
     let user = users::load_current(&mut tx, stored.user_id).await?;
     tx.commit().await?;
     if user.is_none() {

@@ -1,22 +1,16 @@
-//! The database layer: pools per role, tenant-scoped transactions, migrations,
-//! and one module of readable SQL per entity.
+//! The database's base layer: pools per role, tenant-scoped transactions,
+//! migrations, and the building blocks of list queries. The SQL of each
+//! entity lives above it: the console's in `server::repo`, the queue
+//! engine's (every write of a job's state) in `server::queue`.
 //!
 //! Every console query runs as `veriphy_app` inside a transaction that first
 //! states whose data it is (`app.org_id`, `app.bank_admin`); row-level
 //! security in PostgreSQL then hides every other organization's rows even if a
 //! query forgot its own `organization_id` condition.
 
-pub mod api_logs;
-pub mod audit;
-pub mod batches;
-pub mod failed_jobs;
-pub mod files;
-pub mod jobs;
-pub mod organizations;
-pub mod overview;
-pub mod queues;
-pub mod users;
-pub mod webhooks;
+pub mod job_filter;
+
+pub use job_filter::JobFilter;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Executor, PgPool, Postgres, Transaction};
@@ -34,14 +28,23 @@ pub struct Database {
     pub worker: PgPool,
 }
 
-/// Whose data a transaction may touch.
+/// Whose tenant rows a transaction may touch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Every organization (bank admins; bank-level work).
+    Bank,
+    /// One organization.
+    Organization(Uuid),
+    /// No organization's rows: signing in, and reading one's own user row.
+    NoTenant,
+}
+
+/// Whose data a transaction may touch, and for whom it acts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Scope {
-    /// The caller's organization (`None` for bank admins).
-    pub organization_id: Option<Uuid>,
-    /// Bank admins see every organization.
-    pub bank_admin: bool,
-    /// The caller, for policies on their own user row.
+    /// The organizations in reach.
+    pub reach: Reach,
+    /// The signed-in user, for the policy on their own user row.
     pub user_id: Option<Uuid>,
 }
 
@@ -49,17 +52,20 @@ impl Scope {
     /// A scope limited to one organization.
     pub fn organization(organization_id: Uuid) -> Self {
         Scope {
-            organization_id: Some(organization_id),
-            bank_admin: false,
+            reach: Reach::Organization(organization_id),
             user_id: None,
         }
     }
 
     /// The scope of a signed-in user: their organization, or the whole bank.
     pub fn for_user(user: &crate::domain::CurrentUser) -> Self {
+        let reach = match user.organization_id {
+            _ if user.is_bank_admin() => Reach::Bank,
+            Some(organization) => Reach::Organization(organization),
+            None => Reach::NoTenant,
+        };
         Scope {
-            organization_id: user.organization_id,
-            bank_admin: user.is_bank_admin(),
+            reach,
             user_id: Some(user.id),
         }
     }
@@ -67,19 +73,27 @@ impl Scope {
     /// The bank-wide scope.
     pub fn bank() -> Self {
         Scope {
-            organization_id: None,
-            bank_admin: true,
+            reach: Reach::Bank,
             user_id: None,
+        }
+    }
+
+    /// No tenant rows; with `user_id`, that user's own row.
+    pub fn no_tenant(user_id: Option<Uuid>) -> Self {
+        Scope {
+            reach: Reach::NoTenant,
+            user_id,
         }
     }
 
     /// The organization condition for list queries: an org user's own
     /// organization, or the organization a bank admin chose (if any).
     pub fn organization_filter(&self, requested: Option<Uuid>) -> Option<Uuid> {
-        if self.bank_admin {
-            requested
-        } else {
-            self.organization_id
+        match self.reach {
+            Reach::Bank => requested,
+            Reach::Organization(organization) => Some(organization),
+            // nothing is visible anyway; never widen to "all"
+            Reach::NoTenant => Some(Uuid::nil()),
         }
     }
 }
@@ -108,13 +122,15 @@ impl Database {
                     set_config('app.bank_admin', $2, true),
                     set_config('app.user_id', $3, true)",
         )
-        .bind(
-            scope
-                .organization_id
-                .map(|id| id.to_string())
-                .unwrap_or_default(),
-        )
-        .bind(if scope.bank_admin { "on" } else { "off" })
+        .bind(match scope.reach {
+            Reach::Organization(id) => id.to_string(),
+            Reach::Bank | Reach::NoTenant => String::new(),
+        })
+        .bind(if scope.reach == Reach::Bank {
+            "on"
+        } else {
+            "off"
+        })
         .bind(scope.user_id.map(|id| id.to_string()).unwrap_or_default())
         .execute(&mut *tx)
         .await?;
@@ -179,15 +195,40 @@ pub(crate) async fn lock_status(
     Ok(row.and_then(|(org, status)| crate::domain::JobStatus::parse(&status).map(|s| (org, s))))
 }
 
+/// Why the schema could not be brought up to date.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    /// The database holds a schema history this build does not have: it was
+    /// made by an older build, before the migrations were laid out by concern.
+    #[error("the database was made by an older build of Veriphy Jobs (its migration {version} is not this build's) and cannot be upgraded; for the embedded default remove the data with `make clean-data`, otherwise point DATABASE_URL at a new database")]
+    OlderBuild {
+        /// The first migration that differs.
+        version: i64,
+    },
+    /// Anything else: connecting, or a statement of a migration failed.
+    #[error("database migration failed")]
+    Failed(#[source] sqlx::migrate::MigrateError),
+}
+
 /// Applies pending migrations as the login (owner) user.
-pub async fn migrate(options: &PgConnectOptions) -> Result<(), sqlx::migrate::MigrateError> {
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .connect_with(options.clone())
-        .await?;
-    let result = MIGRATOR.run(&pool).await;
-    pool.close().await;
-    result
+pub async fn migrate(options: &PgConnectOptions) -> Result<(), MigrationError> {
+    use sqlx::migrate::MigrateError;
+    let outcome = async {
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        let result = MIGRATOR.run(&pool).await;
+        pool.close().await;
+        result
+    }
+    .await;
+    outcome.map_err(|error| match error {
+        MigrateError::VersionMismatch(version) | MigrateError::VersionMissing(version) => {
+            MigrationError::OlderBuild { version }
+        }
+        other => MigrationError::Failed(other),
+    })
 }
 
 /// Turns a violated constraint into a message a person understands; `None`
@@ -212,6 +253,26 @@ pub fn constraint_message(error: &sqlx::Error) -> Option<String> {
         _ => return None,
     };
     Some(message.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_bank_scope_widens_a_list_to_a_requested_organization() {
+        let (mine, other) = (Uuid::new_v4(), Uuid::new_v4());
+        assert_eq!(Scope::bank().organization_filter(Some(other)), Some(other));
+        assert_eq!(Scope::bank().organization_filter(None), None);
+        assert_eq!(
+            Scope::organization(mine).organization_filter(Some(other)),
+            Some(mine)
+        );
+        assert_eq!(
+            Scope::no_tenant(None).organization_filter(None),
+            Some(Uuid::nil())
+        );
+    }
 }
 
 /// Building blocks shared by the list queries of every tab.

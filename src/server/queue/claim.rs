@@ -1,4 +1,4 @@
-//! Taking runnable jobs: one call of `claim_jobs` (migration 0009) takes a
+//! Taking runnable jobs: one call of `claim_jobs` (migrations/0004) takes a
 //! batch of job ids from the head of `job_queue` (entries locked with
 //! `FOR UPDATE SKIP LOCKED`, so concurrent workers never take the same job),
 //! marks their jobs running under one lease token, and records the lease for

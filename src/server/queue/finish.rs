@@ -113,7 +113,7 @@ pub async fn finish(
     .bind(i32::from(transition.refund_attempt))
     .bind(transition.error_message.as_deref())
     .bind(transition.error_details.as_ref())
-    .bind(&transition.log_entry)
+    .bind(sqlx::types::Json(&transition.log_entry))
     .execute(conn)
     .await?;
     Ok(result.rows_affected() == 1)

@@ -6,10 +6,12 @@
 //! on the claim's lease token so a worker that lost its lease cannot overwrite
 //! a newer attempt.
 
+pub mod actions;
 pub mod claim;
 pub mod control;
 pub mod enqueue;
 pub mod finish;
+pub mod import;
 pub mod lease;
 pub mod outcome;
 pub mod retry;
@@ -21,10 +23,10 @@ pub use outcome::{Attempt, JobError, Outcome, Transition};
 pub use retry::RetryPolicy;
 
 /// NOTIFY channel: a queue (the payload) has new runnable jobs. The insert
-/// trigger of `jobs` (migration 0009) names it too.
+/// trigger of `jobs` (`jobs_after_insert`, migrations/0004) names it too.
 pub const JOBS_CHANNEL: &str = "veriphy_jobs";
 /// NOTIFY channel: a running job (the payload is its id) should be cancelled.
 pub const CANCEL_CHANNEL: &str = "veriphy_cancel";
 /// NOTIFY channel: queue settings changed (pause, concurrency, a new queue).
-/// The insert trigger of `jobs` names it too.
+/// The insert trigger of `jobs` (`jobs_after_insert`) names it too.
 pub const QUEUES_CHANNEL: &str = "veriphy_queues";

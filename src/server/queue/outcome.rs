@@ -1,7 +1,7 @@
 //! What a handler reports, and what that means for the job's row.
 
 use super::retry::RetryPolicy;
-use crate::domain::JobStatus;
+use crate::domain::{AttemptOutcome, AttemptRecord, JobErrorKind, JobStatus};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -25,8 +25,8 @@ pub enum Outcome {
 /// handler has one, a trace.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobError {
-    /// Short classification, e.g. `timeout`, `invalid_payload`, `lease_expired`.
-    pub kind: String,
+    /// What kind of trouble it was.
+    pub kind: JobErrorKind,
     /// What went wrong, in a sentence.
     pub message: String,
     /// Underlying causes, outermost first.
@@ -37,9 +37,9 @@ pub struct JobError {
 
 impl JobError {
     /// An error of `kind` with `message` and no causes.
-    pub fn new(kind: &str, message: impl Into<String>) -> Self {
+    pub fn new(kind: JobErrorKind, message: impl Into<String>) -> Self {
         JobError {
-            kind: kind.to_string(),
+            kind,
             message: message.into(),
             causes: Vec::new(),
             stack_trace: None,
@@ -88,7 +88,7 @@ pub struct Transition {
     /// `error_details`.
     pub error_details: Option<Value>,
     /// Appended to `attempt_log`.
-    pub log_entry: Value,
+    pub log_entry: AttemptRecord,
 }
 
 /// The attempt being finished.
@@ -113,17 +113,15 @@ impl Transition {
         policy: &RetryPolicy,
         unit: f64,
     ) -> Option<Transition> {
-        let log = |outcome: &str, error: Option<&JobError>| {
-            json!({
-                "attempt": attempt.number,
-                "started_at": attempt.started_at,
-                "finished_at": attempt.finished_at,
-                "outcome": outcome,
-                "error": error.map(|e| e.message.clone()),
-                "kind": error.map(|e| e.kind.clone()),
-            })
+        let log = |outcome: AttemptOutcome, error: Option<&JobError>| AttemptRecord {
+            attempt: attempt.number,
+            started_at: Some(attempt.started_at),
+            finished_at: attempt.finished_at,
+            outcome,
+            error: error.map(|e| e.message.clone()),
+            kind: error.map(|e| e.kind),
         };
-        let failed = |error: &JobError, outcome: &str| Transition {
+        let failed = |error: &JobError, outcome: AttemptOutcome| Transition {
             status: JobStatus::Failed,
             available_at: None,
             refund_attempt: false,
@@ -134,7 +132,7 @@ impl Transition {
         match outcome {
             Outcome::Completed(_) => None,
             Outcome::Retry(error) if attempt.number >= attempt.max_attempts => {
-                Some(failed(error, "failed"))
+                Some(failed(error, AttemptOutcome::Failed))
             }
             Outcome::Retry(error) => {
                 let delay = policy.delay(attempt.number, unit);
@@ -144,17 +142,17 @@ impl Transition {
                     refund_attempt: false,
                     error_message: Some(error.message.clone()),
                     error_details: Some(error.details(attempt.number)),
-                    log_entry: log("retry", Some(error)),
+                    log_entry: log(AttemptOutcome::Retry, Some(error)),
                 })
             }
-            Outcome::Fail(error) => Some(failed(error, "failed")),
+            Outcome::Fail(error) => Some(failed(error, AttemptOutcome::Failed)),
             Outcome::Snooze(delay) => Some(Transition {
                 status: JobStatus::Pending,
                 available_at: Some(attempt.finished_at + to_chrono(*delay)),
                 refund_attempt: true,
                 error_message: None,
                 error_details: None,
-                log_entry: log("snoozed", None),
+                log_entry: log(AttemptOutcome::Snoozed, None),
             }),
             Outcome::Cancel(reason) => Some(Transition {
                 status: JobStatus::Cancelled,
@@ -162,7 +160,7 @@ impl Transition {
                 refund_attempt: false,
                 error_message: Some(reason.clone()),
                 error_details: None,
-                log_entry: log("cancelled", None),
+                log_entry: log(AttemptOutcome::Cancelled, None),
             }),
         }
     }
@@ -190,7 +188,7 @@ mod tests {
     fn retry_with_attempts_left_goes_back_to_pending_later() {
         let a = attempt(1, 3);
         let t = Transition::decide(
-            &Outcome::Retry(JobError::new("io", "disk full")),
+            &Outcome::Retry(JobError::new(JobErrorKind::Handler, "disk full")),
             a,
             &RetryPolicy::default(),
             0.0,
@@ -200,13 +198,13 @@ mod tests {
         assert!(t.available_at.unwrap() > a.finished_at);
         assert!(!t.refund_attempt);
         assert_eq!(t.error_message.as_deref(), Some("disk full"));
-        assert_eq!(t.log_entry["outcome"], "retry");
+        assert_eq!(t.log_entry.outcome, AttemptOutcome::Retry);
     }
 
     #[test]
     fn retry_on_the_last_attempt_fails_the_job() {
         let t = Transition::decide(
-            &Outcome::Retry(JobError::new("io", "disk full")),
+            &Outcome::Retry(JobError::new(JobErrorKind::Handler, "disk full")),
             attempt(3, 3),
             &RetryPolicy::default(),
             0.5,
@@ -219,7 +217,7 @@ mod tests {
     #[test]
     fn permanent_failure_ignores_attempts_left() {
         let t = Transition::decide(
-            &Outcome::Fail(JobError::new("invalid_payload", "no file_id")),
+            &Outcome::Fail(JobError::new(JobErrorKind::InvalidPayload, "no file_id")),
             attempt(1, 5),
             &RetryPolicy::default(),
             0.5,
@@ -260,12 +258,13 @@ mod tests {
     #[test]
     fn details_carry_the_cause_chain_as_a_trace() {
         let io = std::io::Error::other("connection reset");
-        let error = JobError::new("io", "upload failed").caused_by(&io);
+        let error = JobError::new(JobErrorKind::Handler, "upload failed").caused_by(&io);
         let details = error.details(2);
         assert_eq!(details["causes"][0], "connection reset");
         let trace = details["stack_trace"].as_str().unwrap();
         assert!(
-            trace.contains("io: upload failed") && trace.contains("caused by: connection reset")
+            trace.contains("handler: upload failed")
+                && trace.contains("caused by: connection reset")
         );
     }
 }

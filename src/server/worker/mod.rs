@@ -4,15 +4,30 @@
 //! The same code runs inside the web server and as the standalone `worker`
 //! command; any number of either can share one database.
 //!
-//! Per queue, one fetcher claims up to `concurrency + prefetch` jobs (in
-//! batches of at most `max_claim`, one statement each) and a semaphore runs
+//! Per queue, claimers take up to `concurrency + prefetch` jobs (in batches
+//! of at most `max_claim`, one statement each) and a semaphore runs
 //! `concurrency` of them at once. Successes go to one completer task that
-//! writes everything waiting with one statement. Wake-ups come by LISTEN/NOTIFY
-//! with a poll as the fallback.
+//! writes everything waiting with one statement. Wake-ups come by
+//! LISTEN/NOTIFY with a poll as the fallback.
+//!
+//! One module per service: `claimer`, `job_task`, `completer`, `listener`,
+//! `heartbeat`, `rescuer`, `shutdown`; their shared state is in `runtime`
+//! (held jobs in `held`, queues in `queues`, lease rows in `lease_book`).
 
+mod claimer;
+mod completer;
+mod config;
 pub mod handlers;
+mod heartbeat;
+mod held;
+mod job_task;
 mod lease_book;
+mod listener;
+mod queues;
+mod rescuer;
 mod runtime;
+mod shutdown;
 
+pub use config::WorkerConfig;
 pub use handlers::{FnHandler, Handler, JobContext, Registry};
-pub use runtime::{Worker, WorkerConfig};
+pub use runtime::Worker;

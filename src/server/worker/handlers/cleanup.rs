@@ -73,7 +73,7 @@ impl Handler for CleanupHandler {
             let chunk = payload.chunk_size.unwrap_or(CHUNK);
             if !(1..=10_000).contains(&chunk) {
                 return Outcome::Fail(JobError::new(
-                    "invalid_payload",
+                    crate::domain::JobErrorKind::InvalidPayload,
                     "chunk_size must be between 1 and 10000.",
                 ));
             }

@@ -3,8 +3,8 @@
 //! findings as the job's result.
 
 use super::{database_error, Handler, HandlerFuture, JobContext};
-use crate::server::db::files;
 use crate::server::queue::{JobError, Outcome};
+use crate::server::repo::stored_files;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -32,7 +32,8 @@ impl Handler for DocumentHandler {
             let file = async {
                 let mut tx = ctx.begin().await?;
                 let file =
-                    files::get(&mut tx, Some(ctx.job.organization_id), payload.file_id).await?;
+                    stored_files::get(&mut tx, Some(ctx.job.organization_id), payload.file_id)
+                        .await?;
                 tx.commit().await?;
                 Ok::<_, sqlx::Error>(file)
             }
@@ -41,7 +42,7 @@ impl Handler for DocumentHandler {
                 Ok(Some(file)) => file,
                 Ok(None) => {
                     return Outcome::Fail(JobError::new(
-                        "not_found",
+                        crate::domain::JobErrorKind::NotFound,
                         format!("Document {} does not exist.", payload.file_id),
                     ))
                 }
@@ -58,7 +59,7 @@ impl Handler for DocumentHandler {
                     Outcome::Completed(Some(result))
                 }
                 Err(error) => Outcome::Retry(JobError::new(
-                    "analysis_crashed",
+                    crate::domain::JobErrorKind::Panic,
                     format!("Analysing the document crashed: {error}"),
                 )),
             }
@@ -71,7 +72,7 @@ pub fn analyse(content: &[u8]) -> Value {
     let content_type = detect_content_type(content);
     let mut result = json!({
         "size_bytes": content.len(),
-        "sha256": files::sha256_hex(content),
+        "sha256": stored_files::sha256_hex(content),
         "detected_content_type": content_type,
     });
     match content_type {

@@ -10,7 +10,7 @@ pub mod diagnostic;
 pub mod document;
 pub mod report;
 
-use crate::domain::JobType;
+use crate::domain::{JobErrorKind, JobType};
 use crate::server::db::{Database, Scope, Tx};
 use crate::server::queue::{ClaimedJob, JobError, Outcome};
 use std::collections::HashMap;
@@ -46,7 +46,7 @@ impl JobContext {
     pub fn payload<T: serde::de::DeserializeOwned>(&self) -> Result<T, Outcome> {
         serde_json::from_value(self.job.payload.clone()).map_err(|error| {
             Outcome::Fail(JobError::new(
-                "invalid_payload",
+                JobErrorKind::InvalidPayload,
                 format!(
                     "The payload does not fit a {} job: {error}",
                     self.job.job_type
@@ -128,7 +128,11 @@ impl Registry {
 /// Turns a database error inside a handler into a retryable outcome.
 pub fn database_error(step: &str, error: sqlx::Error) -> Outcome {
     Outcome::Retry(
-        JobError::new("database", format!("Database error while {step}.")).caused_by(&error),
+        JobError::new(
+            JobErrorKind::Database,
+            format!("Database error while {step}."),
+        )
+        .caused_by(&error),
     )
 }
 

@@ -2,8 +2,8 @@
 //! API statistics for a period, stored as a file the console can download.
 
 use super::{database_error, Handler, HandlerFuture, JobContext};
-use crate::server::db::files::{self, NewFile};
 use crate::server::queue::{JobError, Outcome};
+use crate::server::repo::stored_files::{self, NewFile};
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::json;
@@ -74,7 +74,12 @@ impl Handler for ReportHandler {
             };
             let (start, end) = match period(&payload, Utc::now()) {
                 Ok(period) => period,
-                Err(message) => return Outcome::Fail(JobError::new("invalid_payload", message)),
+                Err(message) => {
+                    return Outcome::Fail(JobError::new(
+                        crate::domain::JobErrorKind::InvalidPayload,
+                        message,
+                    ))
+                }
             };
             let result = async {
                 let mut tx = ctx.begin().await?;
@@ -90,7 +95,7 @@ impl Handler for ReportHandler {
                     start.format("%Y%m%d"),
                     end.format("%Y%m%d")
                 );
-                let file_id = files::insert(
+                let file_id = stored_files::insert(
                     &mut tx,
                     &NewFile {
                         organization_id: ctx.job.organization_id,

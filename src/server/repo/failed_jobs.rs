@@ -1,7 +1,7 @@
 //! SQL for failed-job records.
 
-use super::{list, Tx};
 use crate::domain::{Cursor, FailedJobRow};
+use crate::server::db::{list, Tx};
 use uuid::Uuid;
 
 /// One page of failed jobs, newest first; `resolved` narrows to resolved

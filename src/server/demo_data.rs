@@ -3,16 +3,18 @@
 //! loaded at most once (it checks for the demo organizations first).
 
 use super::auth::password;
-use super::db::{organizations, users, Database, Scope, Tx};
-use crate::domain::{JobStatus, JobType, Priority, Role};
+use super::db::{Database, Scope, Tx};
+use super::queue::import::{import_job, ImportedJob};
+use super::queue::JobError;
+use super::repo::{organizations, users};
+use crate::domain::{JobErrorKind, JobStatus, JobType, Priority, Role};
 use chrono::{DateTime, Duration, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 use uuid::Uuid;
 
-/// Password of every demo account unless VERIPHY_DEMO_PASSWORD is set.
-pub const DEFAULT_DEMO_PASSWORD: &str = "veriphy-demo-2026";
+pub use super::config::DEFAULT_DEMO_PASSWORD;
 
 /// The demo bank admin's email.
 pub const DEMO_BANK_ADMIN: &str = "bank.admin@veriphy.example";
@@ -27,12 +29,9 @@ pub const DEMO_ORGANIZATIONS: [(&str, &str, &str); 2] = [
     ("Harbor Credit Union", "harbor-credit", "harbor.example"),
 ];
 
-/// Loads the demo data unless it is already there. Prints the accounts.
-pub async fn seed_demo(db: &Database) -> Result<(), sqlx::Error> {
-    let demo_password = std::env::var("VERIPHY_DEMO_PASSWORD")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| DEFAULT_DEMO_PASSWORD.to_string());
+/// Loads the demo data unless it is already there, every account with
+/// `demo_password`. Prints the accounts.
+pub async fn load(db: &Database, demo_password: &str) -> Result<(), sqlx::Error> {
     let mut tx = db.begin(Scope::bank()).await?;
     sqlx::query("select pg_advisory_xact_lock(hashtext('veriphy-seed-demo'))")
         .execute(&mut *tx)
@@ -47,7 +46,7 @@ pub async fn seed_demo(db: &Database) -> Result<(), sqlx::Error> {
         return Ok(());
     }
 
-    let hash = password::hash(&demo_password);
+    let hash = password::hash(demo_password);
     let mut rng = StdRng::seed_from_u64(20261129);
     let now = Utc::now();
     let mut accounts = vec![(
@@ -133,7 +132,7 @@ struct DemoJob {
     queue: &'static str,
     attempts: i32,
     created_at: DateTime<Utc>,
-    error: Option<(&'static str, serde_json::Value)>,
+    error: Option<JobError>,
     result: Option<serde_json::Value>,
     batch_id: Option<Uuid>,
 }
@@ -145,47 +144,29 @@ async fn insert_job(
     job: DemoJob,
 ) -> Result<Uuid, sqlx::Error> {
     let started = !matches!(job.status, JobStatus::Pending) && job.attempts > 0;
-    let finished_at = job.created_at + Duration::seconds(3);
-    sqlx::query_scalar(
-        "with job as (
-           insert into jobs (organization_id, job_type, job_name, payload, status, priority, queue,
-                             attempts, max_attempts, available_at, started_at, completed_at,
-                             failed_at, error_message, error_details, result, batch_id, created_by,
-                             created_at, updated_at, lease_token, locked_by)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, 3, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                   $9, $9,
-                   case when $5 = 'running' then gen_random_uuid() end,
-                   case when $5 = 'running' then 'demo-worker' end)
-           returning id, organization_id, lease_token
-         ),
-         -- a running demo job is held by a worker that is gone: the rescuer
-         -- returns it to its queue shortly after start-up
-         lease as (
-           insert into job_leases (lease_token, organization_id, worker_id, locked_until, job_ids)
-           select lease_token, organization_id, 'demo-worker', now(), array[id]
-           from job
-           where lease_token is not null
-         )
-         select id from job",
+    let finished = !matches!(job.status, JobStatus::Pending | JobStatus::Running);
+    import_job(
+        tx,
+        &ImportedJob {
+            organization_id: org,
+            job_type: job.job_type,
+            job_name: job.name,
+            payload: job.payload,
+            status: job.status,
+            priority: job.priority,
+            queue: job.queue.to_string(),
+            attempts: job.attempts,
+            max_attempts: 3,
+            created_at: job.created_at,
+            started_at: started.then_some(job.created_at + Duration::seconds(1)),
+            finished_at: finished.then_some(job.created_at + Duration::seconds(3)),
+            error_message: job.error.as_ref().map(|e| e.message.clone()),
+            error_details: job.error.as_ref().map(|e| e.details(job.attempts)),
+            result: job.result,
+            batch_id: job.batch_id,
+            created_by: Some(created_by),
+        },
     )
-    .bind(org)
-    .bind(job.job_type.as_str())
-    .bind(&job.name)
-    .bind(&job.payload)
-    .bind(job.status.as_str())
-    .bind(job.priority.as_str())
-    .bind(job.queue)
-    .bind(job.attempts)
-    .bind(job.created_at)
-    .bind(started.then_some(job.created_at + Duration::seconds(1)))
-    .bind((job.status == JobStatus::Completed).then_some(finished_at))
-    .bind((job.status == JobStatus::Failed).then_some(finished_at))
-    .bind(job.error.as_ref().map(|(message, _)| *message))
-    .bind(job.error.as_ref().map(|(_, details)| details.clone()))
-    .bind(job.result)
-    .bind(job.batch_id)
-    .bind(created_by)
-    .fetch_one(&mut **tx)
     .await
 }
 
@@ -258,13 +239,19 @@ fn demo_job(rng: &mut StdRng, index: usize, org_name: &str, now: DateTime<Utc>) 
         _ => 1 + (index % 2) as i32,
     };
     let error = (status == JobStatus::Failed).then(|| {
-        let (message, kind) = match job_type {
-            JobType::Email => ("SMTP 550: mailbox unavailable", "smtp"),
-            JobType::Sms | JobType::Whatsapp => ("provider answered 429 Too Many Requests", "http"),
-            JobType::DocumentProcessing => ("document is encrypted and cannot be read", "document"),
-            _ => ("upstream timed out after 30 s", "timeout"),
+        let (kind, message) = match job_type {
+            JobType::Email => (JobErrorKind::Handler, "SMTP 550: mailbox unavailable"),
+            JobType::Sms | JobType::Whatsapp => (
+                JobErrorKind::Handler,
+                "provider answered 429 Too Many Requests",
+            ),
+            JobType::DocumentProcessing => (
+                JobErrorKind::InvalidPayload,
+                "document is encrypted and cannot be read",
+            ),
+            _ => (JobErrorKind::Timeout, "upstream timed out after 30 s"),
         };
-        (message, json!({"kind": kind, "attempt": attempts, "stack_trace": format!("{kind} error\n  caused by: {message}")}))
+        JobError::new(kind, message)
     });
     let result = (status == JobStatus::Completed)
         .then(|| json!({"ok": true, "duration_ms": rng.gen_range(40..2400)}));
@@ -300,9 +287,9 @@ async fn seed_jobs(
         &format!("{org_name}: bank statement"),
         "Opening balance 12,400.00  Closing balance 9,870.55",
     ]);
-    let document = crate::server::db::files::insert(
+    let document = crate::server::repo::stored_files::insert(
         tx,
-        &crate::server::db::files::NewFile {
+        &crate::server::repo::stored_files::NewFile {
             organization_id: org,
             kind: "document",
             file_name: "bank-statement.pdf",
@@ -425,12 +412,8 @@ async fn seed_batches(
             } else {
                 1
             };
-            job.error = (status == JobStatus::Failed).then(|| {
-                (
-                    "SMTP 550: mailbox unavailable",
-                    json!({"kind": "smtp", "attempt": 3}),
-                )
-            });
+            job.error = (status == JobStatus::Failed)
+                .then(|| JobError::new(JobErrorKind::Handler, "SMTP 550: mailbox unavailable"));
             job.result = (status == JobStatus::Completed).then(|| json!({"ok": true}));
             job.created_at = created_at + Duration::seconds(index as i64);
             job.batch_id = Some(batch);

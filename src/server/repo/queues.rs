@@ -1,7 +1,7 @@
 //! SQL for the Queues view: settings plus the caller's backlog per queue.
 
-use super::Tx;
 use crate::domain::QueueRow;
+use crate::server::db::Tx;
 use uuid::Uuid;
 
 /// Every queue with its backlog, scheduled and running counts for

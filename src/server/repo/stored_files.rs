@@ -1,6 +1,6 @@
 //! SQL for stored files (uploaded documents, generated reports).
 
-use super::Tx;
+use crate::server::db::Tx;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 

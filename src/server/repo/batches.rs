@@ -1,7 +1,7 @@
 //! SQL for job batches.
 
-use super::{list, Tx};
 use crate::domain::{BatchRow, Cursor, JobStatus};
+use crate::server::db::{list, Tx};
 use uuid::Uuid;
 
 /// One page of batches, newest first.
@@ -33,30 +33,7 @@ pub async fn lock(
     organization: Option<Uuid>,
     id: Uuid,
 ) -> Result<Option<(Uuid, JobStatus)>, sqlx::Error> {
-    super::lock_status(tx, "job_batches", organization, id).await
-}
-
-/// Cancels a batch and its pending jobs (running ones finish); returns how
-/// many jobs were cancelled.
-pub async fn cancel(tx: &mut Tx, id: Uuid) -> Result<u64, sqlx::Error> {
-    sqlx::query("update job_batches set cancelled_at = now() where id = $1")
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-    let cancelled = sqlx::query(
-        "update jobs set status = 'cancelled', completed_at = now(),
-                         error_message = 'The batch was cancelled.', updated_at = now()
-         where batch_id = $1 and status = 'pending'",
-    )
-    .bind(id)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    sqlx::query("select job_batches_refresh_status(array[$1]::uuid[])")
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(cancelled)
+    crate::server::db::lock_status(tx, "job_batches", organization, id).await
 }
 
 /// Creates an empty batch; its jobs are enqueued with its id in the same

@@ -1,4 +1,5 @@
--- Organizations, users, integrations, the audit log and the session store.
+-- Who uses the console: organizations (the tenants), their users, the
+-- append-only audit log of what they did, and the session store.
 
 create table organizations (
   id uuid primary key default gen_random_uuid(),
@@ -13,7 +14,10 @@ create table organizations (
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
 );
+-- names differ by more than their case
 create unique index organizations_name_key on organizations (lower(name));
+create trigger organizations_updated_at before update on organizations
+  for each row execute function set_updated_at();
 
 create table users (
   id uuid primary key default gen_random_uuid(),
@@ -32,30 +36,12 @@ create table users (
 );
 create unique index users_email_key on users (email);
 create index users_organization_idx on users (organization_id, created_at desc, id desc);
+create trigger users_updated_at before update on users
+  for each row execute function set_updated_at();
 
-create table system_integrations (
-  id uuid primary key default gen_random_uuid(),
-  organization_id uuid not null references organizations (id),
-  name varchar(255) not null,
-  integration_type varchar(50) not null
-    check (integration_type in ('email', 'sms', 'whatsapp', 'data_sync', 'webhook', 'other')),
-  provider varchar(100) not null,
-  base_url varchar(500),
-  is_active boolean not null default true,
-  -- credentials are encrypted by the application before they reach this column
-  credentials_encrypted bytea,
-  config jsonb not null default '{}',
-  last_tested_at timestamptz,
-  last_test_ok boolean,
-  metadata jsonb not null default '{}',
-  created_at timestamptz not null default now(),
-  updated_at timestamptz not null default now(),
-  unique (id, organization_id)
-);
-create index system_integrations_organization_idx
-  on system_integrations (organization_id, created_at desc, id desc);
-
--- Append-only: the application roles may insert and read, never change or delete.
+-- One row per state-changing action. Append-only: the application roles may
+-- insert and read, and the trigger refuses every change or deletion, whoever
+-- asks (the owner included).
 create table audit_log (
   id uuid primary key default gen_random_uuid(),
   organization_id uuid references organizations (id),
@@ -83,7 +69,8 @@ create trigger audit_log_append_only
   before update or delete on audit_log
   for each row execute function audit_log_is_append_only();
 
--- tower-sessions' table, created here so the application role needs no DDL rights.
+-- tower-sessions' table, created here so the application role needs no DDL
+-- rights (`if not exists`: the store's own migration may have run first).
 create schema if not exists tower_sessions;
 create table if not exists tower_sessions.session (
   id text primary key not null,
@@ -91,12 +78,3 @@ create table if not exists tower_sessions.session (
   expiry_date timestamptz not null
 );
 create index if not exists session_expiry_idx on tower_sessions.session (expiry_date);
-grant usage on schema tower_sessions to veriphy_app;
-grant select, insert, update, delete on tower_sessions.session to veriphy_app;
-
-create trigger organizations_updated_at before update on organizations
-  for each row execute function set_updated_at();
-create trigger users_updated_at before update on users
-  for each row execute function set_updated_at();
-create trigger system_integrations_updated_at before update on system_integrations
-  for each row execute function set_updated_at();

@@ -1,7 +1,7 @@
 //! SQL for organizations.
 
-use super::Tx;
 use crate::domain::OrganizationSummary;
+use crate::server::db::Tx;
 use uuid::Uuid;
 
 /// Organizations visible in the transaction's scope, by name.

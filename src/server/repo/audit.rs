@@ -1,6 +1,6 @@
 //! SQL for the append-only audit log.
 
-use super::Tx;
+use crate::server::db::Tx;
 use uuid::Uuid;
 
 /// One audited action.

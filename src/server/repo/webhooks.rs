@@ -1,7 +1,7 @@
 //! SQL for webhook configurations. The secret column is never selected.
 
-use super::{list, Tx};
 use crate::domain::{Cursor, WebhookRow, WebhookStatus};
+use crate::server::db::{list, Tx};
 use uuid::Uuid;
 
 /// One page of webhooks, newest first.

@@ -1,7 +1,7 @@
 //! SQL for the Overview tab's counts.
 
-use super::Tx;
 use crate::domain::{JobStatus, Overview};
+use crate::server::db::Tx;
 use uuid::Uuid;
 
 /// Counts for the overview, within the organization condition.

@@ -1,7 +1,7 @@
 //! SQL for users and sign-in.
 
-use super::Tx;
 use crate::domain::{CurrentUser, Role};
+use crate::server::db::Tx;
 use uuid::Uuid;
 
 /// What sign-in needs to know about an email.

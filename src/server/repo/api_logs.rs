@@ -1,7 +1,7 @@
 //! SQL for the third-party API call log.
 
-use super::{list, Tx};
 use crate::domain::{ApiCallStatus, ApiLogRow, Cursor};
+use crate::server::db::{list, Tx};
 use uuid::Uuid;
 
 /// One page of API calls, newest first.

@@ -1,17 +1,21 @@
 //! The HTTP application: Leptos pages and server functions behind the
-//! session layer and the auth gate.
+//! session layer and the auth gate, plus stored files (`files`).
+
+pub mod files;
 
 use super::auth::{gate, session};
 use super::config::Config;
 use super::db::Database;
-use super::files;
 use crate::app::{shell, App};
-use axum::extract::FromRef;
+use axum::extract::{FromRef, MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::routing::get;
 use axum::{middleware, Extension, Router};
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_sessions_sqlx_store::PostgresStore;
+use tracing::Instrument;
 
 /// Router state: what handlers and middleware extract.
 #[derive(Clone, Debug)]
@@ -64,5 +68,36 @@ pub fn router(db: Database, config: &Config, leptos_options: LeptosOptions) -> R
         ))
         .layer(sessions)
         .layer(Extension(db))
+        .layer(middleware::from_fn(trace_request))
         .with_state(state)
+}
+
+/// Runs each request inside a span naming its method and route; the gate
+/// adds the user and organization once it knows them, so every log line of
+/// a request can be tied to who made it.
+async fn trace_request(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|matched| matched.as_str().to_string())
+        .unwrap_or_else(|| request.uri().path().to_string());
+    let span = tracing::info_span!(
+        "request",
+        method = %request.method(),
+        route = %route,
+        user = tracing::field::Empty,
+        organization = tracing::field::Empty,
+    );
+    async move {
+        let started = std::time::Instant::now();
+        let response = next.run(request).await;
+        tracing::debug!(
+            status = response.status().as_u16(),
+            ms = started.elapsed().as_millis() as u64,
+            "request finished"
+        );
+        response
+    }
+    .instrument(span)
+    .await
 }

@@ -2,7 +2,8 @@
 //! uploads, always in the caller's scope.
 
 use crate::server::auth::context::RequestInfo;
-use crate::server::db::{files, Database, Scope};
+use crate::server::db::{Database, Scope};
+use crate::server::repo::stored_files;
 use axum::extract::Path;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -24,7 +25,7 @@ pub async fn download(
     let scope = Scope::for_user(&user);
     let file = async {
         let mut tx = db.begin(scope).await?;
-        let file = files::get(&mut tx, user.organization_id, id).await?;
+        let file = stored_files::get(&mut tx, user.organization_id, id).await?;
         tx.commit().await?;
         Ok::<_, sqlx::Error>(file)
     }
@@ -90,7 +91,7 @@ pub async fn upload(
         Ok(job_id) => (StatusCode::CREATED, job_id.to_string()).into_response(),
         Err(Refusal(_, message)) if wants_html => axum::response::Redirect::to(&format!(
             "/documents/new?error={}",
-            crate::app::components::query::encode(&message)
+            crate::domain::percent_encode(&message)
         ))
         .into_response(),
         Err(Refusal(status, message)) => (status, message).into_response(),
@@ -174,9 +175,9 @@ async fn store_and_enqueue(
         .map_err(|e| Refusal::invalid(e.to_string()))?;
     let stored = async {
         let mut tx = caller.begin().await?;
-        let file_id = files::insert(
+        let file_id = stored_files::insert(
             &mut tx,
-            &files::NewFile {
+            &stored_files::NewFile {
                 organization_id,
                 kind: "document",
                 file_name: &name,

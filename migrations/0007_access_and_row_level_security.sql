@@ -1,12 +1,36 @@
--- Row-level security on every tenant table, ENABLEd and FORCEd (so the owner is
--- bound too). The console role sees a row only when app_can_access() says so for
--- the transaction's settings; the worker role serves every organization.
+-- What each application role may touch, and row-level security on every
+-- tenant table, ENABLEd and FORCEd (so the owner is bound too).
+--
+-- veriphy_app (console requests) sees a row only when app_can_access() says
+-- so for the transaction's settings (app.org_id, app.bank_admin); a
+-- transaction that set nothing sees nothing. veriphy_worker (the queue
+-- engine and job handlers) serves every organization. Queries filter by
+-- organization themselves as well: the tenant is checked twice.
+
+-- Grants --------------------------------------------------------------------------
 
 grant select, insert, update, delete on
   organizations, users, system_integrations, job_batches, jobs, failed_jobs,
   third_party_api_log, webhooks
   to veriphy_app, veriphy_worker;
+-- append-only (and the trigger refuses changes to anyone)
 grant select, insert on audit_log to veriphy_app, veriphy_worker;
+grant select, insert, delete on stored_files to veriphy_app, veriphy_worker;
+-- written by the batch-counter triggers of whoever changes jobs
+grant select, insert, delete on job_batch_deltas to veriphy_app, veriphy_worker;
+-- the insert trigger registers queues for any writer of jobs; pause and
+-- concurrency changes are the console's (bank admins, checked in the app)
+grant select, insert, update on queues to veriphy_app, veriphy_worker;
+-- The console adds entries (through the triggers) and reads both tables for
+-- the Queues view; only workers claim (FOR UPDATE needs UPDATE), renew and
+-- rescue.
+grant select, insert on job_queue, job_leases to veriphy_app;
+grant select, insert, update, delete on job_queue, job_leases to veriphy_worker;
+
+grant usage on schema tower_sessions to veriphy_app;
+grant select, insert, update, delete on tower_sessions.session to veriphy_app;
+
+-- Tenant tables -------------------------------------------------------------------------
 
 do $$
 declare
@@ -14,7 +38,7 @@ declare
 begin
   foreach t in array array[
     'system_integrations', 'job_batches', 'jobs', 'failed_jobs',
-    'third_party_api_log', 'webhooks'
+    'third_party_api_log', 'webhooks', 'stored_files', 'job_queue', 'job_leases'
   ] loop
     execute format('alter table %I enable row level security', t);
     execute format('alter table %I force row level security', t);
@@ -30,6 +54,7 @@ begin
 end
 $$;
 
+-- Organizations: a tenant sees its own; only bank admins create or change them.
 alter table organizations enable row level security;
 alter table organizations force row level security;
 create policy organizations_tenant on organizations to veriphy_app

@@ -1,0 +1,100 @@
+//! Which jobs a list, a count or an action names: the conditions shared by
+//! the Jobs tab's lists and previews (`server::repo::jobs`) and the engine's
+//! console actions (`server::queue::actions`), so a preview counts exactly
+//! what the action then touches.
+
+use super::list;
+use crate::domain::{JobListFilters, JobStatus};
+use sqlx::{Postgres, QueryBuilder};
+use uuid::Uuid;
+
+/// Filters of the Jobs tab.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    /// Organization condition (see [`super::Scope::organization_filter`]).
+    pub organization_id: Option<Uuid>,
+    /// Only jobs in this status.
+    pub status: Option<JobStatus>,
+    /// Type, priority, queue, batch, time range and name text.
+    pub more: JobListFilters,
+    /// Only these jobs (a selection); empty means no such condition.
+    pub ids: Vec<Uuid>,
+}
+
+impl JobFilter {
+    /// Exactly one job of `organization` (any visible one when `None`).
+    pub fn one(organization: Option<Uuid>, id: Uuid) -> Self {
+        JobFilter {
+            organization_id: organization,
+            ids: vec![id],
+            ..JobFilter::default()
+        }
+    }
+}
+
+impl JobFilter {
+    /// Adds this filter's conditions on jobs aliased `j` (lists, counts and
+    /// bulk actions use the same conditions, so a preview counts what the
+    /// action then touches).
+    pub fn push_conditions(&self, query: &mut QueryBuilder<'_, Postgres>) {
+        list::organization(query, "j", self.organization_id);
+        list::equals(
+            query,
+            "j.status",
+            self.status.map(|s| s.as_str().to_string()),
+        );
+        if !self.ids.is_empty() {
+            query
+                .push("\n  and j.id = any(")
+                .push_bind(self.ids.clone())
+                .push(")");
+        }
+        let more = &self.more;
+        list::equals(
+            query,
+            "j.job_type",
+            more.job_type.map(|t| t.as_str().to_string()),
+        );
+        list::equals(
+            query,
+            "j.priority",
+            more.priority.map(|p| p.as_str().to_string()),
+        );
+        list::equals(query, "j.queue", more.queue.clone());
+        if let Some(batch) = more.batch_id {
+            query.push("\n  and j.batch_id = ").push_bind(batch);
+        }
+        if let Some(from) = more.created_from {
+            query.push("\n  and j.created_at >= ").push_bind(from);
+        }
+        if let Some(to) = more.created_to {
+            query.push("\n  and j.created_at < ").push_bind(to);
+        }
+        if let Some(text) = &more.name_contains {
+            query
+                .push("\n  and j.job_name ilike ")
+                .push_bind(format!("%{}%", escape_like(text)));
+        }
+    }
+}
+
+/// Escapes `%`, `_` and `\\` so user text matches literally in LIKE.
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn like_wildcards_in_search_text_match_literally() {
+        assert_eq!(super::escape_like("50%_off\\"), "50\\%\\_off\\\\");
+        assert_eq!(super::escape_like("plain"), "plain");
+    }
+}

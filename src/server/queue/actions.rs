@@ -1,0 +1,165 @@
+//! The console's actions on jobs: cancel, retry and delete (one job, a
+//! selection, or everything a filter matches) and cancelling a batch. Like
+//! every other write of a job's state, they live in the engine, which keeps
+//! its queue entries and wake-ups consistent with them.
+
+use super::{CANCEL_CHANNEL, JOBS_CHANNEL};
+use crate::domain::{JobAction, JobStatus};
+use crate::server::db::JobFilter;
+use sqlx::{PgConnection, QueryBuilder};
+use uuid::Uuid;
+
+/// Applies `action` to every job matching `filter` that it applies to, with
+/// one statement; returns how many jobs changed.
+///
+/// - cancel: pending jobs are cancelled (`reason` is their error message);
+///   running ones get a cancellation request their worker hears by NOTIFY;
+/// - retry: failed and cancelled jobs go back to pending with fresh attempts
+///   (an open failure record counts the retry); pending ones become due now;
+/// - delete: finished jobs are removed (their failure records go with them).
+pub async fn apply(
+    conn: &mut PgConnection,
+    filter: &JobFilter,
+    action: JobAction,
+    reason: &str,
+) -> Result<i64, sqlx::Error> {
+    let mut query = QueryBuilder::new(
+        "with target as materialized (\n  select j.id from jobs j\n  where j.status = any(",
+    );
+    query.push_bind(eligible_statuses(action)).push(")");
+    filter.push_conditions(&mut query);
+    query.push("\n  order by j.id\n  for update of j\n),\n");
+    match action {
+        JobAction::Cancel => {
+            query
+                .push(
+                    "cancelled as (
+  update jobs j set status = 'cancelled', completed_at = now(), error_message = ",
+                )
+                .push_bind(reason.to_string())
+                .push(format!(
+                    ", updated_at = now()
+  from target t where j.id = t.id and j.status = 'pending'
+  returning j.id
+),
+requested as (
+  update jobs j set cancel_requested_at = now(), updated_at = now()
+  from target t where j.id = t.id and j.status = 'running'
+  returning j.id
+)
+select (select count(*) from cancelled) + (select count(*) from requested),
+       (select count(pg_notify('{CANCEL_CHANNEL}', id::text)) from requested)"
+                ));
+        }
+        JobAction::Retry => {
+            query.push(format!(
+                "changed as (
+  update jobs j set
+    status = 'pending',
+    available_at = now(),
+    attempts = case when j.status = 'pending' then j.attempts else 0 end,
+    failed_at = null,
+    completed_at = null,
+    cancel_requested_at = null,
+    updated_at = now()
+  from target t where j.id = t.id
+  returning j.id, j.queue
+),
+counted as (
+  update failed_jobs f set retry_count = f.retry_count + 1
+  from changed where f.job_id = changed.id and not f.is_resolved
+)
+select (select count(*) from changed),
+       (select count(pg_notify('{JOBS_CHANNEL}', queue))
+        from (select distinct queue from changed) q)"
+            ));
+        }
+        JobAction::Delete => {
+            query.push(
+                "deleted as (delete from jobs j using target t where j.id = t.id returning j.id)
+select count(*), 0::bigint from deleted",
+            );
+        }
+    }
+    // The second column counts wake-ups sent; selecting it makes them happen.
+    let (changed, _notified): (i64, i64) = query.build_query_as().fetch_one(conn).await?;
+    Ok(changed)
+}
+
+/// The statuses `action` applies to.
+pub fn eligible_statuses(action: JobAction) -> Vec<String> {
+    JobStatus::ALL
+        .iter()
+        .filter(|status| action.allowed(**status))
+        .map(|status| status.as_str().to_string())
+        .collect()
+}
+
+/// What a cancel request did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelResult {
+    /// The job was pending and is now cancelled.
+    Cancelled,
+    /// The job is running; its worker was asked to stop it.
+    Requested,
+    /// The job already finished (completed, failed or cancelled).
+    AlreadyFinished,
+    /// No such job (or not visible to the caller).
+    NotFound,
+}
+
+/// Cancels a pending job at once, or asks the worker holding a running job
+/// to stop it (NOTIFY now; its heartbeat notices too, should the NOTIFY be
+/// missed). `organization` limits the job to one organization.
+pub async fn cancel_job(
+    conn: &mut PgConnection,
+    id: Uuid,
+    organization: Option<Uuid>,
+    reason: &str,
+) -> Result<CancelResult, sqlx::Error> {
+    let status: Option<String> = sqlx::query_scalar(
+        "select status from jobs where id = $1 and ($2::uuid is null or organization_id = $2)
+         for update",
+    )
+    .bind(id)
+    .bind(organization)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let result = match status.as_deref().and_then(JobStatus::parse) {
+        None => return Ok(CancelResult::NotFound),
+        Some(JobStatus::Pending) => CancelResult::Cancelled,
+        Some(JobStatus::Running) => CancelResult::Requested,
+        Some(_) => return Ok(CancelResult::AlreadyFinished),
+    };
+    apply(
+        conn,
+        &JobFilter::one(organization, id),
+        JobAction::Cancel,
+        reason,
+    )
+    .await?;
+    Ok(result)
+}
+
+/// Cancels a batch and its pending jobs (running ones finish); returns how
+/// many jobs were cancelled.
+pub async fn cancel_batch(conn: &mut PgConnection, id: Uuid) -> Result<u64, sqlx::Error> {
+    sqlx::query("update job_batches set cancelled_at = now() where id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    let cancelled = sqlx::query(
+        "update jobs set status = 'cancelled', completed_at = now(),
+                         error_message = 'The batch was cancelled.', updated_at = now()
+         where batch_id = $1 and status = 'pending'",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    sqlx::query("select job_batches_refresh_status(array[$1]::uuid[])")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(cancelled)
+}

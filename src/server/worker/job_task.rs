@@ -1,0 +1,202 @@
+//! One claimed job's task: wait for a slot, run the handler under its
+//! timeout and stop signal, and record the outcome (successes through the
+//! completer, everything else at once). Every log line of the attempt
+//! carries the job's span: id, type, organization, attempt and worker.
+
+use super::handlers::JobContext;
+use super::held::{StopReason, StopSignal};
+use super::queues::{InFlight, QueueRunner};
+use super::runtime::Shared;
+use crate::domain::JobErrorKind as ErrorKind;
+use crate::server::queue::{self, Attempt, ClaimedJob, Completion, JobError, Outcome, Transition};
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::Instrument;
+
+/// Runs one claimed job inside its span.
+pub(super) async fn run_job(
+    shared: Arc<Shared>,
+    runner: Arc<QueueRunner>,
+    job: ClaimedJob,
+    signal: StopSignal,
+) {
+    let span = tracing::info_span!(
+        "job",
+        job_id = %job.id,
+        job_type = %job.job_type,
+        organization_id = %job.organization_id,
+        attempt = job.attempts,
+        worker = %shared.config.worker_id,
+    );
+    attempt(shared, runner, job, signal).instrument(span).await
+}
+
+async fn attempt(
+    shared: Arc<Shared>,
+    runner: Arc<QueueRunner>,
+    job: ClaimedJob,
+    signal: StopSignal,
+) {
+    let _in_flight = InFlight(&runner);
+    let slot = tokio::select! {
+        biased;
+        _ = shared.stop.cancelled() => return, // never started: released at shutdown
+        _ = signal.token().cancelled() => None,
+        slot = runner.slots().acquire_owned() => slot.ok(),
+    };
+    let started_at = Utc::now();
+    let outcome = if slot.is_none() {
+        stopped_outcome(signal.reason())
+    } else {
+        run_handler(&shared, &job, &signal).await
+    };
+    drop(slot);
+    let Some(outcome) = outcome else {
+        // Lease lost (the rescuer took the job and its lease row) or worker
+        // abandoning (shutdown returns the job and drops the row).
+        if signal.reason() == Some(StopReason::LeaseLost) {
+            shared.lease_book().end(job.lease_token, true);
+        }
+        return;
+    };
+    let finished_at = Utc::now();
+    if let Outcome::Completed(result) = outcome {
+        shared.held.release(job.id);
+        let _ = shared.completions.send(Completion {
+            id: job.id,
+            lease_token: job.lease_token,
+            started_at,
+            finished_at,
+            result,
+        });
+        return;
+    }
+    let attempt = Attempt {
+        number: job.attempts,
+        max_attempts: job.max_attempts,
+        started_at,
+        finished_at,
+    };
+    let unit: f64 = rand::thread_rng().gen();
+    let transition = Transition::decide(&outcome, attempt, &shared.config.retry, unit)
+        .expect("non-success outcomes have a transition");
+    let written = write_transition(&shared, &job, started_at, &transition).await;
+    shared.held.release(job.id);
+    shared.lease_book().end(job.lease_token, written);
+}
+
+/// Runs the handler under its timeout and stop signal; `None` means the job
+/// must be left alone (lease lost, or the worker is abandoning it).
+async fn run_handler(shared: &Shared, job: &ClaimedJob, signal: &StopSignal) -> Option<Outcome> {
+    let Some(handler) = shared.registry.get(job.job_type) else {
+        return Some(Outcome::Fail(JobError::new(
+            ErrorKind::NoHandler,
+            format!("No handler is configured for {} jobs.", job.job_type),
+        )));
+    };
+    let ctx = Arc::new(JobContext {
+        job: job.clone(),
+        db: shared.db.clone(),
+        cancel: signal.token().clone(),
+    });
+    let timeout = Duration::from_secs(job.timeout_seconds.max(1) as u64);
+    // The handler runs in its own task (in the job's span) so a panic becomes
+    // a failed attempt.
+    let mut task = tokio::spawn(handler.run(ctx).in_current_span());
+    tokio::select! {
+        result = tokio::time::timeout(timeout, &mut task) => match result {
+            Ok(Ok(outcome)) => Some(outcome),
+            Ok(Err(join_error)) => Some(Outcome::Retry(JobError::new(
+                ErrorKind::Panic,
+                format!("The {} handler crashed: {}", job.job_type, panic_message(join_error)),
+            ))),
+            Err(_) => {
+                task.abort();
+                Some(Outcome::Retry(JobError::new(
+                    ErrorKind::Timeout,
+                    format!("The attempt did not finish within {} s.", job.timeout_seconds),
+                )))
+            }
+        },
+        _ = signal.token().cancelled() => {
+            task.abort();
+            stopped_outcome(signal.reason())
+        }
+    }
+}
+
+/// What a fired stop signal means for the job: a requested cancel ends the
+/// attempt as cancelled; anything else leaves the job alone.
+pub(super) fn stopped_outcome(reason: Option<StopReason>) -> Option<Outcome> {
+    match reason {
+        Some(StopReason::Requested) => Some(Outcome::Cancel(
+            "Cancelled on request while running.".into(),
+        )),
+        Some(StopReason::LeaseLost) | None => None,
+    }
+}
+
+fn panic_message(error: tokio::task::JoinError) -> String {
+    match error.try_into_panic() {
+        Ok(panic) => panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into()),
+        Err(error) => error.to_string(),
+    }
+}
+
+/// Writes a non-success outcome, retrying briefly on connection trouble (the
+/// lease rescues the job if we never manage to). False when it gave up.
+async fn write_transition(
+    shared: &Shared,
+    job: &ClaimedJob,
+    started_at: DateTime<Utc>,
+    transition: &Transition,
+) -> bool {
+    for attempt in 0..5u32 {
+        let result = async {
+            let mut conn = shared.db.worker.acquire().await?;
+            queue::finish(&mut conn, job.id, job.lease_token, started_at, transition).await
+        }
+        .await;
+        match result {
+            Ok(true) => return true,
+            Ok(false) => {
+                tracing::warn!("lease lost before the outcome was written");
+                return true;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not write the outcome; retrying");
+                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+            }
+        }
+    }
+    tracing::error!("outcome not written; its lease will expire and the job run again");
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_requested_stop_cancels_the_job() {
+        assert!(matches!(
+            stopped_outcome(Some(StopReason::Requested)),
+            Some(Outcome::Cancel(_))
+        ));
+        assert!(stopped_outcome(Some(StopReason::LeaseLost)).is_none());
+        assert!(stopped_outcome(None).is_none(), "abandoned at shutdown");
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_reported_by_its_message() {
+        let task = tokio::spawn(async { panic!("boom at step 3") });
+        let error = task.await.unwrap_err();
+        assert_eq!(panic_message(error), "boom at step 3");
+    }
+}
