@@ -235,3 +235,90 @@ fn as_root_a_data_directory_the_postgres_user_cannot_reach_keeps_its_cluster_els
     );
     std::fs::remove_dir_all(&parent).unwrap();
 }
+
+/// (variable, flag) of every setting a help text lists.
+fn settings_in_help(help: &str) -> Vec<(String, String)> {
+    let mut settings = Vec::new();
+    let mut flag = String::new();
+    for line in help.lines() {
+        let trimmed = line.trim_start();
+        if let Some(long) = trimmed
+            .split_whitespace()
+            .find(|word| word.starts_with("--"))
+            .filter(|_| trimmed.starts_with('-'))
+        {
+            flag = long.trim_end_matches(',').to_string();
+        }
+        if let Some((_, rest)) = line.split_once("[env: ") {
+            let variable: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                .collect();
+            settings.push((variable, flag.clone()));
+        }
+    }
+    settings.sort();
+    settings
+}
+
+#[test]
+fn the_readme_configuration_table_and_every_help_agree() {
+    let readme = include_str!("../README.md");
+    let section = readme
+        .split("### Configuration")
+        .nth(1)
+        .and_then(|rest| rest.split("\n#").next())
+        .expect("a configuration section");
+    let mut documented: Vec<(String, String)> = section
+        .lines()
+        .filter(|line| line.starts_with("| `"))
+        .map(|line| {
+            let cells: Vec<&str> = line
+                .split('|')
+                .map(|c| c.trim().trim_matches('`'))
+                .collect();
+            (cells[1].to_string(), cells[2].to_string())
+        })
+        .collect();
+    documented.sort();
+    assert!(documented.len() >= 17, "{documented:?}");
+
+    for command in [
+        &[][..],
+        &["serve"],
+        &["worker"],
+        &["migrate"],
+        &["load-demo"],
+        &["bench"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_veriphy-jobs"))
+            .args(command)
+            .arg("--help")
+            .env_remove("DATABASE_URL")
+            .env_remove("VERIPHY_ADMIN_PASSWORD")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{command:?}");
+        let help = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(
+            settings_in_help(&help),
+            documented,
+            "{command:?} --help:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_setting_stops_the_start_with_one_line() {
+    let dir = data_dir("bad-setting");
+    let line = single_error_line(&run(
+        &dir,
+        &["migrate"],
+        &[("VERIPHY_WORKER_POLL_MS", "soon")],
+    ));
+    assert_eq!(
+        line,
+        "error: VERIPHY_WORKER_POLL_MS must be a positive number of milliseconds, got \"soon\" (flag --worker-poll-ms)"
+    );
+    assert!(!dir.exists(), "nothing was started");
+}

@@ -594,6 +594,24 @@ async fn migrating_an_up_to_date_database_again_changes_nothing() {
     assert_eq!(schema_snapshot(&mut conn).await, before);
 }
 
+/// Migrates a database whose schema history this build does not have;
+/// asserts the refusal names `version` as the first unknown migration.
+async fn refused_history(
+    test_db: &common::TestDb,
+    version: i64,
+) -> veriphy_jobs::server::db::MigrationError {
+    let error = veriphy_jobs::server::db::migrate(&test_db.owner)
+        .await
+        .expect_err("an unknown history is refused");
+    match &error {
+        veriphy_jobs::server::db::MigrationError::OlderBuild { version: found } => {
+            assert_eq!(*found, version)
+        }
+        other => panic!("expected an older build, got {other:?}"),
+    }
+    error
+}
+
 #[tokio::test]
 async fn a_database_made_by_an_older_build_gets_one_line_saying_what_to_do() {
     let test_db = common::fresh_database().await;
@@ -604,14 +622,7 @@ async fn a_database_made_by_an_older_build_gets_one_line_saying_what_to_do() {
         .await
         .unwrap();
 
-    let error = veriphy_jobs::server::db::migrate(&test_db.owner)
-        .await
-        .expect_err("an unknown history is refused");
-
-    assert!(matches!(
-        error,
-        veriphy_jobs::server::db::MigrationError::OlderBuild { version: 3 }
-    ));
+    let error = refused_history(&test_db, 3).await;
     assert_eq!(
         error.to_string(),
         "the database was made by an older build of Veriphy Jobs (its migration 3 is not \
@@ -632,14 +643,7 @@ async fn a_database_with_migrations_this_build_lacks_is_an_older_build() {
     .await
     .unwrap();
 
-    let error = veriphy_jobs::server::db::migrate(&test_db.owner)
-        .await
-        .expect_err("an unknown history is refused");
-
-    assert!(matches!(
-        error,
-        veriphy_jobs::server::db::MigrationError::OlderBuild { version: 8 }
-    ));
+    refused_history(&test_db, 8).await;
 }
 
 #[test]

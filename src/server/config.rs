@@ -86,30 +86,32 @@ pub enum LogFormat {
 }
 
 /// The queue worker's settings (`serve`'s in-process worker and `worker`).
+/// Their ids carry a `worker_` prefix so no subcommand's own argument (the
+/// bench's `--prefetch`, say) can shadow them.
 #[derive(Debug, Clone, Args)]
 pub struct WorkerSettings {
     /// Job lease, in seconds (may be fractional); the heartbeat renews it three times per lease
-    #[arg(long = "worker-lease-seconds", value_name = "SECONDS", env = "VERIPHY_WORKER_LEASE_SECONDS", global = true, default_value = "30", value_parser = seconds)]
+    #[arg(id = "worker_lease_seconds", long = "worker-lease-seconds", value_name = "SECONDS", env = "VERIPHY_WORKER_LEASE_SECONDS", global = true, default_value = "30", value_parser = seconds)]
     pub lease: Duration,
 
     /// Claim poll when no NOTIFY arrives, in milliseconds
-    #[arg(long = "worker-poll-ms", value_name = "MS", env = "VERIPHY_WORKER_POLL_MS", global = true, default_value = "1000", value_parser = milliseconds)]
+    #[arg(id = "worker_poll_ms", long = "worker-poll-ms", value_name = "MS", env = "VERIPHY_WORKER_POLL_MS", global = true, default_value = "1000", value_parser = milliseconds)]
     pub poll_interval: Duration,
 
     /// How often expired leases are looked for, in seconds (may be fractional)
-    #[arg(long = "worker-rescue-seconds", value_name = "SECONDS", env = "VERIPHY_WORKER_RESCUE_SECONDS", global = true, default_value = "15", value_parser = seconds)]
+    #[arg(id = "worker_rescue_seconds", long = "worker-rescue-seconds", value_name = "SECONDS", env = "VERIPHY_WORKER_RESCUE_SECONDS", global = true, default_value = "15", value_parser = seconds)]
     pub rescue_every: Duration,
 
     /// How long running jobs may finish after SIGTERM, in seconds (may be fractional)
-    #[arg(long = "worker-shutdown-grace-seconds", value_name = "SECONDS", env = "VERIPHY_WORKER_SHUTDOWN_GRACE_SECONDS", global = true, default_value = "10", value_parser = seconds)]
+    #[arg(id = "worker_shutdown_grace_seconds", long = "worker-shutdown-grace-seconds", value_name = "SECONDS", env = "VERIPHY_WORKER_SHUTDOWN_GRACE_SECONDS", global = true, default_value = "10", value_parser = seconds)]
     pub shutdown_grace: Duration,
 
     /// Jobs claimed ahead of free slots, per queue
-    #[arg(long = "worker-prefetch", value_name = "JOBS", env = "VERIPHY_WORKER_PREFETCH", global = true, default_value_t = 10, value_parser = clap::value_parser!(u16).range(0..=10_000))]
+    #[arg(id = "worker_prefetch", long = "worker-prefetch", value_name = "JOBS", env = "VERIPHY_WORKER_PREFETCH", global = true, default_value_t = 10, value_parser = clap::value_parser!(u16).range(0..=10_000))]
     pub prefetch: u16,
 
     /// Claim statements in flight per queue (1 to 8)
-    #[arg(long = "worker-claimers", value_name = "N", env = "VERIPHY_WORKER_CLAIMERS", global = true, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=8))]
+    #[arg(id = "worker_claimers", long = "worker-claimers", value_name = "N", env = "VERIPHY_WORKER_CLAIMERS", global = true, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=8))]
     pub claimers: u8,
 }
 

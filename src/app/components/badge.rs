@@ -1,10 +1,11 @@
-//! Status badges.
+//! Badges: one word of a closed vocabulary (a status, a priority) in a
+//! colored pill.
 
 use leptos::prelude::*;
 
-/// A status word in a colored pill; the color comes from `badge-<status>`.
+/// `word` in a pill; the color comes from the CSS class `badge-<word>`.
 #[component]
-pub fn StatusBadge(#[prop(into)] status: String) -> impl IntoView {
-    let class = format!("badge badge-{}", status.to_lowercase());
-    view! { <span class=class>{status.replace('_', " ")}</span> }
+pub fn Badge(#[prop(into)] word: String) -> impl IntoView {
+    let class = format!("badge badge-{}", word.to_lowercase());
+    view! { <span class=class>{word.replace('_', " ")}</span> }
 }

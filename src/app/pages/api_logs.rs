@@ -1,7 +1,7 @@
 //! The API logs tab.
 
 use crate::api::api_logs::list_api_logs;
-use crate::app::components::badge::StatusBadge;
+use crate::app::components::badge::Badge;
 use crate::app::components::list_page::ListPage;
 use crate::app::components::time::format_time;
 use crate::domain::ApiLogRow;
@@ -32,7 +32,7 @@ fn api_log_row(call: ApiLogRow, show_org: bool) -> AnyView {
                 <code>{call.method.as_str()}</code>" "<span class="endpoint">{call.endpoint.clone()}</span>
                 {call.error_message.clone().map(|e| view! { <span class="detail error-text">{e}</span> })}
             </td>
-            <td><StatusBadge status=call.status.as_str()/></td>
+            <td><Badge word=call.status.as_str()/></td>
             <td class="num">{call.status_code.map(|c| c.to_string()).unwrap_or_else(|| "—".into())}</td>
             <td class="num">{call.response_time.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "—".into())}</td>
             <td class="num">{call.retry_count}</td>

@@ -1,7 +1,7 @@
 //! The Batches tab.
 
 use crate::api::batches::{list_batches, CancelBatch, CreateBatch, RetryBatchFailures};
-use crate::app::components::badge::StatusBadge;
+use crate::app::components::badge::Badge;
 use crate::app::components::list_page::{report_row_action, ListPage};
 use crate::app::components::organization_picker::OrganizationPicker;
 use crate::app::components::time::format_time;
@@ -40,7 +40,7 @@ fn batch_row(batch: BatchRow, show_org: bool) -> AnyView {
                     {batch.batch_name.clone()}
                 </a>
             </td>
-            <td><StatusBadge status=batch.status.as_str()/></td>
+            <td><Badge word=batch.status.as_str()/></td>
             <td>
                 <progress max="100" value=batch.progress aria-label=format!("{} progress", batch.batch_name)></progress>
                 " "{label}

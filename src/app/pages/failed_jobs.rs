@@ -2,7 +2,7 @@
 
 use crate::api::failed_jobs::{list_failed_jobs, ResolveFailedJobs, RetryFailedJob};
 use crate::app::components::action_result::ActionResult;
-use crate::app::components::badge::StatusBadge;
+use crate::app::components::badge::Badge;
 use crate::app::components::list_page::{refresh_on_success, report_row_action, ListPage};
 use crate::app::components::selection::Selection;
 use crate::app::components::time::format_time;
@@ -45,7 +45,7 @@ fn failed_row(failure: FailedJobRow, show_org: bool, selection: Option<Selection
                 <span class="error-text">{failure.error_message.clone()}</span>
                 {failure.resolution.clone().map(|r| view! { <span class="detail">"Resolution: "{r}</span> })}
             </td>
-            <td><StatusBadge status=state/></td>
+            <td><Badge word=state/></td>
             <td class="num">{format!("{}/{}", failure.retry_count, failure.max_retries)}</td>
             <td class="time">{format_time(&failure.failed_at)}</td>
             <td class="actions">{(!failure.is_resolved).then(|| view! { <FailureActions id=failure.id/> })}</td>

@@ -4,7 +4,7 @@ use crate::api::jobs::{
     job_detail, list_jobs, BulkJobs, CreateJob, JobAction as JobActionFn, PreviewBulkJobs,
 };
 use crate::app::components::action_result::ActionResult;
-use crate::app::components::badge::StatusBadge;
+use crate::app::components::badge::Badge;
 use crate::app::components::list_page::{refresh_on_success, FilterField, FilterKind, ListPage};
 use crate::app::components::organization_picker::OrganizationPicker;
 use crate::app::components::query::list_query;
@@ -121,8 +121,8 @@ fn job_row(job: JobRow, show_org: bool, selection: Option<Selection>) -> AnyView
                 {waiting.map(|w| view! { <span class="detail muted">{w}</span> })}
             </td>
             <td><code>{job.job_type.as_str()}</code></td>
-            <td><StatusBadge status=job.status.as_str()/></td>
-            <td><StatusBadge status=job.priority.as_str()/></td>
+            <td><Badge word=job.status.as_str()/></td>
+            <td><Badge word=job.priority.as_str()/></td>
             <td>{job.queue.clone()}</td>
             <td class="num">{format!("{}/{}", job.attempts, job.max_attempts)}</td>
             <td class="time">{format_time(&job.created_at)}</td>
@@ -370,7 +370,7 @@ fn job_view(job: JobDetail, can_write: bool, act: ServerAction<JobActionFn>) -> 
     view! {
         <div class="page-header">
             <h1 id="page-title">{job.job_name.clone()}</h1>
-            <span data-testid="job-status"><StatusBadge status=job.status.as_str()/></span>
+            <span data-testid="job-status"><Badge word=job.status.as_str()/></span>
         </div>
         {waiting.map(|w| view! { <p class="notice" data-testid="waiting-reason">{w}</p> })}
         <div class="actions">{actions}<ActionResult action=act/></div>

@@ -1,7 +1,7 @@
 //! The Overview tab: where things stand, in counts.
 
 use crate::api::overview::load_overview;
-use crate::app::components::badge::StatusBadge;
+use crate::app::components::badge::Badge;
 use crate::app::components::query::{href_with_org, selected_org};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -31,7 +31,7 @@ pub fn OverviewPage() -> impl IntoView {
                                         <h2>"Jobs"</h2>
                                         <ul class="status-counts">
                                             {o.jobs_by_status.iter().map(|(status, count)| view! {
-                                                <li><StatusBadge status=status.as_str()/>" "<strong>{*count}</strong></li>
+                                                <li><Badge word=status.as_str()/>" "<strong>{*count}</strong></li>
                                             }).collect_view()}
                                         </ul>
                                     </a>

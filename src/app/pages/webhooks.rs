@@ -1,7 +1,7 @@
 //! The Webhooks tab.
 
 use crate::api::webhooks::list_webhooks;
-use crate::app::components::badge::StatusBadge;
+use crate::app::components::badge::Badge;
 use crate::app::components::list_page::ListPage;
 use crate::app::components::time::format_optional;
 use crate::domain::WebhookRow;
@@ -32,7 +32,7 @@ fn webhook_row(hook: WebhookRow, show_org: bool) -> AnyView {
                 {hook.has_secret.then(|| view! { <span class="detail">"signed"</span> })}
             </td>
             <td><code>{hook.event_type.as_str()}</code></td>
-            <td><StatusBadge status=hook.status.as_str()/></td>
+            <td><Badge word=hook.status.as_str()/></td>
             <td class="endpoint">{hook.webhook_url.clone()}</td>
             <td class="num">{hook.failure_count}</td>
             <td class="time">{format_optional(&hook.last_success_at)}</td>

@@ -7,7 +7,7 @@ use super::handlers::JobContext;
 use super::held::{StopReason, StopSignal};
 use super::queues::{InFlight, QueueRunner};
 use super::runtime::Shared;
-use crate::domain::JobErrorKind as ErrorKind;
+use crate::domain::JobErrorKind;
 use crate::server::queue::{self, Attempt, ClaimedJob, Completion, JobError, Outcome, Transition};
 use chrono::{DateTime, Utc};
 use rand::Rng;
@@ -92,7 +92,7 @@ async fn attempt(
 async fn run_handler(shared: &Shared, job: &ClaimedJob, signal: &StopSignal) -> Option<Outcome> {
     let Some(handler) = shared.registry.get(job.job_type) else {
         return Some(Outcome::Fail(JobError::new(
-            ErrorKind::NoHandler,
+            JobErrorKind::NoHandler,
             format!("No handler is configured for {} jobs.", job.job_type),
         )));
     };
@@ -109,13 +109,13 @@ async fn run_handler(shared: &Shared, job: &ClaimedJob, signal: &StopSignal) -> 
         result = tokio::time::timeout(timeout, &mut task) => match result {
             Ok(Ok(outcome)) => Some(outcome),
             Ok(Err(join_error)) => Some(Outcome::Retry(JobError::new(
-                ErrorKind::Panic,
+                JobErrorKind::Panic,
                 format!("The {} handler crashed: {}", job.job_type, panic_message(join_error)),
             ))),
             Err(_) => {
                 task.abort();
                 Some(Outcome::Retry(JobError::new(
-                    ErrorKind::Timeout,
+                    JobErrorKind::Timeout,
                     format!("The attempt did not finish within {} s.", job.timeout_seconds),
                 )))
             }
