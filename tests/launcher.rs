@@ -322,3 +322,25 @@ fn a_bad_setting_stops_the_start_with_one_line() {
     );
     assert!(!dir.exists(), "nothing was started");
 }
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = data_dir("json-logs");
+    let output = run(
+        &dir,
+        &["migrate"],
+        &[("VERIPHY_LOG_FORMAT", "json"), ("RUST_LOG", "info")],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let events: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let up = events
+        .iter()
+        .find(|event| event["fields"]["message"] == "embedded PostgreSQL is up")
+        .unwrap_or_else(|| panic!("no start-up event in:\n{stderr}"));
+    assert_eq!(up["level"], "INFO");
+}

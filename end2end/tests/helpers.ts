@@ -1,6 +1,6 @@
 import { expect, type Page } from "@playwright/test";
 
-/** Password of every demo account (seed-demo's default). */
+/** Password of every demo account (load-demo's default). */
 export const DEMO_PASSWORD = process.env.VERIPHY_DEMO_PASSWORD ?? "veriphy-demo-2026";
 
 export const BANK_ADMIN = "bank.admin@veriphy.example";

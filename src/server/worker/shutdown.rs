@@ -4,6 +4,9 @@
 
 use super::runtime::Worker;
 use crate::server::queue;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 impl Worker {
     /// Stops the worker gracefully (see the module's documentation).
@@ -12,14 +15,8 @@ impl Worker {
         shared.stop.cancel();
         shared.claimers.close();
         shared.claimers.wait().await;
-        shared.jobs.close();
-        if tokio::time::timeout(shared.config.shutdown_grace, shared.jobs.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!("grace period over: returning unfinished jobs to their queues");
-            shared.abandon.cancel();
-            shared.jobs.wait().await;
+        if !finish_within(shared.config.shutdown_grace, &shared.jobs, &shared.abandon).await {
+            tracing::warn!("grace period over: unfinished jobs go back to their queues");
         }
         for task in &self.background {
             task.abort();
@@ -50,5 +47,41 @@ impl Worker {
             Err(error) => tracing::error!(%error, "could not return held jobs"),
         }
         tracing::info!("worker stopped");
+    }
+}
+
+/// Lets the job tasks of `jobs` end within `grace`; past it, fires `abandon`
+/// (every job's stop signal) and waits for them to wind down. True when they
+/// all ended in time.
+async fn finish_within(grace: Duration, jobs: &TaskTracker, abandon: &CancellationToken) -> bool {
+    jobs.close();
+    if tokio::time::timeout(grace, jobs.wait()).await.is_ok() {
+        return true;
+    }
+    abandon.cancel();
+    jobs.wait().await;
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn short_jobs_finish_and_nothing_is_abandoned() {
+        let (jobs, abandon) = (TaskTracker::new(), CancellationToken::new());
+        jobs.spawn(tokio::time::sleep(Duration::from_millis(10)));
+        assert!(finish_within(Duration::from_secs(5), &jobs, &abandon).await);
+        assert!(!abandon.is_cancelled());
+    }
+
+    #[tokio::test]
+    async fn jobs_still_running_after_the_grace_period_are_abandoned() {
+        let (jobs, abandon) = (TaskTracker::new(), CancellationToken::new());
+        let stop = abandon.child_token();
+        jobs.spawn(async move { stop.cancelled().await });
+        assert!(!finish_within(Duration::from_millis(20), &jobs, &abandon).await);
+        assert!(abandon.is_cancelled());
+        assert!(jobs.is_empty(), "every job task has ended");
     }
 }
