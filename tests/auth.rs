@@ -251,3 +251,112 @@ async fn org_users_only_ever_get_their_organization_and_bad_filters_are_422() {
     assert_eq!(bad_cursor.status(), 422);
     assert!(bad_cursor.text().await.unwrap().contains("page link"));
 }
+
+#[tokio::test]
+async fn after_sign_in_only_paths_of_this_application_are_followed() {
+    let app = spawn_app().await;
+    for (next, expected) in [
+        ("/jobs?status=failed", "/jobs?status=failed"),
+        ("/\t/evil.example", "/"),
+        ("/\n/evil.example", "/"),
+        ("//evil.example", "/"),
+        ("https://evil.example/", "/"),
+    ] {
+        // a browser's form post: the answer is a redirect
+        let response = app
+            .client()
+            .post(format!("{}/api/login", app.base))
+            .header("accept", "text/html")
+            .form(&[("email", VIEWER), ("password", PASSWORD), ("next", next)])
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_redirection(),
+            "{next:?}: {}",
+            response.status()
+        );
+        assert_eq!(
+            response.headers()["location"].to_str().unwrap(),
+            expected,
+            "{next:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_session_that_cannot_be_decoded_is_signed_out_not_an_error() {
+    let app = spawn_app().await;
+    let cookie = session_cookie(&app.login(VIEWER, PASSWORD, None).await).unwrap();
+    let mut owner = app.test_db.owner_connection().await;
+    sqlx::query("update tower_sessions.session set data = '\\xc1ffff'::bytea")
+        .execute(&mut owner)
+        .await
+        .unwrap();
+
+    let client = app.client();
+    let login = client
+        .get(format!("{}/login", app.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let jobs = client
+        .get(format!("{}/jobs", app.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(jobs.status(), 303);
+    assert!(jobs.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/login"));
+}
+
+/// The status of `/jobs` with `cookie`: 200 signed in, 303 signed out.
+async fn jobs_status(app: &common::TestApp, cookie: &str) -> u16 {
+    app.client()
+        .get(format!("{}/jobs", app.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn activity_extends_the_idle_timeout_and_idleness_ends_the_session() {
+    use std::time::Duration;
+    let app = common::spawn_app_with(|config| {
+        config.session_idle = Duration::from_secs(2);
+    })
+    .await;
+    let cookie = session_cookie(&app.login(VIEWER, PASSWORD, None).await).unwrap();
+    // active for twice the idle timeout: still signed in
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        assert_eq!(jobs_status(&app, &cookie).await, 200);
+    }
+    // then idle for longer than the timeout: signed out
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    assert_eq!(jobs_status(&app, &cookie).await, 303);
+}
+
+#[tokio::test]
+async fn sessions_end_at_the_absolute_limit_however_active() {
+    use std::time::Duration;
+    let app = common::spawn_app_with(|config| {
+        config.session_idle = Duration::from_secs(60);
+        config.session_absolute = Duration::from_secs(3);
+    })
+    .await;
+    let cookie = session_cookie(&app.login(VIEWER, PASSWORD, None).await).unwrap();
+    assert_eq!(jobs_status(&app, &cookie).await, 200);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(jobs_status(&app, &cookie).await, 200);
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(jobs_status(&app, &cookie).await, 303);
+}

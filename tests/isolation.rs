@@ -286,3 +286,47 @@ async fn the_jobs_list_pages_newest_first_for_the_bank_and_for_one_organization(
         .collect();
     assert_eq!(listed, theirs);
 }
+
+#[tokio::test]
+async fn every_role_works_under_a_statement_timeout() {
+    use veriphy_jobs::server::db::{Database, PoolSizes, SessionLimits};
+    let test_db = common::fresh_database().await;
+    let limits = SessionLimits {
+        statement_timeout: std::time::Duration::from_millis(200),
+        ..SessionLimits::default()
+    };
+    let db = Database::connect_with(test_db.owner.clone(), PoolSizes::all(2), limits)
+        .await
+        .unwrap();
+    for pool in [&db.app, &db.handlers, &db.worker] {
+        let error = sqlx::query("select pg_sleep(2)")
+            .execute(pool)
+            .await
+            .expect_err("cancelled by statement_timeout");
+        let code = error.as_database_error().and_then(|e| e.code());
+        assert_eq!(code.as_deref(), Some("57014"), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn job_handlers_cannot_take_the_consoles_connections() {
+    use veriphy_jobs::server::db::{Database, PoolSizes, SessionLimits};
+    let test_db = common::fresh_database().await;
+    let sizes = PoolSizes {
+        console: 2,
+        handlers: 2,
+        engine: 2,
+    };
+    let db = Database::connect_with(test_db.owner.clone(), sizes, SessionLimits::default())
+        .await
+        .unwrap();
+    let busy_handlers = [
+        db.handlers.acquire().await.unwrap(),
+        db.handlers.acquire().await.unwrap(),
+    ];
+    let console = tokio::time::timeout(std::time::Duration::from_secs(2), db.begin(Scope::bank()))
+        .await
+        .expect("the console still gets a connection");
+    assert!(console.is_ok());
+    drop(busy_handlers);
+}

@@ -65,10 +65,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
     session
         .insert(
             USER_KEY,
-            SessionUser {
-                user_id: user.id,
-                signed_in_at: chrono::Utc::now().timestamp(),
-            },
+            SessionUser::new(user.id, chrono::Utc::now().timestamp_millis()),
         )
         .await
         .map_err(session_error)?;
@@ -112,13 +109,17 @@ fn session_error(error: tower_sessions::session::Error) -> AppError {
     AppError::Internal
 }
 
-/// Only local absolute paths are followed after sign-in (no open redirects).
+/// Only a path of this application is followed after sign-in (no open
+/// redirects): it starts with one `/`, and has no backslash, control
+/// character or whitespace (browsers drop tabs and newlines from URLs, so
+/// `/\t/evil.example` would become `//evil.example`).
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(path)
             if path.starts_with('/')
                 && !path.starts_with("//")
                 && !path.contains('\\')
+                && !path.chars().any(|c| c.is_control() || c.is_whitespace())
                 && path != "/login" =>
         {
             path.to_string()
@@ -141,5 +142,17 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
         assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn control_characters_and_whitespace_are_refused() {
+        for sneaky in [
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/ /x",
+            "/jobs\r\nSet-Cookie: a=b",
+        ] {
+            assert_eq!(safe_next(Some(sneaky)), "/", "{sneaky:?}");
+        }
     }
 }

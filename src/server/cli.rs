@@ -5,7 +5,7 @@
 use super::bench::{self, BenchError};
 use super::bootstrap::{self, BootstrapError};
 use super::config::Config;
-use super::db::{self, Database, MigrationError};
+use super::db::{self, Database, MigrationError, PoolSizes, SessionLimits};
 use super::embedded_pg::{self, EmbeddedPgError, EmbeddedPostgres};
 use super::worker::{Registry, Worker, WorkerConfig};
 use super::{demo_data, http, telemetry};
@@ -217,9 +217,22 @@ async fn run_command(command: Command, config: &Config, backend: &Backend) -> Re
         eprintln!("migrations applied");
         return Ok(());
     }
-    let db = Database::connect(backend.options.clone(), 20)
-        .await
-        .map_err(CliError::Pools)?;
+    let settings = &config.database;
+    let db = Database::connect_with(
+        backend.options.clone(),
+        PoolSizes {
+            console: settings.connections,
+            handlers: settings.handler_connections,
+            engine: settings.connections,
+        },
+        SessionLimits {
+            statement_timeout: settings.statement_timeout,
+            report_statement_timeout: settings.report_statement_timeout,
+            idle_in_transaction: settings.idle_in_transaction,
+        },
+    )
+    .await
+    .map_err(CliError::Pools)?;
     match command {
         Command::Migrate | Command::Bench(_) => unreachable!("handled above"),
         Command::LoadDemo => load_demo_data(&db, config).await,

@@ -67,13 +67,49 @@ pub struct Config {
     #[arg(long, env = "VERIPHY_LOG_FORMAT", global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Sign-out after this many minutes without activity (may be fractional)
+    #[arg(long, value_name = "MINUTES", env = "VERIPHY_SESSION_IDLE_MINUTES", global = true, default_value = "30", value_parser = minutes)]
+    pub session_idle: Duration,
+
+    /// Sign-out this many hours after sign-in, however active (may be fractional)
+    #[arg(long, value_name = "HOURS", env = "VERIPHY_SESSION_ABSOLUTE_HOURS", global = true, default_value = "12", value_parser = hours)]
+    pub session_absolute: Duration,
+
     /// Whether `serve` also runs a queue worker in its process (on/off)
     #[arg(long, value_name = "on|off", env = "VERIPHY_WORKER", global = true, default_value = "on", value_parser = switch, action = clap::ArgAction::Set)]
     pub in_process_worker: bool,
 
+    /// The database pools' sizes and session limits.
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+
     /// The queue worker's settings.
     #[command(flatten)]
     pub worker: WorkerSettings,
+}
+
+/// Connections and time limits of the database sessions.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseSettings {
+    /// Connections of the console's pool (and of the queue engine's)
+    #[arg(id = "db_connections", long = "db-connections", value_name = "N", env = "VERIPHY_DB_CONNECTIONS", global = true, default_value_t = 20, value_parser = clap::value_parser!(u32).range(2..=500))]
+    pub connections: u32,
+
+    /// Connections of the job handlers' own pool
+    #[arg(id = "db_handler_connections", long = "db-handler-connections", value_name = "N", env = "VERIPHY_DB_HANDLER_CONNECTIONS", global = true, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub handler_connections: u32,
+
+    /// Longest a statement may run, in seconds (may be fractional)
+    #[arg(id = "statement_timeout_seconds", long = "statement-timeout-seconds", value_name = "SECONDS", env = "VERIPHY_STATEMENT_TIMEOUT_SECONDS", global = true, default_value = "30", value_parser = seconds)]
+    pub statement_timeout: Duration,
+
+    /// Longest a statement of a report job may run, in seconds
+    #[arg(id = "report_statement_timeout_seconds", long = "report-statement-timeout-seconds", value_name = "SECONDS", env = "VERIPHY_REPORT_STATEMENT_TIMEOUT_SECONDS", global = true, default_value = "300", value_parser = seconds)]
+    pub report_statement_timeout: Duration,
+
+    /// Longest a transaction may sit idle, in seconds
+    #[arg(id = "idle_in_transaction_seconds", long = "idle-in-transaction-seconds", value_name = "SECONDS", env = "VERIPHY_IDLE_IN_TRANSACTION_SECONDS", global = true, default_value = "60", value_parser = seconds)]
+    pub idle_in_transaction: Duration,
 }
 
 /// How log lines are written.
@@ -121,6 +157,14 @@ impl Config {
         self.public_url
             .as_deref()
             .is_some_and(|url| url.starts_with("https://"))
+    }
+
+    /// How long console sessions live.
+    pub fn session_policy(&self) -> crate::server::auth::session::SessionPolicy {
+        crate::server::auth::session::SessionPolicy {
+            idle: self.session_idle,
+            absolute: self.session_absolute,
+        }
     }
 
     /// Every setting at its default, whatever the environment says (tests,
@@ -223,6 +267,14 @@ fn seconds(value: &str) -> Result<Duration, String> {
     positive(value, "seconds").map(Duration::from_secs_f64)
 }
 
+fn minutes(value: &str) -> Result<Duration, String> {
+    positive(value, "minutes").map(|m| Duration::from_secs_f64(m * 60.0))
+}
+
+fn hours(value: &str) -> Result<Duration, String> {
+    positive(value, "hours").map(|h| Duration::from_secs_f64(h * 3600.0))
+}
+
 fn milliseconds(value: &str) -> Result<Duration, String> {
     positive(value, "milliseconds").map(|ms| Duration::from_secs_f64(ms / 1000.0))
 }
@@ -257,6 +309,18 @@ mod tests {
         assert_eq!(config.worker.rescue_every, Duration::from_secs(15));
         assert_eq!(config.worker.shutdown_grace, Duration::from_secs(10));
         assert_eq!((config.worker.prefetch, config.worker.claimers), (10, 2));
+        assert_eq!(
+            (
+                config.database.connections,
+                config.database.handler_connections
+            ),
+            (20, 10)
+        );
+        assert_eq!(config.database.statement_timeout, Duration::from_secs(30));
+        assert_eq!(
+            config.session_policy(),
+            crate::server::auth::session::SessionPolicy::default()
+        );
     }
 
     #[test]

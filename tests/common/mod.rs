@@ -120,6 +120,13 @@ pub struct TestApp {
 
 /// Starts the app on a fresh database with the demo data loaded.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], with settings changed by `configure` first.
+pub async fn spawn_app_with(
+    configure: impl FnOnce(&mut veriphy_jobs::server::config::Config),
+) -> TestApp {
     let test_db = fresh_database().await;
     veriphy_jobs::server::demo_data::load(
         &test_db.db,
@@ -133,6 +140,7 @@ pub async fn spawn_app() -> TestApp {
         .build();
     let mut config = veriphy_jobs::server::config::Config::defaults();
     config.in_process_worker = false;
+    configure(&mut config);
     let app = veriphy_jobs::server::http::router(test_db.db.clone(), &config, options);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -2,7 +2,7 @@
 //! redirect/401 for signed-out requests. Runs before any page or server function.
 
 use super::context::RequestInfo;
-use super::session::{SessionUser, USER_KEY};
+use super::session::{SessionPolicy, SessionUser, USER_KEY};
 use crate::error::AppError;
 use crate::server::db::{Database, Scope};
 use crate::server::repo::users;
@@ -62,9 +62,18 @@ pub fn error_response(error: AppError) -> Response {
         .into_response()
 }
 
+/// What the gate needs: the database and how long sessions live.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    /// The pools (sessions are looked up with the console's).
+    pub db: Database,
+    /// Idle and absolute session lifetimes.
+    pub sessions: SessionPolicy,
+}
+
 /// The gate middleware.
 pub async fn authenticate(
-    State(db): State<Database>,
+    State(gate): State<Gate>,
     session: Session,
     mut request: Request,
     next: Next,
@@ -79,7 +88,7 @@ pub async fn authenticate(
         return error_response(AppError::CrossSite);
     }
 
-    let user = match resolve_user(&db, &session).await {
+    let user = match resolve_user(&gate, &session).await {
         Ok(user) => user,
         Err(error) => {
             tracing::error!(?error, "could not resolve the session user");
@@ -132,24 +141,59 @@ pub async fn authenticate(
 
 /// Loads the session's user if the session is valid and the user still active.
 async fn resolve_user(
-    db: &Database,
+    gate: &Gate,
     session: &Session,
 ) -> Result<Option<crate::domain::CurrentUser>, Box<dyn std::error::Error + Send + Sync>> {
-    let Some(stored) = session.get::<SessionUser>(USER_KEY).await? else {
+    let stored = match session.get::<SessionUser>(USER_KEY).await {
+        Ok(stored) => stored,
+        Err(error) if !is_backend_failure(&error) => {
+            // A record written by another version, or damaged: not a reason
+            // to fail every request of that browser. Start it over.
+            tracing::warn!(%error, "a session that cannot be decoded is treated as signed out");
+            let _ = session.flush().await;
+            None
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let Some(stored) = stored else {
         return Ok(None);
     };
-    if stored.expired(chrono::Utc::now().timestamp()) {
+    let now = chrono::Utc::now().timestamp_millis();
+    if stored.expired(now, &gate.sessions) {
         session.flush().await?;
         return Ok(None);
     }
-    let mut tx = db.begin(Scope::no_tenant(Some(stored.user_id))).await?;
+    let mut tx = gate
+        .db
+        .begin(Scope::no_tenant(Some(stored.user_id)))
+        .await?;
     let user = users::load_current(&mut tx, stored.user_id).await?;
     tx.commit().await?;
     if user.is_none() {
         // deactivated or deleted since sign-in
         session.flush().await?;
+    } else if stored.needs_touch(now, &gate.sessions) {
+        // a changed record is saved with a fresh idle expiry: the idle
+        // timeout slides with activity
+        session
+            .insert(
+                USER_KEY,
+                SessionUser {
+                    seen_at: now,
+                    ..stored
+                },
+            )
+            .await?;
     }
     Ok(user)
+}
+
+/// Whether a session error means the store itself failed (the database),
+/// rather than a record that does not decode.
+fn is_backend_failure(error: &tower_sessions::session::Error) -> bool {
+    use tower_sessions::session::Error;
+    use tower_sessions::session_store::Error as StoreError;
+    matches!(error, Error::Store(StoreError::Backend(_)))
 }
 
 /// Server-function errors leave the function as HTTP 500; this gives each the

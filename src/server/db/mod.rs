@@ -14,18 +14,81 @@ pub use job_filter::JobFilter;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Executor, PgPool, Postgres, Transaction};
+use std::time::Duration;
 use uuid::Uuid;
 
 /// The embedded migrations (`migrations/`).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// The pools of one process.
+/// The pools of one process, one per kind of work, so that one kind cannot
+/// starve another of connections.
 #[derive(Clone, Debug)]
 pub struct Database {
     /// Console requests: role `veriphy_app`.
     pub app: PgPool,
+    /// Job handlers' tenant work: role `veriphy_app`, its own connections, so
+    /// heavy job load never leaves the console waiting for one.
+    pub handlers: PgPool,
     /// The queue engine: role `veriphy_worker`.
     pub worker: PgPool,
+    /// The limits every session works under.
+    pub limits: SessionLimits,
+}
+
+/// How many connections each pool may open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolSizes {
+    /// Console requests.
+    pub console: u32,
+    /// Job handlers.
+    pub handlers: u32,
+    /// The queue engine.
+    pub engine: u32,
+}
+
+impl PoolSizes {
+    /// The same size for every pool (tests, benchmarks).
+    pub fn all(size: u32) -> Self {
+        PoolSizes {
+            console: size,
+            handlers: size,
+            engine: size,
+        }
+    }
+}
+
+/// Time limits of every session: no statement, and no transaction left
+/// open, can hold a connection and its locks for long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// `statement_timeout` of every console, handler and engine session.
+    pub statement_timeout: Duration,
+    /// `statement_timeout` inside the transactions of report jobs, which
+    /// aggregate a whole organization's history.
+    pub report_statement_timeout: Duration,
+    /// `idle_in_transaction_session_timeout` of every session.
+    pub idle_in_transaction: Duration,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        SessionLimits {
+            statement_timeout: Duration::from_secs(30),
+            report_statement_timeout: Duration::from_secs(300),
+            idle_in_transaction: Duration::from_secs(60),
+        }
+    }
+}
+
+impl SessionLimits {
+    /// The `set` statements that apply these limits to a session.
+    fn session_settings(&self) -> String {
+        format!(
+            "set statement_timeout = {}; set idle_in_transaction_session_timeout = {}",
+            self.statement_timeout.as_millis().max(1),
+            self.idle_in_transaction.as_millis().max(1)
+        )
+    }
 }
 
 /// Whose tenant rows a transaction may touch.
@@ -102,40 +165,71 @@ impl Scope {
 pub type Tx = Transaction<'static, Postgres>;
 
 impl Database {
-    /// Opens the role pools on `options` (the login user must be a member of
-    /// both roles; the migrations arrange that).
+    /// Opens the pools on `options` with `max_connections` each and the
+    /// default limits (the login user must be a member of both roles; the
+    /// migrations arrange that).
     pub async fn connect(
         options: PgConnectOptions,
         max_connections: u32,
     ) -> Result<Self, sqlx::Error> {
+        Self::connect_with(
+            options,
+            PoolSizes::all(max_connections),
+            SessionLimits::default(),
+        )
+        .await
+    }
+
+    /// Opens the pools on `options` with the given sizes and limits.
+    pub async fn connect_with(
+        options: PgConnectOptions,
+        sizes: PoolSizes,
+        limits: SessionLimits,
+    ) -> Result<Self, sqlx::Error> {
+        let settings = limits.session_settings();
+        let console = format!("set role veriphy_app; {settings}");
+        let engine = format!("{ENGINE_SESSION}; {settings}");
         Ok(Database {
-            app: role_pool(options.clone(), "set role veriphy_app", max_connections).await?,
-            worker: role_pool(options, ENGINE_SESSION, max_connections).await?,
+            app: role_pool(options.clone(), console.clone(), sizes.console).await?,
+            handlers: role_pool(options.clone(), console, sizes.handlers).await?,
+            worker: role_pool(options, engine, sizes.engine).await?,
+            limits,
         })
     }
 
     /// Begins a console transaction bound to `scope`.
     pub async fn begin(&self, scope: Scope) -> Result<Tx, sqlx::Error> {
-        let mut tx = self.app.begin().await?;
-        sqlx::query(
-            "select set_config('app.org_id', $1, true),
+        begin_scoped(&self.app, scope).await
+    }
+
+    /// Begins a transaction of a job handler bound to `scope`, on the
+    /// handlers' own pool.
+    pub async fn begin_for_handler(&self, scope: Scope) -> Result<Tx, sqlx::Error> {
+        begin_scoped(&self.handlers, scope).await
+    }
+}
+
+/// Begins a transaction of `pool` bound to `scope`.
+async fn begin_scoped(pool: &PgPool, scope: Scope) -> Result<Tx, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "select set_config('app.org_id', $1, true),
                     set_config('app.bank_admin', $2, true),
                     set_config('app.user_id', $3, true)",
-        )
-        .bind(match scope.reach {
-            Reach::Organization(id) => id.to_string(),
-            Reach::Bank | Reach::NoTenant => String::new(),
-        })
-        .bind(if scope.reach == Reach::Bank {
-            "on"
-        } else {
-            "off"
-        })
-        .bind(scope.user_id.map(|id| id.to_string()).unwrap_or_default())
-        .execute(&mut *tx)
-        .await?;
-        Ok(tx)
-    }
+    )
+    .bind(match scope.reach {
+        Reach::Organization(id) => id.to_string(),
+        Reach::Bank | Reach::NoTenant => String::new(),
+    })
+    .bind(if scope.reach == Reach::Bank {
+        "on"
+    } else {
+        "off"
+    })
+    .bind(scope.user_id.map(|id| id.to_string()).unwrap_or_default())
+    .execute(&mut *tx)
+    .await?;
+    Ok(tx)
 }
 
 /// How the queue engine's connections begin. Every engine statement finds its
@@ -154,9 +248,10 @@ const ENGINE_SESSION: &str = "set role veriphy_worker; set enable_seqscan = off;
 /// A pool whose connections first run `session_setup` (at least a `set role`).
 async fn role_pool(
     options: PgConnectOptions,
-    session_setup: &'static str,
+    session_setup: String,
     max: u32,
 ) -> Result<PgPool, sqlx::Error> {
+    let session_setup: std::sync::Arc<str> = session_setup.into();
     PgPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(std::time::Duration::from_secs(10))
@@ -165,8 +260,9 @@ async fn role_pool(
         // retry (or answer with an error) anyway.
         .test_before_acquire(false)
         .after_connect(move |conn, _meta| {
+            let session_setup = session_setup.clone();
             Box::pin(async move {
-                conn.execute(session_setup).await?;
+                conn.execute(&*session_setup).await?;
                 Ok(())
             })
         })

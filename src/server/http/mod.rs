@@ -45,7 +45,12 @@ pub fn router(db: Database, config: &Config, leptos_options: LeptosOptions) -> R
         leptos_options: leptos_options.clone(),
         db: db.clone(),
     };
-    let sessions = session::layer(PostgresStore::new(db.app.clone()), config.secure_cookies());
+    let policy = config.session_policy();
+    let sessions = session::layer(
+        PostgresStore::new(db.app.clone()),
+        config.secure_cookies(),
+        &policy,
+    );
 
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -63,7 +68,10 @@ pub fn router(db: Database, config: &Config, leptos_options: LeptosOptions) -> R
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn(gate::status_from_server_fn_error))
         .layer(middleware::from_fn_with_state(
-            db.clone(),
+            gate::Gate {
+                db: db.clone(),
+                sessions: policy,
+            },
             gate::authenticate,
         ))
         .layer(sessions)

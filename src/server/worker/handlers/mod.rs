@@ -35,11 +35,21 @@ pub struct JobContext {
 }
 
 impl JobContext {
-    /// A transaction limited to the job's organization.
+    /// A transaction limited to the job's organization, on the handlers'
+    /// own pool. Report jobs get the longer statement timeout.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        self.db
-            .begin(Scope::organization(self.job.organization_id))
-            .await
+        let mut tx = self
+            .db
+            .begin_for_handler(Scope::organization(self.job.organization_id))
+            .await?;
+        if self.job.job_type == JobType::ReportGeneration {
+            let timeout = self.db.limits.report_statement_timeout.as_millis().max(1);
+            sqlx::query("select set_config('statement_timeout', $1, true)")
+                .bind(timeout.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
     }
 
     /// Parses the payload into `T`, or a permanent failure naming the problem.
