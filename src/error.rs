@@ -26,6 +26,12 @@ pub enum AppError {
     /// The input was wrong; the message says how (HTTP 400/422).
     #[error("{0}")]
     Invalid(String),
+    /// Too many attempts; the message says when to try again (HTTP 429).
+    #[error("{0}")]
+    Throttled(String),
+    /// The server is saturated for now (HTTP 503).
+    #[error("The service is busy. Please try again in a moment.")]
+    Busy,
     /// Something failed on the server; details are in its log (HTTP 500).
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
@@ -48,6 +54,8 @@ impl AppError {
             AppError::BadCredentials => 401,
             AppError::NotFound => 404,
             AppError::Invalid(_) => 422,
+            AppError::Throttled(_) => 429,
+            AppError::Busy => 503,
             AppError::Transport(_) => 400,
             AppError::Internal => 500,
         }
@@ -72,6 +80,8 @@ impl AppError {
             AppError::BadCredentials => "BadCredentials",
             AppError::NotFound => "NotFound",
             AppError::Invalid(_) => "Invalid",
+            AppError::Throttled(_) => "Throttled",
+            AppError::Busy => "Busy",
             AppError::Internal => "Internal",
             AppError::Transport(_) => "Transport",
         }
@@ -98,6 +108,8 @@ impl<'de> Deserialize<'de> for AppError {
             "BadCredentials" => AppError::BadCredentials,
             "NotFound" => AppError::NotFound,
             "Invalid" => AppError::Invalid(wire.message),
+            "Throttled" => AppError::Throttled(wire.message),
+            "Busy" => AppError::Busy,
             "Internal" => AppError::Internal,
             _ => AppError::Transport(wire.message),
         })
@@ -188,6 +200,8 @@ mod tests {
         for err in [
             AppError::invalid("Name is required."),
             AppError::BadCredentials,
+            AppError::Throttled("Try again in 4 seconds.".into()),
+            AppError::Busy,
             AppError::Internal,
         ] {
             let json = serde_json::to_string(&err).unwrap();

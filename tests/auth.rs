@@ -360,3 +360,95 @@ async fn sessions_end_at_the_absolute_limit_however_active() {
     tokio::time::sleep(Duration::from_millis(2000)).await;
     assert_eq!(jobs_status(&app, &cookie).await, 303);
 }
+
+#[tokio::test]
+async fn repeated_failures_lock_the_account_out_for_a_growing_while() {
+    let app = spawn_app().await;
+    for _ in 0..5 {
+        assert_eq!(app.login(VIEWER, "wrong password", None).await.status(), 401);
+    }
+    // the sixth failure starts a lockout
+    assert_eq!(app.login(VIEWER, "wrong password", None).await.status(), 401);
+    let locked = app.login(VIEWER, PASSWORD, None).await;
+    assert_eq!(locked.status(), 429);
+    let retry_after: u64 = locked.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    let body: serde_json::Value = locked.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Too many failed sign-ins. Try again in"),
+        "{body}"
+    );
+    let mut owner = app.test_db.owner_connection().await;
+    let lockouts: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log
+         where action = 'login.failed' and summary ? 'locked_out_seconds'",
+    )
+    .fetch_one(&mut owner)
+    .await
+    .unwrap();
+    assert_eq!(lockouts, 1, "the lockout is audited");
+    // once it has passed, the right password works again
+    tokio::time::sleep(std::time::Duration::from_secs(retry_after + 1)).await;
+    assert!(session_cookie(&app.login(VIEWER, PASSWORD, None).await).is_some());
+}
+
+#[tokio::test]
+async fn text_typed_into_the_email_field_is_not_audited_unless_it_is_an_address() {
+    let app = spawn_app().await;
+    assert_eq!(app.login("hunter2-my-password", "x", None).await.status(), 401);
+    let mut owner = app.test_db.owner_connection().await;
+    let (email, summary): (Option<String>, serde_json::Value) = sqlx::query_as(
+        "select actor_email, summary from audit_log where action = 'login.failed'",
+    )
+    .fetch_one(&mut owner)
+    .await
+    .unwrap();
+    assert_eq!(email, None);
+    assert_eq!(summary["email"], "not an address");
+}
+
+#[tokio::test]
+async fn a_flood_of_wrong_sign_ins_does_not_fail_a_signed_in_users_pages() {
+    let app = spawn_app().await;
+    let cookie = session_cookie(&app.login(VIEWER, PASSWORD, None).await).unwrap();
+    let flood: Vec<_> = (0..60)
+        .map(|i| {
+            let (client, base) = (app.client(), app.base.clone());
+            tokio::spawn(async move {
+                client
+                    .post(format!("{base}/api/login"))
+                    .header("accept", "application/json")
+                    .form(&[
+                        ("email", format!("nobody{i}@flood.example")),
+                        ("password", "wrong".to_string()),
+                    ])
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+            })
+        })
+        .collect();
+    for _ in 0..10 {
+        let started = std::time::Instant::now();
+        let page = app
+            .client()
+            .get(format!("{}/jobs", app.base))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+    for answer in flood {
+        let status = answer.await.unwrap().unwrap();
+        assert!(matches!(status, 401 | 429 | 503), "{status}");
+    }
+}

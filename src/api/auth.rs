@@ -6,48 +6,83 @@ use leptos::prelude::*;
 
 /// Signs in with email and password, then redirects to `next` (a local path)
 /// or the overview. Wrong password and unknown email answer identically.
+/// Repeated failures of an account or from an address lock them out for a
+/// growing while (429); the password is hashed outside any transaction, a
+/// few at a time (503 when every slot stays busy).
 #[server(endpoint = "login")]
 pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
     use crate::server::auth::password as passwords;
     use crate::server::auth::session::{SessionUser, USER_KEY};
+    use crate::server::auth::throttle::SignInGuard;
     use crate::server::db::Scope;
     use crate::server::repo::{audit, users};
+    use std::time::Instant;
 
     let (info, db) = crate::server::auth::caller().await?;
+    let axum::Extension(guard) =
+        leptos_axum::extract::<axum::Extension<std::sync::Arc<SignInGuard>>>()
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "sign-in guard missing from request extensions");
+                AppError::Internal
+            })?;
     let email = email.trim().to_lowercase();
     if email.is_empty() || password.is_empty() {
         return Err(AppError::invalid("Enter your email and password."));
     }
-    if email.len() > 320 || password.len() > 1024 {
+    if email.len() > 320 || password.len() > 1024 || email.contains('\0') || password.contains('\0')
+    {
         return Err(AppError::BadCredentials);
     }
+    let address = info.ip.as_deref();
+    guard
+        .check(&email, address, Instant::now())
+        .map_err(refused_sign_in)?;
 
-    let mut tx = db.begin(Scope::no_tenant(None)).await?;
-    let candidate = users::find_for_login(&mut tx, &email).await?;
-    let stored = candidate
-        .as_ref()
-        .filter(|c| c.is_active)
-        .map(|c| c.password_hash.clone());
-    let verified =
-        tokio::task::spawn_blocking(move || passwords::verify(&password, stored.as_deref()))
-            .await
-            .map_err(|_| AppError::Internal)?;
+    let verified = {
+        let _slot = guard.hashing_slot().await.map_err(refused_sign_in)?;
+        // a short read, committed before the slow hash
+        let mut tx = db.begin(Scope::no_tenant(None)).await?;
+        let candidate = users::find_for_login(&mut tx, &email).await?;
+        tx.commit().await?;
+        let stored = candidate
+            .as_ref()
+            .filter(|c| c.is_active)
+            .map(|c| c.password_hash.clone());
+        let verified =
+            tokio::task::spawn_blocking(move || passwords::verify(&password, stored.as_deref()))
+                .await
+                .map_err(|_| AppError::Internal)?;
+        candidate.filter(|_| verified)
+    };
 
+    // What was typed into the email field is kept only when it is an
+    // address: people type passwords there by mistake.
+    let well_formed = crate::domain::looks_like_email(&email);
     let mut entry = audit::AuditEntry {
-        actor_email: Some(email.clone()),
+        actor_email: well_formed.then(|| email.clone()),
         target_type: Some("user".into()),
         ip_address: info.ip.clone(),
         user_agent: info.user_agent.clone(),
         summary: serde_json::json!({}),
         ..Default::default()
     };
-    let Some(user) = candidate.filter(|_| verified) else {
+    let mut tx = db.begin(Scope::no_tenant(None)).await?;
+    let Some(user) = verified else {
+        let lockout = guard.failed(&email, address, Instant::now());
         entry.action = "login.failed".into();
+        if let Some(lockout) = lockout {
+            entry.summary = serde_json::json!({ "locked_out_seconds": lockout.as_secs() });
+        }
+        if !well_formed {
+            entry.summary["email"] = "not an address".into();
+        }
         audit::record(&mut tx, &entry).await?;
         tx.commit().await?;
-        tracing::info!("sign-in refused");
+        tracing::info!(locked_out = lockout.is_some(), "sign-in refused");
         return Err(AppError::BadCredentials);
     };
+    guard.succeeded(&email);
     users::touch_last_login(&mut tx, &user).await?;
     entry.action = "login".into();
     entry.organization_id = user.organization_id;
@@ -71,6 +106,29 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         .map_err(session_error)?;
     leptos_axum::redirect(&safe_next(next.as_deref()));
     Ok(())
+}
+
+/// The answer to a sign-in the guard turned away.
+#[cfg(feature = "ssr")]
+fn refused_sign_in(refusal: crate::server::auth::throttle::Refusal) -> AppError {
+    use crate::server::auth::throttle::Refusal;
+    match refusal {
+        Refusal::LockedOut(wait) => {
+            let seconds = wait.as_secs().max(1);
+            if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+                if let Ok(value) = http::HeaderValue::from_str(&seconds.to_string()) {
+                    response.insert_header(http::header::RETRY_AFTER, value);
+                }
+            }
+            let when = if seconds == 1 {
+                "1 second".to_string()
+            } else {
+                format!("{seconds} seconds")
+            };
+            AppError::Throttled(format!("Too many failed sign-ins. Try again in {when}."))
+        }
+        Refusal::Busy => AppError::Busy,
+    }
 }
 
 /// Signs out: the session is deleted on the server, so its cookie is useless.

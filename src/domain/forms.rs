@@ -53,6 +53,22 @@ pub struct ValidNewJob {
     pub run_at: Option<DateTime<Utc>>,
 }
 
+/// Whether `text` is shaped like an email address: one `@` between a local
+/// part and a dotted domain, no whitespace or control characters, at most
+/// 320 bytes.
+pub fn looks_like_email(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    text.len() <= 320
+        && !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && !text.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
 /// What a queue name may look like, in words (form and database agree).
 pub const QUEUE_NAME_RULE: &str =
     "Queue names use lowercase letters, digits, '-' and '_' (at most 100).";
@@ -213,6 +229,18 @@ fn parse_run_at(text: &str) -> Result<DateTime<Utc>, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn email_shapes() {
+        for good in ["a@b.c", "admin@veriphy.local", "x.y+z@bank.example"] {
+            assert!(looks_like_email(good), "{good}");
+        }
+        for bad in [
+            "", "hunter2", "@b.c", "a@b", "a@@b.c", "a b@c.d", "a@b.c\0", "a@.c", "a@c.",
+        ] {
+            assert!(!looks_like_email(bad), "{bad:?}");
+        }
+    }
+
     #[test]
     fn concurrency_is_parsed_from_text_or_numbers_within_its_range() {
         assert_eq!("25".parse::<Concurrency>().map(Concurrency::get), Ok(25));

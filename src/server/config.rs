@@ -228,9 +228,10 @@ fn public_url(value: &str) -> Result<String, String> {
 
 fn email(value: &str) -> Result<String, String> {
     let value = value.trim().to_lowercase();
-    match value.split_once('@') {
-        Some((local, domain)) if !local.is_empty() && !domain.is_empty() => Ok(value),
-        _ => Err("is not an email address".into()),
+    if crate::domain::looks_like_email(&value) {
+        Ok(value)
+    } else {
+        Err("is not an email address".into())
     }
 }
 

@@ -5,5 +5,6 @@ pub mod context;
 pub mod gate;
 pub mod password;
 pub mod session;
+pub mod throttle;
 
 pub use context::{caller, require_caller, Caller, RequestInfo};

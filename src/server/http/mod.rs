@@ -76,6 +76,9 @@ pub fn router(db: Database, config: &Config, leptos_options: LeptosOptions) -> R
         ))
         .layer(sessions)
         .layer(Extension(db))
+        .layer(Extension(std::sync::Arc::new(
+            super::auth::throttle::SignInGuard::default(),
+        )))
         .layer(middleware::from_fn(trace_request))
         .with_state(state)
 }
