@@ -365,10 +365,16 @@ async fn sessions_end_at_the_absolute_limit_however_active() {
 async fn repeated_failures_lock_the_account_out_for_a_growing_while() {
     let app = spawn_app().await;
     for _ in 0..5 {
-        assert_eq!(app.login(VIEWER, "wrong password", None).await.status(), 401);
+        assert_eq!(
+            app.login(VIEWER, "wrong password", None).await.status(),
+            401
+        );
     }
     // the sixth failure starts a lockout
-    assert_eq!(app.login(VIEWER, "wrong password", None).await.status(), 401);
+    assert_eq!(
+        app.login(VIEWER, "wrong password", None).await.status(),
+        401
+    );
     let locked = app.login(VIEWER, PASSWORD, None).await;
     assert_eq!(locked.status(), 429);
     let retry_after: u64 = locked.headers()["retry-after"]
@@ -402,14 +408,16 @@ async fn repeated_failures_lock_the_account_out_for_a_growing_while() {
 #[tokio::test]
 async fn text_typed_into_the_email_field_is_not_audited_unless_it_is_an_address() {
     let app = spawn_app().await;
-    assert_eq!(app.login("hunter2-my-password", "x", None).await.status(), 401);
+    assert_eq!(
+        app.login("hunter2-my-password", "x", None).await.status(),
+        401
+    );
     let mut owner = app.test_db.owner_connection().await;
-    let (email, summary): (Option<String>, serde_json::Value) = sqlx::query_as(
-        "select actor_email, summary from audit_log where action = 'login.failed'",
-    )
-    .fetch_one(&mut owner)
-    .await
-    .unwrap();
+    let (email, summary): (Option<String>, serde_json::Value) =
+        sqlx::query_as("select actor_email, summary from audit_log where action = 'login.failed'")
+            .fetch_one(&mut owner)
+            .await
+            .unwrap();
     assert_eq!(email, None);
     assert_eq!(summary["email"], "not an address");
 }

@@ -385,6 +385,7 @@ async fn job_filters_narrow_the_list_and_bad_ones_are_422() {
     for (name, value, expected) in [
         ("type", "fax", "Unknown job type"),
         ("from", "soon", "Times in filters"),
+        ("from", "-30000-01-01T00:00", "in the years 1 to 9999"),
         ("colour", "red", "Unknown filter"),
     ] {
         let key = format!("query[filters][{name}]");

@@ -330,3 +330,42 @@ async fn job_handlers_cannot_take_the_consoles_connections() {
     assert!(console.is_ok());
     drop(busy_handlers);
 }
+
+#[tokio::test]
+async fn data_exceptions_are_the_callers_fault_and_their_text_is_not_shown() {
+    use veriphy_jobs::error::AppError;
+    let test_db = common::fresh_database().await;
+    let mut tx = test_db.db.begin(Scope::bank()).await.unwrap();
+    for (statement, expected) in [
+        (
+            "insert into organizations (name, slug) values (repeat('x', 300), 'long')",
+            "A value is too long.",
+        ),
+        (
+            "select '{\"a\": \"\\u0000\"}'::jsonb",
+            "Text contains a character that cannot be stored (such as a NUL byte).",
+        ),
+        (
+            "select '294277-01-01'::timestamptz",
+            "A date or time is out of range.",
+        ),
+    ] {
+        let error = sqlx::query(statement)
+            .execute(&mut *tx)
+            .await
+            .expect_err(statement);
+        assert!(error
+            .as_database_error()
+            .unwrap()
+            .code()
+            .unwrap()
+            .starts_with("22"));
+        assert_eq!(
+            AppError::from(error),
+            AppError::invalid(expected),
+            "{statement}"
+        );
+        sqlx::query("rollback").execute(&mut *tx).await.ok();
+        tx = test_db.db.begin(Scope::bank()).await.unwrap();
+    }
+}

@@ -159,11 +159,18 @@ impl NewJobForm {
         if job_name.chars().count() > 255 {
             return Err("The name is longer than 255 characters.".into());
         }
+        if job_name.chars().any(char::is_control) {
+            return Err("The name must not contain control characters.".into());
+        }
         let payload_text = if self.payload.trim().is_empty() {
             "{}"
         } else {
             self.payload.trim()
         };
+        // checked before parsing: a huge payload is refused without being built
+        if payload_text.len() > 256 * 1024 {
+            return Err("The payload is larger than 256 KiB.".into());
+        }
         let payload: serde_json::Value = serde_json::from_str(payload_text).map_err(|e| {
             format!(
                 "The payload is not valid JSON (line {}, column {}).",
@@ -174,8 +181,8 @@ impl NewJobForm {
         if !payload.is_object() {
             return Err("The payload must be a JSON object, like {\"key\": \"value\"}.".into());
         }
-        if payload_text.len() > 256 * 1024 {
-            return Err("The payload is larger than 256 KiB.".into());
+        if json_contains_nul(&payload) {
+            return Err("The payload must not contain NUL characters (\\u0000).".into());
         }
         let priority = match self.priority.trim() {
             "" => Priority::Normal,
@@ -214,17 +221,44 @@ impl NewJobForm {
     }
 }
 
-/// Parses `YYYY-MM-DDTHH:MM[:SS]` (UTC, as `datetime-local` sends) or RFC 3339.
+/// Whether any string or key of `value` holds a NUL character, which
+/// PostgreSQL cannot store in text or jsonb.
+pub fn json_contains_nul(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(json_contains_nul),
+        Value::Object(fields) => fields
+            .iter()
+            .any(|(key, value)| key.contains('\0') || json_contains_nul(value)),
+        _ => false,
+    }
+}
+
+/// Whether `at` lies in the years 1 to 9999, which the database and every
+/// browser can store and show (chrono parses far wider).
+pub fn storable_time(at: DateTime<Utc>) -> bool {
+    use chrono::Datelike;
+    (1..=9999).contains(&at.year())
+}
+
+/// Parses `YYYY-MM-DDTHH:MM[:SS]` (UTC, as `datetime-local` sends) or RFC 3339,
+/// in the years 1 to 9999.
 fn parse_run_at(text: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-        return Ok(at.with_timezone(&Utc));
+    let parsed = DateTime::parse_from_rfc3339(text)
+        .map(|at| at.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+                .iter()
+                .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+                .map(|at| at.and_utc())
+        });
+    match parsed {
+        Some(at) if storable_time(at) => Ok(at),
+        Some(_) => Err("Run at must be in the years 1 to 9999.".into()),
+        None => Err("Run at must be a date and time like 2026-12-01T09:30 (UTC).".into()),
     }
-    for format in ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"] {
-        if let Ok(at) = NaiveDateTime::parse_from_str(text, format) {
-            return Ok(at.and_utc());
-        }
-    }
-    Err("Run at must be a date and time like 2026-12-01T09:30 (UTC).".into())
 }
 
 #[cfg(test)]
@@ -279,7 +313,7 @@ mod tests {
     #[test]
     fn every_bad_field_has_its_own_message() {
         type Spoil = fn(&mut NewJobForm);
-        let cases: [(Spoil, &str); 8] = [
+        let cases: [(Spoil, &str); 12] = [
             (|f| f.job_type = "teleport".into(), "job type"),
             (|f| f.job_name = "  ".into(), "name"),
             (
@@ -291,6 +325,16 @@ mod tests {
             (|f| f.queue = "Big Queue".into(), "Queue names"),
             (|f| f.max_attempts = "0".into(), "Max attempts"),
             (|f| f.run_at = "tomorrow".into(), "Run at"),
+            (
+                |f| f.run_at = "-30000-01-01T00:00".into(),
+                "years 1 to 9999",
+            ),
+            (|f| f.job_name = "bell\u{7}".into(), "control characters"),
+            (|f| f.payload = r#"{"a": "x\u0000y"}"#.into(), "NUL"),
+            (
+                |f| f.payload = format!(r#"{{"a": "{}"}}"#, "x".repeat(300 * 1024)),
+                "256 KiB",
+            ),
         ];
         for (spoil, expected) in cases {
             let mut f = form();
@@ -388,7 +432,9 @@ impl JobListFilters {
 }
 
 fn parse_filter_time(text: &str) -> Result<DateTime<Utc>, String> {
-    parse_run_at(text).map_err(|_| "Times in filters look like 2026-12-01T09:30 (UTC).".to_string())
+    parse_run_at(text).map_err(|_| {
+        "Times in filters look like 2026-12-01T09:30 (UTC), in the years 1 to 9999.".to_string()
+    })
 }
 
 #[cfg(test)]
@@ -429,6 +475,7 @@ mod filter_tests {
             (("queue", "Big Q"), "Queue names"),
             (("batch", "12"), "batch id"),
             (("from", "yesterday"), "Times in filters"),
+            (("from", "-30000-01-01T00:00"), "in the years 1 to 9999"),
             (("colour", "red"), "Unknown filter"),
         ] {
             let error = JobListFilters::parse(&filters(&[pair])).unwrap_err();

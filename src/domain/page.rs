@@ -37,7 +37,9 @@ impl Cursor {
         let invalid = || "The page link is invalid; start again from the first page.".to_string();
         let (micros, id) = token.split_once('~').ok_or_else(invalid)?;
         let micros: i64 = micros.parse().map_err(|_| invalid())?;
-        let created_at = DateTime::<Utc>::from_timestamp_micros(micros).ok_or_else(invalid)?;
+        let created_at = DateTime::<Utc>::from_timestamp_micros(micros)
+            .filter(|at| super::forms::storable_time(*at))
+            .ok_or_else(invalid)?;
         let id = Uuid::parse_str(id).map_err(|_| invalid())?;
         Ok(Cursor { created_at, id })
     }
@@ -95,6 +97,8 @@ mod tests {
             "abc",
             "12~not-a-uuid",
             "x~00000000-0000-0000-0000-000000000000",
+            // a valid timestamp PostgreSQL cannot hold
+            "-9000000000000000000~00000000-0000-0000-0000-000000000000",
         ] {
             let err = Cursor::decode(token).unwrap_err();
             assert!(err.contains("page link"), "{token}: {err}");

@@ -327,8 +327,9 @@ pub async fn migrate(options: &PgConnectOptions) -> Result<(), MigrationError> {
     })
 }
 
-/// Turns a violated constraint into a message a person understands; `None`
-/// for errors that are not the caller's fault.
+/// Turns a violated constraint or a data exception (SQLSTATE class 22) into
+/// a message a person understands; `None` for errors that are not the
+/// caller's fault.
 pub fn constraint_message(error: &sqlx::Error) -> Option<String> {
     let db = error.as_database_error()?;
     let constraint = db.constraint().unwrap_or_default();
@@ -344,9 +345,21 @@ pub fn constraint_message(error: &sqlx::Error) -> Option<String> {
         "failed_jobs_same_organization" => "A failed job record belongs to its job's organization.",
         "webhooks_webhook_url_check" => "The webhook URL must start with http:// or https://.",
         _ if db.is_check_violation() => "A value is outside what is allowed.",
-        _ if db.is_foreign_key_violation() => "A referenced record does not exist.",
-        _ if db.is_unique_violation() => "That already exists.",
-        _ => return None,
+        _ => match db.code().as_deref() {
+            // data exceptions: the input, not the server, is at fault. The
+            // server's own text may quote the input, so it is not shown.
+            Some("22001") => "A value is too long.",
+            Some("22003") => "A number is out of range.",
+            Some("22007" | "22008") => "A date or time is out of range.",
+            Some("22021" | "22P05") => {
+                "Text contains a character that cannot be stored (such as a NUL byte)."
+            }
+            Some("22P02") => "A value has the wrong format.",
+            Some(code) if code.starts_with("22") => "A value is not valid.",
+            _ if db.is_foreign_key_violation() => "A referenced record does not exist.",
+            _ if db.is_unique_violation() => "That already exists.",
+            _ => return None,
+        },
     };
     Some(message.to_string())
 }
