@@ -680,3 +680,90 @@ async fn documents_uploaded_through_the_console_are_analysed_by_a_job() {
     assert_eq!(upload(viewer, pdf).await.unwrap().status(), 403);
     assert_eq!(audit_actions(&app).await, ["document.upload"]);
 }
+
+#[tokio::test]
+async fn every_answer_carries_security_headers_and_downloads_are_inert() {
+    let app = spawn_app().await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let page = app
+        .client()
+        .get(format!("{}/jobs", app.base))
+        .header("cookie", &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let headers = page.headers().clone();
+    for (name, value) in [
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "same-origin"),
+        ("x-frame-options", "DENY"),
+        ("cache-control", "no-store"),
+    ] {
+        assert_eq!(headers[name], value, "{name}");
+    }
+    let policy = headers["content-security-policy"].to_str().unwrap().to_string();
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+    let nonce = policy
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a script nonce")
+        .to_string();
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains(&format!("nonce=\"{nonce}\"")),
+        "the page's scripts carry the header's nonce"
+    );
+
+    let (status, _) = call(&app, &admin, "list_jobs", &[]).await;
+    assert_eq!(status, 200);
+    let answer = app
+        .client()
+        .post(format!("{}/api/list_jobs", app.base))
+        .header("cookie", &admin)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.headers()["cache-control"], "no-store");
+    assert!(answer.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .starts_with("default-src 'none'"));
+
+    // an uploaded "document" that is really HTML comes back inert
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"<script>alert(1)</script>".to_vec())
+            .file_name("page.html")
+            .mime_str("text/html")
+            .unwrap(),
+    );
+    let uploaded = app
+        .client()
+        .post(format!("{}/documents", app.base))
+        .header("cookie", &admin)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), 201);
+    let job_id = uploaded.text().await.unwrap();
+    let (_, detail) = call(&app, &admin, "job_detail", &[("id", job_id.as_str())]).await;
+    let file_id = detail["payload"]["file_id"].as_str().unwrap().to_string();
+    let download = app
+        .client()
+        .get(format!("{}/files/{file_id}", app.base))
+        .header("cookie", &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.headers()["content-type"], "application/octet-stream");
+    assert_eq!(download.headers()["content-security-policy"], "sandbox");
+    assert_eq!(download.headers()["cache-control"], "no-store");
+    assert_eq!(
+        download.headers()["content-disposition"],
+        "attachment; filename=\"page.html\"; filename*=UTF-8''page.html"
+    );
+}

@@ -9,8 +9,20 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
-/// The HTML document around the app (server side).
+/// The HTML document around the app (server side). Its answer carries the
+/// Content-Security-Policy naming this render's script nonce.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) {
+        if let Ok(policy) =
+            http::HeaderValue::from_str(&crate::server::http::headers::page_policy(&nonce))
+        {
+            response.insert_header(http::header::CONTENT_SECURITY_POLICY, policy);
+        }
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -31,31 +31,75 @@ pub async fn download(
     }
     .await;
     match file {
-        Ok(Some(file)) => {
-            let name: String = file
-                .file_name
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-                .collect();
-            (
-                [
-                    (header::CONTENT_TYPE, file.content_type),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        format!("attachment; filename=\"{name}\""),
-                    ),
-                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
-                ],
-                file.content,
-            )
-                .into_response()
-        }
+        Ok(Some(file)) => (
+            [
+                (header::CONTENT_TYPE, download_type(&file.content_type)),
+                (
+                    header::CONTENT_DISPOSITION,
+                    content_disposition(&file.file_name),
+                ),
+                // a file opened in the browser runs nothing and reaches nothing
+                (header::CONTENT_SECURITY_POLICY, "sandbox".to_string()),
+            ],
+            file.content,
+        )
+            .into_response(),
         Ok(None) => (StatusCode::NOT_FOUND, "No such file.").into_response(),
         Err(error) => {
             tracing::error!(%error, "file download failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong.").into_response()
         }
     }
+}
+
+/// Types a download keeps; anything else (HTML, SVG, scripts: what a
+/// browser might run) is sent as `application/octet-stream`.
+const DOWNLOAD_TYPES: [&str; 6] = [
+    "application/pdf",
+    "text/csv",
+    "text/plain",
+    "image/png",
+    "image/jpeg",
+    "application/json",
+];
+
+/// The Content-Type a stored file is sent with.
+fn download_type(declared: &str) -> String {
+    let essence = declared
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if DOWNLOAD_TYPES.contains(&essence.as_str()) {
+        essence
+    } else {
+        "application/octet-stream".to_string()
+    }
+}
+
+/// `attachment` with the file's name per RFC 6266: an ASCII fallback and the
+/// exact name percent-encoded as UTF-8.
+fn content_disposition(name: &str) -> String {
+    let fallback: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ' ') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let fallback = if fallback.trim().is_empty() {
+        "download".to_string()
+    } else {
+        fallback
+    };
+    format!(
+        "attachment; filename=\"{fallback}\"; filename*=UTF-8''{}",
+        crate::domain::percent_encode(name)
+    )
 }
 
 /// Largest document the console accepts.
@@ -241,6 +285,28 @@ fn clean_file_name(raw: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn only_inert_types_are_kept() {
+        assert_eq!(download_type("application/pdf"), "application/pdf");
+        assert_eq!(download_type("text/CSV; charset=utf-8"), "text/csv");
+        assert_eq!(download_type("text/html"), "application/octet-stream");
+        assert_eq!(download_type("image/svg+xml"), "application/octet-stream");
+    }
+
+    #[test]
+    fn names_are_given_twice_as_rfc_6266_says() {
+        assert_eq!(
+            content_disposition("Bericht März.pdf"),
+            "attachment; filename=\"Bericht M_rz.pdf\"; filename*=UTF-8''Bericht%20M%C3%A4rz.pdf"
+        );
+        assert_eq!(
+            content_disposition("\"; evil"),
+            "attachment; filename=\"__ evil\"; filename*=UTF-8''%22%3B%20evil"
+        );
+    }
+
     #[test]
     fn file_names_lose_paths_and_control_characters() {
         assert_eq!(

@@ -2,6 +2,7 @@
 //! session layer and the auth gate, plus stored files (`files`).
 
 pub mod files;
+pub mod headers;
 
 use super::auth::{gate, session};
 use super::config::Config;
@@ -79,6 +80,10 @@ pub fn router(db: Database, config: &Config, leptos_options: LeptosOptions) -> R
         .layer(Extension(std::sync::Arc::new(
             super::auth::throttle::SignInGuard::default(),
         )))
+        .layer(middleware::from_fn_with_state(
+            config.secure_cookies(),
+            headers::security_headers,
+        ))
         .layer(middleware::from_fn(trace_request))
         .with_state(state)
 }
