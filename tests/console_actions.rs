@@ -702,7 +702,10 @@ async fn every_answer_carries_security_headers_and_downloads_are_inert() {
     ] {
         assert_eq!(headers[name], value, "{name}");
     }
-    let policy = headers["content-security-policy"].to_str().unwrap().to_string();
+    let policy = headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(!policy.contains("unsafe-inline"), "{policy}");
     let nonce = policy
         .split("'nonce-")
@@ -759,7 +762,10 @@ async fn every_answer_carries_security_headers_and_downloads_are_inert() {
         .send()
         .await
         .unwrap();
-    assert_eq!(download.headers()["content-type"], "application/octet-stream");
+    assert_eq!(
+        download.headers()["content-type"],
+        "application/octet-stream"
+    );
     assert_eq!(download.headers()["content-security-policy"], "sandbox");
     assert_eq!(download.headers()["cache-control"], "no-store");
     assert_eq!(
