@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { signIn, trackErrors, waitForHydration } from "./helpers";
+import { BANK_ADMIN, signIn, trackErrors, waitForHydration } from "./helpers";
 
 const NORTHWIND_ADMIN = "admin@northwind.example";
 const HARBOR_ADMIN = "admin@harbor.example";
@@ -32,14 +32,14 @@ test("an org admin enqueues a job in the console and sees it complete", async ({
   expect(errors).toEqual([]);
 });
 
-test("a running job's page shows its worker and hydrates", async ({ page }) => {
+test("a running job's page shows its worker to bank admins and hydrates", async ({ page, browser }) => {
   const errors = trackErrors(page);
   await signIn(page, NORTHWIND_ADMIN);
   await page.goto("/jobs/new");
   await waitForHydration(page);
   await page.getByTestId("job-type").selectOption("other");
   await page.getByTestId("job-name").fill("Long running diagnostic");
-  await page.getByTestId("job-payload").fill('{"delay_ms": 8000}');
+  await page.getByTestId("job-payload").fill('{"delay_ms": 20000}');
   await page.getByRole("button", { name: "Enqueue job" }).click();
   await expect(page).toHaveURL(/\/jobs\/[0-9a-f-]{36}$/);
   await expect(async () => {
@@ -47,8 +47,19 @@ test("a running job's page shows its worker and hydrates", async ({ page }) => {
     await expect(page.getByTestId("job-status")).toHaveText("running", { timeout: 1000 });
   }).toPass({ timeout: 10_000 });
   await waitForHydration(page);
-  await expect(page.getByTestId("job-worker")).not.toBeEmpty();
+  // the organization's own admin does not see the bank's hosts and processes
+  await expect(page.getByTestId("job-worker")).toHaveCount(0);
+  const jobUrl = page.url();
+  const bank = await browser.newContext({ baseURL: new URL(jobUrl).origin });
+  const bankPage = await bank.newPage();
+  const bankErrors = trackErrors(bankPage);
+  await signIn(bankPage, BANK_ADMIN);
+  await bankPage.goto(jobUrl);
+  await waitForHydration(bankPage);
+  await expect(bankPage.getByTestId("job-worker")).not.toBeEmpty();
+  await bank.close();
   expect(errors).toEqual([]);
+  expect(bankErrors).toEqual([]);
 });
 
 test("a failed job is retried from the Failed jobs tab", async ({ page }) => {

@@ -182,7 +182,7 @@ pub async fn create_job(form: crate::domain::NewJobForm) -> Result<uuid::Uuid, A
     Ok(id)
 }
 
-/// One job in full.
+/// One job in full (for organization users, without infrastructure details).
 #[server(endpoint = "job_detail")]
 pub async fn job_detail(id: uuid::Uuid) -> Result<crate::domain::JobDetail, AppError> {
     use crate::server::auth::require_caller;
@@ -193,7 +193,11 @@ pub async fn job_detail(id: uuid::Uuid) -> Result<crate::domain::JobDetail, AppE
         .await?
         .ok_or(AppError::NotFound)?;
     tx.commit().await?;
-    Ok(detail)
+    Ok(if caller.user.is_bank_admin() {
+        detail
+    } else {
+        detail.for_tenant()
+    })
 }
 
 /// Cancels, retries or deletes one job; returns what happened, in words.

@@ -254,6 +254,24 @@ pub struct JobDetail {
     pub updated_at: DateTime<Utc>,
 }
 
+impl JobDetail {
+    /// What an organization's own users see of a job: its human error
+    /// message and kind, never the infrastructure (the worker's host and
+    /// process, database error text, traces). Bank admins see everything.
+    pub fn for_tenant(mut self) -> Self {
+        self.locked_by = None;
+        self.error_details = self.error_details.map(
+            |details| serde_json::json!({ "kind": details["kind"], "attempt": details["attempt"] }),
+        );
+        for record in &mut self.attempt_log {
+            if record.kind == Some(JobErrorKind::LeaseExpired) {
+                record.error = Some("Its worker stopped responding.".into());
+            }
+        }
+        self
+    }
+}
+
 /// One queue in the Queues view.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
@@ -298,4 +316,61 @@ pub struct AttemptRecord {
     pub error: Option<String>,
     /// What kind of trouble it was.
     pub kind: Option<JobErrorKind>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenants_see_the_error_but_not_the_infrastructure() {
+        let now = Utc::now();
+        let detail = JobDetail {
+            id: Uuid::nil(),
+            organization_id: Uuid::nil(),
+            organization_name: "Northwind".into(),
+            job_type: JobType::Other,
+            job_name: "x".into(),
+            payload: serde_json::json!({}),
+            status: JobStatus::Failed,
+            priority: Priority::Normal,
+            queue: "default".into(),
+            attempts: 1,
+            max_attempts: 1,
+            timeout_seconds: 300,
+            available_at: now,
+            started_at: None,
+            completed_at: None,
+            failed_at: Some(now),
+            error_message: Some("The worker running this job stopped responding.".into()),
+            error_details: Some(serde_json::json!({
+                "kind": "lease_expired", "attempt": 1,
+                "locked_by": "db-host-7:4242:ab", "stack_trace": "lease_expired: worker db-host-7:4242",
+                "causes": ["connection to 10.0.0.5 refused"],
+            })),
+            result: None,
+            attempt_log: vec![AttemptRecord {
+                attempt: 1,
+                started_at: Some(now),
+                finished_at: now,
+                outcome: AttemptOutcome::Lost,
+                error: Some("worker db-host-7:4242:ab stopped responding".into()),
+                kind: Some(JobErrorKind::LeaseExpired),
+            }],
+            batch_id: None,
+            batch_name: None,
+            locked_by: Some("db-host-7:4242:ab".into()),
+            cancel_requested_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let seen = detail.clone().for_tenant();
+        let text = serde_json::to_string(&seen).unwrap();
+        assert!(
+            !text.contains("db-host-7") && !text.contains("10.0.0.5"),
+            "{text}"
+        );
+        assert_eq!(seen.error_message, detail.error_message);
+        assert_eq!(seen.error_details.unwrap()["kind"], "lease_expired");
+    }
 }
