@@ -411,7 +411,7 @@ fn job_view(job: JobDetail, can_write: bool, act: ServerAction<JobActionFn>) -> 
             view! { <p class="muted">"None."</p> }.into_any()
         } else {
             view! {
-                <table class="list">
+                <div class="table-wrap"><table class="list">
                     <thead><tr><th>"Attempt"</th><th>"Outcome"</th><th>"Kind"</th><th>"Error"</th><th>"Started"</th><th>"Finished"</th></tr></thead>
                     <tbody>
                         {attempts.into_iter().map(|a| view! {
@@ -425,7 +425,7 @@ fn job_view(job: JobDetail, can_write: bool, act: ServerAction<JobActionFn>) -> 
                             </tr>
                         }).collect_view()}
                     </tbody>
-                </table>
+                </table></div>
             }.into_any()
         }}
     }
