@@ -773,3 +773,58 @@ async fn every_answer_carries_security_headers_and_downloads_are_inert() {
         "attachment; filename=\"page.html\"; filename*=UTF-8''page.html"
     );
 }
+
+#[tokio::test]
+async fn a_job_whose_failure_is_open_is_not_deleted_and_deletions_are_recorded() {
+    let app = spawn_app().await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let mut conn = app.test_db.owner_connection().await;
+    let (failure, job): (Uuid, Uuid) = sqlx::query_as(
+        "select f.id, f.job_id from failed_jobs f join organizations o on o.id = f.organization_id
+         where o.slug = 'northwind-lending' and not f.is_resolved limit 1",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let delete = || {
+        let (app, admin, job) = (&app, admin.clone(), job.to_string());
+        async move {
+            call(
+                app,
+                &admin,
+                "job_action",
+                &[("id", &job), ("action", "delete")],
+            )
+            .await
+        }
+    };
+    let (status, body) = delete().await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (
+            422,
+            Some("This job has an unresolved failure: resolve it before deleting the job.")
+        )
+    );
+    let (status, _) = call(
+        &app,
+        &admin,
+        "resolve_failed_jobs",
+        &[
+            ("ids[0]", failure.to_string().as_str()),
+            ("resolution", "Handled by phone"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, body) = delete().await;
+    assert_eq!((status, body.as_str()), (200, Some("Job deleted.")));
+    let deleted: serde_json::Value = sqlx::query_scalar(
+        "select summary -> 'deleted' from audit_log where action = 'job.delete'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(deleted[0]["id"], job.to_string());
+    assert_eq!(deleted[0]["status"], "failed");
+}

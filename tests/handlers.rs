@@ -245,16 +245,21 @@ async fn cleanup_prunes_only_what_retention_allows_in_chunks() {
     let recent = insert_job(org, "completed", 5).await;
     let open_failure = insert_job(org, "failed", 40).await;
     let resolved_failure = insert_job(org, "failed", 200).await;
+    // its job is past retention, its failure record (resolved lately) is not
+    let recently_resolved = insert_job(org, "failed", 200).await;
     let foreign = insert_job(other, "completed", 40).await;
-    sqlx::query(
-        "update failed_jobs set is_resolved = true, resolved_at = now() - interval '100 days',
-                                resolution = 'handled'
-         where job_id = $1",
-    )
-    .bind(resolved_failure)
-    .execute(&mut owner)
-    .await
-    .unwrap();
+    for (job, days) in [(resolved_failure, 100), (recently_resolved, 10)] {
+        sqlx::query(
+            "update failed_jobs set is_resolved = true,
+                    resolved_at = now() - make_interval(days => $2), resolution = 'handled'
+             where job_id = $1",
+        )
+        .bind(job)
+        .bind(days)
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    }
     sqlx::query(
         "insert into third_party_api_log (organization_id, api_name, endpoint, method, status, created_at)
          values ($1, 'Old API', '/x', 'GET', 'success', now() - interval '100 days'),
@@ -276,9 +281,18 @@ async fn cleanup_prunes_only_what_retention_allows_in_chunks() {
             .fetch_all(&mut owner)
             .await
             .unwrap();
-    let mut expected = vec![recent, open_failure, foreign];
+    let mut expected = vec![recent, open_failure, recently_resolved, foreign];
     expected.sort();
     assert_eq!(remaining, expected);
+    let pruned: i64 = sqlx::query_scalar(
+        "select coalesce(sum(jsonb_array_length(summary -> 'deleted')), 0)::bigint
+         from audit_log where action = 'job.prune' and organization_id = $1",
+    )
+    .bind(org)
+    .fetch_one(&mut owner)
+    .await
+    .unwrap();
+    assert_eq!(pruned, 7, "every pruned job is named in the audit log");
     let apis: Vec<String> = sqlx::query_scalar("select api_name from third_party_api_log")
         .fetch_all(&mut owner)
         .await

@@ -433,7 +433,13 @@ async fn queue_names_are_checked_and_failure_records_follow_their_jobs_organizat
         moved.as_database_error().unwrap().constraint(),
         Some("failed_jobs_same_organization")
     );
-    // deleting the job takes its failure record along
+    // deleting the job takes its (resolved) failure record along
+    sqlx::query(
+        "update failed_jobs set is_resolved = true, resolved_at = now(), resolution = 'done'",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
     sqlx::query("delete from jobs where id = $1")
         .bind(job)
         .execute(&mut conn)
@@ -637,13 +643,13 @@ async fn a_database_with_migrations_this_build_lacks_is_an_older_build() {
     let mut conn = test_db.owner_connection().await;
     sqlx::query(
         "insert into _sqlx_migrations (version, description, success, checksum, execution_time)
-         values (8, 'hot job rows', true, '\\x00'::bytea, 0)",
+         values (9999, 'from another branch', true, '\\x00'::bytea, 0)",
     )
     .execute(&mut conn)
     .await
     .unwrap();
 
-    refused_history(&test_db, 8).await;
+    refused_history(&test_db, 9999).await;
 }
 
 #[test]
@@ -680,4 +686,76 @@ fn released_migrations_are_never_edited() {
             "migration {version} is not recorded in tests/fixtures/released_migrations.txt"
         );
     }
+}
+
+#[tokio::test]
+async fn each_failure_episode_keeps_its_own_record_and_open_failures_block_deletion() {
+    let test_db = common::fresh_database().await;
+    let mut conn = test_db.owner_connection().await;
+    let orgs = organizations_one_and_two(&mut conn).await;
+    let job: uuid::Uuid = sqlx::query_scalar(
+        "insert into jobs (organization_id, job_type, job_name, payload, status, error_message)
+         values ($1, 'other', 'flaky', '{}', 'failed', 'first failure') returning id",
+    )
+    .bind(orgs[0])
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+
+    let refused = sqlx::query("delete from jobs where id = $1")
+        .bind(job)
+        .execute(&mut conn)
+        .await
+        .expect_err("an open failure blocks deletion");
+    let db_error = refused.as_database_error().unwrap();
+    assert_eq!(
+        (db_error.code().as_deref(), db_error.constraint()),
+        (Some("23503"), Some("jobs_unresolved_failure"))
+    );
+
+    // failing again while open: the same record
+    for status in ["pending", "failed"] {
+        sqlx::query("update jobs set status = $2, error_message = 'second failure' where id = $1")
+            .bind(job)
+            .bind(status)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    // resolved, then failing again: a new record; the resolution stays
+    sqlx::query(
+        "update failed_jobs set is_resolved = true, resolved_at = now(), resolution = 'fixed the template'
+         where job_id = $1",
+    )
+    .bind(job)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    for status in ["pending", "failed"] {
+        sqlx::query("update jobs set status = $2, error_message = 'third failure' where id = $1")
+            .bind(job)
+            .bind(status)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let records: Vec<(String, bool, Option<String>)> = sqlx::query_as(
+        "select error_message, is_resolved, resolution from failed_jobs
+         where job_id = $1 order by created_at, is_resolved desc",
+    )
+    .bind(job)
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        records,
+        [
+            (
+                "second failure".to_string(),
+                true,
+                Some("fixed the template".to_string())
+            ),
+            ("third failure".to_string(), false, None),
+        ]
+    );
 }

@@ -140,8 +140,9 @@ pub async fn retry_batch_failures(id: uuid::Uuid) -> Result<String, AppError> {
         },
         ids: Vec::new(),
     };
-    let retried =
-        crate::server::queue::actions::apply(&mut tx, &filter, JobAction::Retry, "").await?;
+    let retried = crate::server::queue::actions::apply(&mut tx, &filter, JobAction::Retry, "")
+        .await?
+        .changed;
     if retried == 0 {
         return Err(AppError::invalid("This batch has no failed jobs."));
     }

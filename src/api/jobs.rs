@@ -106,8 +106,9 @@ pub async fn bulk_jobs(
         )));
     }
     let reason = format!("Cancelled by {}.", caller.user.email);
-    let changed =
+    let applied =
         crate::server::queue::actions::apply(&mut request.tx, &filter, action, &reason).await?;
+    let changed = applied.changed;
     caller
         .audit(
             &mut request.tx,
@@ -123,6 +124,7 @@ pub async fn bulk_jobs(
                 "changed": changed,
                 "filters": query.first_page().url_params(),
                 "selected": selection,
+                "deleted": applied.deleted,
             }),
         )
         .await?;
@@ -231,13 +233,18 @@ pub async fn job_action(
         (JobAction::Delete, _) => "Job deleted.",
     };
     let reason = format!("Cancelled by {}.", caller.user.email);
-    crate::server::queue::actions::apply(
+    let applied = crate::server::queue::actions::apply(
         &mut tx,
         &crate::server::db::JobFilter::one(Some(organization_id), id),
         action,
         &reason,
     )
     .await?;
+    if action == JobAction::Delete && applied.changed == 0 {
+        return Err(AppError::invalid(
+            "This job has an unresolved failure: resolve it before deleting the job.",
+        ));
+    }
     caller
         .audit(
             &mut tx,
@@ -245,7 +252,10 @@ pub async fn job_action(
             &format!("job.{action}"),
             "job",
             id.to_string(),
-            serde_json::json!({ "previous_status": status.as_str() }),
+            serde_json::json!({
+                "previous_status": status.as_str(),
+                "deleted": applied.deleted,
+            }),
         )
         .await?;
     tx.commit().await?;

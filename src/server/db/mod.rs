@@ -343,6 +343,9 @@ pub fn constraint_message(error: &sqlx::Error) -> Option<String> {
         "queues_name_check" => crate::domain::QUEUE_NAME_RULE,
         "jobs_max_attempts_check" => "Max attempts must be between 1 and 100.",
         "failed_jobs_same_organization" => "A failed job record belongs to its job's organization.",
+        "jobs_unresolved_failure" => {
+            "A job with an unresolved failure cannot be deleted: resolve the failure first."
+        }
         "webhooks_webhook_url_check" => "The webhook URL must start with http:// or https://.",
         _ if db.is_check_violation() => "A value is outside what is allowed.",
         _ => match db.code().as_deref() {

@@ -6,27 +6,51 @@
 use super::{CANCEL_CHANNEL, JOBS_CHANNEL};
 use crate::domain::{JobAction, JobStatus};
 use crate::server::db::JobFilter;
-use sqlx::{PgConnection, QueryBuilder};
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
+/// What one application of an action did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Applied {
+    /// Jobs changed (or removed).
+    pub changed: i64,
+    /// For deletions, what was deleted (id, name, type, status of each), for
+    /// the audit log: the rows themselves are gone.
+    pub deleted: serde_json::Value,
+}
+
+/// Adds the condition "`action` applies to job `j`": its status allows it,
+/// and a deletion never takes a job whose failure is still open.
+pub fn push_eligible(query: &mut QueryBuilder<'_, Postgres>, action: JobAction) {
+    query
+        .push("j.status = any(")
+        .push_bind(eligible_statuses(action))
+        .push(")");
+    if action == JobAction::Delete {
+        query.push(
+            " and not exists (select 1 from failed_jobs f where f.job_id = j.id and not f.is_resolved)",
+        );
+    }
+}
+
 /// Applies `action` to every job matching `filter` that it applies to, with
-/// one statement; returns how many jobs changed.
+/// one statement.
 ///
 /// - cancel: pending jobs are cancelled (`reason` is their error message);
 ///   running ones get a cancellation request their worker hears by NOTIFY;
 /// - retry: failed and cancelled jobs go back to pending with fresh attempts
 ///   (an open failure record counts the retry); pending ones become due now;
-/// - delete: finished jobs are removed (their failure records go with them).
+/// - delete: finished jobs without an open failure are removed (their
+///   resolved failure records go with them).
 pub async fn apply(
     conn: &mut PgConnection,
     filter: &JobFilter,
     action: JobAction,
     reason: &str,
-) -> Result<i64, sqlx::Error> {
-    let mut query = QueryBuilder::new(
-        "with target as materialized (\n  select j.id from jobs j\n  where j.status = any(",
-    );
-    query.push_bind(eligible_statuses(action)).push(")");
+) -> Result<Applied, sqlx::Error> {
+    let mut query =
+        QueryBuilder::new("with target as materialized (\n  select j.id from jobs j\n  where ");
+    push_eligible(&mut query, action);
     filter.push_conditions(&mut query);
     query.push("\n  order by j.id\n  for update of j\n),\n");
     match action {
@@ -48,7 +72,8 @@ requested as (
   returning j.id
 )
 select (select count(*) from cancelled) + (select count(*) from requested),
-       (select count(pg_notify('{CANCEL_CHANNEL}', id::text)) from requested)"
+       (select count(pg_notify('{CANCEL_CHANNEL}', id::text)) from requested),
+       '[]'::jsonb"
                 ));
         }
         JobAction::Retry => {
@@ -71,19 +96,27 @@ counted as (
 )
 select (select count(*) from changed),
        (select count(pg_notify('{JOBS_CHANNEL}', queue))
-        from (select distinct queue from changed) q)"
+        from (select distinct queue from changed) q),
+       '[]'::jsonb"
             ));
         }
         JobAction::Delete => {
             query.push(
-                "deleted as (delete from jobs j using target t where j.id = t.id returning j.id)
-select count(*), 0::bigint from deleted",
+                "deleted as (
+  delete from jobs j using target t where j.id = t.id
+  returning j.id, j.job_name, j.job_type, j.status
+)
+select count(*), 0::bigint,
+       coalesce(jsonb_agg(jsonb_build_object(
+         'id', id, 'name', job_name, 'type', job_type, 'status', status)), '[]'::jsonb)
+from deleted",
             );
         }
     }
     // The second column counts wake-ups sent; selecting it makes them happen.
-    let (changed, _notified): (i64, i64) = query.build_query_as().fetch_one(conn).await?;
-    Ok(changed)
+    let (changed, _notified, deleted): (i64, i64, serde_json::Value) =
+        query.build_query_as().fetch_one(conn).await?;
+    Ok(Applied { changed, deleted })
 }
 
 /// The statuses `action` applies to.

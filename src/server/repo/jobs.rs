@@ -2,7 +2,7 @@
 
 use crate::domain::{Cursor, JobAction, JobRow, JobStatus, PAGE_SIZE};
 use crate::server::db::{list, JobFilter, Tx};
-use crate::server::queue::actions::eligible_statuses;
+use crate::server::queue::actions::push_eligible;
 use sqlx::QueryBuilder;
 use uuid::Uuid;
 
@@ -84,10 +84,9 @@ pub async fn count_for(
     filter: &JobFilter,
     action: JobAction,
 ) -> Result<(i64, i64), sqlx::Error> {
-    let mut query = QueryBuilder::new("select count(*), count(*) filter (where j.status = any(");
-    query
-        .push_bind(eligible_statuses(action))
-        .push("))\nfrom jobs j\nwhere true");
+    let mut query = QueryBuilder::new("select count(*), count(*) filter (where ");
+    push_eligible(&mut query, action);
+    query.push(")\nfrom jobs j\nwhere true");
     filter.push_conditions(&mut query);
     query.build_query_as().fetch_one(&mut **tx).await
 }

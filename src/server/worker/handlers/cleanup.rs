@@ -1,6 +1,7 @@
 //! `cleanup` jobs: retention. Deletes the organization's finished jobs,
 //! resolved failure records and API log rows older than its retention
-//! settings, in bounded chunks so no statement holds locks for long.
+//! settings, in bounded chunks so no statement holds locks for long; every
+//! pruned job is named in an audit row.
 
 use super::{database_error, Handler, HandlerFuture, JobContext};
 use crate::server::queue::{JobError, Outcome};
@@ -31,35 +32,60 @@ struct Step {
 const STEPS: &[Step] = &[
     Step {
         name: "jobs",
-        // Finished jobs past retention; failed jobs only once their failure
-        // record is resolved (an open failure is still someone's work).
-        sql: "delete from jobs where id in (
-                select j.id from jobs j join organizations o on o.id = j.organization_id
-                where j.organization_id = $1
-                  and j.status in ('completed', 'cancelled', 'failed')
-                  and coalesce(j.completed_at, j.failed_at, j.updated_at)
-                      < now() - make_interval(days => o.job_retention_days)
-                  and not exists (select 1 from failed_jobs f
-                                  where f.job_id = j.id and not f.is_resolved)
-                limit $2)",
+        // Finished jobs past retention whose failure records (if any) are
+        // resolved and past their own retention too: deleting a job takes
+        // its failure records with it. What is deleted is recorded in the
+        // audit log by the same statement.
+        sql: "with deleted as (
+                delete from jobs where id in (
+                  select j.id from jobs j join organizations o on o.id = j.organization_id
+                  where j.organization_id = $1
+                    and j.status in ('completed', 'cancelled', 'failed')
+                    and coalesce(j.completed_at, j.failed_at, j.updated_at)
+                        < now() - make_interval(days => o.job_retention_days)
+                    and not exists (
+                      select 1 from failed_jobs f
+                      where f.job_id = j.id
+                        and (not f.is_resolved
+                             or f.resolved_at >= now() - make_interval(days => o.failed_job_retention_days)))
+                  limit $2)
+                returning id, job_name, job_type, status
+              ),
+              audited as (
+                insert into audit_log (organization_id, action, target_type, target_id, summary)
+                select $1, 'job.prune', 'jobs', count(*)::text,
+                       jsonb_build_object('reason', 'retention', 'deleted', jsonb_agg(jsonb_build_object(
+                         'id', id, 'name', job_name, 'type', job_type, 'status', status)))
+                from deleted
+                having count(*) > 0
+              )
+              select count(*) from deleted",
     },
     Step {
         name: "failed_jobs",
-        sql: "delete from failed_jobs where id in (
-                select f.id from failed_jobs f join organizations o on o.id = f.organization_id
-                where f.organization_id = $1
-                  and f.is_resolved
-                  and f.resolved_at < now() - make_interval(days => o.failed_job_retention_days)
-                limit $2)",
+        sql: "with deleted as (
+                delete from failed_jobs where id in (
+                  select f.id from failed_jobs f join organizations o on o.id = f.organization_id
+                  where f.organization_id = $1
+                    and f.is_resolved
+                    and f.resolved_at < now() - make_interval(days => o.failed_job_retention_days)
+                  limit $2)
+                returning 1
+              )
+              select count(*) from deleted",
     },
     Step {
         name: "api_logs",
-        sql: "delete from third_party_api_log where id in (
-                select l.id from third_party_api_log l
-                join organizations o on o.id = l.organization_id
-                where l.organization_id = $1
-                  and l.created_at < now() - make_interval(days => o.api_log_retention_days)
-                limit $2)",
+        sql: "with deleted as (
+                delete from third_party_api_log where id in (
+                  select l.id from third_party_api_log l
+                  join organizations o on o.id = l.organization_id
+                  where l.organization_id = $1
+                    and l.created_at < now() - make_interval(days => o.api_log_retention_days)
+                  limit $2)
+                returning 1
+              )
+              select count(*) from deleted",
     },
 ];
 
@@ -87,14 +113,13 @@ impl Handler for CleanupHandler {
                     }
                     let rows = async {
                         let mut tx = ctx.begin().await?;
-                        let done = sqlx::query(step.sql)
+                        let done: i64 = sqlx::query_scalar(step.sql)
                             .bind(ctx.job.organization_id)
                             .bind(chunk)
-                            .execute(&mut *tx)
-                            .await?
-                            .rows_affected();
+                            .fetch_one(&mut *tx)
+                            .await?;
                         tx.commit().await?;
-                        Ok::<u64, sqlx::Error>(done)
+                        Ok::<u64, sqlx::Error>(done as u64)
                     }
                     .await;
                     let rows = match rows {
