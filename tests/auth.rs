@@ -460,3 +460,39 @@ async fn a_flood_of_wrong_sign_ins_does_not_fail_a_signed_in_users_pages() {
         assert!(matches!(status, 401 | 429 | 503), "{status}");
     }
 }
+
+#[tokio::test]
+async fn readiness_says_whether_the_database_and_schema_are_ready() {
+    let app = spawn_app().await;
+    let ready = app
+        .client()
+        .get(format!("{}/readyz", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"database": "ok", "schema": "ok", "worker": "not in this process"})
+    );
+
+    // a database whose newest migration did not complete is not ready
+    let mut owner = app.test_db.owner_connection().await;
+    sqlx::query(
+        "update _sqlx_migrations set success = false
+         where version = (select max(version) from _sqlx_migrations)",
+    )
+    .execute(&mut owner)
+    .await
+    .unwrap();
+    let behind = app
+        .client()
+        .get(format!("{}/readyz", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(behind.status(), 503);
+    let body: serde_json::Value = behind.json().await.unwrap();
+    assert_eq!(body["schema"], "behind");
+}

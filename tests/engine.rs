@@ -1137,3 +1137,15 @@ async fn claims_planned_while_jobs_was_tiny_still_look_jobs_up_by_key() {
     let after = scans_of_jobs_beyond(&mut owner, before).await;
     assert_eq!(after.0, before.0, "a claim scanned the whole jobs table");
 }
+
+#[tokio::test]
+async fn a_workers_probe_says_it_runs_until_it_is_shut_down() {
+    let test = fresh_database().await;
+    let worker = Worker::start(test.db.clone(), Registry::empty(), fast_config())
+        .await
+        .unwrap();
+    let probe = worker.probe();
+    assert!(probe.is_running());
+    worker.shutdown().await;
+    assert!(!probe.is_running());
+}

@@ -141,7 +141,7 @@ pub async fn spawn_app_with(
     let mut config = veriphy_jobs::server::config::Config::defaults();
     config.in_process_worker = false;
     configure(&mut config);
-    let app = veriphy_jobs::server::http::router(test_db.db.clone(), &config, options);
+    let app = veriphy_jobs::server::http::router(test_db.db.clone(), &config, options, None);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

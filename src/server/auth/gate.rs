@@ -19,6 +19,7 @@ fn is_public(path: &str) -> bool {
     path == "/login"
         || path == "/api/login"
         || path == "/healthz"
+        || path == "/readyz"
         || path == "/favicon.ico"
         || path.starts_with("/pkg/")
         || path.starts_with("/assets/")

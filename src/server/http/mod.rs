@@ -3,10 +3,12 @@
 
 pub mod files;
 pub mod headers;
+pub mod readiness;
 
 use super::auth::{gate, session};
 use super::config::Config;
 use super::db::Database;
+use super::worker::WorkerProbe;
 use crate::app::{shell, App};
 use axum::extract::{FromRef, MatchedPath, Request};
 use axum::middleware::Next;
@@ -25,6 +27,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// Database pools.
     pub db: Database,
+    /// The in-process worker, when this process runs one.
+    pub worker: Option<WorkerProbe>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -39,12 +43,19 @@ impl FromRef<AppState> for Database {
     }
 }
 
-/// Builds the whole application router.
-pub fn router(db: Database, config: &Config, leptos_options: LeptosOptions) -> Router {
+/// Builds the whole application router; `worker` is the in-process
+/// worker's probe, if there is one (for `/readyz`).
+pub fn router(
+    db: Database,
+    config: &Config,
+    leptos_options: LeptosOptions,
+    worker: Option<WorkerProbe>,
+) -> Router {
     let routes = generate_route_list(App);
     let state = AppState {
         leptos_options: leptos_options.clone(),
         db: db.clone(),
+        worker,
     };
     let policy = config.session_policy();
     let sessions = session::layer(
@@ -55,6 +66,7 @@ pub fn router(db: Database, config: &Config, leptos_options: LeptosOptions) -> R
 
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readiness::readyz))
         .route("/files/{id}", get(files::download))
         .route(
             "/documents",

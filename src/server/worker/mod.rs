@@ -30,4 +30,4 @@ mod shutdown;
 
 pub use config::WorkerConfig;
 pub use handlers::{FnHandler, Handler, JobContext, Registry};
-pub use runtime::Worker;
+pub use runtime::{Worker, WorkerProbe};

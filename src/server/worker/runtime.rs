@@ -118,4 +118,32 @@ impl Worker {
     pub fn id(&self) -> &str {
         &self.shared.config.worker_id
     }
+
+    /// A probe that says whether this worker still runs: its completer and
+    /// background services have not ended, and it has not been told to stop.
+    pub fn probe(&self) -> WorkerProbe {
+        WorkerProbe {
+            stop: self.shared.stop.clone(),
+            tasks: self
+                .background
+                .iter()
+                .map(|task| task.abort_handle())
+                .chain(std::iter::once(self.completer.abort_handle()))
+                .collect(),
+        }
+    }
+}
+
+/// Whether a worker runs, for readiness checks; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct WorkerProbe {
+    stop: CancellationToken,
+    tasks: Vec<tokio::task::AbortHandle>,
+}
+
+impl WorkerProbe {
+    /// True while the worker claims and runs jobs.
+    pub fn is_running(&self) -> bool {
+        !self.stop.is_cancelled() && self.tasks.iter().all(|task| !task.is_finished())
+    }
 }
