@@ -828,3 +828,56 @@ async fn a_job_whose_failure_is_open_is_not_deleted_and_deletions_are_recorded()
     assert_eq!(deleted[0]["id"], job.to_string());
     assert_eq!(deleted[0]["status"], "failed");
 }
+
+#[tokio::test]
+async fn queues_are_created_by_bank_admins_and_organizations_see_the_ones_they_use() {
+    let app = spawn_app().await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let bank = signed_in(&app, "bank.admin@veriphy.example").await;
+    let mut form = job_form("{}", "Statement run");
+    form.retain(|(name, _)| *name != "form[queue]");
+    form.push(("form[queue]", "statements"));
+
+    let (status, body) = call(&app, &admin, "create_job", &form).await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (
+            422,
+            Some("There is no queue named statements. Bank admins create queues in the Queues view.")
+        )
+    );
+    let create = [("name", "statements"), ("concurrency", "4")];
+    assert_eq!(call(&app, &admin, "create_queue", &create).await.0, 403);
+    let (status, body) = call(&app, &bank, "create_queue", &create).await;
+    assert_eq!((status, body.as_str()), (200, Some("Queue statements created.")));
+    let (status, body) = call(&app, &bank, "create_queue", &create).await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (422, Some("A queue named statements already exists."))
+    );
+
+    let listed = |cookie: String| {
+        let app = &app;
+        async move {
+            let (_, queues) = call(app, &cookie, "list_queues", &[]).await;
+            queues
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|q| q["name"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(listed(bank.clone()).await.contains(&"statements".to_string()));
+    assert!(
+        !listed(admin.clone()).await.contains(&"statements".to_string()),
+        "an organization sees only the queues it uses"
+    );
+    let (status, _) = call(&app, &admin, "create_job", &form).await;
+    assert_eq!(status, 200);
+    assert!(listed(admin.clone()).await.contains(&"statements".to_string()));
+    let harbor = signed_in(&app, HARBOR_ADMIN).await;
+    assert!(!listed(harbor).await.contains(&"statements".to_string()));
+    let (_, names) = call(&app, &admin, "queue_names", &[]).await;
+    assert!(names.as_array().unwrap().iter().any(|n| n == "statements"));
+}

@@ -152,6 +152,13 @@ pub async fn create_job(form: crate::domain::NewJobForm) -> Result<uuid::Uuid, A
     let valid = form.validate().map_err(AppError::Invalid)?;
     let organization_id = caller.target_organization(valid.organization_id)?;
     let mut tx = caller.begin().await?;
+    // queues are the bank's: a job goes into one a bank admin created
+    if !queue::control::exists(&mut tx, &valid.queue).await? {
+        return Err(AppError::invalid(format!(
+            "There is no queue named {}. Bank admins create queues in the Queues view.",
+            valid.queue
+        )));
+    }
     let job = NewJob {
         organization_id,
         job_type: valid.job_type,

@@ -16,6 +16,46 @@ pub async fn list_queues() -> Result<Vec<QueueRow>, AppError> {
     Ok(rows)
 }
 
+/// The names of every queue, for choosing one when creating a job.
+#[server(endpoint = "queue_names")]
+pub async fn queue_names() -> Result<Vec<String>, AppError> {
+    use crate::server::queue::control;
+    let caller = crate::server::auth::require_caller().await?;
+    let mut tx = caller.begin().await?;
+    let names = control::names(&mut tx).await?;
+    tx.commit().await?;
+    Ok(names)
+}
+
+/// Creates a queue. Queues serve every organization, so only bank admins
+/// create them; workers start claiming from it at once.
+#[server(endpoint = "create_queue")]
+pub async fn create_queue(
+    name: String,
+    concurrency: crate::domain::Concurrency,
+) -> Result<String, AppError> {
+    use crate::server::queue::control;
+    let (caller, name) = queue_admin(name).await?;
+    let mut tx = caller.begin().await?;
+    if !control::create(&mut tx, &name, concurrency.get(), Some(caller.user.id)).await? {
+        return Err(AppError::invalid(format!(
+            "A queue named {name} already exists."
+        )));
+    }
+    caller
+        .audit(
+            &mut tx,
+            None,
+            "queue.create",
+            "queue",
+            name.clone(),
+            serde_json::json!({ "concurrency": concurrency.get() }),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(format!("Queue {name} created."))
+}
+
 /// Pauses or resumes a queue. Queues serve every organization, so only bank
 /// admins may do this.
 #[server(endpoint = "set_queue_paused")]
@@ -89,7 +129,7 @@ async fn queue_admin(name: String) -> Result<(crate::server::auth::Caller, Strin
     }
     let name = name.trim().to_string();
     if !crate::domain::valid_queue_name(&name) {
-        return Err(AppError::invalid("That is not a queue name."));
+        return Err(AppError::invalid(crate::domain::QUEUE_NAME_RULE));
     }
     Ok((caller, name))
 }

@@ -238,6 +238,7 @@ pub fn NewJobPage() -> impl IntoView {
             navigate(&format!("/jobs/{id}"), Default::default());
         }
     });
+    let queue_names = Resource::new(|| (), |_| crate::api::queues::queue_names());
     let payload = RwSignal::new(String::from("{}"));
     let payload_problem = move || {
         let form = NewJobForm {
@@ -290,7 +291,27 @@ pub fn NewJobPage() -> impl IntoView {
                             }).collect_view()}
                         </select>
                     </label>
-                    <label>"Queue"<input name="form[queue]" value="default" pattern="[a-z0-9_\\-]{1,100}"/></label>
+                    <label>
+                        "Queue"
+                        <Transition fallback=|| view! {
+                            <select name="form[queue]"><option value="default">"default"</option></select>
+                        }>
+                            {move || Suspend::new(async move {
+                                let names = queue_names
+                                    .await
+                                    .unwrap_or_else(|_| vec!["default".to_string()]);
+                                view! {
+                                    <select name="form[queue]" data-testid="job-queue">
+                                        {names.into_iter().map(|name| {
+                                            let selected = name == "default";
+                                            let label = name.clone();
+                                            view! { <option value=name selected=selected>{label}</option> }
+                                        }).collect_view()}
+                                    </select>
+                                }
+                            })}
+                        </Transition>
+                    </label>
                     <label>"Max attempts"<input name="form[max_attempts]" type="number" min="1" max="100" value="3"/></label>
                     <label>"Run at (UTC, optional)"<input name="form[run_at]" type="datetime-local"/></label>
                 </div>

@@ -1,17 +1,25 @@
 //! The Queues view: backlog, running jobs and pause state per queue.
 
-use crate::api::queues::{list_queues, SetQueueConcurrency, SetQueuePaused};
+use crate::api::queues::{list_queues, CreateQueue, SetQueueConcurrency, SetQueuePaused};
 use crate::app::components::action_result::ActionResult;
 use crate::domain::{CurrentUser, QueueRow};
 use leptos::prelude::*;
 
-/// Every queue; bank admins may pause and resume them.
+/// Queues (organization users see those they use); bank admins create,
+/// pause, resume and size them.
 #[component]
 pub fn QueuesPage() -> impl IntoView {
     let toggle = ServerAction::<SetQueuePaused>::new();
     let resize = ServerAction::<SetQueueConcurrency>::new();
+    let create = ServerAction::<CreateQueue>::new();
     let queues = Resource::new(
-        move || (toggle.version().get(), resize.version().get()),
+        move || {
+            (
+                toggle.version().get(),
+                resize.version().get(),
+                create.version().get(),
+            )
+        },
         |_| list_queues(),
     );
     let bank_admin = use_context::<CurrentUser>().is_some_and(|u| u.is_bank_admin());
@@ -22,6 +30,19 @@ pub fn QueuesPage() -> impl IntoView {
                 <ActionResult action=toggle/>
                 <ActionResult action=resize/>
             </div>
+            {bank_admin.then(|| view! {
+                <ActionForm action=create attr:class="inline-form new-queue" attr:data-testid="new-queue-form">
+                    <label>"New queue"
+                        <input name="name" required=true maxlength="100" pattern="[a-z0-9_\\-]{1,100}"
+                            placeholder="e.g. statements" data-testid="new-queue-name"/>
+                    </label>
+                    <label>"Concurrency"
+                        <input name="concurrency" type="number" min="1" max="1000" value="10" required=true/>
+                    </label>
+                    <button type="submit" data-testid="create-queue">"Create queue"</button>
+                    <ActionResult action=create/>
+                </ActionForm>
+            })}
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match queues.await {

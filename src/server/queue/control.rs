@@ -23,6 +23,45 @@ pub async fn settings(conn: &mut PgConnection) -> Result<Vec<QueueSettings>, sql
         .await
 }
 
+/// Every queue's name, in order (what a job may be enqueued into).
+pub async fn names(conn: &mut PgConnection) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("select name from queues order by name")
+        .fetch_all(conn)
+        .await
+}
+
+/// Whether a queue named `name` exists.
+pub async fn exists(conn: &mut PgConnection, name: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("select exists (select 1 from queues where name = $1)")
+        .bind(name)
+        .fetch_one(conn)
+        .await
+}
+
+/// Creates a queue and tells every worker (they start claiming from it).
+/// Returns false if a queue of that name already exists.
+pub async fn create(
+    conn: &mut PgConnection,
+    name: &str,
+    concurrency: i32,
+    by: Option<Uuid>,
+) -> Result<bool, sqlx::Error> {
+    let created = sqlx::query(&format!(
+        "with created as (
+           insert into queues (name, concurrency, updated_by) values ($1, $2, $3)
+           on conflict (name) do nothing
+           returning name
+         )
+         select pg_notify('{QUEUES_CHANNEL}', name) from created"
+    ))
+    .bind(name)
+    .bind(concurrency)
+    .bind(by)
+    .fetch_optional(conn)
+    .await?;
+    Ok(created.is_some())
+}
+
 /// Pauses or resumes `queue` and tells every worker. Returns false if there
 /// is no such queue.
 pub async fn set_paused(

@@ -4,8 +4,10 @@ use crate::domain::QueueRow;
 use crate::server::db::Tx;
 use uuid::Uuid;
 
-/// Every queue with its backlog, scheduled and running counts for
-/// `organization` (all visible organizations when `None`).
+/// Queues with their backlog, scheduled and running counts for
+/// `organization`: every queue for the bank (`None`), only the queues the
+/// organization has waiting or running jobs in otherwise (queues are the
+/// bank's; an organization sees what it uses).
 pub async fn list(tx: &mut Tx, organization: Option<Uuid>) -> Result<Vec<QueueRow>, sqlx::Error> {
     sqlx::query_as(
         "with waiting as (
@@ -41,6 +43,7 @@ pub async fn list(tx: &mut Tx, organization: Option<Uuid>) -> Result<Vec<QueueRo
          from queues q
          left join counts c on c.queue = q.name
          left join held h on h.queue = q.name
+         where $1::uuid is null or c.queue is not null or h.queue is not null
          order by q.name",
     )
     .bind(organization)
