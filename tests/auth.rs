@@ -317,14 +317,7 @@ async fn a_session_that_cannot_be_decoded_is_signed_out_not_an_error() {
 
 /// The status of `/jobs` with `cookie`: 200 signed in, 303 signed out.
 async fn jobs_status(app: &common::TestApp, cookie: &str) -> u16 {
-    app.client()
-        .get(format!("{}/jobs", app.base))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    app.get("/jobs", &cookie).await.status().as_u16()
 }
 
 #[tokio::test]
@@ -445,13 +438,7 @@ async fn a_flood_of_wrong_sign_ins_does_not_fail_a_signed_in_users_pages() {
         .collect();
     for _ in 0..10 {
         let started = std::time::Instant::now();
-        let page = app
-            .client()
-            .get(format!("{}/jobs", app.base))
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .unwrap();
+        let page = app.get("/jobs", &cookie).await;
         assert_eq!(page.status(), 200);
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }

@@ -653,24 +653,12 @@ async fn documents_uploaded_through_the_console_are_analysed_by_a_job() {
     assert_eq!(detail["job_type"], "document_processing");
     assert_eq!(detail["job_name"], "Analyse offer.pdf");
     let file_id = detail["payload"]["file_id"].as_str().unwrap().to_string();
-    let download = app
-        .client()
-        .get(format!("{}/files/{file_id}", app.base))
-        .header("cookie", &admin)
-        .send()
-        .await
-        .unwrap();
+    let download = app.get(&format!("/files/{file_id}"), &admin).await;
     assert_eq!(download.status(), 200);
     assert_eq!(download.bytes().await.unwrap().to_vec(), pdf);
     // another organization cannot download it
     let harbor = signed_in(&app, HARBOR_ADMIN).await;
-    let other = app
-        .client()
-        .get(format!("{}/files/{file_id}", app.base))
-        .header("cookie", &harbor)
-        .send()
-        .await
-        .unwrap();
+    let other = app.get(&format!("/files/{file_id}"), &harbor).await;
     assert_eq!(other.status(), 404);
 
     let empty = upload(admin.clone(), Vec::new()).await.unwrap();
@@ -685,13 +673,7 @@ async fn documents_uploaded_through_the_console_are_analysed_by_a_job() {
 async fn every_answer_carries_security_headers_and_downloads_are_inert() {
     let app = spawn_app().await;
     let admin = signed_in(&app, NORTHWIND_ADMIN).await;
-    let page = app
-        .client()
-        .get(format!("{}/jobs", app.base))
-        .header("cookie", &admin)
-        .send()
-        .await
-        .unwrap();
+    let page = app.get("/jobs", &admin).await;
     assert_eq!(page.status(), 200);
     let headers = page.headers().clone();
     for (name, value) in [
@@ -755,13 +737,7 @@ async fn every_answer_carries_security_headers_and_downloads_are_inert() {
     let job_id = uploaded.text().await.unwrap();
     let (_, detail) = call(&app, &admin, "job_detail", &[("id", job_id.as_str())]).await;
     let file_id = detail["payload"]["file_id"].as_str().unwrap().to_string();
-    let download = app
-        .client()
-        .get(format!("{}/files/{file_id}", app.base))
-        .header("cookie", &admin)
-        .send()
-        .await
-        .unwrap();
+    let download = app.get(&format!("/files/{file_id}"), &admin).await;
     assert_eq!(
         download.headers()["content-type"],
         "application/octet-stream"
@@ -843,13 +819,18 @@ async fn queues_are_created_by_bank_admins_and_organizations_see_the_ones_they_u
         (status, body["message"].as_str()),
         (
             422,
-            Some("There is no queue named statements. Bank admins create queues in the Queues view.")
+            Some(
+                "There is no queue named statements. Bank admins create queues in the Queues view."
+            )
         )
     );
     let create = [("name", "statements"), ("concurrency", "4")];
     assert_eq!(call(&app, &admin, "create_queue", &create).await.0, 403);
     let (status, body) = call(&app, &bank, "create_queue", &create).await;
-    assert_eq!((status, body.as_str()), (200, Some("Queue statements created.")));
+    assert_eq!(
+        (status, body.as_str()),
+        (200, Some("Queue statements created."))
+    );
     let (status, body) = call(&app, &bank, "create_queue", &create).await;
     assert_eq!(
         (status, body["message"].as_str()),
@@ -868,14 +849,20 @@ async fn queues_are_created_by_bank_admins_and_organizations_see_the_ones_they_u
                 .collect::<Vec<_>>()
         }
     };
-    assert!(listed(bank.clone()).await.contains(&"statements".to_string()));
+    assert!(listed(bank.clone())
+        .await
+        .contains(&"statements".to_string()));
     assert!(
-        !listed(admin.clone()).await.contains(&"statements".to_string()),
+        !listed(admin.clone())
+            .await
+            .contains(&"statements".to_string()),
         "an organization sees only the queues it uses"
     );
     let (status, _) = call(&app, &admin, "create_job", &form).await;
     assert_eq!(status, 200);
-    assert!(listed(admin.clone()).await.contains(&"statements".to_string()));
+    assert!(listed(admin.clone())
+        .await
+        .contains(&"statements".to_string()));
     let harbor = signed_in(&app, HARBOR_ADMIN).await;
     assert!(!listed(harbor).await.contains(&"statements".to_string()));
     let (_, names) = call(&app, &admin, "queue_names", &[]).await;

@@ -169,6 +169,16 @@ impl TestApp {
             .expect("client")
     }
 
+    /// `GET path` with `cookie` (a `name=value` session cookie).
+    pub async fn get(&self, path: &str, cookie: &str) -> reqwest::Response {
+        self.client()
+            .get(format!("{}{path}", self.base))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("GET request")
+    }
+
     /// Posts the login form; returns the response.
     pub async fn login(
         &self,
