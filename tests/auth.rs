@@ -317,7 +317,7 @@ async fn a_session_that_cannot_be_decoded_is_signed_out_not_an_error() {
 
 /// The status of `/jobs` with `cookie`: 200 signed in, 303 signed out.
 async fn jobs_status(app: &common::TestApp, cookie: &str) -> u16 {
-    app.get("/jobs", &cookie).await.status().as_u16()
+    app.get("/jobs", cookie).await.status().as_u16()
 }
 
 #[tokio::test]
@@ -482,4 +482,19 @@ async fn readiness_says_whether_the_database_and_schema_are_ready() {
     assert_eq!(behind.status(), 503);
     let body: serde_json::Value = behind.json().await.unwrap();
     assert_eq!(body["schema"], "behind");
+}
+
+#[tokio::test]
+async fn a_deactivated_organizations_users_are_signed_out_and_cannot_sign_in() {
+    let app = spawn_app().await;
+    let cookie = session_cookie(&app.login(VIEWER, PASSWORD, None).await).unwrap();
+    assert_eq!(jobs_status(&app, &cookie).await, 200);
+    let mut owner = app.test_db.owner_connection().await;
+    sqlx::query("update organizations set is_active = false where slug = 'northwind-lending'")
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(jobs_status(&app, &cookie).await, 303, "signed out at once");
+    assert_eq!(app.login(VIEWER, PASSWORD, None).await.status(), 401);
+    assert!(session_cookie(&app.login("viewer@harbor.example", PASSWORD, None).await).is_some());
 }

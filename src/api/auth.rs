@@ -43,7 +43,17 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         let _slot = guard.hashing_slot().await.map_err(refused_sign_in)?;
         // a short read, committed before the slow hash
         let mut tx = db.begin(Scope::no_tenant(None)).await?;
-        let candidate = users::find_for_login(&mut tx, &email).await?;
+        let mut candidate = users::find_for_login(&mut tx, &email).await?;
+        // a deactivated organization's users cannot sign in (and learn
+        // nothing from trying: the answer is the usual one)
+        if let Some(org) = candidate.as_ref().and_then(|c| c.organization_id) {
+            if users::active_organization_name(&mut tx, org)
+                .await?
+                .is_none()
+            {
+                candidate = None;
+            }
+        }
         tx.commit().await?;
         let stored = candidate
             .as_ref()

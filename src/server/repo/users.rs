@@ -65,16 +65,11 @@ pub async fn load_current(tx: &mut Tx, id: Uuid) -> Result<Option<CurrentUser>, 
         return Ok(None);
     };
     let organization_name = match record.organization_id {
-        Some(org) => {
-            sqlx::query("select set_config('app.org_id', $1, true)")
-                .bind(org.to_string())
-                .execute(&mut **tx)
-                .await?;
-            sqlx::query_scalar("select name from organizations where id = $1")
-                .bind(org)
-                .fetch_optional(&mut **tx)
-                .await?
-        }
+        Some(org) => match active_organization_name(tx, org).await? {
+            Some(name) => Some(name),
+            // a deactivated organization's users are signed out at once
+            None => return Ok(None),
+        },
         None => None,
     };
     Ok(Some(CurrentUser {
@@ -85,6 +80,22 @@ pub async fn load_current(tx: &mut Tx, id: Uuid) -> Result<Option<CurrentUser>, 
         organization_id: record.organization_id,
         organization_name,
     }))
+}
+
+/// The name of organization `org` if it is active; `None` if it is not (or
+/// does not exist). From here on the transaction acts in that organization.
+pub async fn active_organization_name(
+    tx: &mut Tx,
+    org: Uuid,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query("select set_config('app.org_id', $1, true)")
+        .bind(org.to_string())
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query_scalar("select name from organizations where id = $1 and is_active")
+        .bind(org)
+        .fetch_optional(&mut **tx)
+        .await
 }
 
 /// Records a successful sign-in. From here on the transaction acts as that
