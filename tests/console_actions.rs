@@ -868,3 +868,31 @@ async fn queues_are_created_by_bank_admins_and_organizations_see_the_ones_they_u
     let (_, names) = call(&app, &admin, "queue_names", &[]).await;
     assert!(names.as_array().unwrap().iter().any(|n| n == "statements"));
 }
+
+#[tokio::test]
+async fn a_long_batch_name_makes_job_names_that_fit() {
+    let app = spawn_app().await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let name = "B".repeat(250);
+    let (status, body) = call(
+        &app,
+        &admin,
+        "create_batch",
+        &[
+            ("form[batch_name]", name.as_str()),
+            ("form[subject]", "Hello"),
+            ("form[template]", "hello"),
+            ("form[recipients]", "email\nada@bank.example\n"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let mut conn = app.test_db.owner_connection().await;
+    let job_name: String = sqlx::query_scalar("select job_name from jobs where batch_id = $1")
+        .bind(Uuid::parse_str(body.as_str().unwrap()).unwrap())
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(job_name.chars().count(), 255);
+    assert!(job_name.ends_with('…'), "{job_name}");
+}

@@ -94,7 +94,10 @@ pub async fn create_batch(form: crate::domain::NewBatchForm) -> Result<uuid::Uui
             ..NewJob::new(
                 organization_id,
                 JobType::Email,
-                format!("{}: {}", valid.batch_name, recipient.email),
+                crate::domain::truncated(
+                    &format!("{}: {}", valid.batch_name, recipient.email),
+                    255,
+                ),
                 serde_json::json!({
                     "to": recipient.email,
                     "subject": valid.subject,

@@ -541,6 +541,25 @@ pub struct ValidNewBatch {
 /// Most recipients one batch may have.
 pub const MAX_BATCH_RECIPIENTS: usize = 10_000;
 
+/// Most columns a recipient list may have.
+pub const MAX_RECIPIENT_COLUMNS: usize = 50;
+
+/// Most characters of a column name (a template variable).
+pub const MAX_COLUMN_NAME_CHARS: usize = 64;
+
+/// Most characters of one recipient field.
+pub const MAX_RECIPIENT_FIELD_CHARS: usize = 1_000;
+
+/// `text` cut to at most `max` characters, with an ellipsis when cut.
+pub fn truncated(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
 /// A plausible email address: one `@`, something on both sides, a dot in
 /// the domain, no spaces (delivery is the real test).
 pub fn plausible_email(text: &str) -> bool {
@@ -569,6 +588,9 @@ impl NewBatchForm {
         if batch_name.is_empty() || batch_name.chars().count() > 255 {
             return Err("Give the batch a name (at most 255 characters).".into());
         }
+        if batch_name.chars().any(char::is_control) {
+            return Err("The batch name must not contain control characters.".into());
+        }
         let subject = self.subject.trim().to_string();
         if subject.is_empty() || subject.chars().count() > 255 {
             return Err("Give the email a subject (at most 255 characters).".into());
@@ -585,7 +607,22 @@ impl NewBatchForm {
             "" => Priority::Normal,
             text => Priority::parse(text).ok_or_else(|| "Choose a priority.".to_string())?,
         };
-        let rows = super::csv::parse(&self.recipients)?;
+        // bounded as it is read: a list past any limit is refused before it
+        // is built (the header row counts as a line)
+        let rows = super::csv::parse_within(
+            &self.recipients,
+            super::csv::Limits {
+                rows: MAX_BATCH_RECIPIENTS + 1,
+                columns: MAX_RECIPIENT_COLUMNS,
+                field_chars: MAX_RECIPIENT_FIELD_CHARS,
+            },
+        )
+        .map_err(|problem| {
+            format!(
+                "{problem} A batch takes at most {MAX_BATCH_RECIPIENTS} recipients, \
+                 {MAX_RECIPIENT_COLUMNS} columns and {MAX_RECIPIENT_FIELD_CHARS} characters per field."
+            )
+        })?;
         let mut rows = rows.into_iter();
         let header: Vec<String> = rows
             .next()
@@ -595,6 +632,15 @@ impl NewBatchForm {
             .into_iter()
             .map(|h| h.trim().to_ascii_lowercase())
             .collect();
+        if let Some(long) = header
+            .iter()
+            .find(|h| h.chars().count() > MAX_COLUMN_NAME_CHARS)
+        {
+            return Err(format!(
+                "Column names are at most {MAX_COLUMN_NAME_CHARS} characters; {:?}… is longer.",
+                truncated(long, 20)
+            ));
+        }
         let email_column = header
             .iter()
             .position(|h| h == "email")
@@ -657,6 +703,42 @@ mod batch_tests {
             recipients: recipients.into(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn oversized_lists_are_refused_while_they_are_read() {
+        let long_name = format!("email,{}\n", "x".repeat(20_000));
+        let error = form(&format!("{long_name}a@b.example,1\n"))
+            .validate()
+            .unwrap_err();
+        assert!(error.contains("longer than 1000 characters"), "{error}");
+
+        let wide = format!("email{}\n", ",c".repeat(60));
+        let error = form(&wide).validate().unwrap_err();
+        assert!(error.contains("more than 50 fields"), "{error}");
+
+        let mut many = String::from("email\n");
+        for i in 0..=MAX_BATCH_RECIPIENTS {
+            many.push_str(&format!("r{i}@bank.example\n"));
+        }
+        let error = form(&many).validate().unwrap_err();
+        assert!(error.starts_with("More than 10001 lines."), "{error}");
+
+        let error = form(&format!("email,{}\na@b.example,1\n", "n".repeat(65)))
+            .validate()
+            .unwrap_err();
+        assert!(
+            error.starts_with("Column names are at most 64 characters"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn long_derived_names_are_cut_with_an_ellipsis() {
+        assert_eq!(truncated("short", 10), "short");
+        let cut = truncated(&"x".repeat(300), 255);
+        assert_eq!(cut.chars().count(), 255);
+        assert!(cut.ends_with('…'));
     }
 
     #[test]

@@ -178,8 +178,11 @@ async fn store_and_enqueue(
             }
             Some("file") => {
                 let name = field.file_name().map(clean_file_name).unwrap_or_default();
+                // what the browser says is kept only when it fits the column
+                // and is printable; downloads choose their own type anyway
                 let declared = field
                     .content_type()
+                    .filter(|t| t.len() <= 255 && !t.chars().any(char::is_control))
                     .unwrap_or("application/octet-stream")
                     .to_string();
                 let bytes = field.bytes().await.map_err(|_| {
@@ -237,7 +240,7 @@ async fn store_and_enqueue(
             ..NewJob::new(
                 organization_id,
                 JobType::DocumentProcessing,
-                format!("Analyse {name}"),
+                crate::domain::truncated(&format!("Analyse {name}"), 255),
                 serde_json::json!({ "file_id": file_id }),
             )
         };
