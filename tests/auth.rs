@@ -498,3 +498,32 @@ async fn a_deactivated_organizations_users_are_signed_out_and_cannot_sign_in() {
     assert_eq!(app.login(VIEWER, PASSWORD, None).await.status(), 401);
     assert!(session_cookie(&app.login("viewer@harbor.example", PASSWORD, None).await).is_some());
 }
+
+#[tokio::test]
+async fn with_a_public_url_the_origin_check_does_not_trust_the_host_header() {
+    let app = common::spawn_app_with(|config| {
+        config.public_url = Some("https://jobs.veriphy.example".into());
+    })
+    .await;
+    let sign_in_from = |origin: String| {
+        let app = &app;
+        async move {
+            app.client()
+                .post(format!("{}/api/login", app.base))
+                .header("origin", origin)
+                .header("accept", "application/json")
+                .form(&[("email", VIEWER), ("password", "wrong")])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    // the Host header matches this origin, but it is not the console's
+    assert_eq!(sign_in_from(app.base.clone()).await, 403);
+    assert_eq!(
+        sign_in_from("https://jobs.veriphy.example".into()).await,
+        401
+    );
+}

@@ -27,24 +27,39 @@ fn is_public(path: &str) -> bool {
 
 /// Whether a state-changing request came from our own site. Browsers send
 /// Sec-Fetch-Site and/or Origin on such requests; tools without either carry no
-/// ambient cookies from another site, so they pass.
-pub fn same_site_request(headers: &HeaderMap) -> bool {
+/// ambient cookies from another site, so they pass. An Origin must be the
+/// console's public origin when one is configured (`public_origin`, e.g.
+/// `https://jobs.veriphy.example`): the Host header is the client's to
+/// choose. Without one, it must name the Host the request was sent to.
+pub fn same_site_request(headers: &HeaderMap, public_origin: Option<&str>) -> bool {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         if !matches!(site, "same-origin" | "none") {
             return false;
         }
     }
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
-        if origin == "null" || origin_host != host {
-            return false;
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    if origin == "null" {
+        return false;
+    }
+    match public_origin {
+        Some(expected) => origin.eq_ignore_ascii_case(expected),
+        None => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            origin.split_once("://").map(|(_, rest)| rest) == Some(host)
         }
     }
-    true
+}
+
+/// The origin (`scheme://host[:port]`) of a public URL.
+pub fn origin_of(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    format!("{scheme}://{authority}")
 }
 
 /// A JSON error answer in the same shape server functions use.
@@ -70,6 +85,8 @@ pub struct Gate {
     pub db: Database,
     /// Idle and absolute session lifetimes.
     pub sessions: SessionPolicy,
+    /// The console's public origin, when configured (for the Origin check).
+    pub public_origin: Option<String>,
 }
 
 /// The gate middleware.
@@ -84,7 +101,7 @@ pub async fn authenticate(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    if unsafe_method && !same_site_request(request.headers()) {
+    if unsafe_method && !same_site_request(request.headers(), gate.public_origin.as_deref()) {
         tracing::warn!(%path, "refused a cross-site state-changing request");
         return error_response(AppError::CrossSite);
     }
@@ -245,28 +262,52 @@ mod tests {
 
     #[test]
     fn same_origin_requests_pass() {
-        assert!(same_site_request(&headers(&[
-            ("host", "127.0.0.1:3000"),
-            ("origin", "http://127.0.0.1:3000"),
-            ("sec-fetch-site", "same-origin")
-        ])));
-        assert!(same_site_request(&headers(&[("host", "127.0.0.1:3000")])));
+        assert!(same_site_request(
+            &headers(&[
+                ("host", "127.0.0.1:3000"),
+                ("origin", "http://127.0.0.1:3000"),
+                ("sec-fetch-site", "same-origin")
+            ]),
+            None
+        ));
+        assert!(same_site_request(
+            &headers(&[("host", "127.0.0.1:3000")]),
+            None
+        ));
+    }
+
+    #[test]
+    fn with_a_public_url_the_origin_must_be_it_whatever_the_host_says() {
+        let public = Some("https://jobs.veriphy.example");
+        assert!(same_site_request(
+            &headers(&[
+                ("host", "internal:3000"),
+                ("origin", "https://jobs.veriphy.example")
+            ]),
+            public
+        ));
+        assert!(!same_site_request(
+            &headers(&[("host", "evil.example"), ("origin", "https://evil.example")]),
+            public
+        ));
+        assert_eq!(
+            origin_of("https://jobs.veriphy.example:8443/console?x=1"),
+            "https://jobs.veriphy.example:8443"
+        );
     }
 
     #[test]
     fn cross_site_requests_are_refused() {
-        assert!(!same_site_request(&headers(&[
-            ("host", "127.0.0.1:3000"),
-            ("sec-fetch-site", "cross-site")
-        ])));
-        assert!(!same_site_request(&headers(&[
-            ("host", "127.0.0.1:3000"),
-            ("origin", "https://evil.example")
-        ])));
-        assert!(!same_site_request(&headers(&[
-            ("host", "127.0.0.1:3000"),
-            ("origin", "null")
-        ])));
+        for pairs in [
+            &[("host", "127.0.0.1:3000"), ("sec-fetch-site", "cross-site")][..],
+            &[
+                ("host", "127.0.0.1:3000"),
+                ("origin", "https://evil.example"),
+            ],
+            &[("host", "127.0.0.1:3000"), ("origin", "null")],
+        ] {
+            assert!(!same_site_request(&headers(pairs), None), "{pairs:?}");
+        }
     }
 
     #[test]

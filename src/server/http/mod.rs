@@ -84,6 +84,7 @@ pub fn router(
             gate::Gate {
                 db: db.clone(),
                 sessions: policy,
+                public_origin: config.public_url.as_deref().map(gate::origin_of),
             },
             gate::authenticate,
         ))
