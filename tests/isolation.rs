@@ -22,6 +22,7 @@ async fn demo_orgs(test_db: &common::TestDb) -> (Uuid, Uuid) {
     veriphy_jobs::server::demo_data::load(
         &test_db.db,
         veriphy_jobs::server::demo_data::DEFAULT_DEMO_PASSWORD,
+        false,
     )
     .await
     .unwrap();
@@ -368,4 +369,31 @@ async fn data_exceptions_are_the_callers_fault_and_their_text_is_not_shown() {
         sqlx::query("rollback").execute(&mut *tx).await.ok();
         tx = test_db.db.begin(Scope::bank()).await.unwrap();
     }
+}
+
+#[tokio::test]
+async fn demo_data_is_refused_where_real_users_exist_unless_forced() {
+    use veriphy_jobs::server::demo_data::{load, DemoError, DEFAULT_DEMO_PASSWORD};
+    let test_db = common::fresh_database().await;
+    let mut owner = test_db.owner_connection().await;
+    sqlx::query(
+        "insert into users (email, full_name, role, password_hash)
+         values ('ops@bank.example', 'Ops', 'bank_admin', 'x')",
+    )
+    .execute(&mut owner)
+    .await
+    .unwrap();
+    let refused = load(&test_db.db, DEFAULT_DEMO_PASSWORD, false).await;
+    assert!(
+        matches!(refused, Err(DemoError::NotADemoDatabase)),
+        "{refused:?}"
+    );
+    let demo_users: i64 = sqlx::query_scalar("select count(*) from users")
+        .fetch_one(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(demo_users, 1, "nothing was loaded");
+    load(&test_db.db, DEFAULT_DEMO_PASSWORD, true)
+        .await
+        .unwrap();
 }

@@ -33,6 +33,9 @@ enum Command {
         /// Load the demo organizations and data first (same as `load-demo`).
         #[arg(long)]
         demo: bool,
+        /// With --demo: load it even into a database that has other users.
+        #[arg(long, requires = "demo")]
+        force_demo: bool,
     },
     /// Run the queue worker only, for scale-out beside the web servers.
     Worker,
@@ -41,9 +44,14 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Apply database migrations and exit.
     Migrate,
-    /// Load two demo organizations with one user per role and realistic data.
+    /// Load two demo organizations with one user per role and realistic data
+    /// (development databases only: their passwords are published).
     #[command(alias = "seed-demo")]
-    LoadDemo,
+    LoadDemo {
+        /// Load it even into a database that has other users.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// Why a command failed; printed as one line with its causes.
@@ -80,7 +88,7 @@ pub enum CliError {
     Bootstrap(#[from] BootstrapError),
     /// The demo data could not be loaded.
     #[error("cannot load the demo data")]
-    DemoData(#[source] sqlx::Error),
+    DemoData(#[source] demo_data::DemoError),
     /// The worker could not start.
     #[error("cannot start the worker")]
     Worker(#[source] sqlx::Error),
@@ -131,7 +139,10 @@ pub async fn run() -> i32 {
         }
     };
     telemetry::init(&cli.config);
-    let command = cli.command.unwrap_or(Command::Serve { demo: false });
+    let command = cli.command.unwrap_or(Command::Serve {
+        demo: false,
+        force_demo: false,
+    });
     match execute(command, &cli.config).await {
         Ok(()) => 0,
         Err(error) => {
@@ -235,25 +246,26 @@ async fn run_command(command: Command, config: &Config, backend: &Backend) -> Re
     .map_err(CliError::Pools)?;
     match command {
         Command::Migrate | Command::Bench(_) => unreachable!("handled above"),
-        Command::LoadDemo => load_demo_data(&db, config).await,
+        Command::LoadDemo { force } => load_demo_data(&db, config, force).await,
         Command::Worker => {
             let worker = start_worker(&db, config).await?;
             shutdown_signal().await;
             worker.shutdown().await;
             Ok(())
         }
-        Command::Serve { demo } => {
-            bootstrap::ensure_bank_admin(&db, config).await?;
+        Command::Serve { demo, force_demo } => {
+            // demo data first: on a new database it brings its own bank admin
             if demo {
-                load_demo_data(&db, config).await?;
+                load_demo_data(&db, config, force_demo).await?;
             }
+            bootstrap::ensure_bank_admin(&db, config).await?;
             serve(db, config).await
         }
     }
 }
 
-async fn load_demo_data(db: &Database, config: &Config) -> Result<(), CliError> {
-    demo_data::load(db, &config.demo_password)
+async fn load_demo_data(db: &Database, config: &Config, force: bool) -> Result<(), CliError> {
+    demo_data::load(db, &config.demo_password, force)
         .await
         .map_err(CliError::DemoData)
 }

@@ -29,9 +29,22 @@ pub const DEMO_ORGANIZATIONS: [(&str, &str, &str); 2] = [
     ("Harbor Credit Union", "harbor-credit", "harbor.example"),
 ];
 
+/// Why the demo data was not loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// The database has real users: demo accounts, whose password is
+    /// published, do not belong there.
+    #[error("this database already has users who are not demo accounts; the demo data (whose passwords are published) is for development databases only: load it with --force only if you mean it")]
+    NotADemoDatabase,
+    /// The database failed.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
 /// Loads the demo data unless it is already there, every account with
-/// `demo_password`. Prints the accounts.
-pub async fn load(db: &Database, demo_password: &str) -> Result<(), sqlx::Error> {
+/// `demo_password`, and prints the accounts. A database with other users is
+/// refused unless `force`.
+pub async fn load(db: &Database, demo_password: &str, force: bool) -> Result<(), DemoError> {
     let mut tx = db.begin(Scope::bank()).await?;
     sqlx::query("select pg_advisory_xact_lock(hashtext('veriphy-seed-demo'))")
         .execute(&mut *tx)
@@ -44,6 +57,9 @@ pub async fn load(db: &Database, demo_password: &str) -> Result<(), sqlx::Error>
     if already {
         eprintln!("Demo data is already loaded.");
         return Ok(());
+    }
+    if !force && users::any_exist(&mut tx).await? {
+        return Err(DemoError::NotADemoDatabase);
     }
 
     let hash = password::hash(demo_password);

@@ -131,6 +131,7 @@ pub async fn spawn_app_with(
     veriphy_jobs::server::demo_data::load(
         &test_db.db,
         veriphy_jobs::server::demo_data::DEFAULT_DEMO_PASSWORD,
+        false,
     )
     .await
     .expect("demo data");
