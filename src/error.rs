@@ -20,6 +20,9 @@ pub enum AppError {
     /// Wrong email or password; deliberately the same for both (HTTP 401).
     #[error("Email or password is incorrect.")]
     BadCredentials,
+    /// The user must choose a new password before anything else (HTTP 403).
+    #[error("Choose a new password first: Account, Change password.")]
+    MustChangePassword,
     /// The thing does not exist in the caller's scope (HTTP 404).
     #[error("Not found.")]
     NotFound,
@@ -50,7 +53,7 @@ impl AppError {
     pub fn status_code(&self) -> u16 {
         match self {
             AppError::Unauthorized => 401,
-            AppError::Forbidden | AppError::CrossSite => 403,
+            AppError::Forbidden | AppError::CrossSite | AppError::MustChangePassword => 403,
             AppError::BadCredentials => 401,
             AppError::NotFound => 404,
             AppError::Invalid(_) => 422,
@@ -77,6 +80,7 @@ impl AppError {
             AppError::Unauthorized => "Unauthorized",
             AppError::Forbidden => "Forbidden",
             AppError::CrossSite => "CrossSite",
+            AppError::MustChangePassword => "MustChangePassword",
             AppError::BadCredentials => "BadCredentials",
             AppError::NotFound => "NotFound",
             AppError::Invalid(_) => "Invalid",
@@ -105,6 +109,7 @@ impl<'de> Deserialize<'de> for AppError {
             "Unauthorized" => AppError::Unauthorized,
             "Forbidden" => AppError::Forbidden,
             "CrossSite" => AppError::CrossSite,
+            "MustChangePassword" => AppError::MustChangePassword,
             "BadCredentials" => AppError::BadCredentials,
             "NotFound" => AppError::NotFound,
             "Invalid" => AppError::Invalid(wire.message),

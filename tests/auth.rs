@@ -527,3 +527,92 @@ async fn with_a_public_url_the_origin_check_does_not_trust_the_host_header() {
         401
     );
 }
+
+#[tokio::test]
+async fn a_user_who_must_change_their_password_does_so_before_anything_else() {
+    let app = spawn_app().await;
+    let mut owner = app.test_db.owner_connection().await;
+    sqlx::query("update users set must_change_password = true where email = $1")
+        .bind(VIEWER)
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    let cookie = session_cookie(&app.login(VIEWER, PASSWORD, None).await).unwrap();
+    let page = app.get("/jobs", &cookie).await;
+    assert_eq!(page.status(), 303);
+    assert_eq!(page.headers()["location"], "/account/password");
+    assert_eq!(app.get("/account/password", &cookie).await.status(), 200);
+    let call = |function: &'static str, form: Vec<(&'static str, String)>| {
+        let (app, cookie) = (&app, cookie.clone());
+        async move {
+            let response = app
+                .client()
+                .post(format!("{}/api/{function}", app.base))
+                .header("cookie", cookie)
+                .header("accept", "application/json")
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let body: serde_json::Value =
+                serde_json::from_str(&response.text().await.unwrap()).unwrap_or_default();
+            (status, body)
+        }
+    };
+    let (status, body) = call("list_jobs", vec![]).await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (
+            403,
+            Some("Choose a new password first: Account, Change password.")
+        )
+    );
+    let change = |current: &str, new: &str| {
+        vec![
+            ("current_password", current.to_string()),
+            ("new_password", new.to_string()),
+        ]
+    };
+    let (status, body) = call("change_password", change(PASSWORD, "short")).await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (422, Some("The new password needs at least 12 characters."))
+    );
+    let (status, body) = call(
+        "change_password",
+        change("not my password", "a long new passphrase"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (422, Some("The current password is not right."))
+    );
+    let (status, body) = call("change_password", change(PASSWORD, "a long new passphrase")).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, Some("Your password was changed."))
+    );
+    assert_eq!(app.get("/jobs", &cookie).await.status(), 200);
+    assert_eq!(app.login(VIEWER, PASSWORD, None).await.status(), 401);
+    assert!(session_cookie(&app.login(VIEWER, "a long new passphrase", None).await).is_some());
+}
+
+#[tokio::test]
+async fn the_first_start_admin_must_choose_a_new_password() {
+    use veriphy_jobs::server::config::Config;
+    let test_db = common::fresh_database().await;
+    let mut config = Config::defaults();
+    config.admin_password = Some("given in the environment".into());
+    veriphy_jobs::server::bootstrap::ensure_bank_admin(&test_db.db, &config)
+        .await
+        .unwrap();
+    let mut owner = test_db.owner_connection().await;
+    let must_change: bool =
+        sqlx::query_scalar("select must_change_password from users where email = $1")
+            .bind(&config.admin_email)
+            .fetch_one(&mut owner)
+            .await
+            .unwrap();
+    assert!(must_change);
+}

@@ -141,6 +141,90 @@ fn refused_sign_in(refusal: crate::server::auth::throttle::Refusal) -> AppError 
     }
 }
 
+/// Changes the caller's password: the current one must be given (failures
+/// count towards the sign-in lockout), the new one has at least 12
+/// characters and differs from it. Clears a demand to change it.
+#[server(endpoint = "change_password")]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+) -> Result<String, AppError> {
+    use crate::server::auth::password as passwords;
+    use crate::server::auth::throttle::SignInGuard;
+    use crate::server::repo::users;
+    use std::time::Instant;
+
+    let caller = crate::server::auth::require_caller().await?;
+    let axum::Extension(guard) =
+        leptos_axum::extract::<axum::Extension<std::sync::Arc<SignInGuard>>>()
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "sign-in guard missing from request extensions");
+                AppError::Internal
+            })?;
+    if new_password.chars().count() < 12 {
+        return Err(AppError::invalid(
+            "The new password needs at least 12 characters.",
+        ));
+    }
+    if new_password.len() > 1024 || new_password.contains('\0') {
+        return Err(AppError::invalid(
+            "The new password is too long or holds a NUL character.",
+        ));
+    }
+    if new_password == current_password {
+        return Err(AppError::invalid(
+            "The new password must differ from the current one.",
+        ));
+    }
+    let email = caller.user.email.clone();
+    let address = caller.info.ip.clone();
+    guard
+        .check(&email, address.as_deref(), Instant::now())
+        .map_err(refused_sign_in)?;
+    let new_hash = {
+        let _slot = guard.hashing_slot().await.map_err(refused_sign_in)?;
+        let mut tx = caller.begin().await?;
+        let stored = users::password_hash(&mut tx, caller.user.id).await?;
+        tx.commit().await?;
+        tokio::task::spawn_blocking(move || {
+            passwords::verify(&current_password, stored.as_deref())
+                .then(|| passwords::hash(&new_password))
+        })
+        .await
+        .map_err(|_| AppError::Internal)?
+    };
+    let mut tx = caller.begin().await?;
+    let Some(new_hash) = new_hash else {
+        guard.failed(&email, address.as_deref(), Instant::now());
+        caller
+            .audit(
+                &mut tx,
+                caller.user.organization_id,
+                "user.password_change_refused",
+                "user",
+                caller.user.id.to_string(),
+                serde_json::json!({}),
+            )
+            .await?;
+        tx.commit().await?;
+        return Err(AppError::invalid("The current password is not right."));
+    };
+    users::set_password(&mut tx, caller.user.id, &new_hash).await?;
+    caller
+        .audit(
+            &mut tx,
+            caller.user.organization_id,
+            "user.password_change",
+            "user",
+            caller.user.id.to_string(),
+            serde_json::json!({}),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok("Your password was changed.".to_string())
+}
+
 /// Signs out: the session is deleted on the server, so its cookie is useless.
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {

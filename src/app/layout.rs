@@ -106,6 +106,7 @@ fn Header(user: CurrentUser) -> impl IntoView {
                 <span class="user-name">{user.full_name.clone()}</span>
                 <span class="role">{user.role.label()}</span>
             </span>
+            <a class="account-link" href="/account/password" data-testid="account-link">"Password"</a>
             <ActionForm action=logout attr:class="logout">
                 <button type="submit" class="secondary">"Sign out"</button>
             </ActionForm>

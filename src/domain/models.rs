@@ -21,6 +21,8 @@ pub struct CurrentUser {
     pub organization_id: Option<Uuid>,
     /// Their organization's name; `None` for bank admins.
     pub organization_name: Option<String>,
+    /// They must choose a new password before anything else.
+    pub must_change_password: bool,
 }
 
 impl CurrentUser {

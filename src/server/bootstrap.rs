@@ -36,6 +36,9 @@ pub async fn ensure_bank_admin(db: &Database, config: &Config) -> Result<(), Boo
             role: Role::BankAdmin,
             organization_id: None,
             password_hash: &hash,
+            // printed on a terminal or set in the environment: the first
+            // sign-in replaces it
+            must_change_password: true,
         },
     )
     .await?;

@@ -78,6 +78,7 @@ pub async fn load(db: &Database, demo_password: &str, force: bool) -> Result<(),
             role: Role::BankAdmin,
             organization_id: None,
             password_hash: &hash,
+            must_change_password: false,
         },
     )
     .await?;
@@ -98,6 +99,7 @@ pub async fn load(db: &Database, demo_password: &str, force: bool) -> Result<(),
                 role: Role::OrgAdmin,
                 organization_id: Some(org),
                 password_hash: &hash,
+                must_change_password: false,
             },
         )
         .await?;
@@ -113,6 +115,7 @@ pub async fn load(db: &Database, demo_password: &str, force: bool) -> Result<(),
                 role: Role::OrgViewer,
                 organization_id: Some(org),
                 password_hash: &hash,
+                must_change_password: false,
             },
         )
         .await?;

@@ -25,6 +25,19 @@ fn is_public(path: &str) -> bool {
         || path.starts_with("/assets/")
 }
 
+/// Where a user who must choose a new password is sent.
+pub const CHANGE_PASSWORD_PAGE: &str = "/account/password";
+
+/// What a user who must choose a new password may still reach: the page and
+/// function that change it, sign-out, who-am-I, and the built assets.
+fn allowed_before_password_change(path: &str) -> bool {
+    is_public(path)
+        || path == CHANGE_PASSWORD_PAGE
+        || path == "/api/change_password"
+        || path == "/api/logout"
+        || path == "/api/current_user"
+}
+
 /// Whether a state-changing request came from our own site. Browsers send
 /// Sec-Fetch-Site and/or Origin on such requests; tools without either carry no
 /// ambient cookies from another site, so they pass. An Origin must be the
@@ -153,6 +166,17 @@ pub async fn authenticate(
     }
     if signed_in && path == "/login" {
         return Redirect::to("/").into_response();
+    }
+    let must_change = request
+        .extensions()
+        .get::<RequestInfo>()
+        .and_then(|info| info.user.as_ref())
+        .is_some_and(|user| user.must_change_password);
+    if must_change && !allowed_before_password_change(&path) {
+        if path.starts_with("/api/") || unsafe_method {
+            return error_response(AppError::MustChangePassword);
+        }
+        return Redirect::to(CHANGE_PASSWORD_PAGE).into_response();
     }
     next.run(request).await
 }

@@ -44,6 +44,7 @@ struct CurrentUserRecord {
     full_name: String,
     role: String,
     organization_id: Option<Uuid>,
+    must_change_password: bool,
 }
 
 /// The active user `id` with their organization's name. The transaction
@@ -51,7 +52,7 @@ struct CurrentUserRecord {
 /// to their organization, which is also what lets it read the name.
 pub async fn load_current(tx: &mut Tx, id: Uuid) -> Result<Option<CurrentUser>, sqlx::Error> {
     let record: Option<CurrentUserRecord> = sqlx::query_as(
-        "select id, email, full_name, role, organization_id
+        "select id, email, full_name, role, organization_id, must_change_password
          from users
          where id = $1 and is_active",
     )
@@ -79,6 +80,7 @@ pub async fn load_current(tx: &mut Tx, id: Uuid) -> Result<Option<CurrentUser>, 
         role,
         organization_id: record.organization_id,
         organization_name,
+        must_change_password: record.must_change_password,
     }))
 }
 
@@ -130,13 +132,16 @@ pub struct NewUser<'a> {
     pub organization_id: Option<Uuid>,
     /// argon2id PHC string.
     pub password_hash: &'a str,
+    /// Whether they must choose a new password at their first sign-in.
+    pub must_change_password: bool,
 }
 
 /// Inserts a user and returns its id.
 pub async fn insert(tx: &mut Tx, user: &NewUser<'_>) -> Result<Uuid, sqlx::Error> {
     sqlx::query_scalar(
-        "insert into users (email, full_name, role, organization_id, password_hash)
-         values ($1, $2, $3, $4, $5)
+        "insert into users (email, full_name, role, organization_id, password_hash,
+                            must_change_password)
+         values ($1, $2, $3, $4, $5, $6)
          returning id",
     )
     .bind(user.email)
@@ -144,8 +149,32 @@ pub async fn insert(tx: &mut Tx, user: &NewUser<'_>) -> Result<Uuid, sqlx::Error
     .bind(user.role.as_str())
     .bind(user.organization_id)
     .bind(user.password_hash)
+    .bind(user.must_change_password)
     .fetch_one(&mut **tx)
     .await
+}
+
+/// The password hash of user `id` (their own row: the transaction acts as
+/// them).
+pub async fn password_hash(tx: &mut Tx, id: Uuid) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("select password_hash from users where id = $1 and is_active")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+}
+
+/// Sets user `id`'s password and clears any demand to change it.
+pub async fn set_password(tx: &mut Tx, id: Uuid, hash: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update users set password_hash = $2, must_change_password = false,
+                          password_changed_at = now()
+         where id = $1",
+    )
+    .bind(id)
+    .bind(hash)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Whether any user exists at all (bank scope).
