@@ -187,6 +187,10 @@ async fn sigterm_lets_running_jobs_finish_and_returns_the_rest() {
         30,
     )
     .await;
+    // A job is "running" from its claim, but its handler starts only when
+    // its task first runs; one stopped before that is handed back unstarted.
+    // Give the handlers a moment (well under a job's 700 ms) to start.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     signal(&worker, "TERM");
     assert!(wait_exit(&mut worker, 20).success());
     assert_eq!(

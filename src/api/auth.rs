@@ -118,6 +118,25 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
     Ok(())
 }
 
+/// Records `action` of the caller on their own account.
+#[cfg(feature = "ssr")]
+async fn audit_own_account(
+    caller: &crate::server::auth::Caller,
+    tx: &mut crate::server::db::Tx,
+    action: &str,
+) -> Result<(), AppError> {
+    caller
+        .audit(
+            tx,
+            caller.user.organization_id,
+            action,
+            "user",
+            caller.user.id.to_string(),
+            serde_json::json!({}),
+        )
+        .await
+}
+
 /// The answer to a sign-in the guard turned away.
 #[cfg(feature = "ssr")]
 fn refused_sign_in(refusal: crate::server::auth::throttle::Refusal) -> AppError {
@@ -197,30 +216,12 @@ pub async fn change_password(
     let mut tx = caller.begin().await?;
     let Some(new_hash) = new_hash else {
         guard.failed(&email, address.as_deref(), Instant::now());
-        caller
-            .audit(
-                &mut tx,
-                caller.user.organization_id,
-                "user.password_change_refused",
-                "user",
-                caller.user.id.to_string(),
-                serde_json::json!({}),
-            )
-            .await?;
+        audit_own_account(&caller, &mut tx, "user.password_change_refused").await?;
         tx.commit().await?;
         return Err(AppError::invalid("The current password is not right."));
     };
     users::set_password(&mut tx, caller.user.id, &new_hash).await?;
-    caller
-        .audit(
-            &mut tx,
-            caller.user.organization_id,
-            "user.password_change",
-            "user",
-            caller.user.id.to_string(),
-            serde_json::json!({}),
-        )
-        .await?;
+    audit_own_account(&caller, &mut tx, "user.password_change").await?;
     tx.commit().await?;
     Ok("Your password was changed.".to_string())
 }

@@ -70,53 +70,41 @@ pub async fn load(db: &Database, demo_password: &str, force: bool) -> Result<(),
         Role::BankAdmin,
         "all organizations".to_string(),
     )];
-    users::insert(
+    insert_user(
         &mut tx,
-        &users::NewUser {
-            email: DEMO_BANK_ADMIN,
-            full_name: "Bianca Admin",
-            role: Role::BankAdmin,
-            organization_id: None,
-            password_hash: &hash,
-            must_change_password: false,
-        },
+        DEMO_BANK_ADMIN,
+        "Bianca Admin",
+        Role::BankAdmin,
+        None,
+        &hash,
     )
     .await?;
 
     for (index, (name, slug, domain)) in DEMO_ORGANIZATIONS.iter().enumerate() {
         let org = organizations::insert(&mut tx, name, slug).await?;
+        let (admin_name, viewer_name) = if index == 0 {
+            ("Nora Whitfield", "Nate Viewer")
+        } else {
+            ("Hugo Almeida", "Hana Viewer")
+        };
         let admin_email = format!("admin@{domain}");
         let viewer_email = format!("viewer@{domain}");
-        let admin = users::insert(
+        let admin = insert_user(
             &mut tx,
-            &users::NewUser {
-                email: &admin_email,
-                full_name: if index == 0 {
-                    "Nora Whitfield"
-                } else {
-                    "Hugo Almeida"
-                },
-                role: Role::OrgAdmin,
-                organization_id: Some(org),
-                password_hash: &hash,
-                must_change_password: false,
-            },
+            &admin_email,
+            admin_name,
+            Role::OrgAdmin,
+            Some(org),
+            &hash,
         )
         .await?;
-        users::insert(
+        insert_user(
             &mut tx,
-            &users::NewUser {
-                email: &viewer_email,
-                full_name: if index == 0 {
-                    "Nate Viewer"
-                } else {
-                    "Hana Viewer"
-                },
-                role: Role::OrgViewer,
-                organization_id: Some(org),
-                password_hash: &hash,
-                must_change_password: false,
-            },
+            &viewer_email,
+            viewer_name,
+            Role::OrgViewer,
+            Some(org),
+            &hash,
         )
         .await?;
         accounts.push((admin_email, Role::OrgAdmin, name.to_string()));
@@ -135,6 +123,29 @@ pub async fn load(db: &Database, demo_password: &str, force: bool) -> Result<(),
         eprintln!("  {email:<32} {:<20} {scope}", role.label());
     }
     Ok(())
+}
+
+/// One demo account (its password is the published demo password).
+async fn insert_user(
+    tx: &mut Tx,
+    email: &str,
+    full_name: &str,
+    role: Role,
+    organization_id: Option<Uuid>,
+    password_hash: &str,
+) -> Result<Uuid, sqlx::Error> {
+    users::insert(
+        tx,
+        &users::NewUser {
+            email,
+            full_name,
+            role,
+            organization_id,
+            password_hash,
+            must_change_password: false,
+        },
+    )
+    .await
 }
 
 fn ago(now: DateTime<Utc>, minutes: i64) -> DateTime<Utc> {
