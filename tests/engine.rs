@@ -716,6 +716,7 @@ async fn a_stale_holder_cannot_overwrite_a_newer_attempt() {
             started_at,
             finished_at: chrono::Utc::now(),
             result: None,
+            attempt: 1,
         }],
     )
     .await
@@ -788,6 +789,7 @@ async fn rescue_fails_jobs_out_of_attempts_and_drops_leases_of_finished_claims()
             started_at: chrono::Utc::now(),
             finished_at: chrono::Utc::now(),
             result: None,
+            attempt: 1,
         }],
     )
     .await
@@ -1105,6 +1107,7 @@ async fn claims_planned_while_jobs_was_tiny_still_look_jobs_up_by_key() {
             started_at: chrono::Utc::now(),
             finished_at: chrono::Utc::now(),
             result: None,
+            attempt: 1,
         };
         let written = queue::complete_many(conn, &[done]).await.unwrap();
         assert_eq!(written.len(), 1);
@@ -1148,4 +1151,53 @@ async fn a_workers_probe_says_it_runs_until_it_is_shut_down() {
     assert!(probe.is_running());
     worker.shutdown().await;
     assert!(!probe.is_running());
+}
+
+#[tokio::test]
+async fn a_result_the_database_refuses_fails_only_its_own_job() {
+    let test = fresh_database().await;
+    let org = organization(&test).await;
+    let registry = Registry::empty().with(
+        JobType::Other,
+        FnHandler(|ctx: Arc<JobContext>| {
+            let poison = ctx.job.payload["poison"].as_bool().unwrap_or(false);
+            async move {
+                if poison {
+                    // jsonb cannot hold a NUL character
+                    Outcome::Completed(Some(json!({ "text": "a\u{0}b" })))
+                } else {
+                    Outcome::Completed(Some(json!({ "ok": true })))
+                }
+            }
+        }),
+    );
+    let mut jobs: Vec<NewJob> = (0..20).map(|i| job(org, json!({ "i": i }))).collect();
+    jobs.push(job(org, json!({ "poison": true })));
+    let ids = enqueue(&test, &jobs).await;
+    let workers = start_workers(&test, &registry, 1).await;
+    until_no_job_matches(&test, 30, "status in ('pending', 'running')").await;
+    for worker in workers {
+        worker.shutdown().await;
+    }
+    let mut conn = test.db.worker.acquire().await.unwrap();
+    assert_eq!(
+        count(
+            &mut conn,
+            "select count(*) from jobs where status = 'completed' and attempts = 1"
+        )
+        .await,
+        20,
+        "the healthy jobs were written at their first attempt"
+    );
+    let poisoned = state(&mut conn, *ids.last().unwrap()).await;
+    assert_eq!((poisoned.status.as_str(), poisoned.attempts), ("failed", 1));
+    assert!(poisoned
+        .error_message
+        .unwrap()
+        .starts_with("The job finished, but its result could not be stored"));
+    assert_eq!(
+        count(&mut conn, "select count(*) from failed_jobs").await,
+        1,
+        "its failure is on record"
+    );
 }

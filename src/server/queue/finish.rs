@@ -24,6 +24,8 @@ pub struct Completion {
     pub finished_at: DateTime<Utc>,
     /// The handler's result.
     pub result: Option<serde_json::Value>,
+    /// The attempt's number (for the record, should its result not fit).
+    pub attempt: i32,
 }
 
 /// Marks many jobs completed with one statement; returns the ids written

@@ -1,9 +1,12 @@
 //! The completer: writes successful outcomes in batches, whatever is waiting
-//! (up to the batch size) in one statement, then tells the lease book.
+//! (up to the batch size) in one statement, then tells the lease book. A
+//! batch the database refuses is written one completion at a time, so one
+//! bad result costs only its own job.
 
 use super::lease_book::LeaseBook;
+use crate::domain::JobErrorKind;
 use crate::server::db::Database;
-use crate::server::queue::{self, Completion};
+use crate::server::queue::{self, Attempt, Completion, JobError, Outcome, RetryPolicy, Transition};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -22,7 +25,7 @@ pub(super) async fn run_completer(
         fill_batch(&mut rx, &mut batch, batch_size);
         let written = write_completions(&db, &batch).await;
         let mut book = leases.lock().expect("lease book lock");
-        for completion in &batch {
+        for (completion, written) in batch.iter().zip(written) {
             book.end(completion.lease_token, written);
         }
         drop(book);
@@ -41,36 +44,94 @@ fn fill_batch<T>(rx: &mut mpsc::UnboundedReceiver<T>, batch: &mut Vec<T>, batch_
     }
 }
 
-/// Writes one batch of completions, retrying briefly on connection trouble;
-/// false when it gave up (the leases then expire and the jobs run again).
-async fn write_completions(db: &Database, batch: &[Completion]) -> bool {
-    for attempt in 0..5u32 {
-        let result = async {
-            let mut conn = db.worker.acquire().await?;
-            queue::complete_many(&mut conn, batch).await
-        }
-        .await;
-        match result {
-            Ok(written) => {
-                if written.len() < batch.len() {
-                    tracing::warn!(
-                        lost = batch.len() - written.len(),
-                        "completions skipped: their leases had expired"
-                    );
-                }
-                return true;
-            }
+/// Writes one batch of completions with one statement, retrying briefly on
+/// connection trouble. When the statement is refused (one result PostgreSQL
+/// cannot store, say), each completion is written on its own, so only the
+/// jobs whose write failed pay for it. Returns, per completion, whether its
+/// final write happened (a job whose write did not is left to its lease's
+/// expiry and runs again).
+async fn write_completions(db: &Database, batch: &[Completion]) -> Vec<bool> {
+    for attempt in 0..3u32 {
+        match complete(db, batch).await {
+            Ok(()) => return vec![true; batch.len()],
+            Err(error) if is_data_error(&error) => break,
             Err(error) => {
                 tracing::warn!(%error, "could not write completions; retrying");
                 tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
             }
         }
     }
-    tracing::error!(
+    tracing::warn!(
         count = batch.len(),
-        "completions not written; their leases will expire and the jobs run again"
+        "writing the batch of completions failed; writing them one by one"
     );
-    false
+    let mut written = Vec::with_capacity(batch.len());
+    for completion in batch {
+        written.push(write_one(db, completion).await);
+    }
+    written
+}
+
+/// Writes one completion; a result the database refuses fails the job with a
+/// clear reason instead of running it again.
+async fn write_one(db: &Database, completion: &Completion) -> bool {
+    match complete(db, std::slice::from_ref(completion)).await {
+        Ok(()) => true,
+        Err(error) if is_data_error(&error) => {
+            tracing::warn!(job = %completion.id, %error, "a job's result could not be stored");
+            let failure = Outcome::Fail(JobError::new(
+                JobErrorKind::InvalidPayload,
+                "The job finished, but its result could not be stored (it holds a value the database refuses, such as a NUL character).",
+            ));
+            let attempt = Attempt {
+                number: completion.attempt,
+                max_attempts: completion.attempt,
+                started_at: completion.started_at,
+                finished_at: completion.finished_at,
+            };
+            let transition = Transition::decide(&failure, attempt, &RetryPolicy::default(), 0.5)
+                .expect("a failure is a transition");
+            let written = async {
+                let mut conn = db.worker.acquire().await?;
+                queue::finish(
+                    &mut conn,
+                    completion.id,
+                    completion.lease_token,
+                    completion.started_at,
+                    &transition,
+                )
+                .await
+            }
+            .await;
+            written.is_ok()
+        }
+        Err(error) => {
+            tracing::error!(job = %completion.id, %error, "completion not written; its lease will expire and the job run again");
+            false
+        }
+    }
+}
+
+/// One `complete_many` statement on an engine connection.
+async fn complete(db: &Database, batch: &[Completion]) -> Result<(), sqlx::Error> {
+    let mut conn = db.worker.acquire().await?;
+    let written = queue::complete_many(&mut conn, batch).await?;
+    if written.len() < batch.len() {
+        tracing::warn!(
+            lost = batch.len() - written.len(),
+            "completions skipped: their leases had expired"
+        );
+    }
+    Ok(())
+}
+
+/// Whether PostgreSQL refused the data itself (SQLSTATE class 22), which no
+/// retry of the same statement can fix.
+fn is_data_error(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|db| db.code())
+        .is_some_and(|code| code.starts_with("22"))
 }
 
 #[cfg(test)]

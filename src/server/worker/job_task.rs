@@ -70,6 +70,7 @@ async fn attempt(
             started_at,
             finished_at,
             result,
+            attempt: job.attempts,
         });
         return;
     }
