@@ -165,7 +165,7 @@ impl From<sqlx::Error> for AppError {
         if let Some(message) = crate::server::db::constraint_message(&error) {
             return AppError::Invalid(message);
         }
-        tracing::error!(error = ?error, "database error");
+        tracing::error!(error = %crate::server::db::loggable(&error), "database error");
         AppError::Internal
     }
 }

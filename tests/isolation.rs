@@ -397,3 +397,22 @@ async fn demo_data_is_refused_where_real_users_exist_unless_forced() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn logged_database_errors_do_not_quote_what_people_typed() {
+    let test_db = common::fresh_database().await;
+    let mut tx = test_db.db.begin(Scope::bank()).await.unwrap();
+    // PostgreSQL quotes the offending input in the message
+    let error = sqlx::query("select $1::text::uuid")
+        .bind("jane.doe@customer.example")
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{error:?}").contains("jane.doe"),
+        "the raw error quotes it"
+    );
+    let logged = veriphy_jobs::server::db::loggable(&error);
+    assert!(!logged.contains("jane.doe"), "{logged}");
+    assert!(logged.contains("SQLSTATE 22P02"), "{logged}");
+}

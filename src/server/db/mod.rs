@@ -327,6 +327,24 @@ pub async fn migrate(options: &PgConnectOptions) -> Result<(), MigrationError> {
     })
 }
 
+/// `error` as it may be logged: for a database error its SQLSTATE, table,
+/// constraint and the server routine that raised it, never the message or
+/// detail text (PostgreSQL quotes the offending values there: an email, a
+/// name, whatever a person typed).
+pub fn loggable(error: &sqlx::Error) -> String {
+    let Some(db) = error.as_database_error() else {
+        return error.to_string();
+    };
+    let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>();
+    format!(
+        "database error SQLSTATE {} (table {}, constraint {}, routine {})",
+        db.code().as_deref().unwrap_or("?"),
+        db.table().unwrap_or("-"),
+        db.constraint().unwrap_or("-"),
+        pg.and_then(|pg| pg.routine()).unwrap_or("-"),
+    )
+}
+
 /// Turns a violated constraint or a data exception (SQLSTATE class 22) into
 /// a message a person understands; `None` for errors that are not the
 /// caller's fault.

@@ -5,7 +5,7 @@
 
 use super::lease_book::LeaseBook;
 use crate::domain::JobErrorKind;
-use crate::server::db::Database;
+use crate::server::db::{loggable, Database};
 use crate::server::queue::{self, Attempt, Completion, JobError, Outcome, RetryPolicy, Transition};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -56,7 +56,7 @@ async fn write_completions(db: &Database, batch: &[Completion]) -> Vec<bool> {
             Ok(()) => return vec![true; batch.len()],
             Err(error) if is_data_error(&error) => break,
             Err(error) => {
-                tracing::warn!(%error, "could not write completions; retrying");
+                tracing::warn!(error = %loggable(&error), "could not write completions; retrying");
                 tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
             }
         }
@@ -78,7 +78,7 @@ async fn write_one(db: &Database, completion: &Completion) -> bool {
     match complete(db, std::slice::from_ref(completion)).await {
         Ok(()) => true,
         Err(error) if is_data_error(&error) => {
-            tracing::warn!(job = %completion.id, %error, "a job's result could not be stored");
+            tracing::warn!(job = %completion.id, error = %loggable(&error), "a job's result could not be stored");
             let failure = Outcome::Fail(JobError::new(
                 JobErrorKind::InvalidPayload,
                 "The job finished, but its result could not be stored (it holds a value the database refuses, such as a NUL character).",
@@ -106,7 +106,7 @@ async fn write_one(db: &Database, completion: &Completion) -> bool {
             written.is_ok()
         }
         Err(error) => {
-            tracing::error!(job = %completion.id, %error, "completion not written; its lease will expire and the job run again");
+            tracing::error!(job = %completion.id, error = %loggable(&error), "completion not written; its lease will expire and the job run again");
             false
         }
     }
