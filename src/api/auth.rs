@@ -13,19 +13,12 @@ use leptos::prelude::*;
 pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
     use crate::server::auth::password as passwords;
     use crate::server::auth::session::{SessionUser, USER_KEY};
-    use crate::server::auth::throttle::SignInGuard;
     use crate::server::db::Scope;
     use crate::server::repo::{audit, users};
     use std::time::Instant;
 
     let (info, db) = crate::server::auth::caller().await?;
-    let axum::Extension(guard) =
-        leptos_axum::extract::<axum::Extension<std::sync::Arc<SignInGuard>>>()
-            .await
-            .map_err(|error| {
-                tracing::error!(%error, "sign-in guard missing from request extensions");
-                AppError::Internal
-            })?;
+    let guard = crate::server::auth::context::sign_in_guard().await?;
     let email = email.trim().to_lowercase();
     if email.is_empty() || password.is_empty() {
         return Err(AppError::invalid("Enter your email and password."));
@@ -68,7 +61,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
 
     // What was typed into the email field is kept only when it is an
     // address: people type passwords there by mistake.
-    let well_formed = crate::domain::looks_like_email(&email);
+    let well_formed = crate::domain::plausible_email(&email);
     let mut entry = audit::AuditEntry {
         actor_email: well_formed.then(|| email.clone()),
         target_type: Some("user".into()),
@@ -169,18 +162,11 @@ pub async fn change_password(
     new_password: String,
 ) -> Result<String, AppError> {
     use crate::server::auth::password as passwords;
-    use crate::server::auth::throttle::SignInGuard;
     use crate::server::repo::users;
     use std::time::Instant;
 
     let caller = crate::server::auth::require_caller().await?;
-    let axum::Extension(guard) =
-        leptos_axum::extract::<axum::Extension<std::sync::Arc<SignInGuard>>>()
-            .await
-            .map_err(|error| {
-                tracing::error!(%error, "sign-in guard missing from request extensions");
-                AppError::Internal
-            })?;
+    let guard = crate::server::auth::context::sign_in_guard().await?;
     if new_password.chars().count() < 12 {
         return Err(AppError::invalid(
             "The new password needs at least 12 characters.",

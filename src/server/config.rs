@@ -228,7 +228,7 @@ fn public_url(value: &str) -> Result<String, String> {
 
 fn email(value: &str) -> Result<String, String> {
     let value = value.trim().to_lowercase();
-    if crate::domain::looks_like_email(&value) {
+    if crate::domain::plausible_email(&value) {
         Ok(value)
     } else {
         Err("is not an email address".into())

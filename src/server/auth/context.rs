@@ -1,10 +1,12 @@
 //! How a server function learns who is calling and opens their transaction.
 
+use super::throttle::SignInGuard;
 use crate::domain::CurrentUser;
 use crate::error::AppError;
 use crate::server::db::{Database, Scope, Tx};
 use crate::server::repo::audit::AuditEntry;
 use axum::Extension;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// What the gate learned about the request; stored in request extensions.
@@ -31,19 +33,28 @@ pub struct Caller {
 
 /// The request's info and the database, signed in or not.
 pub async fn caller() -> Result<(RequestInfo, Database), AppError> {
-    let Extension(info) = leptos_axum::extract::<Extension<RequestInfo>>()
+    Ok((extension().await?, extension().await?))
+}
+
+/// The process's sign-in guard (throttling and bounded hashing).
+pub async fn sign_in_guard() -> Result<Arc<SignInGuard>, AppError> {
+    extension().await
+}
+
+/// A value the router put in every request's extensions; its absence is a
+/// wiring mistake, logged and answered as an internal error.
+async fn extension<T: Clone + Send + Sync + 'static>() -> Result<T, AppError> {
+    let Extension(value) = leptos_axum::extract::<Extension<T>>()
         .await
         .map_err(|error| {
-            tracing::error!(%error, "request info missing: is the auth gate installed?");
+            tracing::error!(
+                %error,
+                what = std::any::type_name::<T>(),
+                "missing from request extensions: is the router fully built?"
+            );
             AppError::Internal
         })?;
-    let Extension(db) = leptos_axum::extract::<Extension<Database>>()
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, "database missing from request extensions");
-            AppError::Internal
-        })?;
-    Ok((info, db))
+    Ok(value)
 }
 
 /// The signed-in caller, or `Unauthorized`.
