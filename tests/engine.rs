@@ -998,6 +998,9 @@ async fn the_queues_view_counts_each_organizations_waiting_scheduled_and_running
     let (mine, theirs) = (organization(&test).await, organization(&test).await);
     let mut later = job(mine, json!({}));
     later.available_at = Some(chrono::Utc::now() + chrono::Duration::hours(1));
+    // of a type the claim below does not take, so it takes one of mine
+    let mut their_email = job(theirs, json!({}));
+    their_email.job_type = JobType::Email;
     let ids = enqueue(
         &test,
         &[
@@ -1005,7 +1008,7 @@ async fn the_queues_view_counts_each_organizations_waiting_scheduled_and_running
             job(mine, json!({})),
             job(mine, json!({})),
             later,
-            job(theirs, json!({})),
+            their_email,
         ],
     )
     .await;

@@ -1,6 +1,6 @@
 //! The queues view.
 
-use crate::domain::QueueRow;
+use crate::domain::{QueueCapRow, QueueRow};
 use crate::error::AppError;
 use leptos::prelude::*;
 
@@ -117,6 +117,89 @@ pub async fn set_queue_concurrency(
     Ok(format!(
         "Queue {name} now runs {concurrency} jobs at once per worker."
     ))
+}
+
+/// The organizations' caps per queue: every cap for bank admins, the
+/// caller's organization's own otherwise.
+#[server(endpoint = "list_queue_caps")]
+pub async fn list_queue_caps() -> Result<Vec<QueueCapRow>, AppError> {
+    use crate::server::repo::queues;
+    let caller = crate::server::auth::require_caller().await?;
+    let mut tx = caller.begin().await?;
+    let rows = queues::caps(&mut tx, caller.organization_filter(None)).await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// Caps how many jobs of one organization run from a queue at once, across
+/// every worker (bank admins only): the fairness lever when one tenant's
+/// load would crowd the others.
+#[server(endpoint = "set_queue_cap")]
+pub async fn set_queue_cap(
+    name: String,
+    organization_id: String,
+    max_running: crate::domain::Concurrency,
+) -> Result<String, AppError> {
+    use crate::server::queue::control;
+    let (caller, name) = queue_admin(name).await?;
+    let organization = chosen_organization(&organization_id)?;
+    let max_running = max_running.get();
+    let mut tx = caller.begin().await?;
+    if !control::set_organization_cap(
+        &mut tx,
+        &name,
+        organization,
+        max_running,
+        Some(caller.user.id),
+    )
+    .await?
+    {
+        return Err(AppError::NotFound);
+    }
+    caller
+        .audit(
+            &mut tx,
+            Some(organization),
+            "queue.cap",
+            "queue",
+            name.clone(),
+            serde_json::json!({ "max_running": max_running }),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(format!(
+        "At most {max_running} of that organization's jobs now run from {name} at once."
+    ))
+}
+
+/// Lifts an organization's cap in a queue (bank admins only).
+#[server(endpoint = "clear_queue_cap")]
+pub async fn clear_queue_cap(name: String, organization_id: String) -> Result<String, AppError> {
+    use crate::server::queue::control;
+    let (caller, name) = queue_admin(name).await?;
+    let organization = chosen_organization(&organization_id)?;
+    let mut tx = caller.begin().await?;
+    if !control::clear_organization_cap(&mut tx, &name, organization).await? {
+        return Err(AppError::NotFound);
+    }
+    caller
+        .audit(
+            &mut tx,
+            Some(organization),
+            "queue.cap_cleared",
+            "queue",
+            name.clone(),
+            serde_json::json!({}),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(format!("That organization's cap in {name} is lifted."))
+}
+
+/// The organization a form chose, or a message asking for one.
+#[cfg(feature = "ssr")]
+fn chosen_organization(text: &str) -> Result<uuid::Uuid, AppError> {
+    uuid::Uuid::parse_str(text.trim()).map_err(|_| AppError::invalid("Choose an organization."))
 }
 
 /// The caller, who must be a bank admin (queues serve every organization),

@@ -65,8 +65,9 @@ pub fn valid_queue_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
-/// How many jobs of a queue one worker process runs at once: 1 to 1000.
-/// Parsed (from a form's text or a number) before a server function sees it.
+/// A number of jobs run at once, 1 to 1000: a queue's concurrency per worker
+/// process, or an organization's cap in a queue. Parsed (from a form's text
+/// or a number) before a server function sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "ConcurrencyInput", into = "i32")]
 pub struct Concurrency(i32);

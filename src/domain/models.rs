@@ -288,6 +288,23 @@ pub struct QueueRow {
     pub running: i64,
 }
 
+/// One organization's cap in one queue: at most `max_running` of its jobs run
+/// from that queue at once, across every worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct QueueCapRow {
+    /// The queue.
+    pub queue: String,
+    /// The organization capped.
+    pub organization_id: Uuid,
+    /// Its name.
+    pub organization_name: String,
+    /// Most of its jobs running from the queue at once.
+    pub max_running: i32,
+    /// Its jobs running from the queue now.
+    pub running: i64,
+}
+
 /// What a bulk action on jobs would touch, shown before it is confirmed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BulkPreview {

@@ -1,12 +1,16 @@
 //! The Queues view: backlog, running jobs and pause state per queue.
 
-use crate::api::queues::{list_queues, CreateQueue, SetQueueConcurrency, SetQueuePaused};
+use crate::api::queues::{
+    list_queue_caps, list_queues, ClearQueueCap, CreateQueue, SetQueueCap, SetQueueConcurrency,
+    SetQueuePaused,
+};
 use crate::app::components::action_result::ActionResult;
-use crate::domain::{CurrentUser, QueueRow};
+use crate::app::components::organization_picker::OrganizationPicker;
+use crate::domain::{CurrentUser, QueueCapRow, QueueRow};
 use leptos::prelude::*;
 
 /// Queues (organization users see those they use); bank admins create,
-/// pause, resume and size them.
+/// pause, resume and size them, and cap organizations within them.
 #[component]
 pub fn QueuesPage() -> impl IntoView {
     let toggle = ServerAction::<SetQueuePaused>::new();
@@ -70,7 +74,118 @@ pub fn QueuesPage() -> impl IntoView {
                     }
                 })}
             </Transition>
+            <OrganizationCaps bank_admin=bank_admin queues=queues/>
         </section>
+    }
+}
+
+/// The per-organization caps: bank admins set and lift them, organization
+/// users see their own.
+#[component]
+fn OrganizationCaps(
+    bank_admin: bool,
+    queues: Resource<Result<Vec<QueueRow>, crate::error::AppError>>,
+) -> impl IntoView {
+    let set_cap = ServerAction::<SetQueueCap>::new();
+    let clear_cap = ServerAction::<ClearQueueCap>::new();
+    let caps = Resource::new(
+        move || (set_cap.version().get(), clear_cap.version().get()),
+        |_| list_queue_caps(),
+    );
+    let queue_options = move || {
+        queues
+            .get()
+            .and_then(Result::ok)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|q| {
+                let label = q.name.clone();
+                view! { <option value=q.name>{label}</option> }
+            })
+            .collect_view()
+    };
+    view! {
+        <section class="caps" aria-labelledby="caps-title">
+            <h2 id="caps-title">"Organization caps"</h2>
+            <p class="hint">
+                "Organizations waiting in a queue take turns; a cap also limits how many of one
+                organization's jobs run from a queue at once, across every worker."
+            </p>
+            {bank_admin.then(|| view! {
+                <ActionForm action=set_cap attr:class="inline-form" attr:data-testid="queue-cap-form">
+                    <label>"Queue"
+                        <Transition fallback=|| view! { <select name="name" disabled=true></select> }>
+                            <select name="name" required=true data-testid="queue-cap-queue">
+                                {queue_options}
+                            </select>
+                        </Transition>
+                    </label>
+                    <OrganizationPicker name="organization_id"/>
+                    <label>"Most running at once"
+                        <input name="max_running" type="number" min="1" max="1000" value="5" required=true
+                            data-testid="queue-cap-max"/>
+                    </label>
+                    <button type="submit" data-testid="set-queue-cap">"Set cap"</button>
+                </ActionForm>
+            })}
+            <div class="page-header">
+                <ActionResult action=set_cap/>
+                <ActionResult action=clear_cap/>
+            </div>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match caps.await {
+                        Ok(rows) if rows.is_empty() => view! {
+                            <p class="empty" data-testid="no-queue-caps">"No organization is capped."</p>
+                        }.into_any(),
+                        Ok(rows) => view! {
+                            <div class="table-wrap">
+                                <table class="list">
+                                    <thead>
+                                        <tr>
+                                            <th scope="col">"Queue"</th>
+                                            <th scope="col">"Organization"</th>
+                                            <th scope="col">"Most at once"</th>
+                                            <th scope="col">"Running"</th>
+                                            {bank_admin.then(|| view! { <th scope="col">"Actions"</th> })}
+                                        </tr>
+                                    </thead>
+                                    <tbody>
+                                        {rows.into_iter().map(|cap| cap_row(cap, bank_admin, clear_cap)).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                        }.into_any(),
+                        Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+fn cap_row(
+    cap: QueueCapRow,
+    bank_admin: bool,
+    clear_cap: ServerAction<ClearQueueCap>,
+) -> impl IntoView {
+    let label = format!("Lift the cap of {} in {}", cap.organization_name, cap.queue);
+    view! {
+        <tr data-testid="queue-cap-row">
+            <td class="name">{cap.queue.clone()}</td>
+            <td>{cap.organization_name.clone()}</td>
+            <td class="num">{cap.max_running}</td>
+            <td class="num">{cap.running}</td>
+            {bank_admin.then(|| view! {
+                <td>
+                    <ActionForm action=clear_cap attr:class="inline-form">
+                        <input type="hidden" name="name" value=cap.queue.clone()/>
+                        <input type="hidden" name="organization_id" value=cap.organization_id.to_string()/>
+                        <button type="submit" aria-label=label data-testid="clear-queue-cap">"Lift"</button>
+                    </ActionForm>
+                </td>
+            })}
+        </tr>
     }
 }
 

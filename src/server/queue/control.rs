@@ -106,6 +106,49 @@ pub async fn set_concurrency(
     Ok(changed.is_some())
 }
 
+/// Caps how many jobs of `organization` run from `queue` at once, across
+/// every worker (claims read the cap each time, so no worker is told).
+/// Returns false if there is no such queue or organization.
+pub async fn set_organization_cap(
+    conn: &mut PgConnection,
+    queue: &str,
+    organization: Uuid,
+    max_running: i32,
+    by: Option<Uuid>,
+) -> Result<bool, sqlx::Error> {
+    let written = sqlx::query(
+        "insert into queue_organization_limits (queue, organization_id, max_running, updated_by)
+         select q.name, o.id, $3, $4
+         from queues q, organizations o
+         where q.name = $1 and o.id = $2
+         on conflict (queue, organization_id)
+           do update set max_running = excluded.max_running, updated_by = excluded.updated_by",
+    )
+    .bind(queue)
+    .bind(organization)
+    .bind(max_running)
+    .bind(by)
+    .execute(conn)
+    .await?;
+    Ok(written.rows_affected() == 1)
+}
+
+/// Lifts `organization`'s cap in `queue`; false if it had none.
+pub async fn clear_organization_cap(
+    conn: &mut PgConnection,
+    queue: &str,
+    organization: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let cleared = sqlx::query(
+        "delete from queue_organization_limits where queue = $1 and organization_id = $2",
+    )
+    .bind(queue)
+    .bind(organization)
+    .execute(conn)
+    .await?;
+    Ok(cleared.rows_affected() == 1)
+}
+
 /// Wakes the workers of every queue that has runnable jobs (one NOTIFY per
 /// queue, after bulk changes such as retries or released jobs).
 pub async fn notify_queues_with_work(conn: &mut PgConnection) -> Result<(), sqlx::Error> {

@@ -1,6 +1,6 @@
 //! SQL for the Queues view: settings plus the caller's backlog per queue.
 
-use crate::domain::QueueRow;
+use crate::domain::{QueueCapRow, QueueRow};
 use crate::server::db::Tx;
 use uuid::Uuid;
 
@@ -45,6 +45,31 @@ pub async fn list(tx: &mut Tx, organization: Option<Uuid>) -> Result<Vec<QueueRo
          left join held h on h.queue = q.name
          where $1::uuid is null or c.queue is not null or h.queue is not null
          order by q.name",
+    )
+    .bind(organization)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// The organizations' caps per queue with how many of their jobs run there
+/// now: every cap for the bank (`None`), the organization's own otherwise.
+pub async fn caps(
+    tx: &mut Tx,
+    organization: Option<Uuid>,
+) -> Result<Vec<QueueCapRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select l.queue, l.organization_id, o.name as organization_name, l.max_running,
+                (select count(*)
+                 from job_leases h
+                 cross join unnest(h.job_ids) as held (id)
+                 join jobs j on j.id = held.id and j.lease_token = h.lease_token
+                 where h.organization_id = l.organization_id
+                   and j.organization_id = l.organization_id
+                   and j.queue = l.queue) as running
+         from queue_organization_limits l
+         join organizations o on o.id = l.organization_id
+         where $1::uuid is null or l.organization_id = $1
+         order by l.queue, o.name",
     )
     .bind(organization)
     .fetch_all(&mut **tx)
