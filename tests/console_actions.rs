@@ -3,41 +3,13 @@
 
 mod common;
 
-use common::{session_cookie, spawn_app, TestApp};
+use common::{call, signed_in, spawn_app, TestApp};
 use sqlx::Connection;
 use uuid::Uuid;
 
-const PASSWORD: &str = "veriphy-demo-2026";
 const NORTHWIND_ADMIN: &str = "admin@northwind.example";
 const NORTHWIND_VIEWER: &str = "viewer@northwind.example";
 const HARBOR_ADMIN: &str = "admin@harbor.example";
-
-async fn signed_in(app: &TestApp, email: &str) -> String {
-    session_cookie(&app.login(email, PASSWORD, None).await).expect("signed in")
-}
-
-async fn call(
-    app: &TestApp,
-    cookie: &str,
-    function: &str,
-    form: &[(&str, &str)],
-) -> (u16, serde_json::Value) {
-    let response = app
-        .client()
-        .post(format!("{}/api/{function}", app.base))
-        .header("cookie", cookie)
-        .header("accept", "application/json")
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let body = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)),
-    )
-}
 
 async fn audit_actions(app: &TestApp) -> Vec<String> {
     let mut conn = sqlx::PgConnection::connect_with(&app.test_db.owner)

@@ -12,6 +12,7 @@ use veriphy_jobs::domain::JobType;
 use veriphy_jobs::server::db::Scope;
 use veriphy_jobs::server::queue::{self, NewJob};
 use veriphy_jobs::server::repo::stored_files::{self, NewFile};
+use veriphy_jobs::server::sandbox::{Analyser, Limits};
 use veriphy_jobs::server::worker::handlers::document::text_pdf;
 use veriphy_jobs::server::worker::{Registry, Worker, WorkerConfig};
 
@@ -28,7 +29,7 @@ async fn organization(test: &TestDb, slug: &str) -> Uuid {
 async fn run(test: &TestDb, org: Uuid, job_type: JobType, payload: Value) -> (String, Value) {
     let worker = Worker::start(
         test.db.clone(),
-        Registry::standard(),
+        Registry::standard_with(analyser()),
         WorkerConfig {
             poll_interval: Duration::from_millis(100),
             ..WorkerConfig::default()
@@ -138,20 +139,25 @@ async fn report_generation_stores_a_csv_of_the_organizations_statistics() {
         .is_none());
 }
 
-#[tokio::test]
-async fn document_processing_reports_digest_type_pages_and_text() {
-    let test = fresh_database().await;
-    let org = organization(&test, "docs").await;
-    let pdf = text_pdf(&["Mortgage offer", "Page two of the offer", "Signatures"]);
+/// The built binary analyses documents (the test harness cannot).
+fn analyser() -> Analyser {
+    Analyser {
+        program: env!("CARGO_BIN_EXE_veriphy-jobs").into(),
+        limits: Limits::default(),
+    }
+}
+
+/// Stores `content` as a document of `org`; its id.
+async fn store_document(test: &TestDb, org: Uuid, name: &str, content: &[u8]) -> Uuid {
     let mut tx = test.db.begin(Scope::organization(org)).await.unwrap();
     let file_id = stored_files::insert(
         &mut tx,
         &NewFile {
             organization_id: org,
             kind: "document",
-            file_name: "offer.pdf",
+            file_name: name,
             content_type: "application/octet-stream",
-            content: &pdf,
+            content,
             job_id: None,
             created_by: None,
         },
@@ -159,6 +165,29 @@ async fn document_processing_reports_digest_type_pages_and_text() {
     .await
     .unwrap();
     tx.commit().await.unwrap();
+    file_id
+}
+
+/// Runs a document job on `content`; status and result (or error).
+async fn analyse_document(content: &[u8]) -> (String, Value) {
+    let test = fresh_database().await;
+    let org = organization(&test, "hostile").await;
+    let file_id = store_document(&test, org, "hostile.pdf", content).await;
+    run(
+        &test,
+        org,
+        JobType::DocumentProcessing,
+        json!({ "file_id": file_id }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn document_processing_reports_digest_type_pages_and_text() {
+    let test = fresh_database().await;
+    let org = organization(&test, "docs").await;
+    let pdf = text_pdf(&["Mortgage offer", "Page two of the offer", "Signatures"]);
+    let file_id = store_document(&test, org, "offer.pdf", &pdf).await;
 
     let (status, result) = run(
         &test,
@@ -188,6 +217,71 @@ async fn document_processing_reports_digest_type_pages_and_text() {
     .await;
     assert_eq!(status, "failed");
     assert!(result["error"].as_str().unwrap().contains("does not exist"));
+}
+
+#[tokio::test]
+async fn a_deeply_nested_pdf_fails_its_job_and_the_worker_stays_up() {
+    let depth = 200_000;
+    let mut pdf = b"%PDF-1.5\n1 0 obj\n".to_vec();
+    pdf.extend(std::iter::repeat_n(b'[', depth));
+    pdf.extend(std::iter::repeat_n(b']', depth));
+    pdf.extend_from_slice(b"\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n");
+
+    let (status, result) = analyse_document(&pdf).await;
+
+    assert_eq!(status, "failed", "{result}");
+    assert_eq!(
+        result["error"],
+        "The document is not a readable PDF: it has no pages"
+    );
+}
+
+#[tokio::test]
+async fn a_decompression_bomb_fails_its_job_without_inflating() {
+    use flate2::{write::ZlibEncoder, Compression};
+    use std::io::Write;
+    // a gigabyte of zeros in a few megabytes: beyond lopdf's bound on a
+    // page's inflated content (and the analyser's 768 MiB of memory)
+    let mut encoder = ZlibEncoder::new(Vec::new(), Compression::fast());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..1024 {
+        encoder.write_all(&zeros).unwrap();
+    }
+    let bomb = encoder.finish().unwrap();
+    let mut doc = lopdf::Document::load_mem(&text_pdf(&["bomb"])).unwrap();
+    let page = *doc.get_pages().values().next().unwrap();
+    let content_id = doc.get_page_contents(page)[0];
+    let stream = lopdf::Stream::new(lopdf::dictionary! { "Filter" => "FlateDecode" }, bomb)
+        .with_compression(false);
+    doc.objects
+        .insert(content_id, lopdf::Object::Stream(stream));
+    let mut pdf = Vec::new();
+    doc.save_to(&mut pdf).unwrap();
+
+    let (status, result) = analyse_document(&pdf).await;
+
+    assert_eq!(status, "failed", "{result}");
+    let error = result["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("The document is not a readable PDF: its text could not be extracted"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_truncated_pdf_fails_its_job_with_the_reason() {
+    let pdf = text_pdf(&["Mortgage offer", "Page two"]);
+
+    let (status, result) = analyse_document(&pdf[..pdf.len() / 2]).await;
+
+    assert_eq!(status, "failed", "{result}");
+    assert!(
+        result["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("The document is not a readable PDF:"),
+        "{result}"
+    );
 }
 
 #[tokio::test]

@@ -4,8 +4,15 @@ import { DEMO_PASSWORD, signIn, trackErrors, waitForHydration } from "./helpers"
 const HARBOR_VIEWER = "viewer@harbor.example";
 const NEW_PASSWORD = "harbor viewer's own passphrase";
 
-async function changePassword(page: import("@playwright/test").Page, from: string, to: string) {
+/** Opens the password form through the header's Account link. */
+async function openPasswordForm(page: import("@playwright/test").Page) {
   await page.getByTestId("account-link").click();
+  await expect(page.getByRole("heading", { name: "Account" })).toBeVisible();
+  await page.getByTestId("change-password-link").click();
+}
+
+async function changePassword(page: import("@playwright/test").Page, from: string, to: string) {
+  await openPasswordForm(page);
   await expect(page.getByRole("heading", { name: "Change password" })).toBeVisible();
   await waitForHydration(page);
   await page.getByLabel("Current password").fill(from);
@@ -18,7 +25,7 @@ async function changePassword(page: import("@playwright/test").Page, from: strin
 test("a person changes their password and signs in with the new one", async ({ page }) => {
   const errors = trackErrors(page);
   await signIn(page, HARBOR_VIEWER);
-  await page.getByTestId("account-link").click();
+  await openPasswordForm(page);
   await waitForHydration(page);
   // the two new passwords must agree before anything is sent
   await page.getByLabel("Current password").fill(DEMO_PASSWORD);
@@ -34,5 +41,27 @@ test("a person changes their password and signs in with the new one", async ({ p
   await signIn(page, HARBOR_VIEWER, NEW_PASSWORD);
   // back to the demo password, for the other specs
   await changePassword(page, NEW_PASSWORD, DEMO_PASSWORD);
+  expect(errors).toEqual([]);
+});
+
+test("a person signs out another browser from their account page", async ({ page: here, browser, baseURL }) => {
+  const elsewhere = await (await browser.newContext({ baseURL })).newPage();
+  const errors = trackErrors(here);
+  await signIn(elsewhere, HARBOR_VIEWER);
+  await signIn(here, HARBOR_VIEWER);
+  await here.getByTestId("account-link").click();
+  await waitForHydration(here);
+  await expect(here.getByTestId("current-session")).toHaveCount(1);
+  const others = here.getByTestId("sign-out-session");
+  await expect(others.first()).toBeVisible();
+  const before = await others.count();
+
+  await here.getByTestId("sign-out-others").click();
+
+  await expect(here.getByRole("status")).toContainText("signed out");
+  await expect(here.getByTestId("sign-out-session")).toHaveCount(0);
+  expect(before).toBeGreaterThan(0);
+  await elsewhere.goto("/jobs");
+  await expect(elsewhere).toHaveURL(/\/login/);
   expect(errors).toEqual([]);
 });

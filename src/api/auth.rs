@@ -14,7 +14,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
     use crate::server::auth::password as passwords;
     use crate::server::auth::session::{SessionUser, USER_KEY};
     use crate::server::db::Scope;
-    use crate::server::repo::{audit, users};
+    use crate::server::repo::{audit, user_sessions, users};
     use std::time::Instant;
 
     let (info, db) = crate::server::auth::caller().await?;
@@ -87,6 +87,15 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
     };
     guard.succeeded(&email);
     users::touch_last_login(&mut tx, &user).await?;
+    let key = uuid::Uuid::new_v4();
+    user_sessions::open(
+        &mut tx,
+        key,
+        user.id,
+        info.ip.as_deref(),
+        info.user_agent.as_deref(),
+    )
+    .await?;
     entry.action = "login".into();
     entry.organization_id = user.organization_id;
     entry.actor_user_id = Some(user.id);
@@ -103,7 +112,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
     session
         .insert(
             USER_KEY,
-            SessionUser::new(user.id, chrono::Utc::now().timestamp_millis()),
+            SessionUser::new(user.id, key, chrono::Utc::now().timestamp_millis()),
         )
         .await
         .map_err(session_error)?;
@@ -155,7 +164,8 @@ fn refused_sign_in(refusal: crate::server::auth::throttle::Refusal) -> AppError 
 
 /// Changes the caller's password: the current one must be given (failures
 /// count towards the sign-in lockout), the new one has at least 12
-/// characters and differs from it. Clears a demand to change it.
+/// characters and differs from it. Clears a demand to change it, and signs
+/// out the caller's other sessions.
 #[server(endpoint = "change_password")]
 pub async fn change_password(
     current_password: String,
@@ -207,9 +217,20 @@ pub async fn change_password(
         return Err(AppError::invalid("The current password is not right."));
     };
     users::set_password(&mut tx, caller.user.id, &new_hash).await?;
+    // whoever knew the old password is signed out everywhere else
+    let closed = crate::server::repo::user_sessions::close_all(
+        &mut tx,
+        caller.user.id,
+        caller.info.session_key,
+    )
+    .await?;
     audit_own_account(&caller, &mut tx, "user.password_change").await?;
     tx.commit().await?;
-    Ok("Your password was changed.".to_string())
+    Ok(match closed {
+        0 => "Your password was changed.".to_string(),
+        1 => "Your password was changed, and your 1 other session signed out.".to_string(),
+        n => format!("Your password was changed, and your {n} other sessions signed out."),
+    })
 }
 
 /// Signs out: the session is deleted on the server, so its cookie is useless.
@@ -221,6 +242,9 @@ pub async fn logout() -> Result<(), AppError> {
         .map_err(|_| AppError::Internal)?;
     session.flush().await.map_err(session_error)?;
     let mut tx = caller.begin().await?;
+    if let Some(key) = caller.info.session_key {
+        crate::server::repo::user_sessions::close(&mut tx, caller.user.id, key).await?;
+    }
     caller
         .audit(
             &mut tx,

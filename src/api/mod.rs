@@ -1,6 +1,8 @@
 //! Server functions, one module per console tab. Each resolves the caller
 //! first; the browser calls them over HTTP, server rendering calls them directly.
 
+pub mod access;
+pub mod account;
 pub mod api_logs;
 pub mod auth;
 pub mod batches;

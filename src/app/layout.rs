@@ -106,7 +106,7 @@ fn Header(user: CurrentUser) -> impl IntoView {
                 <span class="user-name">{user.full_name.clone()}</span>
                 <span class="role">{user.role.label()}</span>
             </span>
-            <a class="account-link" href="/account/password" data-testid="account-link">"Password"</a>
+            <a class="account-link" href="/account" data-testid="account-link">"Account"</a>
             <ActionForm action=logout attr:class="logout">
                 <button type="submit" class="secondary">"Sign out"</button>
             </ActionForm>
@@ -160,14 +160,19 @@ fn OrganizationFilter() -> impl IntoView {
     }
 }
 
+/// The tab only bank admins see: organizations and users.
+pub const ACCESS_TAB: (&str, &str) = ("/access", "Access");
+
 #[component]
 fn TabBar() -> impl IntoView {
     let location = use_location();
     let query = use_query_map();
+    let bank_admin = use_context::<CurrentUser>().is_some_and(|u| u.is_bank_admin());
     view! {
         <nav class="tabs" aria-label="Console sections">
             {TABS
                 .into_iter()
+                .chain(bank_admin.then_some(ACCESS_TAB))
                 .map(|(path, label)| {
                     let href = move || href_with_org(path, selected_org(&query.read()));
                     let current = move || {

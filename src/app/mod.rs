@@ -65,7 +65,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("failed-jobs") view=pages::failed_jobs::FailedJobsPage/>
                     <Route path=path!("api-logs") view=pages::api_logs::ApiLogsPage/>
                     <Route path=path!("webhooks") view=pages::webhooks::WebhooksPage/>
+                    <Route path=path!("account") view=pages::account::AccountPage/>
                     <Route path=path!("account/password") view=pages::account::ChangePasswordPage/>
+                    <Route path=path!("access") view=pages::access::AccessPage/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -231,6 +231,9 @@ string_enum!(
         LeaseExpired => "lease_expired",
         /// The handler reported a failure of its own.
         Handler => "handler",
+        /// An untrusted input, analysed in a child process, exceeded its
+        /// memory, CPU time or output limit, or crashed the child.
+        ResourceLimit => "resource_limit",
     }
 );
 

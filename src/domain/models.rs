@@ -288,6 +288,60 @@ pub struct QueueRow {
     pub running: i64,
 }
 
+/// An organization as the Access view shows it to bank admins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct OrganizationAccess {
+    /// Organization id.
+    pub id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// Inactive organizations' users cannot sign in, and are signed out.
+    pub is_active: bool,
+    /// Its users (active or not).
+    pub users: i64,
+}
+
+/// A user as the Access view shows them to bank admins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct UserAccess {
+    /// User id.
+    pub id: Uuid,
+    /// Sign-in address.
+    pub email: String,
+    /// Display name.
+    pub full_name: String,
+    /// Role (`bank_admin`, `org_admin`, `org_viewer`).
+    pub role: String,
+    /// Their organization's name (none for bank admins).
+    pub organization_name: Option<String>,
+    /// Inactive users cannot sign in, and are signed out.
+    pub is_active: bool,
+    /// Their last sign-in.
+    pub last_login_at: Option<DateTime<Utc>>,
+    /// Sessions they have open now.
+    pub open_sessions: i64,
+}
+
+/// One of the caller's signed-in sessions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct SessionRow {
+    /// The session's key (what signing it out names).
+    pub id: Uuid,
+    /// When it signed in.
+    pub created_at: DateTime<Utc>,
+    /// Its last recorded activity (saved at most once a minute).
+    pub last_seen_at: DateTime<Utc>,
+    /// The address it signed in from.
+    pub ip_address: Option<String>,
+    /// The browser it signed in with.
+    pub user_agent: Option<String>,
+    /// Whether it is the session asking.
+    pub current: bool,
+}
+
 /// One organization's cap in one queue: at most `max_running` of its jobs run
 /// from that queue at once, across every worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -12,5 +12,6 @@ pub mod embedded_pg;
 pub mod http;
 pub mod queue;
 pub mod repo;
+pub mod sandbox;
 pub mod telemetry;
 pub mod worker;

@@ -220,3 +220,40 @@ pub fn session_set_cookie(response: &reqwest::Response) -> Option<String> {
         .find(|v| v.starts_with("veriphy_session="))
         .map(str::to_string)
 }
+
+/// Signs `email` in with the demo password; the session cookie.
+pub async fn signed_in(app: &TestApp, email: &str) -> String {
+    session_cookie(
+        &app.login(
+            email,
+            veriphy_jobs::server::demo_data::DEFAULT_DEMO_PASSWORD,
+            None,
+        )
+        .await,
+    )
+    .expect("signed in")
+}
+
+/// Calls server function `function` with a form; status and JSON body.
+pub async fn call(
+    app: &TestApp,
+    cookie: &str,
+    function: &str,
+    form: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
+    let response = app
+        .client()
+        .post(format!("{}/api/{function}", app.base))
+        .header("cookie", cookie)
+        .header("accept", "application/json")
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)),
+    )
+}

@@ -1,10 +1,96 @@
-//! The account page: change one's password (required at the first sign-in of
-//! the first-start bank admin).
+//! The account pages: one's signed-in sessions (sign any of them out), and
+//! changing one's password (required at the first sign-in of the
+//! first-start bank admin).
 
+use crate::api::account::{my_sessions, SignOutOtherSessions, SignOutSession};
 use crate::api::auth::ChangePassword;
 use crate::app::components::action_result::ActionResult;
-use crate::domain::CurrentUser;
+use crate::app::components::time::format_time;
+use crate::domain::{CurrentUser, SessionRow};
 use leptos::prelude::*;
+
+/// The caller's open sessions, each with a sign-out button (the current one
+/// is marked and signs out with the header's button).
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let sign_out = ServerAction::<SignOutSession>::new();
+    let sign_out_others = ServerAction::<SignOutOtherSessions>::new();
+    let sessions = Resource::new(
+        move || (sign_out.version().get(), sign_out_others.version().get()),
+        |_| my_sessions(),
+    );
+    view! {
+        <section class="list-page" aria-labelledby="page-title">
+            <div class="page-header">
+                <h1 id="page-title">"Account"</h1>
+                <a href="/account/password" data-testid="change-password-link">"Change password"</a>
+            </div>
+            <h2>"Signed-in sessions"</h2>
+            <p class="hint">
+                "Every browser signed in as you. Sign out any you do not recognise, and change your password."
+            </p>
+            <div class="page-header">
+                <ActionForm action=sign_out_others attr:class="inline-form">
+                    <button type="submit" class="secondary" data-testid="sign-out-others">
+                        "Sign out all other sessions"
+                    </button>
+                </ActionForm>
+                <ActionResult action=sign_out/>
+                <ActionResult action=sign_out_others/>
+            </div>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match sessions.await {
+                        Ok(rows) => view! {
+                            <div class="table-wrap">
+                                <table class="list">
+                                    <thead>
+                                        <tr>
+                                            <th scope="col">"Signed in"</th>
+                                            <th scope="col">"Last active"</th>
+                                            <th scope="col">"Address"</th>
+                                            <th scope="col">"Browser"</th>
+                                            <th scope="col">"Actions"</th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>
+                                        {rows.into_iter().map(|row| session_row(row, sign_out)).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                        }.into_any(),
+                        Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+fn session_row(row: SessionRow, sign_out: ServerAction<SignOutSession>) -> impl IntoView {
+    let signed_in = format_time(&row.created_at);
+    let label = format!("Sign out the session signed in at {signed_in}");
+    view! {
+        <tr data-testid="session-row">
+            <td>{signed_in.clone()}</td>
+            <td>{format_time(&row.last_seen_at)}</td>
+            <td>{row.ip_address.unwrap_or_else(|| "—".into())}</td>
+            <td class="user-agent">{row.user_agent.unwrap_or_else(|| "—".into())}</td>
+            <td>
+                {if row.current {
+                    view! { <span class="badge badge-active" data-testid="current-session">"This browser"</span> }.into_any()
+                } else {
+                    view! {
+                        <ActionForm action=sign_out attr:class="inline-form">
+                            <input type="hidden" name="id" value=row.id.to_string()/>
+                            <button type="submit" aria-label=label data-testid="sign-out-session">"Sign out"</button>
+                        </ActionForm>
+                    }.into_any()
+                }}
+            </td>
+        </tr>
+    }
+}
 
 /// Current and new password; the new one is typed twice and checked here
 /// before it is sent.

@@ -1,5 +1,6 @@
 //! One module per route.
 
+pub mod access;
 pub mod account;
 pub mod api_logs;
 pub mod batches;

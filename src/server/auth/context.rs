@@ -18,6 +18,8 @@ pub struct RequestInfo {
     pub ip: Option<String>,
     /// Client user agent.
     pub user_agent: Option<String>,
+    /// The signed-in session's key (its row in `user_sessions`).
+    pub session_key: Option<Uuid>,
 }
 
 /// A signed-in caller of a server function, with the database.
@@ -38,6 +40,11 @@ pub async fn caller() -> Result<(RequestInfo, Database), AppError> {
 
 /// The process's sign-in guard (throttling and bounded hashing).
 pub async fn sign_in_guard() -> Result<Arc<SignInGuard>, AppError> {
+    extension().await
+}
+
+/// How long sessions live (for listing the open ones).
+pub async fn session_policy() -> Result<super::session::SessionPolicy, AppError> {
     extension().await
 }
 

@@ -5,7 +5,7 @@ use super::context::RequestInfo;
 use super::session::{SessionPolicy, SessionUser, USER_KEY};
 use crate::error::AppError;
 use crate::server::db::{Database, Scope};
-use crate::server::repo::users;
+use crate::server::repo::{user_sessions, users};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
@@ -119,8 +119,9 @@ pub async fn authenticate(
         return error_response(AppError::CrossSite);
     }
 
-    let user = match resolve_user(&gate, &session).await {
-        Ok(user) => user,
+    let (user, session_key) = match resolve_user(&gate, &session).await {
+        Ok(Some((user, key))) => (Some(user), Some(key)),
+        Ok(None) => (None, None),
         Err(error) => {
             tracing::error!(?error, "could not resolve the session user");
             return error_response(AppError::Internal);
@@ -145,6 +146,7 @@ pub async fn authenticate(
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(400).collect()),
+        session_key,
     };
     request.extensions_mut().insert(info);
 
@@ -181,11 +183,15 @@ pub async fn authenticate(
     next.run(request).await
 }
 
-/// Loads the session's user if the session is valid and the user still active.
+/// Loads the session's user and key if the session is valid (within both
+/// timeouts, not signed out elsewhere) and the user still active.
 async fn resolve_user(
     gate: &Gate,
     session: &Session,
-) -> Result<Option<crate::domain::CurrentUser>, Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<
+    Option<(crate::domain::CurrentUser, uuid::Uuid)>,
+    Box<dyn std::error::Error + Send + Sync>,
+> {
     let stored = match session.get::<SessionUser>(USER_KEY).await {
         Ok(stored) => stored,
         Err(error) if !is_backend_failure(&error) => {
@@ -201,20 +207,25 @@ async fn resolve_user(
         return Ok(None);
     };
     let now = chrono::Utc::now().timestamp_millis();
-    if stored.expired(now, &gate.sessions) {
+    let Some(key) = stored.key.filter(|_| !stored.expired(now, &gate.sessions)) else {
         session.flush().await?;
         return Ok(None);
-    }
+    };
+    let touch = stored.needs_touch(now, &gate.sessions);
     let mut tx = gate
         .db
         .begin(Scope::no_tenant(Some(stored.user_id)))
         .await?;
     let user = users::load_current(&mut tx, stored.user_id).await?;
+    // signed out from another browser, or by a bank admin
+    let open =
+        user.is_some() && user_sessions::is_open(&mut tx, key, stored.user_id, touch).await?;
     tx.commit().await?;
+    let user = user.filter(|_| open);
     if user.is_none() {
-        // deactivated or deleted since sign-in
+        // deactivated, deleted or signed out since sign-in
         session.flush().await?;
-    } else if stored.needs_touch(now, &gate.sessions) {
+    } else if touch {
         // a changed record is saved with a fresh idle expiry: the idle
         // timeout slides with activity
         session
@@ -227,7 +238,7 @@ async fn resolve_user(
             )
             .await?;
     }
-    Ok(user)
+    Ok(user.map(|user| (user, key)))
 }
 
 /// Whether a session error means the store itself failed (the database),

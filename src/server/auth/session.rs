@@ -50,15 +50,20 @@ pub struct SessionUser {
     /// When the session was last saved because of activity.
     #[serde(default)]
     pub seen_at: i64,
+    /// The session's row in `user_sessions`; a record without one (written
+    /// before sessions were listed) is signed out.
+    #[serde(default)]
+    pub key: Option<Uuid>,
 }
 
 impl SessionUser {
-    /// A session of `user_id` signed in at `now`.
-    pub fn new(user_id: Uuid, now: i64) -> Self {
+    /// Session `key` of `user_id`, signed in at `now`.
+    pub fn new(user_id: Uuid, key: Uuid, now: i64) -> Self {
         SessionUser {
             user_id,
             signed_in_at: now,
             seen_at: now,
+            key: Some(key),
         }
     }
 
@@ -108,7 +113,7 @@ mod tests {
     #[test]
     fn absolute_timeout_applies_after_twelve_hours() {
         let policy = SessionPolicy::default();
-        let user = SessionUser::new(Uuid::nil(), 1_000);
+        let user = SessionUser::new(Uuid::nil(), Uuid::nil(), 1_000);
         assert!(!user.expired(1_000 + 3_600_000, &policy));
         assert!(user.expired(1_000 + 12 * 3_600_000 + 1, &policy));
     }
@@ -117,7 +122,7 @@ mod tests {
     fn activity_is_saved_at_most_once_a_minute() {
         let policy = SessionPolicy::default();
         assert_eq!(policy.touch_every(), Duration::from_secs(60));
-        let user = SessionUser::new(Uuid::nil(), 0);
+        let user = SessionUser::new(Uuid::nil(), Uuid::nil(), 0);
         assert!(!user.needs_touch(59_999, &policy));
         assert!(user.needs_touch(60_000, &policy));
         let short = SessionPolicy {
@@ -134,7 +139,7 @@ mod tests {
             Uuid::nil()
         ))
         .unwrap();
-        assert_eq!((old.signed_in_at, old.seen_at), (5, 0));
+        assert_eq!((old.signed_in_at, old.seen_at, old.key), (5, 0, None));
     }
 
     #[test]

@@ -90,6 +90,7 @@ pub fn router(
         ))
         .layer(sessions)
         .layer(Extension(db))
+        .layer(Extension(policy))
         .layer(Extension(std::sync::Arc::new(
             super::auth::throttle::SignInGuard::default(),
         )))

@@ -14,5 +14,6 @@ pub mod organizations;
 pub mod overview;
 pub mod queues;
 pub mod stored_files;
+pub mod user_sessions;
 pub mod users;
 pub mod webhooks;

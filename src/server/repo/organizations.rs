@@ -1,6 +1,6 @@
 //! SQL for organizations.
 
-use crate::domain::OrganizationSummary;
+use crate::domain::{OrganizationAccess, OrganizationSummary};
 use crate::server::db::Tx;
 use uuid::Uuid;
 
@@ -18,4 +18,41 @@ pub async fn insert(tx: &mut Tx, name: &str, slug: &str) -> Result<Uuid, sqlx::E
         .bind(slug)
         .fetch_one(&mut **tx)
         .await
+}
+
+/// Every organization with its state and number of users (bank scope).
+pub async fn list_for_access(tx: &mut Tx) -> Result<Vec<OrganizationAccess>, sqlx::Error> {
+    sqlx::query_as(
+        "select o.id, o.name, o.is_active,
+                (select count(*) from users u where u.organization_id = o.id) as users
+         from organizations o
+         order by lower(o.name), o.id",
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// Activates or deactivates organization `id` (bank scope); false if there
+/// is no such organization. Its users' sessions are closed when it is
+/// deactivated.
+pub async fn set_active(tx: &mut Tx, id: Uuid, active: bool) -> Result<bool, sqlx::Error> {
+    let changed = sqlx::query("update organizations set is_active = $2 where id = $1")
+        .bind(id)
+        .bind(active)
+        .execute(&mut **tx)
+        .await?;
+    if changed.rows_affected() == 0 {
+        return Ok(false);
+    }
+    if !active {
+        sqlx::query(
+            "delete from user_sessions s
+             using users u
+             where s.user_id = u.id and u.organization_id = $1",
+        )
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(true)
 }

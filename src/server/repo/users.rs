@@ -183,3 +183,47 @@ pub async fn any_exist(tx: &mut Tx) -> Result<bool, sqlx::Error> {
         .fetch_one(&mut **tx)
         .await
 }
+
+/// Users for the Access view (bank scope), of one organization or all, by
+/// email; at most `limit`. Open sessions count those within the idle timeout.
+pub async fn list_for_access(
+    tx: &mut Tx,
+    organization: Option<Uuid>,
+    idle: std::time::Duration,
+    limit: i64,
+) -> Result<Vec<crate::domain::UserAccess>, sqlx::Error> {
+    sqlx::query_as(
+        "select u.id, u.email, u.full_name, u.role, o.name as organization_name, u.is_active,
+                u.last_login_at,
+                (select count(*) from user_sessions s
+                 where s.user_id = u.id
+                   and s.last_seen_at > now() - make_interval(secs => $2)) as open_sessions
+         from users u
+         left join organizations o on o.id = u.organization_id
+         where $1::uuid is null or u.organization_id = $1
+         order by u.email
+         limit $3",
+    )
+    .bind(organization)
+    .bind(idle.as_secs_f64())
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// Activates or deactivates user `id` (bank scope); false if there is no
+/// such user. A deactivated user's sessions are closed at once.
+pub async fn set_active(tx: &mut Tx, id: Uuid, active: bool) -> Result<bool, sqlx::Error> {
+    let changed = sqlx::query("update users set is_active = $2 where id = $1")
+        .bind(id)
+        .bind(active)
+        .execute(&mut **tx)
+        .await?;
+    if changed.rows_affected() == 0 {
+        return Ok(false);
+    }
+    if !active {
+        super::user_sessions::close_all(tx, id, None).await?;
+    }
+    Ok(true)
+}

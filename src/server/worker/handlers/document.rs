@@ -1,10 +1,14 @@
 //! `document_processing` jobs: analyse an uploaded document (size, SHA-256,
 //! detected content type; page count and text for PDFs) and store the
-//! findings as the job's result.
+//! findings as the job's result. Uploaded files are untrusted: the parsing
+//! runs in a child process with memory, CPU and output limits
+//! (`server::sandbox`), and a document that breaks a limit fails its job
+//! for good instead of taking the worker down on every attempt.
 
 use super::{database_error, Handler, HandlerFuture, JobContext};
 use crate::server::queue::{JobError, Outcome};
 use crate::server::repo::stored_files;
+use crate::server::sandbox::Analyser;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -14,7 +18,10 @@ use uuid::Uuid;
 pub const MAX_TEXT_CHARS: usize = 20_000;
 
 /// The document handler.
-pub struct DocumentHandler;
+pub struct DocumentHandler {
+    /// Runs the analysis in a child process.
+    pub analyser: Analyser,
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +31,7 @@ struct DocumentPayload {
 
 impl Handler for DocumentHandler {
     fn run(&self, ctx: Arc<JobContext>) -> HandlerFuture {
+        let analyser = self.analyser.clone();
         Box::pin(async move {
             let payload: DocumentPayload = match ctx.payload() {
                 Ok(p) => p,
@@ -48,19 +56,29 @@ impl Handler for DocumentHandler {
                 }
                 Err(error) => return database_error("loading the document", error),
             };
-            // Parsing is CPU work: keep it off the async threads.
-            let content = file.content;
-            let analysed = tokio::task::spawn_blocking(move || analyse(&content)).await;
-            match analysed {
+            match analyser.analyse(&file.content).await {
+                // a file that says it is a PDF and cannot be read as one
+                Ok(result) if result.get("pdf_error").is_some() => Outcome::Fail(JobError::new(
+                    crate::domain::JobErrorKind::Handler,
+                    format!(
+                        "The document is not a readable PDF: {}",
+                        result["pdf_error"].as_str().unwrap_or("unknown problem")
+                    ),
+                )),
                 Ok(mut result) => {
                     result["file_id"] = json!(file.id);
                     result["file_name"] = json!(file.file_name);
                     result["declared_content_type"] = json!(file.content_type);
                     Outcome::Completed(Some(result))
                 }
-                Err(error) => Outcome::Retry(JobError::new(
-                    crate::domain::JobErrorKind::Panic,
-                    format!("Analysing the document crashed: {error}"),
+                Err(error) if error.is_transient() => Outcome::Retry(JobError::new(
+                    crate::domain::JobErrorKind::Handler,
+                    format!("The document was not analysed: {error}."),
+                )),
+                // the document's own doing: another attempt would end the same way
+                Err(error) => Outcome::Fail(JobError::new(
+                    crate::domain::JobErrorKind::ResourceLimit,
+                    format!("The document was not analysed: {error}."),
                 )),
             }
         })
@@ -139,12 +157,19 @@ fn looks_like_csv(text: &str) -> bool {
     commas > 0 && rest.peek().is_some() && rest.all(|l| l.matches(',').count() == commas)
 }
 
-/// Page count and extracted text of a PDF.
+/// Page count and extracted text of a PDF. lopdf bounds what each page's
+/// content may inflate to; a page past that bound makes the PDF unreadable
+/// here, as does a PDF without pages.
 fn pdf_facts(content: &[u8]) -> Result<(usize, String), String> {
-    let document = lopdf::Document::load_mem(content)
-        .map_err(|e| format!("The PDF could not be read: {e}"))?;
+    let document =
+        lopdf::Document::load_mem(content).map_err(|e| format!("it could not be parsed ({e})"))?;
     let pages: Vec<u32> = document.get_pages().keys().copied().collect();
-    let text = document.extract_text(&pages).unwrap_or_default();
+    if pages.is_empty() {
+        return Err("it has no pages".into());
+    }
+    let text = document
+        .extract_text(&pages)
+        .map_err(|e| format!("its text could not be extracted ({e})"))?;
     Ok((pages.len(), text.trim().to_string()))
 }
 

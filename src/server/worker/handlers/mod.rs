@@ -106,10 +106,20 @@ impl Registry {
     /// The product's handlers: report_generation, document_processing,
     /// cleanup and the diagnostic `other` job. Jobs of the remaining types wait
     /// (pending, with a visible reason) until their integration exists.
+    /// Documents are analysed by this binary run as a child process.
     pub fn standard() -> Self {
+        Registry::standard_with(crate::server::sandbox::Analyser::this_binary())
+    }
+
+    /// The product's handlers, with documents analysed by `analyser` (tests
+    /// name the built binary: theirs is the test harness).
+    pub fn standard_with(analyser: crate::server::sandbox::Analyser) -> Self {
         Registry::empty()
             .with(JobType::ReportGeneration, report::ReportHandler)
-            .with(JobType::DocumentProcessing, document::DocumentHandler)
+            .with(
+                JobType::DocumentProcessing,
+                document::DocumentHandler { analyser },
+            )
             .with(JobType::Cleanup, cleanup::CleanupHandler)
             .with(JobType::Other, diagnostic::DiagnosticHandler)
     }

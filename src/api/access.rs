@@ -1,0 +1,115 @@
+//! The Access view (bank admins only): organizations and users, and turning
+//! either off with immediate effect on their open sessions.
+
+use crate::domain::{OrganizationAccess, UserAccess};
+use crate::error::AppError;
+use leptos::prelude::*;
+use uuid::Uuid;
+
+/// Most users one listing shows (filter by organization to see others).
+pub const USER_LIST_LIMIT: i64 = 500;
+
+/// Every organization with its state and user count.
+#[server(endpoint = "list_organization_access")]
+pub async fn list_organization_access() -> Result<Vec<OrganizationAccess>, AppError> {
+    use crate::server::repo::organizations;
+    let caller = bank_admin().await?;
+    let mut tx = caller.begin().await?;
+    let rows = organizations::list_for_access(&mut tx).await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// Users of one organization (or all), by email, with their open sessions.
+#[server(endpoint = "list_user_access")]
+pub async fn list_user_access(organization_id: Option<Uuid>) -> Result<Vec<UserAccess>, AppError> {
+    use crate::server::repo::users;
+    let caller = bank_admin().await?;
+    let policy = crate::server::auth::context::session_policy().await?;
+    let mut tx = caller.begin().await?;
+    let rows =
+        users::list_for_access(&mut tx, organization_id, policy.idle, USER_LIST_LIMIT).await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// Deactivates (its users are signed out and cannot sign in) or reactivates
+/// an organization.
+#[server(endpoint = "set_organization_active")]
+pub async fn set_organization_active(id: Uuid, active: bool) -> Result<String, AppError> {
+    use crate::server::repo::organizations;
+    let caller = bank_admin().await?;
+    let mut tx = caller.begin().await?;
+    if !organizations::set_active(&mut tx, id, active).await? {
+        return Err(AppError::NotFound);
+    }
+    let action = if active {
+        "organization.activate"
+    } else {
+        "organization.deactivate"
+    };
+    caller
+        .audit(
+            &mut tx,
+            Some(id),
+            action,
+            "organization",
+            id.to_string(),
+            serde_json::json!({}),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(if active {
+        "The organization is active again; its users may sign in.".into()
+    } else {
+        "The organization is deactivated; its users are signed out.".into()
+    })
+}
+
+/// Deactivates (signed out at once, cannot sign in) or reactivates a user.
+/// Bank admins cannot deactivate themselves.
+#[server(endpoint = "set_user_active")]
+pub async fn set_user_active(id: Uuid, active: bool) -> Result<String, AppError> {
+    use crate::server::repo::users;
+    let caller = bank_admin().await?;
+    if id == caller.user.id && !active {
+        return Err(AppError::invalid(
+            "You cannot deactivate yourself: ask another bank admin.",
+        ));
+    }
+    let mut tx = caller.begin().await?;
+    if !users::set_active(&mut tx, id, active).await? {
+        return Err(AppError::NotFound);
+    }
+    let action = if active {
+        "user.activate"
+    } else {
+        "user.deactivate"
+    };
+    caller
+        .audit(
+            &mut tx,
+            None,
+            action,
+            "user",
+            id.to_string(),
+            serde_json::json!({}),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(if active {
+        "The user is active again.".into()
+    } else {
+        "The user is deactivated and signed out.".into()
+    })
+}
+
+/// The caller, who must be a bank admin.
+#[cfg(feature = "ssr")]
+async fn bank_admin() -> Result<crate::server::auth::Caller, AppError> {
+    let caller = crate::server::auth::require_caller().await?;
+    if !caller.user.is_bank_admin() {
+        return Err(AppError::Forbidden);
+    }
+    Ok(caller)
+}

@@ -1,0 +1,162 @@
+//! The Access view (bank admins): organizations and users, each deactivated
+//! or reactivated with one button; a deactivation signs them out at once.
+
+use crate::api::access::{
+    list_organization_access, list_user_access, SetOrganizationActive, SetUserActive,
+    USER_LIST_LIMIT,
+};
+use crate::app::components::action_result::ActionResult;
+use crate::app::components::time::format_optional;
+use crate::domain::{CurrentUser, OrganizationAccess, UserAccess};
+use leptos::prelude::*;
+
+/// Organizations and users with their state; bank admins only (others get
+/// the server's refusal).
+#[component]
+pub fn AccessPage() -> impl IntoView {
+    let set_org = ServerAction::<SetOrganizationActive>::new();
+    let set_user = ServerAction::<SetUserActive>::new();
+    let me = use_context::<CurrentUser>().map(|u| u.id);
+    let organizations = Resource::new(
+        move || set_org.version().get(),
+        |_| list_organization_access(),
+    );
+    let users = Resource::new(
+        move || (set_org.version().get(), set_user.version().get()),
+        |_| list_user_access(None),
+    );
+    view! {
+        <section class="list-page" aria-labelledby="page-title">
+            <div class="page-header">
+                <h1 id="page-title">"Access"</h1>
+                <ActionResult action=set_org/>
+                <ActionResult action=set_user/>
+            </div>
+            <h2 id="organizations-title">"Organizations"</h2>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match organizations.await {
+                        Ok(rows) => view! {
+                            <div class="table-wrap">
+                                <table class="list" aria-labelledby="organizations-title">
+                                    <thead>
+                                        <tr>
+                                            <th scope="col">"Organization"</th>
+                                            <th scope="col">"State"</th>
+                                            <th scope="col">"Users"</th>
+                                            <th scope="col">"Actions"</th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>
+                                        {rows.into_iter().map(|row| organization_row(row, set_org)).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                        }.into_any(),
+                        Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <h2 id="users-title">"Users"</h2>
+            <p class="hint">{format!("The first {USER_LIST_LIMIT} users by email.")}</p>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match users.await {
+                        Ok(rows) => view! {
+                            <div class="table-wrap">
+                                <table class="list" aria-labelledby="users-title">
+                                    <thead>
+                                        <tr>
+                                            <th scope="col">"Email"</th>
+                                            <th scope="col">"Name"</th>
+                                            <th scope="col">"Role"</th>
+                                            <th scope="col">"Organization"</th>
+                                            <th scope="col">"State"</th>
+                                            <th scope="col">"Last sign-in"</th>
+                                            <th scope="col">"Open sessions"</th>
+                                            <th scope="col">"Actions"</th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>
+                                        {rows.into_iter().map(|row| user_row(row, me, set_user)).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                        }.into_any(),
+                        Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// A badge for an active flag.
+fn state_badge(active: bool) -> impl IntoView {
+    let state = if active { "active" } else { "inactive" };
+    view! { <span class=format!("badge badge-{state}")>{state}</span> }
+}
+
+/// The button that flips an active flag, named for what it does to whom.
+fn toggle_label(active: bool, whom: &str) -> (String, &'static str, String) {
+    let (value, text) = if active {
+        ("false", "Deactivate")
+    } else {
+        ("true", "Reactivate")
+    };
+    (value.to_string(), text, format!("{text} {whom}"))
+}
+
+fn organization_row(
+    row: OrganizationAccess,
+    set_org: ServerAction<SetOrganizationActive>,
+) -> impl IntoView {
+    let (value, text, label) = toggle_label(row.is_active, &row.name);
+    view! {
+        <tr data-testid="organization-access-row">
+            <td class="name">{row.name.clone()}</td>
+            <td>{state_badge(row.is_active)}</td>
+            <td class="num">{row.users}</td>
+            <td>
+                <ActionForm action=set_org attr:class="inline-form">
+                    <input type="hidden" name="id" value=row.id.to_string()/>
+                    <input type="hidden" name="active" value=value/>
+                    <button type="submit" aria-label=label data-testid="toggle-organization">{text}</button>
+                </ActionForm>
+            </td>
+        </tr>
+    }
+}
+
+fn user_row(
+    row: UserAccess,
+    me: Option<uuid::Uuid>,
+    set_user: ServerAction<SetUserActive>,
+) -> impl IntoView {
+    let (value, text, label) = toggle_label(row.is_active, &row.email);
+    let is_me = me == Some(row.id);
+    view! {
+        <tr data-testid="user-access-row">
+            <td class="name">{row.email.clone()}</td>
+            <td>{row.full_name.clone()}</td>
+            <td>{row.role.replace('_', " ")}</td>
+            <td>{row.organization_name.clone().unwrap_or_else(|| "Bank".into())}</td>
+            <td>{state_badge(row.is_active)}</td>
+            <td>{format_optional(&row.last_login_at)}</td>
+            <td class="num">{row.open_sessions}</td>
+            <td>
+                {if is_me {
+                    view! { <span class="hint">"You"</span> }.into_any()
+                } else {
+                    view! {
+                        <ActionForm action=set_user attr:class="inline-form">
+                            <input type="hidden" name="id" value=row.id.to_string()/>
+                            <input type="hidden" name="active" value=value/>
+                            <button type="submit" aria-label=label data-testid="toggle-user">{text}</button>
+                        </ActionForm>
+                    }.into_any()
+                }}
+            </td>
+        </tr>
+    }
+}
