@@ -9,12 +9,16 @@ create table user_sessions (
   created_at timestamptz not null default now(),
   -- saved at most once a minute of activity (the session's touch)
   last_seen_at timestamptz not null default now(),
+  -- the absolute limit, and the idle limit each touch moves forward: a row
+  -- past either is a session that no longer works
+  expires_at timestamptz not null,
+  idle_expires_at timestamptz not null,
   ip_address varchar(64),
   user_agent varchar(400)
 );
 create index user_sessions_user_idx on user_sessions (user_id, last_seen_at desc);
--- for retention: sessions idle past any timeout
-create index user_sessions_seen_idx on user_sessions (last_seen_at);
+-- for retention: sessions past their idle limit
+create index user_sessions_idle_expiry_idx on user_sessions (idle_expires_at);
 
 grant select, insert, update, delete on user_sessions to veriphy_app;
 grant select, delete on user_sessions to veriphy_worker;

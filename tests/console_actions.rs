@@ -642,6 +642,52 @@ async fn documents_uploaded_through_the_console_are_analysed_by_a_job() {
 }
 
 #[tokio::test]
+async fn an_upload_past_the_organization_s_storage_quota_is_refused_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let mut owner = app.test_db.owner_connection().await;
+    let stored_before: i64 = sqlx::query_scalar("select count(*) from stored_files")
+        .fetch_one(&mut owner)
+        .await
+        .unwrap();
+    sqlx::query(
+        "update organizations set storage_quota_bytes =
+           coalesce((select sum(size_bytes) from stored_files f
+                     where f.organization_id = organizations.id), 0) + 1024
+         where slug = 'northwind-lending'",
+    )
+    .execute(&mut owner)
+    .await
+    .unwrap();
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(vec![b'x'; 2048]).file_name("big.txt"),
+    );
+
+    let response = app
+        .client()
+        .post(format!("{}/documents", app.base))
+        .header("cookie", admin)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 422);
+    let message = response.text().await.unwrap();
+    assert!(
+        message.starts_with("Your organization's document storage is full:")
+            && message.contains("this document needs 2.0 KiB"),
+        "{message}"
+    );
+    let stored_after: i64 = sqlx::query_scalar("select count(*) from stored_files")
+        .fetch_one(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(stored_after, stored_before);
+}
+
+#[tokio::test]
 async fn every_answer_carries_security_headers_and_downloads_are_inert() {
     let app = spawn_app().await;
     let admin = signed_in(&app, NORTHWIND_ADMIN).await;

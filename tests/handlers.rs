@@ -393,3 +393,180 @@ async fn cleanup_prunes_only_what_retention_allows_in_chunks() {
         .unwrap();
     assert_eq!(apis, ["New API"]);
 }
+
+#[tokio::test]
+async fn cleanup_removes_stored_files_past_the_organization_s_retention() {
+    let test = fresh_database().await;
+    let org = organization(&test, "files").await;
+    let old = store_document(&test, org, "old.pdf", b"old").await;
+    let new = store_document(&test, org, "new.pdf", b"new").await;
+    let mut owner = test.owner_connection().await;
+    sqlx::query("update stored_files set created_at = now() - interval '100 days' where id = $1")
+        .bind(old)
+        .execute(&mut owner)
+        .await
+        .unwrap();
+
+    let (status, result) = run(&test, org, JobType::Cleanup, json!({})).await;
+
+    assert_eq!(status, "completed", "{result}");
+    assert_eq!(result["deleted"]["stored_files"], 1, "{result}");
+    let files: Vec<Uuid> = sqlx::query_scalar("select id from stored_files")
+        .fetch_all(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(files, vec![new]);
+    let audited: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log where action = 'file.prune'
+           and summary -> 'deleted' -> 0 ->> 'name' = 'old.pdf'",
+    )
+    .fetch_one(&mut owner)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+}
+
+#[tokio::test]
+async fn concurrent_offers_schedule_each_active_organization_s_cleanup_once_a_day() {
+    use veriphy_jobs::server::queue::retention;
+    let test = fresh_database().await;
+    let active = [
+        organization(&test, "first").await,
+        organization(&test, "second").await,
+    ];
+    let inactive = organization(&test, "dormant").await;
+    let mut owner = test.owner_connection().await;
+    sqlx::query("update organizations set is_active = false where id = $1")
+        .bind(inactive)
+        .execute(&mut owner)
+        .await
+        .unwrap();
+
+    let offers: Vec<_> = (0..4)
+        .map(|_| {
+            let pool = test.db.worker.clone();
+            tokio::spawn(async move {
+                let mut conn = pool.acquire().await.unwrap();
+                retention::schedule_today(&mut conn).await.unwrap()
+            })
+        })
+        .collect();
+    let mut scheduled = Vec::new();
+    for offer in offers {
+        scheduled.extend(offer.await.unwrap());
+    }
+
+    scheduled.sort();
+    let mut expected = active.to_vec();
+    expected.sort();
+    assert_eq!(scheduled, expected);
+    let jobs: Vec<(Uuid, String)> = sqlx::query_as(
+        "select organization_id, job_name from jobs where job_type = 'cleanup' order by organization_id",
+    )
+    .fetch_all(&mut owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        jobs,
+        expected
+            .iter()
+            .map(|org| (*org, retention::DAILY_CLEANUP_NAME.to_string()))
+            .collect::<Vec<_>>()
+    );
+    let linked: i64 =
+        sqlx::query_scalar("select count(*) from retention_runs r join jobs j on j.id = r.job_id")
+            .fetch_one(&mut owner)
+            .await
+            .unwrap();
+    assert_eq!(linked, 2);
+}
+
+#[tokio::test]
+async fn two_workers_with_the_daily_schedule_run_one_cleanup_per_organization() {
+    let test = fresh_database().await;
+    let orgs = [
+        organization(&test, "one").await,
+        organization(&test, "two").await,
+    ];
+    let config = || WorkerConfig {
+        poll_interval: Duration::from_millis(100),
+        retention_check_every: Some(Duration::from_millis(50)),
+        ..WorkerConfig::default()
+    };
+    let mut workers = Vec::new();
+    for _ in 0..2 {
+        workers.push(
+            Worker::start(
+                test.db.clone(),
+                Registry::standard_with(analyser()),
+                config(),
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    let mut owner = test.owner_connection().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let done: i64 = sqlx::query_scalar(
+            "select count(*) from jobs where job_type = 'cleanup' and status = 'completed'",
+        )
+        .fetch_one(&mut owner)
+        .await
+        .unwrap();
+        if done == orgs.len() as i64 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "cleanups did not run");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // several more offers from both workers change nothing
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for worker in workers {
+        worker.shutdown().await;
+    }
+    let per_organization: Vec<i64> = sqlx::query_scalar(
+        "select count(*) from jobs where job_type = 'cleanup' group by organization_id",
+    )
+    .fetch_all(&mut owner)
+    .await
+    .unwrap();
+    assert_eq!(per_organization, vec![1, 1]);
+}
+
+#[tokio::test]
+async fn expired_sessions_are_pruned_and_working_ones_kept() {
+    use veriphy_jobs::server::queue::retention;
+    let test = fresh_database().await;
+    let org = organization(&test, "sessions").await;
+    let mut owner = test.owner_connection().await;
+    let user: Uuid = sqlx::query_scalar(
+        "insert into users (organization_id, email, full_name, role, password_hash)
+         values ($1, 'someone@sessions.example', 'Someone', 'org_viewer', 'x') returning id",
+    )
+    .bind(org)
+    .fetch_one(&mut owner)
+    .await
+    .unwrap();
+    let working: Uuid = sqlx::query_scalar(
+        "insert into user_sessions (id, user_id, expires_at, idle_expires_at)
+         values (gen_random_uuid(), $1, now() + interval '1 hour', now() - interval '1 minute'),
+                (gen_random_uuid(), $1, now() - interval '1 minute', now() + interval '10 minutes'),
+                (gen_random_uuid(), $1, now() + interval '1 hour', now() + interval '10 minutes')
+         returning id",
+    )
+    .bind(user)
+    .fetch_all(&mut owner)
+    .await
+    .unwrap()[2];
+
+    let mut conn = test.db.worker.acquire().await.unwrap();
+    let (sessions, _) = retention::prune_expired_sessions(&mut conn).await.unwrap();
+
+    assert_eq!(sessions, 2);
+    let left: Vec<Uuid> = sqlx::query_scalar("select id from user_sessions")
+        .fetch_all(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(left, vec![working]);
+}

@@ -25,10 +25,8 @@ pub async fn list_organization_access() -> Result<Vec<OrganizationAccess>, AppEr
 pub async fn list_user_access(organization_id: Option<Uuid>) -> Result<Vec<UserAccess>, AppError> {
     use crate::server::repo::users;
     let caller = bank_admin().await?;
-    let policy = crate::server::auth::context::session_policy().await?;
     let mut tx = caller.begin().await?;
-    let rows =
-        users::list_for_access(&mut tx, organization_id, policy.idle, USER_LIST_LIMIT).await?;
+    let rows = users::list_for_access(&mut tx, organization_id, USER_LIST_LIMIT).await?;
     tx.commit().await?;
     Ok(rows)
 }

@@ -11,17 +11,9 @@ use uuid::Uuid;
 pub async fn my_sessions() -> Result<Vec<SessionRow>, AppError> {
     use crate::server::repo::user_sessions;
     let caller = crate::server::auth::require_caller().await?;
-    let policy = crate::server::auth::context::session_policy().await?;
     let current = caller.info.session_key.ok_or(AppError::Unauthorized)?;
     let mut tx = caller.begin().await?;
-    let rows = user_sessions::list_open(
-        &mut tx,
-        caller.user.id,
-        current,
-        policy.idle,
-        policy.absolute,
-    )
-    .await?;
+    let rows = user_sessions::list_open(&mut tx, caller.user.id, current).await?;
     tx.commit().await?;
     Ok(rows)
 }

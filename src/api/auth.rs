@@ -88,10 +88,12 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
     guard.succeeded(&email);
     users::touch_last_login(&mut tx, &user).await?;
     let key = uuid::Uuid::new_v4();
+    let policy = crate::server::auth::context::session_policy().await?;
     user_sessions::open(
         &mut tx,
         key,
         user.id,
+        &policy,
         info.ip.as_deref(),
         info.user_agent.as_deref(),
     )

@@ -149,6 +149,10 @@ pub struct WorkerSettings {
     /// Claim statements in flight per queue (1 to 8)
     #[arg(id = "worker_claimers", long = "worker-claimers", value_name = "N", env = "VERIPHY_WORKER_CLAIMERS", global = true, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=8))]
     pub claimers: u8,
+
+    /// Enqueue each organization's cleanup once a day (across all processes; true or false)
+    #[arg(id = "worker_daily_retention", long = "worker-daily-retention", value_name = "BOOL", env = "VERIPHY_WORKER_DAILY_RETENTION", global = true, default_value_t = true, action = clap::ArgAction::Set)]
+    pub daily_retention: bool,
 }
 
 impl Config {

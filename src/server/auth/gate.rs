@@ -218,8 +218,14 @@ async fn resolve_user(
         .await?;
     let user = users::load_current(&mut tx, stored.user_id).await?;
     // signed out from another browser, or by a bank admin
-    let open =
-        user.is_some() && user_sessions::is_open(&mut tx, key, stored.user_id, touch).await?;
+    let open = user.is_some()
+        && user_sessions::is_open(
+            &mut tx,
+            key,
+            stored.user_id,
+            touch.then_some(gate.sessions.idle),
+        )
+        .await?;
     tx.commit().await?;
     let user = user.filter(|_| open);
     if user.is_none() {

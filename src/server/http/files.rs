@@ -222,6 +222,15 @@ async fn store_and_enqueue(
         .map_err(|e| Refusal::invalid(e.to_string()))?;
     let stored = async {
         let mut tx = caller.begin().await?;
+        let storage = stored_files::lock_storage_use(&mut tx, organization_id)
+            .await?
+            .ok_or(crate::error::AppError::NotFound)?;
+        if !storage.admits(bytes.len()) {
+            return Err(crate::error::AppError::Invalid(storage_full_message(
+                storage,
+                bytes.len(),
+            )));
+        }
         let file_id = stored_files::insert(
             &mut tx,
             &stored_files::NewFile {
@@ -286,6 +295,33 @@ fn clean_file_name(raw: &str) -> String {
         .to_string()
 }
 
+/// Why an upload does not fit, with the numbers a person needs.
+fn storage_full_message(storage: stored_files::StorageUse, needed: usize) -> String {
+    format!(
+        "Your organization's document storage is full: {} of {} used, and this document needs {}. \
+         Stored files are removed after the organization's file retention period; a bank admin can raise the quota.",
+        human_bytes(storage.used_bytes.max(0) as u64),
+        human_bytes(storage.quota_bytes.max(0) as u64),
+        human_bytes(needed as u64),
+    )
+}
+
+/// `1.5 MiB`-style sizes.
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,5 +354,12 @@ mod tests {
         );
         assert_eq!(super::clean_file_name("../../etc/passwd"), "passwd");
         assert_eq!(super::clean_file_name("a\u{0}b\n.pdf"), "ab.pdf");
+    }
+
+    #[test]
+    fn sizes_are_shown_in_the_largest_fitting_unit() {
+        assert_eq!(human_bytes(512), "512 bytes");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(1 << 30), "1.0 GiB");
     }
 }

@@ -14,6 +14,7 @@ pub mod finish;
 pub mod import;
 pub mod lease;
 pub mod outcome;
+pub mod retention;
 pub mod retry;
 
 pub use claim::{claim, ClaimRequest, ClaimedJob};

@@ -73,6 +73,45 @@ pub async fn insert(tx: &mut Tx, file: &NewFile<'_>) -> Result<Uuid, sqlx::Error
     .await
 }
 
+/// How much an organization stores and may store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct StorageUse {
+    /// Bytes of stored files now.
+    pub used_bytes: i64,
+    /// The organization's quota.
+    pub quota_bytes: i64,
+}
+
+impl StorageUse {
+    /// Whether `more` bytes still fit.
+    pub fn admits(&self, more: usize) -> bool {
+        self.used_bytes.saturating_add(more as i64) <= self.quota_bytes
+    }
+}
+
+/// `organization`'s storage use, holding its storage lock until the
+/// transaction ends: concurrent uploads of one organization are checked one
+/// after the other, so together they cannot pass the quota.
+pub async fn lock_storage_use(
+    tx: &mut Tx,
+    organization: Uuid,
+) -> Result<Option<StorageUse>, sqlx::Error> {
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended('stored_files/' || $1::text, 0))")
+        .bind(organization)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query_as(
+        "select coalesce((select sum(f.size_bytes) from stored_files f
+                          where f.organization_id = o.id), 0)::bigint as used_bytes,
+                o.storage_quota_bytes as quota_bytes
+         from organizations o
+         where o.id = $1",
+    )
+    .bind(organization)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
 /// One file of `organization` (any visible organization when `None`).
 pub async fn get(
     tx: &mut Tx,
@@ -98,5 +137,15 @@ mod tests {
             super::sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn a_file_fits_up_to_the_quota_and_not_a_byte_beyond() {
+        let use_now = super::StorageUse {
+            used_bytes: 90,
+            quota_bytes: 100,
+        };
+        assert!(use_now.admits(10));
+        assert!(!use_now.admits(11));
     }
 }

@@ -1,27 +1,33 @@
 //! SQL for the sessions people see: one row per sign-in, named by the
-//! session record's key. Each query names the user as well as the session,
+//! session record's key, with its own absolute and idle limits (so listing
+//! and pruning need no settings). Each query names the user as well as the session,
 //! and row-level security admits only one's own rows (bank admins: all).
 
 use crate::domain::SessionRow;
+use crate::server::auth::session::SessionPolicy;
 use crate::server::db::Tx;
-use sqlx::PgConnection;
 use std::time::Duration;
 use uuid::Uuid;
 
-/// Records a new sign-in of `user` as session `key`.
+/// Records a new sign-in of `user` as session `key`, ending after `policy`'s
+/// absolute limit or its idle limit without activity.
 pub async fn open(
     tx: &mut Tx,
     key: Uuid,
     user: Uuid,
+    policy: &SessionPolicy,
     ip_address: Option<&str>,
     user_agent: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "insert into user_sessions (id, user_id, ip_address, user_agent)
-         values ($1, $2, left($3, 64), left($4, 400))",
+        "insert into user_sessions (id, user_id, expires_at, idle_expires_at, ip_address, user_agent)
+         values ($1, $2, now() + make_interval(secs => $3), now() + make_interval(secs => $4),
+                 left($5, 64), left($6, 400))",
     )
     .bind(key)
     .bind(user)
+    .bind(policy.absolute.as_secs_f64())
+    .bind(policy.idle.as_secs_f64())
     .bind(ip_address)
     .bind(user_agent)
     .execute(&mut **tx)
@@ -29,45 +35,47 @@ pub async fn open(
     Ok(())
 }
 
-/// Whether session `key` of `user` is still open; with `touch`, records
-/// activity now as well.
-pub async fn is_open(tx: &mut Tx, key: Uuid, user: Uuid, touch: bool) -> Result<bool, sqlx::Error> {
-    let sql = if touch {
-        "update user_sessions set last_seen_at = now()
+/// Whether session `key` of `user` is still open; with `touch` (the idle
+/// limit), records activity now and moves the idle limit forward.
+pub async fn is_open(
+    tx: &mut Tx,
+    key: Uuid,
+    user: Uuid,
+    touch: Option<Duration>,
+) -> Result<bool, sqlx::Error> {
+    let found: Option<bool> = sqlx::query_scalar(
+        "update user_sessions set
+           last_seen_at = case when $3 then now() else last_seen_at end,
+           idle_expires_at = case when $3 then now() + make_interval(secs => $4)
+                                  else idle_expires_at end
          where id = $1 and user_id = $2
-         returning true"
-    } else {
-        "select true from user_sessions where id = $1 and user_id = $2"
-    };
-    let found: Option<bool> = sqlx::query_scalar(sql)
-        .bind(key)
-        .bind(user)
-        .fetch_optional(&mut **tx)
-        .await?;
+           and expires_at > now() and idle_expires_at > now()
+         returning true",
+    )
+    .bind(key)
+    .bind(user)
+    .bind(touch.is_some())
+    .bind(touch.unwrap_or_default().as_secs_f64())
+    .fetch_optional(&mut **tx)
+    .await?;
     Ok(found.is_some())
 }
 
-/// `user`'s sessions that are still within both timeouts, most recently
-/// active first; `current` marks the caller's own.
+/// `user`'s sessions that still work, most recently active first; `current`
+/// marks the caller's own.
 pub async fn list_open(
     tx: &mut Tx,
     user: Uuid,
     current: Uuid,
-    idle: Duration,
-    absolute: Duration,
 ) -> Result<Vec<SessionRow>, sqlx::Error> {
     sqlx::query_as(
         "select id, created_at, last_seen_at, ip_address, user_agent, id = $2 as current
          from user_sessions
-         where user_id = $1
-           and last_seen_at > now() - make_interval(secs => $3)
-           and created_at > now() - make_interval(secs => $4)
+         where user_id = $1 and expires_at > now() and idle_expires_at > now()
          order by last_seen_at desc, id",
     )
     .bind(user)
     .bind(current)
-    .bind(idle.as_secs_f64())
-    .bind(absolute.as_secs_f64())
     .fetch_all(&mut **tx)
     .await
 }
@@ -92,28 +100,4 @@ pub async fn close_all(tx: &mut Tx, user: Uuid, keep: Option<Uuid>) -> Result<u6
             .execute(&mut **tx)
             .await?;
     Ok(closed.rows_affected())
-}
-
-/// Removes sessions past either timeout, and the session store's expired
-/// records; returns how many of each.
-pub async fn prune(
-    conn: &mut PgConnection,
-    idle: Duration,
-    absolute: Duration,
-) -> Result<(u64, u64), sqlx::Error> {
-    let sessions = sqlx::query(
-        "delete from user_sessions
-         where last_seen_at < now() - make_interval(secs => $1)
-            or created_at < now() - make_interval(secs => $2)",
-    )
-    .bind(idle.as_secs_f64())
-    .bind(absolute.as_secs_f64())
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    let records = sqlx::query("delete from tower_sessions.session where expiry_date < now()")
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-    Ok((sessions, records))
 }

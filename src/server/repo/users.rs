@@ -185,11 +185,10 @@ pub async fn any_exist(tx: &mut Tx) -> Result<bool, sqlx::Error> {
 }
 
 /// Users for the Access view (bank scope), of one organization or all, by
-/// email; at most `limit`. Open sessions count those within the idle timeout.
+/// email; at most `limit`, with the sessions of each that still work.
 pub async fn list_for_access(
     tx: &mut Tx,
     organization: Option<Uuid>,
-    idle: std::time::Duration,
     limit: i64,
 ) -> Result<Vec<crate::domain::UserAccess>, sqlx::Error> {
     sqlx::query_as(
@@ -197,15 +196,14 @@ pub async fn list_for_access(
                 u.last_login_at,
                 (select count(*) from user_sessions s
                  where s.user_id = u.id
-                   and s.last_seen_at > now() - make_interval(secs => $2)) as open_sessions
+                   and s.expires_at > now() and s.idle_expires_at > now()) as open_sessions
          from users u
          left join organizations o on o.id = u.organization_id
          where $1::uuid is null or u.organization_id = $1
          order by u.email
-         limit $3",
+         limit $2",
     )
     .bind(organization)
-    .bind(idle.as_secs_f64())
     .bind(limit)
     .fetch_all(&mut **tx)
     .await

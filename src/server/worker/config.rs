@@ -34,7 +34,14 @@ pub struct WorkerConfig {
     pub concurrency_override: Option<usize>,
     /// Most completions written by one statement.
     pub completion_batch: usize,
+    /// How often the daily retention schedule is offered (`None`: this
+    /// worker does not schedule retention; tests and benchmarks).
+    pub retention_check_every: Option<Duration>,
 }
+
+/// How often a worker offers the day's retention runs: often enough that a
+/// new day's cleanup starts within minutes, rare enough to cost nothing.
+pub const RETENTION_CHECK_EVERY: Duration = Duration::from_secs(300);
 
 impl Default for WorkerConfig {
     fn default() -> Self {
@@ -51,6 +58,7 @@ impl Default for WorkerConfig {
             retry: RetryPolicy::default(),
             concurrency_override: None,
             completion_batch: 1000,
+            retention_check_every: None,
         }
     }
 }
@@ -67,6 +75,7 @@ impl WorkerConfig {
             shutdown_grace: settings.shutdown_grace,
             prefetch: usize::from(settings.prefetch),
             claimers: usize::from(settings.claimers),
+            retention_check_every: settings.daily_retention.then_some(RETENTION_CHECK_EVERY),
             ..WorkerConfig::default()
         }
     }

@@ -25,6 +25,7 @@ mod lease_book;
 mod listener;
 mod queues;
 mod rescuer;
+mod retention;
 mod runtime;
 mod shutdown;
 

@@ -14,6 +14,7 @@ use super::lease_book::LeaseBook;
 use super::listener::{run_listener, CHANNELS};
 use super::queues::QueueRunners;
 use super::rescuer::run_rescuer;
+use super::retention::run_retention_schedule;
 use crate::domain::JobType;
 use crate::server::db::Database;
 use crate::server::queue::Completion;
@@ -97,11 +98,17 @@ impl Worker {
             shared.config.completion_batch,
             completion_rx,
         ));
-        let background = vec![
+        let mut background = vec![
             tokio::spawn(run_listener(shared.clone(), listener)),
             tokio::spawn(run_heartbeat(shared.clone())),
             tokio::spawn(run_rescuer(shared.db.clone(), shared.config.rescue_every)),
         ];
+        if let Some(every) = shared.config.retention_check_every {
+            background.push(tokio::spawn(run_retention_schedule(
+                shared.db.clone(),
+                every,
+            )));
+        }
         tracing::info!(
             worker = %shared.config.worker_id,
             job_types = ?shared.job_types,

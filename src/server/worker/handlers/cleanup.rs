@@ -1,7 +1,10 @@
 //! `cleanup` jobs: retention. Deletes the organization's finished jobs,
-//! resolved failure records and API log rows older than its retention
-//! settings, in bounded chunks so no statement holds locks for long; every
-//! pruned job is named in an audit row.
+//! resolved failure records, API log rows and stored files older than its
+//! retention settings, in bounded chunks so no statement holds locks for
+//! long; every pruned job and file is named in an audit row. The built-in
+//! schedule enqueues one a day per organization, and removes expired
+//! sessions itself (`queue::retention`: sessions belong to no single
+//! organization's cleanup).
 
 use super::{database_error, Handler, HandlerFuture, JobContext};
 use crate::server::queue::{JobError, Outcome};
@@ -84,6 +87,28 @@ const STEPS: &[Step] = &[
                     and l.created_at < now() - make_interval(days => o.api_log_retention_days)
                   limit $2)
                 returning 1
+              )
+              select count(*) from deleted",
+    },
+    Step {
+        name: "stored_files",
+        // Documents and reports past the organization's file retention (a
+        // document job still waiting for one fails with "does not exist").
+        sql: "with deleted as (
+                delete from stored_files where id in (
+                  select f.id from stored_files f join organizations o on o.id = f.organization_id
+                  where f.organization_id = $1
+                    and f.created_at < now() - make_interval(days => o.file_retention_days)
+                  limit $2)
+                returning id, file_name, kind, size_bytes
+              ),
+              audited as (
+                insert into audit_log (organization_id, action, target_type, target_id, summary)
+                select $1, 'file.prune', 'stored_files', count(*)::text,
+                       jsonb_build_object('reason', 'retention', 'deleted', jsonb_agg(jsonb_build_object(
+                         'id', id, 'name', file_name, 'kind', kind, 'size_bytes', size_bytes)))
+                from deleted
+                having count(*) > 0
               )
               select count(*) from deleted",
     },
