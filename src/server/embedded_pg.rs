@@ -29,6 +29,8 @@ use std::os::unix::io::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Name of the superuser and of the application database in the cluster.
@@ -88,7 +90,10 @@ pub struct EmbeddedPostgres {
     cluster_home: PathBuf,
     socket_dir: PathBuf,
     password: String,
-    server_pid: i32,
+    /// The running postmaster's pid (a restart changes it).
+    server_pid: Arc<AtomicI32>,
+    /// Set before a deliberate stop, so the supervisor does not restart it.
+    stopping: Arc<AtomicBool>,
     supervisor: Option<std::thread::JoinHandle<()>>,
     _lock: File,
 }
@@ -142,14 +147,26 @@ impl EmbeddedPostgres {
 
         clear_stale_server(&pgdata)?;
         let log_path = cluster_home.join("postgres.log");
-        let (server_pid, supervisor) =
-            spawn_server(&bindir, &pgdata, &socket_dir, &log_path, run_as)?;
+        let server_pid = Arc::new(AtomicI32::new(0));
+        let stopping = Arc::new(AtomicBool::new(false));
+        let supervisor = spawn_server(
+            &bindir,
+            &pgdata,
+            &socket_dir,
+            &log_path,
+            run_as,
+            Supervision {
+                pid: server_pid.clone(),
+                stopping: stopping.clone(),
+            },
+        )?;
         let cluster = EmbeddedPostgres {
             root,
             cluster_home,
             socket_dir,
             password,
             server_pid,
+            stopping,
             supervisor: Some(supervisor),
             _lock: lock,
         };
@@ -203,6 +220,12 @@ impl EmbeddedPostgres {
         conn.close().await
     }
 
+    /// The running postmaster's process id; it changes when the server is
+    /// restarted after an unexpected exit (fault tests kill it).
+    pub fn server_pid(&self) -> i32 {
+        self.server_pid.load(Ordering::SeqCst)
+    }
+
     /// Asks the server for a fast shutdown and waits for it to exit.
     pub fn stop(mut self) {
         self.shutdown();
@@ -210,10 +233,12 @@ impl EmbeddedPostgres {
 
     fn shutdown(&mut self) {
         if let Some(supervisor) = self.supervisor.take() {
+            self.stopping.store(true, Ordering::SeqCst);
+            let pid = self.server_pid();
             // SIGINT = "fast" shutdown: roll back open transactions, checkpoint, exit.
             // SAFETY: kill only sends a signal; the pid is our own child, still
             // unreaped (the supervisor thread has not returned from wait).
-            unsafe { libc::kill(self.server_pid, libc::SIGINT) };
+            unsafe { libc::kill(pid, libc::SIGINT) };
             let deadline = Instant::now() + Duration::from_secs(30);
             while !supervisor.is_finished() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(20));
@@ -222,7 +247,7 @@ impl EmbeddedPostgres {
                 let _ = supervisor.join();
             } else {
                 // SAFETY: as above; the child is still unreaped.
-                unsafe { libc::kill(self.server_pid, libc::SIGQUIT) };
+                unsafe { libc::kill(pid, libc::SIGQUIT) };
             }
         }
     }
@@ -550,13 +575,32 @@ fn clear_stale_server(pgdata: &Path) -> Result<(), EmbeddedPgError> {
     Ok(())
 }
 
+/// What the supervisor shares with the cluster handle.
+struct Supervision {
+    pid: Arc<AtomicI32>,
+    stopping: Arc<AtomicBool>,
+}
+
+/// How long to wait before restart number `failures` of a server that keeps
+/// exiting: half a second, doubling, at most 30 s.
+fn restart_delay(failures: u32) -> Duration {
+    Duration::from_millis(500u64.saturating_mul(1 << failures.clamp(1, 7).saturating_sub(1)))
+        .min(Duration::from_secs(30))
+}
+
+/// A server that ran this long before exiting starts the backoff over.
+const STABLE_RUN: Duration = Duration::from_secs(60);
+
+/// Starts the server under a supervisor thread that restarts it (with
+/// backoff, logged) whenever it exits without having been asked to stop.
 fn spawn_server(
     bindir: &Path,
     pgdata: &Path,
     socket_dir: &Path,
     log_path: &Path,
     run_as: Option<RunAs>,
-) -> Result<(i32, std::thread::JoinHandle<()>), EmbeddedPgError> {
+    supervision: Supervision,
+) -> Result<std::thread::JoinHandle<()>, EmbeddedPgError> {
     let log = OpenOptions::new()
         .create(true)
         .append(true)
@@ -594,24 +638,77 @@ fn spawn_server(
         });
     }
 
+    let pgdata = pgdata.to_path_buf();
     let (sender, receiver) = std::sync::mpsc::channel();
     let supervisor = std::thread::Builder::new()
         .name("embedded-postgres".into())
-        .spawn(move || match command.spawn() {
-            Ok(mut child) => {
-                let _ = sender.send(Ok(child.id() as i32));
-                let _ = child.wait();
-            }
-            Err(error) => {
-                let _ = sender.send(Err(error));
+        .spawn(move || {
+            let Supervision { pid, stopping } = supervision;
+            let mut started_once = false;
+            let mut failures = 0u32;
+            loop {
+                let started = Instant::now();
+                match command.spawn() {
+                    Ok(mut child) => {
+                        pid.store(child.id() as i32, Ordering::SeqCst);
+                        if !started_once {
+                            started_once = true;
+                            let _ = sender.send(Ok(()));
+                        }
+                        let status = child.wait();
+                        if stopping.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        if started.elapsed() >= STABLE_RUN {
+                            failures = 0;
+                        }
+                        failures += 1;
+                        let delay = restart_delay(failures);
+                        tracing::error!(
+                            status = ?status,
+                            restart_in_ms = delay.as_millis() as u64,
+                            "the embedded PostgreSQL exited unexpectedly; restarting it"
+                        );
+                        if !sleep_unless_stopping(delay, &stopping) {
+                            return;
+                        }
+                        if let Err(error) = clear_stale_server(&pgdata) {
+                            tracing::warn!(%error, "could not clear the stopped server's pid file");
+                        }
+                    }
+                    Err(error) if !started_once => {
+                        let _ = sender.send(Err(error));
+                        return;
+                    }
+                    Err(error) => {
+                        failures += 1;
+                        let delay = restart_delay(failures);
+                        tracing::error!(%error, restart_in_ms = delay.as_millis() as u64, "could not restart the embedded PostgreSQL");
+                        if !sleep_unless_stopping(delay, &stopping) {
+                            return;
+                        }
+                    }
+                }
             }
         })
         .map_err(io_err("cannot start the PostgreSQL supervisor thread"))?;
-    let pid = receiver
+    receiver
         .recv()
         .map_err(|_| EmbeddedPgError::Server("the PostgreSQL supervisor thread died".into()))?
         .map_err(io_err("cannot start postgres"))?;
-    Ok((pid, supervisor))
+    Ok(supervisor)
+}
+
+/// Sleeps `delay` in short steps; false as soon as a stop is asked for.
+fn sleep_unless_stopping(delay: Duration, stopping: &AtomicBool) -> bool {
+    let until = Instant::now() + delay;
+    while Instant::now() < until {
+        if stopping.load(Ordering::SeqCst) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    !stopping.load(Ordering::SeqCst)
 }
 
 #[cfg(test)]
@@ -653,6 +750,15 @@ mod tests {
             dir.display()
         );
         assert_eq!(dir, socket_dir_for(&deep), "stable for the same root");
+    }
+
+    #[test]
+    fn restarts_back_off_from_half_a_second_to_thirty() {
+        assert_eq!(restart_delay(1), Duration::from_millis(500));
+        assert_eq!(restart_delay(2), Duration::from_secs(1));
+        assert_eq!(restart_delay(4), Duration::from_secs(4));
+        assert_eq!(restart_delay(7), Duration::from_secs(30));
+        assert_eq!(restart_delay(70), Duration::from_secs(30));
     }
 
     #[test]
