@@ -301,3 +301,40 @@ async fn organization_admins_are_refused_the_access_functions() {
     }
     assert_eq!(jobs_status(&app, &signed_in(&app, VIEWER).await).await, 200);
 }
+
+#[tokio::test]
+async fn a_bank_admin_sets_an_organization_s_storage_quota_and_file_retention() {
+    let app = spawn_app().await;
+    let admin = signed_in(&app, BANK_ADMIN).await;
+    let mut owner = app.test_db.owner_connection().await;
+    let id: uuid::Uuid =
+        sqlx::query_scalar("select id from organizations where slug = 'northwind-lending'")
+            .fetch_one(&mut owner)
+            .await
+            .unwrap();
+
+    let (status, body) = call(
+        &app,
+        &admin,
+        "set_organization_storage",
+        &[
+            ("id", &id.to_string()),
+            ("quota_mib", "2048"),
+            ("file_retention_days", "30"),
+        ],
+    )
+    .await;
+
+    assert_eq!(
+        (status, body.as_str()),
+        (200, Some("Storage set to 2048 MiB, files kept 30 days."))
+    );
+    let (quota, days): (i64, i32) = sqlx::query_as(
+        "select storage_quota_bytes, file_retention_days from organizations where id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut owner)
+    .await
+    .unwrap();
+    assert_eq!((quota, days), (2048 * 1024 * 1024, 30));
+}

@@ -64,6 +64,57 @@ pub async fn set_organization_active(id: Uuid, active: bool) -> Result<String, A
     })
 }
 
+/// Largest storage quota the console sets, in MiB (1 TiB).
+pub const MAX_QUOTA_MIB: i64 = 1024 * 1024;
+
+/// Sets an organization's document storage quota (MiB) and how many days
+/// its stored files are kept.
+#[server(endpoint = "set_organization_storage")]
+pub async fn set_organization_storage(
+    id: Uuid,
+    quota_mib: String,
+    file_retention_days: String,
+) -> Result<String, AppError> {
+    use crate::server::repo::organizations;
+    let quota_mib: i64 = quota_mib
+        .trim()
+        .parse()
+        .ok()
+        .filter(|q| (1..=MAX_QUOTA_MIB).contains(q))
+        .ok_or_else(|| {
+            AppError::invalid(format!(
+                "The quota is a whole number of MiB from 1 to {MAX_QUOTA_MIB}."
+            ))
+        })?;
+    let days: i32 = file_retention_days
+        .trim()
+        .parse()
+        .ok()
+        .filter(|d| (1..=3650).contains(d))
+        .ok_or_else(|| {
+            AppError::invalid("Files are kept a whole number of days from 1 to 3650.")
+        })?;
+    let caller = bank_admin().await?;
+    let mut tx = caller.begin().await?;
+    if !organizations::set_storage(&mut tx, id, quota_mib * 1024 * 1024, days).await? {
+        return Err(AppError::NotFound);
+    }
+    caller
+        .audit(
+            &mut tx,
+            Some(id),
+            "organization.storage",
+            "organization",
+            id.to_string(),
+            serde_json::json!({ "quota_mib": quota_mib, "file_retention_days": days }),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(format!(
+        "Storage set to {quota_mib} MiB, files kept {days} days."
+    ))
+}
+
 /// Deactivates (signed out at once, cannot sign in) or reactivates a user.
 /// Bank admins cannot deactivate themselves.
 #[server(endpoint = "set_user_active")]

@@ -300,6 +300,12 @@ pub struct OrganizationAccess {
     pub is_active: bool,
     /// Its users (active or not).
     pub users: i64,
+    /// Bytes of stored files now.
+    pub storage_used_bytes: i64,
+    /// Most bytes of stored files it may keep.
+    pub storage_quota_bytes: i64,
+    /// Days stored files are kept.
+    pub file_retention_days: i32,
 }
 
 /// A user as the Access view shows them to bank admins.

@@ -2,8 +2,8 @@
 //! or reactivated with one button; a deactivation signs them out at once.
 
 use crate::api::access::{
-    list_organization_access, list_user_access, SetOrganizationActive, SetUserActive,
-    USER_LIST_LIMIT,
+    list_organization_access, list_user_access, SetOrganizationActive, SetOrganizationStorage,
+    SetUserActive, MAX_QUOTA_MIB, USER_LIST_LIMIT,
 };
 use crate::app::components::action_result::ActionResult;
 use crate::app::components::time::format_optional;
@@ -16,6 +16,7 @@ use leptos::prelude::*;
 pub fn AccessPage() -> impl IntoView {
     let set_org = ServerAction::<SetOrganizationActive>::new();
     let set_user = ServerAction::<SetUserActive>::new();
+    let set_storage = ServerAction::<SetOrganizationStorage>::new();
     let me = use_context::<CurrentUser>().map(|u| u.id);
     let organizations = Resource::new(
         move || set_org.version().get(),
@@ -30,6 +31,7 @@ pub fn AccessPage() -> impl IntoView {
             <div class="page-header">
                 <h1 id="page-title">"Access"</h1>
                 <ActionResult action=set_org/>
+                <ActionResult action=set_storage/>
                 <ActionResult action=set_user/>
             </div>
             <h2 id="organizations-title">"Organizations"</h2>
@@ -44,11 +46,13 @@ pub fn AccessPage() -> impl IntoView {
                                             <th scope="col">"Organization"</th>
                                             <th scope="col">"State"</th>
                                             <th scope="col">"Users"</th>
+                                            <th scope="col">"Documents stored"</th>
+                                            <th scope="col">"Quota (MiB) and file retention (days)"</th>
                                             <th scope="col">"Actions"</th>
                                         </tr>
                                     </thead>
                                     <tbody>
-                                        {rows.into_iter().map(|row| organization_row(row, set_org)).collect_view()}
+                                        {rows.into_iter().map(|row| organization_row(row, set_org, set_storage)).collect_view()}
                                     </tbody>
                                 </table>
                             </div>
@@ -110,13 +114,29 @@ fn toggle_label(active: bool, whom: &str) -> (String, &'static str, String) {
 fn organization_row(
     row: OrganizationAccess,
     set_org: ServerAction<SetOrganizationActive>,
+    set_storage: ServerAction<SetOrganizationStorage>,
 ) -> impl IntoView {
     let (value, text, label) = toggle_label(row.is_active, &row.name);
+    let used_mib = row.storage_used_bytes as f64 / (1024.0 * 1024.0);
+    let quota_mib = row.storage_quota_bytes / (1024 * 1024);
+    let quota_label = format!("Storage quota of {} in MiB", row.name);
+    let days_label = format!("Days {} keeps stored files", row.name);
     view! {
         <tr data-testid="organization-access-row">
             <td class="name">{row.name.clone()}</td>
             <td>{state_badge(row.is_active)}</td>
             <td class="num">{row.users}</td>
+            <td class="num">{format!("{used_mib:.1} of {quota_mib} MiB")}</td>
+            <td>
+                <ActionForm action=set_storage attr:class="inline-form">
+                    <input type="hidden" name="id" value=row.id.to_string()/>
+                    <input name="quota_mib" type="number" min="1" max=MAX_QUOTA_MIB.to_string() required=true
+                        value=quota_mib.to_string() aria-label=quota_label data-testid="quota-mib"/>
+                    <input name="file_retention_days" type="number" min="1" max="3650" required=true
+                        value=row.file_retention_days.to_string() aria-label=days_label/>
+                    <button type="submit" data-testid="set-storage">"Set"</button>
+                </ActionForm>
+            </td>
             <td>
                 <ActionForm action=set_org attr:class="inline-form">
                     <input type="hidden" name="id" value=row.id.to_string()/>

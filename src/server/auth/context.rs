@@ -89,9 +89,11 @@ impl Caller {
     }
 
     /// The organization a new record belongs to: the caller's own, or for
-    /// bank admins the one they chose (which they must).
+    /// bank admins the one they chose (which they must). An organization user
+    /// naming another organization is refused, not silently redirected.
     pub fn target_organization(&self, requested: Option<Uuid>) -> Result<Uuid, AppError> {
         match self.user.organization_id {
+            Some(own) if requested.is_some_and(|other| other != own) => Err(AppError::Forbidden),
             Some(own) => Ok(own),
             None => requested.ok_or_else(|| AppError::invalid("Choose an organization.")),
         }

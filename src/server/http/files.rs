@@ -299,7 +299,7 @@ fn clean_file_name(raw: &str) -> String {
 fn storage_full_message(storage: stored_files::StorageUse, needed: usize) -> String {
     format!(
         "Your organization's document storage is full: {} of {} used, and this document needs {}. \
-         Stored files are removed after the organization's file retention period; a bank admin can raise the quota.",
+         Stored files are removed after the organization's file retention period; a bank admin can raise the quota (Access tab).",
         human_bytes(storage.used_bytes.max(0) as u64),
         human_bytes(storage.quota_bytes.max(0) as u64),
         human_bytes(needed as u64),

@@ -24,7 +24,10 @@ pub async fn insert(tx: &mut Tx, name: &str, slug: &str) -> Result<Uuid, sqlx::E
 pub async fn list_for_access(tx: &mut Tx) -> Result<Vec<OrganizationAccess>, sqlx::Error> {
     sqlx::query_as(
         "select o.id, o.name, o.is_active,
-                (select count(*) from users u where u.organization_id = o.id) as users
+                (select count(*) from users u where u.organization_id = o.id) as users,
+                coalesce((select sum(f.size_bytes) from stored_files f
+                          where f.organization_id = o.id), 0)::bigint as storage_used_bytes,
+                o.storage_quota_bytes, o.file_retention_days
          from organizations o
          order by lower(o.name), o.id",
     )
@@ -55,4 +58,23 @@ pub async fn set_active(tx: &mut Tx, id: Uuid, active: bool) -> Result<bool, sql
         .await?;
     }
     Ok(true)
+}
+
+/// Sets organization `id`'s storage quota and file retention (bank scope);
+/// false if there is no such organization.
+pub async fn set_storage(
+    tx: &mut Tx,
+    id: Uuid,
+    quota_bytes: i64,
+    file_retention_days: i32,
+) -> Result<bool, sqlx::Error> {
+    let changed = sqlx::query(
+        "update organizations set storage_quota_bytes = $2, file_retention_days = $3 where id = $1",
+    )
+    .bind(id)
+    .bind(quota_bytes)
+    .bind(file_retention_days)
+    .execute(&mut **tx)
+    .await?;
+    Ok(changed.rows_affected() == 1)
 }
