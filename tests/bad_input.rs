@@ -64,6 +64,12 @@ async fn harbor_ids(app: &TestApp) -> (String, String, String) {
     (id(ids.0), id(ids.1), id(ids.2))
 }
 
+/// A server function's form fields.
+type Form = Vec<(String, String)>;
+
+/// (whose session, function, form, what the case is).
+type Case<'a> = (&'a str, &'a str, Form, &'a str);
+
 /// Asserts a 4xx answer that carries a message.
 fn assert_refused(case: &str, status: u16, body: &serde_json::Value) {
     assert!(
@@ -93,7 +99,7 @@ async fn every_server_function_refuses_bad_input_with_a_message_and_changes_noth
     let nul = "bad\u{0}value";
     let not_an_id = "not-a-uuid";
 
-    let job_form = |field: &'static str, value: &str| -> Vec<(String, String)> {
+    let job_form = |field: &'static str, value: &str| -> Form {
         let mut form: Vec<(String, String)> = [
             ("form[job_type]", "other"),
             ("form[job_name]", "A job"),
@@ -110,7 +116,7 @@ async fn every_server_function_refuses_bad_input_with_a_message_and_changes_noth
         form.push((format!("form[{field}]"), value.to_string()));
         form
     };
-    let batch_form = |field: &'static str, value: &str| -> Vec<(String, String)> {
+    let batch_form = |field: &'static str, value: &str| -> Form {
         let mut form: Vec<(String, String)> = [
             ("form[batch_name]", "Letters"),
             ("form[subject]", "Hello"),
@@ -125,7 +131,7 @@ async fn every_server_function_refuses_bad_input_with_a_message_and_changes_noth
         form.push((format!("form[{field}]"), value.to_string()));
         form
     };
-    let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+    let pairs = |list: &[(&str, &str)]| -> Form {
         list.iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
@@ -133,8 +139,7 @@ async fn every_server_function_refuses_bad_input_with_a_message_and_changes_noth
     let many_columns = format!("email,{}\na@example.com\n", vec!["c"; 300].join(","));
     let long_header = format!("email,{}\na@example.com,x\n", "h".repeat(20_000));
 
-    // (who, function, form, what the case is)
-    let cases: Vec<(&str, &str, Vec<(String, String)>, &str)> = vec![
+    let cases: Vec<Case> = vec![
         // create_job
         (
             &admin,

@@ -46,7 +46,7 @@ pub async fn download(
             .into_response(),
         Ok(None) => (StatusCode::NOT_FOUND, "No such file.").into_response(),
         Err(error) => {
-            tracing::error!(%error, "file download failed");
+            tracing::error!(error = %crate::server::db::loggable(&error), "file download failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong.").into_response()
         }
     }

@@ -30,7 +30,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         Ok(Ok(version)) if version >= expected => ("ok", "ok"),
         Ok(Ok(_)) => ("ok", "behind"),
         Ok(Err(error)) => {
-            tracing::warn!(%error, "readiness: the database did not answer");
+            tracing::warn!(error = %crate::server::db::loggable(&error), "readiness: the database did not answer");
             ("unreachable", "unknown")
         }
         Err(_) => ("timed out", "unknown"),

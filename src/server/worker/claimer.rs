@@ -78,7 +78,7 @@ async fn run_claimer(shared: Arc<Shared>, runner: Arc<QueueRunner>) {
             }
             Err(error) => {
                 failures += 1;
-                tracing::warn!(queue = %runner.name, %error, "claim failed");
+                tracing::warn!(queue = %runner.name, error = %crate::server::db::loggable(&error), "claim failed");
                 tokio::select! {
                     _ = tokio::time::sleep(backoff_after(failures)) => {},
                     _ = shared.stop.cancelled() => return,

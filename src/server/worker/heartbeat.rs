@@ -37,7 +37,7 @@ pub(super) async fn run_heartbeat(shared: Arc<Shared>) {
                 }
             }
             Err(error) => {
-                tracing::warn!(%error, "heartbeat failed");
+                tracing::warn!(error = %crate::server::db::loggable(&error), "heartbeat failed");
                 // Try the deletions again next time.
                 let mut book = shared.lease_book();
                 for token in finished {

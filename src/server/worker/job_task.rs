@@ -171,7 +171,7 @@ async fn write_transition(
                 return true;
             }
             Err(error) => {
-                tracing::warn!(%error, "could not write the outcome; retrying");
+                tracing::warn!(error = %crate::server::db::loggable(&error), "could not write the outcome; retrying");
                 tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
             }
         }

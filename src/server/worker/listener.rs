@@ -62,7 +62,7 @@ pub(super) async fn run_listener(shared: Arc<Shared>, mut listener: PgListener) 
                 shared.queues.wake_all();
             }
             Err(error) => {
-                tracing::warn!(%error, "notification listener error");
+                tracing::warn!(error = %crate::server::db::loggable(&error), "notification listener error");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
@@ -71,7 +71,7 @@ pub(super) async fn run_listener(shared: Arc<Shared>, mut listener: PgListener) 
 
 async fn reload_quietly(shared: &Arc<Shared>) {
     if let Err(error) = reload_queues(shared).await {
-        tracing::warn!(%error, "could not reload queue settings");
+        tracing::warn!(error = %crate::server::db::loggable(&error), "could not reload queue settings");
     }
 }
 

@@ -28,7 +28,7 @@ pub(super) async fn run_rescuer(db: Database, every: Duration) {
                     "rescued jobs of workers that stopped responding"
                 ),
                 Err(error) => {
-                    tracing::warn!(%error, "rescue failed");
+                    tracing::warn!(error = %crate::server::db::loggable(&error), "rescue failed");
                     break;
                 }
             }

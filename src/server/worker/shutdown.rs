@@ -44,7 +44,9 @@ impl Worker {
         .await;
         match released {
             Ok(count) => tracing::info!(count, "returned held jobs to their queues"),
-            Err(error) => tracing::error!(%error, "could not return held jobs"),
+            Err(error) => {
+                tracing::error!(error = %crate::server::db::loggable(&error), "could not return held jobs")
+            }
         }
         tracing::info!("worker stopped");
     }
