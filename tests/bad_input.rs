@@ -70,6 +70,44 @@ type Form = Vec<(String, String)>;
 /// (whose session, function, form, what the case is).
 type Case<'a> = (&'a str, &'a str, Form, &'a str);
 
+/// A valid new-job form.
+const JOB_FORM: &[(&str, &str)] = &[
+    ("form[job_type]", "other"),
+    ("form[job_name]", "A job"),
+    ("form[payload]", "{}"),
+    ("form[priority]", "normal"),
+    ("form[queue]", "default"),
+    ("form[max_attempts]", "3"),
+    ("form[run_at]", ""),
+];
+
+/// A valid new-batch form.
+const BATCH_FORM: &[(&str, &str)] = &[
+    ("form[batch_name]", "Letters"),
+    ("form[subject]", "Hello"),
+    ("form[template]", "Dear {{name}}"),
+    ("form[recipients]", "email,name\na@example.com,A\n"),
+    ("form[priority]", "normal"),
+];
+
+/// Owned form fields.
+fn pairs(list: &[(&str, &str)]) -> Form {
+    list.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// `valid` with `form[field]` set to `value`.
+fn form_with(valid: &[(&str, &str)], field: &str, value: &str) -> Form {
+    let key = format!("form[{field}]");
+    let mut form: Form = pairs(valid)
+        .into_iter()
+        .filter(|(k, _)| *k != key)
+        .collect();
+    form.push((key, value.to_string()));
+    form
+}
+
 /// Asserts a 4xx answer that carries a message.
 fn assert_refused(case: &str, status: u16, body: &serde_json::Value) {
     assert!(
@@ -99,43 +137,8 @@ async fn every_server_function_refuses_bad_input_with_a_message_and_changes_noth
     let nul = "bad\u{0}value";
     let not_an_id = "not-a-uuid";
 
-    let job_form = |field: &'static str, value: &str| -> Form {
-        let mut form: Vec<(String, String)> = [
-            ("form[job_type]", "other"),
-            ("form[job_name]", "A job"),
-            ("form[payload]", "{}"),
-            ("form[priority]", "normal"),
-            ("form[queue]", "default"),
-            ("form[max_attempts]", "3"),
-            ("form[run_at]", ""),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        form.retain(|(k, _)| k != &format!("form[{field}]"));
-        form.push((format!("form[{field}]"), value.to_string()));
-        form
-    };
-    let batch_form = |field: &'static str, value: &str| -> Form {
-        let mut form: Vec<(String, String)> = [
-            ("form[batch_name]", "Letters"),
-            ("form[subject]", "Hello"),
-            ("form[template]", "Dear {{name}}"),
-            ("form[recipients]", "email,name\na@example.com,A\n"),
-            ("form[priority]", "normal"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        form.retain(|(k, _)| k != &format!("form[{field}]"));
-        form.push((format!("form[{field}]"), value.to_string()));
-        form
-    };
-    let pairs = |list: &[(&str, &str)]| -> Form {
-        list.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    };
+    let job_form = |field: &str, value: &str| form_with(JOB_FORM, field, value);
+    let batch_form = |field: &str, value: &str| form_with(BATCH_FORM, field, value);
     let many_columns = format!("email,{}\na@example.com\n", vec!["c"; 300].join(","));
     let long_header = format!("email,{}\na@example.com,x\n", "h".repeat(20_000));
 

@@ -140,6 +140,17 @@ async fn assert_all_completed_within_attempts(test: &TestDb, workers: Vec<Worker
     assert!(most_attempts <= 3, "a job took {most_attempts} attempts");
 }
 
+/// A viewer signed in to the console, and two workers a tenth of the way
+/// through draining `JOBS` jobs.
+async fn console_and_workers_under_way() -> (TestApp, String, TestDb, Vec<Worker>) {
+    let app = spawn_app().await;
+    let cookie = signed_in(&app, "viewer@northwind.example").await;
+    let test = fresh_database().await;
+    let workers = draining(&test).await;
+    until_completed_at_least(&test, JOBS as i64 / 10, Duration::from_secs(60)).await;
+    (app, cookie, test, workers)
+}
+
 fn kill_postmaster(signal: i32) -> i32 {
     let pid = common::cluster().server_pid();
     // SAFETY: kill only sends a signal; the pid is the embedded postmaster,
@@ -164,11 +175,7 @@ async fn the_embedded_postgres_is_restarted_after_it_dies() {
 #[tokio::test]
 async fn jobs_drained_across_a_postgres_crash_complete_within_their_attempts() {
     let _turn = FAULTS.lock().await;
-    let app = spawn_app().await;
-    let cookie = signed_in(&app, "viewer@northwind.example").await;
-    let test = fresh_database().await;
-    let workers = draining(&test).await;
-    until_completed_at_least(&test, 300, Duration::from_secs(60)).await;
+    let (app, cookie, test, workers) = console_and_workers_under_way().await;
 
     kill_postmaster(libc::SIGKILL);
 
@@ -180,11 +187,7 @@ async fn jobs_drained_across_a_postgres_crash_complete_within_their_attempts() {
 #[tokio::test]
 async fn jobs_drained_across_terminated_connections_complete_within_their_attempts() {
     let _turn = FAULTS.lock().await;
-    let app = spawn_app().await;
-    let cookie = signed_in(&app, "viewer@northwind.example").await;
-    let test = fresh_database().await;
-    let workers = draining(&test).await;
-    until_completed_at_least(&test, 300, Duration::from_secs(60)).await;
+    let (app, cookie, test, workers) = console_and_workers_under_way().await;
 
     let mut owner = test.owner_connection().await;
     let others: Vec<i32> = sqlx::query_scalar(

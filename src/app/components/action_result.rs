@@ -40,3 +40,8 @@ pub fn outcome_view(outcome: Result<String, String>) -> AnyView {
 pub fn ActionResult<S: MessageAction>(action: ServerAction<S>) -> impl IntoView {
     move || last_outcome(action).map(outcome_view)
 }
+
+/// Why something could not be loaded, announced to screen readers.
+pub fn load_error(error: AppError) -> AnyView {
+    view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any()
+}

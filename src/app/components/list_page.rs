@@ -1,6 +1,7 @@
 //! The frame every list tab shares: title, status filter, table, empty state,
 //! error, and keyset "Older" / "Newest" links — all driven by the URL.
 
+use super::action_result::load_error;
 use super::action_result::{last_outcome, outcome_view, MessageAction};
 use super::query::{list_query, next_page_href, query_href};
 use crate::domain::{CurrentUser, ListQuery, Page};
@@ -140,7 +141,7 @@ where
                             }
                                 .into_any()
                         }
-                        Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                        Err(error) => load_error(error),
                     }
                 })}
             </Transition>

@@ -1,6 +1,7 @@
 //! The Access view (bank admins): organizations and users, each deactivated
 //! or reactivated with one button; a deactivation signs them out at once.
 
+use crate::app::components::action_result::load_error;
 use crate::api::access::{
     list_organization_access, list_user_access, SetOrganizationActive, SetOrganizationStorage,
     SetUserActive, MAX_QUOTA_MIB, USER_LIST_LIMIT,
@@ -57,7 +58,7 @@ pub fn AccessPage() -> impl IntoView {
                                 </table>
                             </div>
                         }.into_any(),
-                        Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                        Err(error) => load_error(error),
                     }
                 })}
             </Transition>
@@ -87,7 +88,7 @@ pub fn AccessPage() -> impl IntoView {
                                 </table>
                             </div>
                         }.into_any(),
-                        Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                        Err(error) => load_error(error),
                     }
                 })}
             </Transition>

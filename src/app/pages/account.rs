@@ -2,6 +2,7 @@
 //! changing one's password (required at the first sign-in of the
 //! first-start bank admin).
 
+use crate::app::components::action_result::load_error;
 use crate::api::account::{my_sessions, SignOutOtherSessions, SignOutSession};
 use crate::api::auth::ChangePassword;
 use crate::app::components::action_result::ActionResult;
@@ -59,7 +60,7 @@ pub fn AccountPage() -> impl IntoView {
                                 </table>
                             </div>
                         }.into_any(),
-                        Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                        Err(error) => load_error(error),
                     }
                 })}
             </Transition>

@@ -1,5 +1,6 @@
 //! The Jobs tab: the list, the new-job form and the job detail view.
 
+use crate::app::components::action_result::load_error;
 use crate::api::jobs::{
     job_detail, list_jobs, BulkJobs, CreateJob, JobAction as JobActionFn, PreviewBulkJobs,
 };
@@ -352,7 +353,7 @@ pub fn JobDetailPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match detail.await {
                         Ok(job) => job_view(job, can_write, act).into_any(),
-                        Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                        Err(error) => load_error(error),
                     }
                 })}
             </Transition>

@@ -1,5 +1,6 @@
 //! The Overview tab: where things stand, in counts.
 
+use crate::app::components::action_result::load_error;
 use crate::api::overview::load_overview;
 use crate::app::components::badge::Badge;
 use crate::app::components::query::{href_with_org, selected_org};
@@ -57,7 +58,7 @@ pub fn OverviewPage() -> impl IntoView {
                             }
                                 .into_any()
                         }
-                        Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                        Err(error) => load_error(error),
                     }
                 })}
             </Transition>

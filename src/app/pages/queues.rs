@@ -1,5 +1,6 @@
 //! The Queues view: backlog, running jobs and pause state per queue.
 
+use crate::app::components::action_result::load_error;
 use crate::api::queues::{
     list_queue_caps, list_queues, ClearQueueCap, CreateQueue, SetQueueCap, SetQueueConcurrency,
     SetQueuePaused,
@@ -70,7 +71,7 @@ pub fn QueuesPage() -> impl IntoView {
                                 </table>
                             </div>
                         }.into_any(),
-                        Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                        Err(error) => load_error(error),
                     }
                 })}
             </Transition>
@@ -156,7 +157,7 @@ fn OrganizationCaps(
                                 </table>
                             </div>
                         }.into_any(),
-                        Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                        Err(error) => load_error(error),
                     }
                 })}
             </Transition>
