@@ -1,11 +1,11 @@
 //! The Access view (bank admins): organizations and users, each deactivated
 //! or reactivated with one button; a deactivation signs them out at once.
 
-use crate::app::components::action_result::load_error;
 use crate::api::access::{
     list_organization_access, list_user_access, SetOrganizationActive, SetOrganizationStorage,
     SetUserActive, MAX_QUOTA_MIB, USER_LIST_LIMIT,
 };
+use crate::app::components::action_result::load_error;
 use crate::app::components::action_result::ActionResult;
 use crate::app::components::time::format_optional;
 use crate::domain::{CurrentUser, OrganizationAccess, UserAccess};

@@ -2,9 +2,9 @@
 //! changing one's password (required at the first sign-in of the
 //! first-start bank admin).
 
-use crate::app::components::action_result::load_error;
 use crate::api::account::{my_sessions, SignOutOtherSessions, SignOutSession};
 use crate::api::auth::ChangePassword;
+use crate::app::components::action_result::load_error;
 use crate::app::components::action_result::ActionResult;
 use crate::app::components::time::format_time;
 use crate::domain::{CurrentUser, SessionRow};

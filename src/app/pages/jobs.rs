@@ -1,9 +1,9 @@
 //! The Jobs tab: the list, the new-job form and the job detail view.
 
-use crate::app::components::action_result::load_error;
 use crate::api::jobs::{
     job_detail, list_jobs, BulkJobs, CreateJob, JobAction as JobActionFn, PreviewBulkJobs,
 };
+use crate::app::components::action_result::load_error;
 use crate::app::components::action_result::ActionResult;
 use crate::app::components::badge::Badge;
 use crate::app::components::list_page::{refresh_on_success, FilterField, FilterKind, ListPage};

@@ -1,7 +1,7 @@
 //! The Overview tab: where things stand, in counts.
 
-use crate::app::components::action_result::load_error;
 use crate::api::overview::load_overview;
+use crate::app::components::action_result::load_error;
 use crate::app::components::badge::Badge;
 use crate::app::components::query::{href_with_org, selected_org};
 use leptos::prelude::*;

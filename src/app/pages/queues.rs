@@ -1,10 +1,10 @@
 //! The Queues view: backlog, running jobs and pause state per queue.
 
-use crate::app::components::action_result::load_error;
 use crate::api::queues::{
     list_queue_caps, list_queues, ClearQueueCap, CreateQueue, SetQueueCap, SetQueueConcurrency,
     SetQueuePaused,
 };
+use crate::app::components::action_result::load_error;
 use crate::app::components::action_result::ActionResult;
 use crate::app::components::organization_picker::OrganizationPicker;
 use crate::domain::{CurrentUser, QueueCapRow, QueueRow};
