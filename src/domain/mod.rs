@@ -3,6 +3,7 @@
 pub mod csv;
 pub mod enums;
 pub mod forms;
+pub mod live;
 pub mod models;
 pub mod page;
 

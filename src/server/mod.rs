@@ -10,6 +10,7 @@ pub mod db;
 pub mod demo_data;
 pub mod embedded_pg;
 pub mod http;
+pub mod live;
 pub mod queue;
 pub mod repo;
 pub mod sandbox;

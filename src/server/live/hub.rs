@@ -1,0 +1,388 @@
+//! The hub: producers [`Hub::publish`] changes (cheap: a push under a short
+//! lock); [`Hub::flush`], run every coalescing interval by one task, groups
+//! what arrived by organization and topic and offers each subscriber only
+//! the changes of organizations it may see and topics it asked for. A
+//! subscriber whose queue is full is dropped rather than waited for: one
+//! slow browser never holds back the others, and a dropped one reconnects
+//! and reloads.
+
+use crate::domain::live::{LiveUpdate, Topic, MAX_IDS_PER_UPDATE};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+/// One record that changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    /// Whose record it is.
+    pub organization_id: Uuid,
+    /// What kind of record.
+    pub topic: Topic,
+    /// Which record.
+    pub id: Uuid,
+}
+
+/// Whose changes a viewer may receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// A bank admin: every organization's, or only the one they narrowed
+    /// the console to.
+    Bank {
+        /// The organization the console is narrowed to, if any.
+        narrowed_to: Option<Uuid>,
+    },
+    /// An organization's user: only that organization's.
+    Organization(Uuid),
+}
+
+impl Audience {
+    /// Whether a change of `organization` may reach this viewer.
+    pub fn admits(&self, organization: Uuid) -> bool {
+        match self {
+            Audience::Bank { narrowed_to: None } => true,
+            Audience::Bank {
+                narrowed_to: Some(only),
+            }
+            | Audience::Organization(only) => *only == organization,
+        }
+    }
+}
+
+/// What one connected tab wants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interest {
+    /// Whose changes it may see.
+    pub audience: Audience,
+    /// What its tab shows.
+    pub topics: HashSet<Topic>,
+}
+
+/// Updates queued per subscriber before it counts as too slow.
+pub const SUBSCRIBER_QUEUE: usize = 32;
+
+struct Subscriber {
+    id: u64,
+    interest: Interest,
+    sender: mpsc::Sender<Vec<LiveUpdate>>,
+}
+
+/// A viewer's end: coalesced updates arrive on `updates`; `None` means the
+/// hub dropped it (too slow, or shutting down) and it should reload.
+pub struct Subscription {
+    /// This subscriber's number (to change its interest or leave).
+    pub id: u64,
+    /// Batches of updates, one per coalescing interval with news for it.
+    pub updates: mpsc::Receiver<Vec<LiveUpdate>>,
+}
+
+/// One per process; cheap to clone.
+#[derive(Clone, Default)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    pending: Mutex<Vec<Change>>,
+    subscribers: Mutex<Vec<Subscriber>>,
+    next_id: AtomicU64,
+}
+
+impl Hub {
+    /// A hub with no subscribers.
+    pub fn new() -> Self {
+        Hub::default()
+    }
+
+    /// Records changes for the next flush.
+    pub fn publish(&self, changes: impl IntoIterator<Item = Change>) {
+        self.inner.pending.lock().expect("hub lock").extend(changes);
+    }
+
+    /// Adds a viewer.
+    pub fn subscribe(&self, interest: Interest) -> Subscription {
+        let (sender, updates) = mpsc::channel(SUBSCRIBER_QUEUE);
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .subscribers
+            .lock()
+            .expect("hub lock")
+            .push(Subscriber {
+                id,
+                interest,
+                sender,
+            });
+        Subscription { id, updates }
+    }
+
+    /// Changes what subscriber `id` wants (a tab switched, a bank admin
+    /// narrowed the console); false if it is gone.
+    pub fn update_interest(&self, id: u64, interest: Interest) -> bool {
+        let mut subscribers = self.inner.subscribers.lock().expect("hub lock");
+        match subscribers.iter_mut().find(|s| s.id == id) {
+            Some(subscriber) => {
+                subscriber.interest = interest;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes subscriber `id`.
+    pub fn unsubscribe(&self, id: u64) {
+        self.inner
+            .subscribers
+            .lock()
+            .expect("hub lock")
+            .retain(|s| s.id != id);
+    }
+
+    /// How many viewers are connected.
+    pub fn subscribers(&self) -> usize {
+        self.inner.subscribers.lock().expect("hub lock").len()
+    }
+
+    /// Sends what arrived since the last flush to every subscriber that may
+    /// see some of it; drops subscribers that are gone or too slow. Returns
+    /// how many subscribers were sent something.
+    pub fn flush(&self) -> usize {
+        let changes = std::mem::take(&mut *self.inner.pending.lock().expect("hub lock"));
+        if changes.is_empty() {
+            return 0;
+        }
+        // organization → topic → ids, each set in id order and deduplicated
+        let mut grouped: BTreeMap<Uuid, BTreeMap<Topic, BTreeSet<Uuid>>> = BTreeMap::new();
+        for change in changes {
+            grouped
+                .entry(change.organization_id)
+                .or_default()
+                .entry(change.topic)
+                .or_default()
+                .insert(change.id);
+        }
+        let mut subscribers = self.inner.subscribers.lock().expect("hub lock");
+        let mut sent = 0;
+        subscribers.retain(|subscriber| {
+            let updates = updates_for(&subscriber.interest, &grouped);
+            if updates.is_empty() {
+                return !subscriber.sender.is_closed();
+            }
+            match subscriber.sender.try_send(updates) {
+                Ok(()) => {
+                    sent += 1;
+                    true
+                }
+                // full: too slow; closed: gone. Either way it leaves, and a
+                // slow one reconnects and reloads.
+                Err(_) => false,
+            }
+        });
+        sent
+    }
+}
+
+/// The updates one interest gets out of a flush's grouped changes.
+fn updates_for(
+    interest: &Interest,
+    grouped: &BTreeMap<Uuid, BTreeMap<Topic, BTreeSet<Uuid>>>,
+) -> Vec<LiveUpdate> {
+    let mut per_topic: BTreeMap<Topic, BTreeSet<Uuid>> = BTreeMap::new();
+    for (organization, topics) in grouped {
+        if !interest.audience.admits(*organization) {
+            continue;
+        }
+        for (topic, ids) in topics {
+            if interest.topics.contains(topic) {
+                per_topic.entry(*topic).or_default().extend(ids);
+            }
+        }
+    }
+    per_topic
+        .into_iter()
+        .map(|(topic, ids)| LiveUpdate {
+            topic,
+            more: ids.len() > MAX_IDS_PER_UPDATE,
+            ids: ids.into_iter().take(MAX_IDS_PER_UPDATE).collect(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn org(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+
+    fn change(organization: u128, topic: Topic, id: u128) -> Change {
+        Change {
+            organization_id: org(organization),
+            topic,
+            id: Uuid::from_u128(id),
+        }
+    }
+
+    fn watching(audience: Audience, topics: &[Topic]) -> Interest {
+        Interest {
+            audience,
+            topics: topics.iter().copied().collect(),
+        }
+    }
+
+    #[test]
+    fn a_viewer_of_one_organization_receives_nothing_of_another() {
+        let hub = Hub::new();
+        let mut b = hub.subscribe(watching(Audience::Organization(org(2)), &[Topic::Jobs]));
+        hub.publish([change(1, Topic::Jobs, 10)]);
+
+        assert_eq!(hub.flush(), 0);
+        assert!(b.updates.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_bank_admin_narrowed_to_one_organization_receives_only_its_changes() {
+        let hub = Hub::new();
+        let mut narrowed = hub.subscribe(watching(
+            Audience::Bank {
+                narrowed_to: Some(org(1)),
+            },
+            &[Topic::Jobs],
+        ));
+        let mut everything = hub.subscribe(watching(
+            Audience::Bank { narrowed_to: None },
+            &[Topic::Jobs],
+        ));
+        hub.publish([change(1, Topic::Jobs, 10), change(2, Topic::Jobs, 20)]);
+
+        hub.flush();
+
+        let narrowed_ids: Vec<Uuid> = narrowed.updates.try_recv().unwrap()[0].ids.clone();
+        assert_eq!(narrowed_ids, vec![Uuid::from_u128(10)]);
+        assert_eq!(everything.updates.try_recv().unwrap()[0].ids.len(), 2);
+    }
+
+    #[test]
+    fn changes_between_flushes_arrive_as_one_update_per_topic_without_repeats() {
+        let hub = Hub::new();
+        let mut viewer = hub.subscribe(watching(
+            Audience::Organization(org(1)),
+            &[Topic::Jobs, Topic::Batches],
+        ));
+        hub.publish([change(1, Topic::Jobs, 11), change(1, Topic::Jobs, 10)]);
+        hub.publish([change(1, Topic::Jobs, 11), change(1, Topic::Batches, 5)]);
+
+        hub.flush();
+
+        let updates = viewer.updates.try_recv().unwrap();
+        assert_eq!(
+            updates,
+            vec![
+                LiveUpdate {
+                    topic: Topic::Jobs,
+                    ids: vec![Uuid::from_u128(10), Uuid::from_u128(11)],
+                    more: false
+                },
+                LiveUpdate {
+                    topic: Topic::Batches,
+                    ids: vec![Uuid::from_u128(5)],
+                    more: false
+                },
+            ]
+        );
+        assert!(viewer.updates.try_recv().is_err(), "one message per flush");
+    }
+
+    #[test]
+    fn topics_a_tab_does_not_show_are_not_sent() {
+        let hub = Hub::new();
+        let mut viewer = hub.subscribe(watching(Audience::Organization(org(1)), &[Topic::Queues]));
+        hub.publish([change(1, Topic::Jobs, 1)]);
+
+        assert_eq!(hub.flush(), 0);
+        assert!(viewer.updates.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_flood_of_changes_is_capped_and_marked_for_a_reload() {
+        let hub = Hub::new();
+        let mut viewer = hub.subscribe(watching(Audience::Organization(org(1)), &[Topic::Jobs]));
+        hub.publish((0..500).map(|id| change(1, Topic::Jobs, id)));
+
+        hub.flush();
+
+        let update = &viewer.updates.try_recv().unwrap()[0];
+        assert_eq!(update.ids.len(), MAX_IDS_PER_UPDATE);
+        assert!(update.more);
+    }
+
+    #[test]
+    fn a_slow_viewer_is_dropped_and_the_others_still_receive() {
+        let hub = Hub::new();
+        let mut slow = hub.subscribe(watching(Audience::Organization(org(1)), &[Topic::Jobs]));
+        let mut quick = hub.subscribe(watching(Audience::Organization(org(1)), &[Topic::Jobs]));
+        for round in 0..=SUBSCRIBER_QUEUE as u128 {
+            hub.publish([change(1, Topic::Jobs, round)]);
+            hub.flush();
+            quick.updates.try_recv().unwrap();
+        }
+
+        assert_eq!(hub.subscribers(), 1, "the slow one left");
+        let mut received = 0;
+        loop {
+            match slow.updates.try_recv() {
+                Ok(_) => received += 1,
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    panic!("the slow viewer is still connected")
+                }
+            }
+        }
+        assert_eq!(
+            received, SUBSCRIBER_QUEUE,
+            "what it had queued, then the end"
+        );
+    }
+
+    #[test]
+    fn a_viewer_that_went_away_is_removed_at_the_next_flush() {
+        let hub = Hub::new();
+        let gone = hub.subscribe(watching(Audience::Organization(org(1)), &[Topic::Jobs]));
+        drop(gone);
+        hub.publish([change(2, Topic::Jobs, 1)]);
+
+        hub.flush();
+
+        assert_eq!(hub.subscribers(), 0);
+    }
+
+    #[test]
+    fn a_changed_interest_applies_from_the_next_flush() {
+        let hub = Hub::new();
+        let mut viewer = hub.subscribe(watching(
+            Audience::Bank {
+                narrowed_to: Some(org(1)),
+            },
+            &[Topic::Jobs],
+        ));
+        assert!(hub.update_interest(
+            viewer.id,
+            watching(
+                Audience::Bank {
+                    narrowed_to: Some(org(2))
+                },
+                &[Topic::Jobs]
+            )
+        ));
+        hub.publish([change(1, Topic::Jobs, 1), change(2, Topic::Jobs, 2)]);
+
+        hub.flush();
+
+        assert_eq!(
+            viewer.updates.try_recv().unwrap()[0].ids,
+            vec![Uuid::from_u128(2)]
+        );
+    }
+}
