@@ -51,11 +51,11 @@ async fn harbor_ids(app: &TestApp) -> (String, String, String) {
     let mut owner = app.test_db.owner_connection().await;
     let ids: (Option<uuid::Uuid>, Option<uuid::Uuid>, Option<uuid::Uuid>) = sqlx::query_as(
         "select (select j.id from jobs j join organizations o on o.id = j.organization_id
-                 where o.slug = 'harbor-credit-union' limit 1),
+                 where o.slug = 'harbor-credit' limit 1),
                 (select f.id from failed_jobs f join organizations o on o.id = f.organization_id
-                 where o.slug = 'harbor-credit-union' limit 1),
+                 where o.slug = 'harbor-credit' limit 1),
                 (select b.id from job_batches b join organizations o on o.id = b.organization_id
-                 where o.slug = 'harbor-credit-union' limit 1)",
+                 where o.slug = 'harbor-credit' limit 1)",
     )
     .fetch_one(&mut owner)
     .await

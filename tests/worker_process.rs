@@ -48,7 +48,7 @@ fn spawn_worker(test: &TestDb, lease_seconds: &str) -> WorkerProcess {
             .env("VERIPHY_WORKER_POLL_MS", "200")
             .env("VERIPHY_WORKER_SHUTDOWN_GRACE_SECONDS", "5")
             // these tests count the jobs they enqueued: no daily cleanup job
-            .env("VERIPHY_WORKER_DAILY_RETENTION", "false")
+            .env("VERIPHY_WORKER_DAILY_RETENTION", "off")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -380,7 +380,7 @@ async fn login_flood(db: &Database, args: &BenchArgs) -> Result<ResultLine, sqlx
         .output_name("veriphy-jobs")
         .site_root("target/site")
         .build();
-    let app = super::http::router(db.clone(), &config, options, None);
+    let app = super::http::router(db.clone(), &config, options, None, super::live::Hub::new());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| failed("bind", &e))?;

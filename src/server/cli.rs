@@ -292,7 +292,13 @@ async fn serve(db: Database, config: &Config) -> Result<(), CliError> {
         .leptos_options;
     options.site_addr = config.site_addr;
     let addr = config.site_addr;
-    let app = http::router(db, config, options, worker.as_ref().map(Worker::probe));
+    let app = http::router(
+        db,
+        config,
+        options,
+        worker.as_ref().map(Worker::probe),
+        crate::server::live::Hub::new(),
+    );
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| CliError::Listen { addr, source })?;

@@ -75,6 +75,10 @@ pub struct Config {
     #[arg(long, value_name = "HOURS", env = "VERIPHY_SESSION_ABSOLUTE_HOURS", global = true, default_value = "12", value_parser = hours)]
     pub session_absolute: Duration,
 
+    /// How often an open live-console connection re-checks its session, in seconds (may be fractional)
+    #[arg(long, value_name = "SECONDS", env = "VERIPHY_LIVE_SESSION_CHECK_SECONDS", global = true, default_value = "30", value_parser = seconds)]
+    pub live_session_check: Duration,
+
     /// Whether `serve` also runs a queue worker in its process (on/off)
     #[arg(long, value_name = "on|off", env = "VERIPHY_WORKER", global = true, default_value = "on", value_parser = switch, action = clap::ArgAction::Set)]
     pub in_process_worker: bool,
@@ -150,8 +154,8 @@ pub struct WorkerSettings {
     #[arg(id = "worker_claimers", long = "worker-claimers", value_name = "N", env = "VERIPHY_WORKER_CLAIMERS", global = true, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=8))]
     pub claimers: u8,
 
-    /// Enqueue each organization's cleanup once a day (across all processes; true or false)
-    #[arg(id = "worker_daily_retention", long = "worker-daily-retention", value_name = "BOOL", env = "VERIPHY_WORKER_DAILY_RETENTION", global = true, default_value_t = true, action = clap::ArgAction::Set)]
+    /// Enqueue each organization's cleanup once a day, once across all processes (on/off)
+    #[arg(id = "worker_daily_retention", long = "worker-daily-retention", value_name = "on|off", env = "VERIPHY_WORKER_DAILY_RETENTION", global = true, default_value = "on", value_parser = switch, action = clap::ArgAction::Set)]
     pub daily_retention: bool,
 }
 

@@ -116,6 +116,8 @@ pub struct TestApp {
     pub base: String,
     /// The database behind it.
     pub test_db: TestDb,
+    /// Its live-console hub (tests publish changes into it).
+    pub hub: veriphy_jobs::server::live::Hub,
 }
 
 /// Starts the app on a fresh database with the demo data loaded.
@@ -142,7 +144,9 @@ pub async fn spawn_app_with(
     let mut config = veriphy_jobs::server::config::Config::defaults();
     config.in_process_worker = false;
     configure(&mut config);
-    let app = veriphy_jobs::server::http::router(test_db.db.clone(), &config, options, None);
+    let hub = veriphy_jobs::server::live::Hub::new();
+    let app =
+        veriphy_jobs::server::http::router(test_db.db.clone(), &config, options, None, hub.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -158,6 +162,7 @@ pub async fn spawn_app_with(
     TestApp {
         base: format!("http://{addr}"),
         test_db,
+        hub,
     }
 }
 

@@ -151,7 +151,7 @@ pub async fn authenticate(
     request.extensions_mut().insert(info);
 
     if !signed_in && !is_public(&path) {
-        if path.starts_with("/api/") || unsafe_method {
+        if path.starts_with("/api/") || path == "/ws" || unsafe_method {
             return error_response(AppError::Unauthorized);
         }
         let next_path = request

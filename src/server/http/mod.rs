@@ -44,12 +44,14 @@ impl FromRef<AppState> for Database {
 }
 
 /// Builds the whole application router; `worker` is the in-process
-/// worker's probe, if there is one (for `/readyz`).
+/// worker's probe, if there is one (for `/readyz`); `hub` is the process's
+/// live-console hub (its flusher starts here).
 pub fn router(
     db: Database,
     config: &Config,
     leptos_options: LeptosOptions,
     worker: Option<WorkerProbe>,
+    hub: crate::server::live::Hub,
 ) -> Router {
     let routes = generate_route_list(App);
     let state = AppState {
@@ -64,8 +66,16 @@ pub fn router(
         &policy,
     );
 
+    hub.spawn_flusher(crate::server::live::FLUSH_EVERY);
+    let live = crate::server::live::Live {
+        hub,
+        public_origin: config.public_url.as_deref().map(gate::origin_of),
+        session_check: config.live_session_check,
+    };
+
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/ws", get(crate::server::live::socket::upgrade))
         .route("/readyz", get(readiness::readyz))
         .route("/files/{id}", get(files::download))
         .route(
@@ -91,6 +101,7 @@ pub fn router(
         .layer(sessions)
         .layer(Extension(db))
         .layer(Extension(policy))
+        .layer(Extension(live))
         .layer(Extension(std::sync::Arc::new(
             super::auth::throttle::SignInGuard::default(),
         )))

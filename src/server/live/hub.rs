@@ -139,6 +139,21 @@ impl Hub {
             .retain(|s| s.id != id);
     }
 
+    /// Flushes every `every` on a task of its own, for as long as any clone
+    /// of this hub is alive.
+    pub fn spawn_flusher(&self, every: std::time::Duration) {
+        let inner = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inner) = inner.upgrade() else { return };
+                Hub { inner }.flush();
+            }
+        });
+    }
+
     /// How many viewers are connected.
     pub fn subscribers(&self) -> usize {
         self.inner.subscribers.lock().expect("hub lock").len()

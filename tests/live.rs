@@ -1,0 +1,187 @@
+//! The live console's websocket over real HTTP: who may open it, and what
+//! each viewer receives of the changes published into the hub.
+
+mod common;
+
+use common::{signed_in, spawn_app, spawn_app_with, TestApp};
+use futures_util::StreamExt;
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use uuid::Uuid;
+use veriphy_jobs::domain::live::{LiveUpdate, Topic};
+use veriphy_jobs::server::live::Change;
+
+const NORTHWIND_VIEWER: &str = "viewer@northwind.example";
+const BANK_ADMIN: &str = "bank.admin@veriphy.example";
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens `/ws?query` with `cookie` (and `origin`, if given); the socket, or
+/// the HTTP status of the refusal.
+async fn open(
+    app: &TestApp,
+    cookie: &str,
+    query: &str,
+    origin: Option<&str>,
+) -> Result<Socket, u16> {
+    let url = format!("{}/ws?{query}", app.base.replacen("http", "ws", 1));
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("cookie", cookie.parse().unwrap());
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((socket, _)) => Ok(socket),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            Err(response.status().as_u16())
+        }
+        Err(other) => panic!("connect: {other}"),
+    }
+}
+
+/// Waits until the hub has `count` subscribers (the server subscribes just
+/// after the handshake).
+async fn until_subscribed(app: &TestApp, count: usize) {
+    for _ in 0..100 {
+        if app.hub.subscribers() == count {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{} subscribers, not {count}", app.hub.subscribers());
+}
+
+async fn organization_id(app: &TestApp, slug: &str) -> Uuid {
+    let mut owner = app.test_db.owner_connection().await;
+    sqlx::query_scalar("select id from organizations where slug = $1")
+        .bind(slug)
+        .fetch_one(&mut owner)
+        .await
+        .unwrap()
+}
+
+/// The next batch of updates, within two seconds.
+async fn next_updates(socket: &mut Socket) -> Vec<LiveUpdate> {
+    let message = tokio::time::timeout(Duration::from_secs(2), socket.next())
+        .await
+        .expect("an update within 2 s")
+        .expect("the socket is open")
+        .unwrap();
+    match message {
+        Message::Text(text) => serde_json::from_str(&text).unwrap(),
+        other => panic!("expected updates, got {other:?}"),
+    }
+}
+
+fn job_change(organization: Uuid, id: u128) -> Change {
+    Change {
+        organization_id: organization,
+        topic: Topic::Jobs,
+        id: Uuid::from_u128(id),
+    }
+}
+
+#[tokio::test]
+async fn the_upgrade_is_refused_without_a_session() {
+    let app = spawn_app().await;
+
+    let refused = open(&app, "veriphy_session=nothing", "topics=jobs", None).await;
+
+    assert_eq!(refused.err(), Some(401));
+}
+
+#[tokio::test]
+async fn the_upgrade_is_refused_from_another_site() {
+    let app = spawn_app().await;
+    let cookie = signed_in(&app, NORTHWIND_VIEWER).await;
+
+    let refused = open(&app, &cookie, "topics=jobs", Some("https://evil.example")).await;
+
+    assert_eq!(refused.err(), Some(403));
+}
+
+#[tokio::test]
+async fn an_organization_user_cannot_listen_to_another_organization() {
+    let app = spawn_app().await;
+    let cookie = signed_in(&app, NORTHWIND_VIEWER).await;
+    let harbor = organization_id(&app, "harbor-credit").await;
+
+    let refused = open(&app, &cookie, &format!("topics=jobs&org={harbor}"), None).await;
+
+    assert_eq!(refused.err(), Some(403));
+}
+
+#[tokio::test]
+async fn a_viewer_receives_only_its_organization_s_changes() {
+    let app = spawn_app().await;
+    let cookie = signed_in(&app, NORTHWIND_VIEWER).await;
+    let (northwind, harbor) = (
+        organization_id(&app, "northwind-lending").await,
+        organization_id(&app, "harbor-credit").await,
+    );
+    let mut socket = open(&app, &cookie, "topics=jobs", Some(&app.base))
+        .await
+        .unwrap();
+    until_subscribed(&app, 1).await;
+
+    app.hub
+        .publish([job_change(harbor, 1), job_change(northwind, 2)]);
+
+    let updates = next_updates(&mut socket).await;
+    assert_eq!(
+        updates,
+        vec![LiveUpdate {
+            topic: Topic::Jobs,
+            ids: vec![Uuid::from_u128(2)],
+            more: false
+        }]
+    );
+}
+
+#[tokio::test]
+async fn a_bank_admin_receives_every_organization_s_changes() {
+    let app = spawn_app().await;
+    let cookie = signed_in(&app, BANK_ADMIN).await;
+    let (northwind, harbor) = (
+        organization_id(&app, "northwind-lending").await,
+        organization_id(&app, "harbor-credit").await,
+    );
+    let mut socket = open(&app, &cookie, "topics=jobs", None).await.unwrap();
+    until_subscribed(&app, 1).await;
+
+    app.hub
+        .publish([job_change(harbor, 1), job_change(northwind, 2)]);
+
+    assert_eq!(next_updates(&mut socket).await[0].ids.len(), 2);
+}
+
+#[tokio::test]
+async fn a_session_signed_out_elsewhere_is_disconnected() {
+    let app = spawn_app_with(|config| config.live_session_check = Duration::from_millis(200)).await;
+    let cookie = signed_in(&app, NORTHWIND_VIEWER).await;
+    let mut socket = open(&app, &cookie, "topics=jobs", None).await.unwrap();
+    until_subscribed(&app, 1).await;
+    let mut owner = app.test_db.owner_connection().await;
+
+    sqlx::query("delete from user_sessions")
+        .execute(&mut owner)
+        .await
+        .unwrap();
+
+    let closed = tokio::time::timeout(Duration::from_secs(3), socket.next())
+        .await
+        .expect("closed within 3 s")
+        .expect("a close frame")
+        .unwrap();
+    match closed {
+        Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 4401),
+        other => panic!("expected a close, got {other:?}"),
+    }
+    until_subscribed(&app, 0).await;
+}
