@@ -717,6 +717,8 @@ async fn a_stale_holder_cannot_overwrite_a_newer_attempt() {
             finished_at: chrono::Utc::now(),
             result: None,
             attempt: 1,
+            organization_id: Uuid::nil(),
+            batch_id: None,
         }],
     )
     .await
@@ -790,6 +792,8 @@ async fn rescue_fails_jobs_out_of_attempts_and_drops_leases_of_finished_claims()
             finished_at: chrono::Utc::now(),
             result: None,
             attempt: 1,
+            organization_id: Uuid::nil(),
+            batch_id: None,
         }],
     )
     .await
@@ -1111,6 +1115,8 @@ async fn claims_planned_while_jobs_was_tiny_still_look_jobs_up_by_key() {
             finished_at: chrono::Utc::now(),
             result: None,
             attempt: 1,
+            organization_id: Uuid::nil(),
+            batch_id: None,
         };
         let written = queue::complete_many(conn, &[done]).await.unwrap();
         assert_eq!(written.len(), 1);

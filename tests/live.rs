@@ -185,3 +185,44 @@ async fn a_session_signed_out_elsewhere_is_disconnected() {
     }
     until_subscribed(&app, 0).await;
 }
+
+#[tokio::test]
+async fn a_job_run_by_the_in_process_worker_is_seen_live_by_its_organization() {
+    use veriphy_jobs::domain::JobType;
+    use veriphy_jobs::server::queue::{self, NewJob};
+    use veriphy_jobs::server::worker::{Registry, Worker, WorkerConfig};
+    let app = spawn_app().await;
+    let cookie = signed_in(&app, NORTHWIND_VIEWER).await;
+    let northwind = organization_id(&app, "northwind-lending").await;
+    let mut socket = open(&app, &cookie, "topics=jobs", None).await.unwrap();
+    until_subscribed(&app, 1).await;
+    let worker = Worker::start(
+        app.test_db.db.clone(),
+        Registry::standard(),
+        WorkerConfig {
+            poll_interval: Duration::from_millis(100),
+            live: Some(app.hub.clone()),
+            ..WorkerConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    let id = {
+        let mut conn = app.test_db.db.worker.acquire().await.unwrap();
+        queue::enqueue(
+            &mut conn,
+            &NewJob::new(northwind, JobType::Other, "live", serde_json::json!({})),
+        )
+        .await
+        .unwrap()
+    };
+
+    let mut seen = Vec::new();
+    while !seen.contains(&id) {
+        for update in next_updates(&mut socket).await {
+            seen.extend(update.ids);
+        }
+    }
+    worker.shutdown().await;
+}

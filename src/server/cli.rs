@@ -248,7 +248,7 @@ async fn run_command(command: Command, config: &Config, backend: &Backend) -> Re
         Command::Migrate | Command::Bench(_) => unreachable!("handled above"),
         Command::LoadDemo { force } => load_demo_data(&db, config, force).await,
         Command::Worker => {
-            let worker = start_worker(&db, config).await?;
+            let worker = start_worker(&db, config, None).await?;
             shutdown_signal().await;
             worker.shutdown().await;
             Ok(())
@@ -270,19 +270,29 @@ async fn load_demo_data(db: &Database, config: &Config, force: bool) -> Result<(
         .map_err(CliError::DemoData)
 }
 
-async fn start_worker(db: &Database, config: &Config) -> Result<Worker, CliError> {
+/// Starts a worker; `live` is the process's live-console hub when the
+/// worker runs inside `serve`.
+async fn start_worker(
+    db: &Database,
+    config: &Config,
+    live: Option<crate::server::live::Hub>,
+) -> Result<Worker, CliError> {
     Worker::start(
         db.clone(),
         Registry::standard(),
-        WorkerConfig::from_settings(&config.worker),
+        WorkerConfig {
+            live,
+            ..WorkerConfig::from_settings(&config.worker)
+        },
     )
     .await
     .map_err(CliError::Worker)
 }
 
 async fn serve(db: Database, config: &Config) -> Result<(), CliError> {
+    let hub = crate::server::live::Hub::new();
     let worker = if config.in_process_worker {
-        Some(start_worker(&db, config).await?)
+        Some(start_worker(&db, config, Some(hub.clone())).await?)
     } else {
         tracing::info!("in-process worker disabled (VERIPHY_WORKER=off)");
         None
@@ -292,13 +302,7 @@ async fn serve(db: Database, config: &Config) -> Result<(), CliError> {
         .leptos_options;
     options.site_addr = config.site_addr;
     let addr = config.site_addr;
-    let app = http::router(
-        db,
-        config,
-        options,
-        worker.as_ref().map(Worker::probe),
-        crate::server::live::Hub::new(),
-    );
+    let app = http::router(db, config, options, worker.as_ref().map(Worker::probe), hub);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| CliError::Listen { addr, source })?;

@@ -83,6 +83,14 @@ pub struct Hub {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("subscribers", &self.subscribers())
+            .finish()
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     pending: Mutex<Vec<Change>>,

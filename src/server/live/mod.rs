@@ -11,3 +11,26 @@ pub use socket::Live;
 /// How often the hub sends what changed: often enough to feel live, rarely
 /// enough that a burst of changes is one message.
 pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// What a change to job `id` of `organization` touches: the job, and its
+/// batch's counters when it has one.
+pub fn job_changes(
+    organization_id: uuid::Uuid,
+    id: uuid::Uuid,
+    batch_id: Option<uuid::Uuid>,
+) -> Vec<Change> {
+    use crate::domain::live::Topic;
+    let mut changes = vec![Change {
+        organization_id,
+        topic: Topic::Jobs,
+        id,
+    }];
+    if let Some(batch) = batch_id {
+        changes.push(Change {
+            organization_id,
+            topic: Topic::Batches,
+            id: batch,
+        });
+    }
+    changes
+}

@@ -26,6 +26,10 @@ pub struct Completion {
     pub result: Option<serde_json::Value>,
     /// The attempt's number (for the record, should its result not fit).
     pub attempt: i32,
+    /// Whose job it is (for the live console, once written).
+    pub organization_id: Uuid,
+    /// Its batch (whose counters the write moves).
+    pub batch_id: Option<Uuid>,
 }
 
 /// Marks many jobs completed with one statement; returns the ids written
