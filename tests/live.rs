@@ -226,3 +226,31 @@ async fn a_job_run_by_the_in_process_worker_is_seen_live_by_its_organization() {
     }
     worker.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_console_action_is_seen_live_by_the_organization_s_other_viewers() {
+    let app = spawn_app().await;
+    let viewer = signed_in(&app, NORTHWIND_VIEWER).await;
+    let admin = signed_in(&app, "admin@northwind.example").await;
+    let mut owner = app.test_db.owner_connection().await;
+    let pending: Uuid = sqlx::query_scalar(
+        "select j.id from jobs j join organizations o on o.id = j.organization_id
+         where o.slug = 'northwind-lending' and j.status = 'pending' limit 1",
+    )
+    .fetch_one(&mut owner)
+    .await
+    .unwrap();
+    let mut socket = open(&app, &viewer, "topics=jobs", None).await.unwrap();
+    until_subscribed(&app, 1).await;
+
+    let (status, _) = common::call(
+        &app,
+        &admin,
+        "job_action",
+        &[("id", &pending.to_string()), ("action", "cancel")],
+    )
+    .await;
+
+    assert_eq!(status, 200);
+    assert_eq!(next_updates(&mut socket).await[0].ids, vec![pending]);
+}

@@ -34,3 +34,12 @@ pub fn job_changes(
     }
     changes
 }
+
+/// Tells this process's hub of changes a server function made, after its
+/// transaction committed (viewers on this node see console actions at once).
+pub async fn publish_from_request(changes: Vec<Change>) {
+    match leptos_axum::extract::<axum::Extension<Live>>().await {
+        Ok(axum::Extension(live)) => live.hub.publish(changes),
+        Err(error) => tracing::warn!(%error, "no live hub on this request"),
+    }
+}
