@@ -17,16 +17,6 @@ use veriphy_jobs::server::queue::{
 };
 use veriphy_jobs::server::worker::{FnHandler, JobContext, Registry, Worker, WorkerConfig};
 
-async fn organization(test: &TestDb) -> Uuid {
-    let mut conn = test.owner_connection().await;
-    let slug = format!("org-{}", &Uuid::new_v4().simple().to_string()[..8]);
-    sqlx::query_scalar("insert into organizations (name, slug) values ($1, $1) returning id")
-        .bind(slug)
-        .fetch_one(&mut conn)
-        .await
-        .unwrap()
-}
-
 fn job(organization: Uuid, payload: serde_json::Value) -> NewJob {
     NewJob::new(organization, JobType::Other, "test job", payload)
 }
@@ -161,7 +151,7 @@ fn claim_of_other_jobs(token: Uuid, limit: i64) -> ClaimRequest<'static> {
 #[tokio::test]
 async fn enqueue_inside_a_transaction_follows_its_fate() {
     let test = fresh_database().await;
-    let org = organization(&test).await;
+    let org = test.new_organization().await;
     let mut conn = test.db.worker.acquire().await.unwrap();
 
     let mut tx = conn.begin().await.unwrap();
@@ -190,7 +180,7 @@ async fn enqueue_inside_a_transaction_follows_its_fate() {
 #[tokio::test]
 async fn bulk_enqueue_takes_thousands_in_one_call_and_registers_queues() {
     let test = fresh_database().await;
-    let org = organization(&test).await;
+    let org = test.new_organization().await;
     let mut jobs: Vec<NewJob> = (0..5000).map(|i| job(org, json!({ "i": i }))).collect();
     jobs[0].queue = "reports".into();
     let ids = enqueue(&test, &jobs).await;
@@ -210,7 +200,7 @@ async fn bulk_enqueue_takes_thousands_in_one_call_and_registers_queues() {
 #[tokio::test]
 async fn claims_follow_priority_then_age_and_skip_unhandled_types() {
     let test = fresh_database().await;
-    let org = organization(&test).await;
+    let org = test.new_organization().await;
     let mut jobs = Vec::new();
     for priority in [
         Priority::Low,
@@ -262,7 +252,7 @@ async fn claims_follow_priority_then_age_and_skip_unhandled_types() {
 #[tokio::test]
 async fn concurrent_claims_never_share_a_job() {
     let test = fresh_database().await;
-    let org = organization(&test).await;
+    let org = test.new_organization().await;
     let jobs: Vec<NewJob> = (0..2000).map(|i| job(org, json!({ "i": i }))).collect();
     enqueue(&test, &jobs).await;
     let mut tasks = Vec::new();
@@ -305,7 +295,7 @@ async fn concurrent_claims_never_share_a_job() {
 #[tokio::test]
 async fn several_workers_run_every_job_exactly_once_and_batches_add_up() {
     let test = fresh_database().await;
-    let org = organization(&test).await;
+    let org = test.new_organization().await;
     let mut owner = test.owner_connection().await;
     let mut batches = Vec::new();
     for i in 0..4 {
@@ -388,7 +378,7 @@ async fn jobs_enqueued_one_at_a_time_while_workers_claim_all_run_once() {
     // Claims race enqueues that commit while the claim runs: a job whose
     // queue entry a claim sees but whose row it cannot must stay queued.
     let test = fresh_database().await;
-    let org = organization(&test).await;
+    let org = test.new_organization().await;
     let (registry, runs) = counting_registry();
     let workers = start_workers(&test, &registry, 2).await;
     let mut producers = tokio::task::JoinSet::new();
@@ -457,7 +447,7 @@ fn scripted() -> (Registry, Arc<AtomicUsize>) {
 
 async fn run_script(script: &[&str], max_attempts: i32, timeout: i32) -> (TestDb, JobState, usize) {
     let test = fresh_database().await;
-    let org = organization(&test).await;
+    let org = test.new_organization().await;
     let (registry, calls) = scripted();
     let worker = Worker::start(test.db.clone(), registry, fast_config())
         .await
@@ -553,7 +543,7 @@ async fn a_panicking_handler_is_a_failed_attempt_not_a_dead_worker() {
 #[tokio::test]
 async fn cancelling_a_running_job_stops_its_handler() {
     let test = fresh_database().await;
-    let org = organization(&test).await;
+    let org = test.new_organization().await;
     let (registry, _) = scripted();
     let worker = Worker::start(test.db.clone(), registry, fast_config())
         .await
@@ -617,7 +607,7 @@ async fn cancelling_a_running_job_stops_its_handler() {
 #[tokio::test]
 async fn graceful_shutdown_finishes_short_jobs_and_returns_the_rest() {
     let test = fresh_database().await;
-    let org = organization(&test).await;
+    let org = test.new_organization().await;
     let registry = Registry::empty().with(
         JobType::Other,
         FnHandler(|ctx: Arc<JobContext>| {
@@ -686,7 +676,7 @@ async fn graceful_shutdown_finishes_short_jobs_and_returns_the_rest() {
 #[tokio::test]
 async fn a_stale_holder_cannot_overwrite_a_newer_attempt() {
     let test = fresh_database().await;
-    let org = organization(&test).await;
+    let org = test.new_organization().await;
     let id = enqueue(&test, &[job(org, json!({}))]).await[0];
     let mut conn = test.db.worker.acquire().await.unwrap();
     let request = |token| claim_of_other_jobs(token, 1);
@@ -763,7 +753,7 @@ async fn a_stale_holder_cannot_overwrite_a_newer_attempt() {
 #[tokio::test]
 async fn rescue_fails_jobs_out_of_attempts_and_drops_leases_of_finished_claims() {
     let test = fresh_database().await;
-    let org = organization(&test).await;
+    let org = test.new_organization().await;
     let ids = enqueue(&test, &[job(org, json!({})), job(org, json!({}))]).await;
     let mut owner = test.owner_connection().await;
     sqlx::query("update jobs set max_attempts = 1 where id = $1")
@@ -826,7 +816,7 @@ async fn rescue_fails_jobs_out_of_attempts_and_drops_leases_of_finished_claims()
 #[tokio::test]
 async fn queue_entries_are_hints_a_job_runs_only_while_pending() {
     let test = fresh_database().await;
-    let org = organization(&test).await;
+    let org = test.new_organization().await;
     let ids = enqueue(&test, &[job(org, json!({})), job(org, json!({}))]).await;
     let mut owner = test.owner_connection().await;
     // Cancelled and deleted jobs leave their entries behind.
@@ -883,7 +873,7 @@ async fn queue_entries_are_hints_a_job_runs_only_while_pending() {
 #[tokio::test]
 async fn jobs_without_a_handler_wait_and_paused_queues_are_not_claimed() {
     let test = fresh_database().await;
-    let org = organization(&test).await;
+    let org = test.new_organization().await;
     let worker = Worker::start(test.db.clone(), Registry::standard(), fast_config())
         .await
         .unwrap();
@@ -919,7 +909,7 @@ async fn jobs_without_a_handler_wait_and_paused_queues_are_not_claimed() {
 #[tokio::test]
 async fn concurrency_follows_the_queue_setting_while_running() {
     let test = fresh_database().await;
-    let org = organization(&test).await;
+    let org = test.new_organization().await;
     let running = Arc::new(AtomicUsize::new(0));
     let peak = Arc::new(AtomicUsize::new(0));
     let registry = {
@@ -999,7 +989,7 @@ async fn the_queues_view_counts_each_organizations_waiting_scheduled_and_running
     use veriphy_jobs::server::db::Scope;
     use veriphy_jobs::server::repo::queues;
     let test = fresh_database().await;
-    let (mine, theirs) = (organization(&test).await, organization(&test).await);
+    let (mine, theirs) = (test.new_organization().await, test.new_organization().await);
     let mut later = job(mine, json!({}));
     later.available_at = Some(chrono::Utc::now() + chrono::Duration::hours(1));
     // of a type the claim below does not take, so it takes one of mine
@@ -1046,7 +1036,7 @@ async fn the_queues_view_counts_each_organizations_waiting_scheduled_and_running
 #[tokio::test]
 async fn claims_take_a_bulk_enqueue_in_id_order() {
     let test = fresh_database().await;
-    let org = organization(&test).await;
+    let org = test.new_organization().await;
     let jobs: Vec<NewJob> = (0..250).map(|i| job(org, json!({ "i": i }))).collect();
     let mut ids = enqueue(&test, &jobs).await;
     ids.sort();
@@ -1100,7 +1090,7 @@ async fn claims_planned_while_jobs_was_tiny_still_look_jobs_up_by_key() {
     // planned in a fresh database must not keep scanning the whole table
     // once it has grown.
     let test = fresh_database().await;
-    let org = organization(&test).await;
+    let org = test.new_organization().await;
     let mut conn = test.db.worker.acquire().await.unwrap();
     let claim_one = async |conn: &mut PgConnection| {
         queue::enqueue(conn, &job(org, json!({}))).await.unwrap();
@@ -1165,7 +1155,7 @@ async fn a_workers_probe_says_it_runs_until_it_is_shut_down() {
 #[tokio::test]
 async fn a_result_the_database_refuses_fails_only_its_own_job() {
     let test = fresh_database().await;
-    let org = organization(&test).await;
+    let org = test.new_organization().await;
     let registry = Registry::empty().with(
         JobType::Other,
         FnHandler(|ctx: Arc<JobContext>| {

@@ -15,16 +15,6 @@ use veriphy_jobs::server::db::Database;
 use veriphy_jobs::server::queue::{self, ClaimRequest, NewJob, Outcome};
 use veriphy_jobs::server::worker::{FnHandler, JobContext, Registry, Worker, WorkerConfig};
 
-async fn organization(test: &TestDb) -> Uuid {
-    let mut conn = test.owner_connection().await;
-    let slug = format!("org-{}", &Uuid::new_v4().simple().to_string()[..8]);
-    sqlx::query_scalar("insert into organizations (name, slug) values ($1, $1) returning id")
-        .bind(slug)
-        .fetch_one(&mut conn)
-        .await
-        .unwrap()
-}
-
 /// Enqueues `count` jobs of `organization` at `priority` in one statement.
 async fn enqueue(test: &TestDb, organization: Uuid, count: usize, priority: Priority) {
     let jobs: Vec<NewJob> = (0..count)
@@ -79,8 +69,8 @@ async fn cap(test: &TestDb, organization: Uuid, max_running: i32) {
 #[tokio::test]
 async fn a_claim_shares_a_queue_evenly_whatever_each_organization_s_priority() {
     let test = fresh_database().await;
-    let loud = organization(&test).await;
-    let quiet = organization(&test).await;
+    let loud = test.new_organization().await;
+    let quiet = test.new_organization().await;
     enqueue(&test, loud, 300, Priority::Urgent).await;
     enqueue(&test, quiet, 30, Priority::Low).await;
 
@@ -93,9 +83,9 @@ async fn a_claim_shares_a_queue_evenly_whatever_each_organization_s_priority() {
 #[tokio::test]
 async fn an_organization_with_fewer_jobs_leaves_the_rest_of_its_share_to_the_others() {
     let test = fresh_database().await;
-    let loud = organization(&test).await;
-    let quiet = organization(&test).await;
-    let third = organization(&test).await;
+    let loud = test.new_organization().await;
+    let quiet = test.new_organization().await;
+    let third = test.new_organization().await;
     enqueue(&test, loud, 300, Priority::Normal).await;
     enqueue(&test, quiet, 2, Priority::Normal).await;
     enqueue(&test, third, 300, Priority::Normal).await;
@@ -110,7 +100,7 @@ async fn an_organization_with_fewer_jobs_leaves_the_rest_of_its_share_to_the_oth
 #[tokio::test]
 async fn priority_still_orders_each_organization_s_own_jobs() {
     let test = fresh_database().await;
-    let org = organization(&test).await;
+    let org = test.new_organization().await;
     enqueue(&test, org, 5, Priority::Low).await;
     enqueue(&test, org, 5, Priority::Urgent).await;
 
@@ -122,7 +112,7 @@ async fn priority_still_orders_each_organization_s_own_jobs() {
 #[tokio::test]
 async fn concurrent_claims_never_run_more_of_a_capped_organization_than_its_cap() {
     let test = fresh_database().await;
-    let capped = organization(&test).await;
+    let capped = test.new_organization().await;
     enqueue(&test, capped, 200, Priority::Normal).await;
     cap(&test, capped, 7).await;
 
@@ -143,7 +133,7 @@ async fn concurrent_claims_never_run_more_of_a_capped_organization_than_its_cap(
 #[tokio::test]
 async fn a_capped_organization_claims_again_as_its_running_jobs_finish() {
     let test = fresh_database().await;
-    let capped = organization(&test).await;
+    let capped = test.new_organization().await;
     enqueue(&test, capped, 50, Priority::Normal).await;
     cap(&test, capped, 3).await;
     let first = claim(&test.db, 10).await;
@@ -166,8 +156,8 @@ async fn a_capped_organization_claims_again_as_its_running_jobs_finish() {
 #[tokio::test]
 async fn a_cap_leaves_the_rest_of_the_claim_to_other_organizations() {
     let test = fresh_database().await;
-    let capped = organization(&test).await;
-    let other = organization(&test).await;
+    let capped = test.new_organization().await;
+    let other = test.new_organization().await;
     enqueue(&test, capped, 100, Priority::Urgent).await;
     enqueue(&test, other, 100, Priority::Low).await;
     cap(&test, capped, 2).await;
@@ -183,8 +173,8 @@ async fn a_cap_leaves_the_rest_of_the_claim_to_other_organizations() {
 #[tokio::test]
 async fn a_few_jobs_of_one_organization_run_while_thousands_of_another_s_wait() {
     let test = fresh_database().await;
-    let flood = organization(&test).await;
-    let few = organization(&test).await;
+    let flood = test.new_organization().await;
+    let few = test.new_organization().await;
     enqueue(&test, flood, 20_000, Priority::Urgent).await;
     enqueue(&test, few, 10, Priority::Normal).await;
     let registry = Registry::empty().with(

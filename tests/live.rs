@@ -57,15 +57,6 @@ async fn until_subscribed(app: &TestApp, count: usize) {
     panic!("{} subscribers, not {count}", app.hub.subscribers());
 }
 
-async fn organization_id(app: &TestApp, slug: &str) -> Uuid {
-    let mut owner = app.test_db.owner_connection().await;
-    sqlx::query_scalar("select id from organizations where slug = $1")
-        .bind(slug)
-        .fetch_one(&mut owner)
-        .await
-        .unwrap()
-}
-
 /// The next batch of updates, within two seconds.
 async fn next_updates(socket: &mut Socket) -> Vec<LiveUpdate> {
     let message = tokio::time::timeout(Duration::from_secs(2), socket.next())
@@ -110,7 +101,7 @@ async fn the_upgrade_is_refused_from_another_site() {
 async fn an_organization_user_cannot_listen_to_another_organization() {
     let app = spawn_app().await;
     let cookie = signed_in(&app, NORTHWIND_VIEWER).await;
-    let harbor = organization_id(&app, "harbor-credit").await;
+    let harbor = app.test_db.organization_id("harbor-credit").await;
 
     let refused = open(&app, &cookie, &format!("topics=jobs&org={harbor}"), None).await;
 
@@ -122,8 +113,8 @@ async fn a_viewer_receives_only_its_organization_s_changes() {
     let app = spawn_app().await;
     let cookie = signed_in(&app, NORTHWIND_VIEWER).await;
     let (northwind, harbor) = (
-        organization_id(&app, "northwind-lending").await,
-        organization_id(&app, "harbor-credit").await,
+        app.test_db.organization_id("northwind-lending").await,
+        app.test_db.organization_id("harbor-credit").await,
     );
     let mut socket = open(&app, &cookie, "topics=jobs", Some(&app.base))
         .await
@@ -149,8 +140,8 @@ async fn a_bank_admin_receives_every_organization_s_changes() {
     let app = spawn_app().await;
     let cookie = signed_in(&app, BANK_ADMIN).await;
     let (northwind, harbor) = (
-        organization_id(&app, "northwind-lending").await,
-        organization_id(&app, "harbor-credit").await,
+        app.test_db.organization_id("northwind-lending").await,
+        app.test_db.organization_id("harbor-credit").await,
     );
     let mut socket = open(&app, &cookie, "topics=jobs", None).await.unwrap();
     until_subscribed(&app, 1).await;
@@ -193,7 +184,7 @@ async fn a_job_run_by_the_in_process_worker_is_seen_live_by_its_organization() {
     use veriphy_jobs::server::worker::{Registry, Worker, WorkerConfig};
     let app = spawn_app().await;
     let cookie = signed_in(&app, NORTHWIND_VIEWER).await;
-    let northwind = organization_id(&app, "northwind-lending").await;
+    let northwind = app.test_db.organization_id("northwind-lending").await;
     let mut socket = open(&app, &cookie, "topics=jobs", None).await.unwrap();
     until_subscribed(&app, 1).await;
     let worker = Worker::start(

@@ -230,11 +230,7 @@ async fn a_bank_admin_deactivates_an_organization_whose_users_are_signed_out_at_
     let northwind = signed_in(&app, NORTHWIND_ADMIN).await;
     let harbor = signed_in(&app, HARBOR_VIEWER).await;
     let mut owner = app.test_db.owner_connection().await;
-    let id: uuid::Uuid =
-        sqlx::query_scalar("select id from organizations where slug = 'northwind-lending'")
-            .fetch_one(&mut owner)
-            .await
-            .unwrap();
+    let id = app.test_db.organization_id("northwind-lending").await;
 
     let (status, _) = call(
         &app,
@@ -307,11 +303,7 @@ async fn a_bank_admin_sets_an_organization_s_storage_quota_and_file_retention() 
     let app = spawn_app().await;
     let admin = signed_in(&app, BANK_ADMIN).await;
     let mut owner = app.test_db.owner_connection().await;
-    let id: uuid::Uuid =
-        sqlx::query_scalar("select id from organizations where slug = 'northwind-lending'")
-            .fetch_one(&mut owner)
-            .await
-            .unwrap();
+    let id = app.test_db.organization_id("northwind-lending").await;
 
     let (status, body) = call(
         &app,

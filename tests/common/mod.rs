@@ -102,6 +102,27 @@ async fn connect(name: String, owner: PgConnectOptions) -> TestDb {
 }
 
 impl TestDb {
+    /// A new organization with a random slug; its id.
+    pub async fn new_organization(&self) -> Uuid {
+        let mut conn = self.owner_connection().await;
+        let slug = format!("org-{}", &Uuid::new_v4().simple().to_string()[..8]);
+        sqlx::query_scalar("insert into organizations (name, slug) values ($1, $1) returning id")
+            .bind(slug)
+            .fetch_one(&mut conn)
+            .await
+            .expect("organization")
+    }
+
+    /// The id of the organization whose slug is `slug`.
+    pub async fn organization_id(&self, slug: &str) -> Uuid {
+        let mut conn = self.owner_connection().await;
+        sqlx::query_scalar("select id from organizations where slug = $1")
+            .bind(slug)
+            .fetch_one(&mut conn)
+            .await
+            .expect("organization")
+    }
+
     /// A raw connection as the owner (superuser: RLS does not apply).
     pub async fn owner_connection(&self) -> PgConnection {
         PgConnection::connect_with(&self.owner)

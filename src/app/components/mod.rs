@@ -3,6 +3,7 @@
 pub mod action_result;
 pub mod badge;
 pub mod list_page;
+pub mod list_table;
 pub mod organization_picker;
 pub mod query;
 pub mod selection;

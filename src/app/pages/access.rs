@@ -7,6 +7,7 @@ use crate::api::access::{
 };
 use crate::app::components::action_result::load_error;
 use crate::app::components::action_result::ActionResult;
+use crate::app::components::list_table::ListTable;
 use crate::app::components::time::format_optional;
 use crate::domain::{CurrentUser, OrganizationAccess, UserAccess};
 use leptos::prelude::*;
@@ -40,23 +41,9 @@ pub fn AccessPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match organizations.await {
                         Ok(rows) => view! {
-                            <div class="table-wrap">
-                                <table class="list" aria-labelledby="organizations-title">
-                                    <thead>
-                                        <tr>
-                                            <th scope="col">"Organization"</th>
-                                            <th scope="col">"State"</th>
-                                            <th scope="col">"Users"</th>
-                                            <th scope="col">"Documents stored"</th>
-                                            <th scope="col">"Quota (MiB) and file retention (days)"</th>
-                                            <th scope="col">"Actions"</th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>
-                                        {rows.into_iter().map(|row| organization_row(row, set_org, set_storage)).collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
+                            <ListTable heads={vec!["Organization", "State", "Users", "Documents stored", "Quota (MiB) and file retention (days)", "Actions"]} labelled_by="organizations-title">
+                                {rows.into_iter().map(|row| organization_row(row, set_org, set_storage)).collect_view()}
+                            </ListTable>
                         }.into_any(),
                         Err(error) => load_error(error),
                     }
@@ -68,25 +55,9 @@ pub fn AccessPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match users.await {
                         Ok(rows) => view! {
-                            <div class="table-wrap">
-                                <table class="list" aria-labelledby="users-title">
-                                    <thead>
-                                        <tr>
-                                            <th scope="col">"Email"</th>
-                                            <th scope="col">"Name"</th>
-                                            <th scope="col">"Role"</th>
-                                            <th scope="col">"Organization"</th>
-                                            <th scope="col">"State"</th>
-                                            <th scope="col">"Last sign-in"</th>
-                                            <th scope="col">"Open sessions"</th>
-                                            <th scope="col">"Actions"</th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>
-                                        {rows.into_iter().map(|row| user_row(row, me, set_user)).collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
+                            <ListTable heads={vec!["Email", "Name", "Role", "Organization", "State", "Last sign-in", "Open sessions", "Actions"]} labelled_by="users-title">
+                                {rows.into_iter().map(|row| user_row(row, me, set_user)).collect_view()}
+                            </ListTable>
                         }.into_any(),
                         Err(error) => load_error(error),
                     }

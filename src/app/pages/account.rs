@@ -6,6 +6,7 @@ use crate::api::account::{my_sessions, SignOutOtherSessions, SignOutSession};
 use crate::api::auth::ChangePassword;
 use crate::app::components::action_result::load_error;
 use crate::app::components::action_result::ActionResult;
+use crate::app::components::list_table::ListTable;
 use crate::app::components::time::format_time;
 use crate::domain::{CurrentUser, SessionRow};
 use leptos::prelude::*;
@@ -43,22 +44,9 @@ pub fn AccountPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match sessions.await {
                         Ok(rows) => view! {
-                            <div class="table-wrap">
-                                <table class="list">
-                                    <thead>
-                                        <tr>
-                                            <th scope="col">"Signed in"</th>
-                                            <th scope="col">"Last active"</th>
-                                            <th scope="col">"Address"</th>
-                                            <th scope="col">"Browser"</th>
-                                            <th scope="col">"Actions"</th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>
-                                        {rows.into_iter().map(|row| session_row(row, sign_out)).collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
+                            <ListTable heads={vec!["Signed in", "Last active", "Address", "Browser", "Actions"]}>
+                                {rows.into_iter().map(|row| session_row(row, sign_out)).collect_view()}
+                            </ListTable>
                         }.into_any(),
                         Err(error) => load_error(error),
                     }

@@ -6,6 +6,7 @@ use crate::api::queues::{
 };
 use crate::app::components::action_result::load_error;
 use crate::app::components::action_result::ActionResult;
+use crate::app::components::list_table::ListTable;
 use crate::app::components::organization_picker::OrganizationPicker;
 use crate::domain::{CurrentUser, QueueCapRow, QueueRow};
 use leptos::prelude::*;
@@ -52,24 +53,9 @@ pub fn QueuesPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match queues.await {
                         Ok(rows) => view! {
-                            <div class="table-wrap">
-                                <table class="list">
-                                    <thead>
-                                        <tr>
-                                            <th scope="col">"Queue"</th>
-                                            <th scope="col">"State"</th>
-                                            <th scope="col">"Due now"</th>
-                                            <th scope="col">"Scheduled"</th>
-                                            <th scope="col">"Running"</th>
-                                            <th scope="col">"Concurrency per worker"</th>
-                                            {bank_admin.then(|| view! { <th scope="col">"Actions"</th> })}
-                                        </tr>
-                                    </thead>
-                                    <tbody>
-                                        {rows.into_iter().map(|q| queue_row(q, bank_admin, toggle, resize)).collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
+                            <ListTable heads={vec!["Queue", "State", "Due now", "Scheduled", "Running", "Concurrency per worker"].into_iter().chain(bank_admin.then_some("Actions")).collect::<Vec<_>>()}>
+                                {rows.into_iter().map(|q| queue_row(q, bank_admin, toggle, resize)).collect_view()}
+                            </ListTable>
                         }.into_any(),
                         Err(error) => load_error(error),
                     }
@@ -140,22 +126,9 @@ fn OrganizationCaps(
                             <p class="empty" data-testid="no-queue-caps">"No organization is capped."</p>
                         }.into_any(),
                         Ok(rows) => view! {
-                            <div class="table-wrap">
-                                <table class="list">
-                                    <thead>
-                                        <tr>
-                                            <th scope="col">"Queue"</th>
-                                            <th scope="col">"Organization"</th>
-                                            <th scope="col">"Most at once"</th>
-                                            <th scope="col">"Running"</th>
-                                            {bank_admin.then(|| view! { <th scope="col">"Actions"</th> })}
-                                        </tr>
-                                    </thead>
-                                    <tbody>
-                                        {rows.into_iter().map(|cap| cap_row(cap, bank_admin, clear_cap)).collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
+                            <ListTable heads={vec!["Queue", "Organization", "Most at once", "Running"].into_iter().chain(bank_admin.then_some("Actions")).collect::<Vec<_>>()}>
+                                {rows.into_iter().map(|cap| cap_row(cap, bank_admin, clear_cap)).collect_view()}
+                            </ListTable>
                         }.into_any(),
                         Err(error) => load_error(error),
                     }

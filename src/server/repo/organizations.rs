@@ -48,14 +48,7 @@ pub async fn set_active(tx: &mut Tx, id: Uuid, active: bool) -> Result<bool, sql
         return Ok(false);
     }
     if !active {
-        sqlx::query(
-            "delete from user_sessions s
-             using users u
-             where s.user_id = u.id and u.organization_id = $1",
-        )
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
+        super::user_sessions::close_all_of_organization(tx, id).await?;
     }
     Ok(true)
 }

@@ -101,3 +101,19 @@ pub async fn close_all(tx: &mut Tx, user: Uuid, keep: Option<Uuid>) -> Result<u6
             .await?;
     Ok(closed.rows_affected())
 }
+
+/// Signs out every session of `organization`'s users; returns how many.
+pub async fn close_all_of_organization(
+    tx: &mut Tx,
+    organization: Uuid,
+) -> Result<u64, sqlx::Error> {
+    let closed = sqlx::query(
+        "delete from user_sessions s
+         using users u
+         where s.user_id = u.id and u.organization_id = $1",
+    )
+    .bind(organization)
+    .execute(&mut **tx)
+    .await?;
+    Ok(closed.rows_affected())
+}
