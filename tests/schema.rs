@@ -351,6 +351,27 @@ async fn updated_at_is_kept_by_trigger_and_audit_log_is_append_only() {
         .is_err());
 }
 
+/// A BEFORE UPDATE row trigger makes PostgreSQL lock (and log) every row an
+/// update touches before changing it, whether or not the trigger's WHEN
+/// holds: the engine's claim and completion update thousands of jobs rows a
+/// second, so none may exist on `jobs`.
+#[tokio::test]
+async fn job_updates_have_no_before_row_trigger() {
+    let test_db = common::fresh_database().await;
+    let mut conn = test_db.owner_connection().await;
+    // tgtype bits: 1 row, 2 before, 16 update
+    let before_update_row: Vec<String> = sqlx::query_scalar(
+        "select tgname::text from pg_trigger
+         where tgrelid = 'jobs'::regclass and not tgisinternal
+           and tgtype & (1 | 2 | 16) = (1 | 2 | 16)
+         order by tgname",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(before_update_row, Vec::<String>::new());
+}
+
 /// Inserts the organizations "one" and "two"; returns their ids.
 async fn organizations_one_and_two(conn: &mut sqlx::PgConnection) -> Vec<uuid::Uuid> {
     let mut orgs = Vec::new();
