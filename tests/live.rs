@@ -178,44 +178,123 @@ async fn a_session_signed_out_elsewhere_is_disconnected() {
 }
 
 #[tokio::test]
-async fn a_job_run_by_the_in_process_worker_is_seen_live_by_its_organization() {
+async fn a_job_run_by_a_worker_of_another_process_is_seen_live_by_its_organization() {
     use veriphy_jobs::domain::JobType;
+    use veriphy_jobs::server::db::Database;
     use veriphy_jobs::server::queue::{self, NewJob};
     use veriphy_jobs::server::worker::{Registry, Worker, WorkerConfig};
     let app = spawn_app().await;
-    let cookie = signed_in(&app, NORTHWIND_VIEWER).await;
-    let northwind = app.test_db.organization_id("northwind-lending").await;
-    let mut socket = open(&app, &cookie, "topics=jobs", None).await.unwrap();
+    // an organization of its own: the worker also runs the demo's jobs
+    let organization = app.test_db.new_organization().await;
+    let cookie = signed_in(&app, BANK_ADMIN).await;
+    let mut socket = open(
+        &app,
+        &cookie,
+        &format!("topics=jobs&org={organization}"),
+        None,
+    )
+    .await
+    .unwrap();
     until_subscribed(&app, 1).await;
+    // pools of their own, as a standalone `worker` process has
+    let elsewhere = Database::connect(app.test_db.owner.clone(), 5)
+        .await
+        .unwrap();
+    let contains = |updates: Vec<LiveUpdate>, id: Uuid| updates.iter().any(|u| u.ids.contains(&id));
+
+    let id = {
+        let mut conn = elsewhere.worker.acquire().await.unwrap();
+        queue::enqueue(
+            &mut conn,
+            &NewJob::new(organization, JobType::Other, "live", serde_json::json!({})),
+        )
+        .await
+        .unwrap()
+    };
+    assert!(contains(next_updates(&mut socket).await, id), "enqueued");
     let worker = Worker::start(
-        app.test_db.db.clone(),
+        elsewhere.clone(),
         Registry::standard(),
         WorkerConfig {
             poll_interval: Duration::from_millis(100),
-            live: Some(app.hub.clone()),
             ..WorkerConfig::default()
         },
     )
     .await
     .unwrap();
 
-    let id = {
-        let mut conn = app.test_db.db.worker.acquire().await.unwrap();
-        queue::enqueue(
-            &mut conn,
-            &NewJob::new(northwind, JobType::Other, "live", serde_json::json!({})),
-        )
-        .await
-        .unwrap()
-    };
-
-    let mut seen = Vec::new();
-    while !seen.contains(&id) {
-        for update in next_updates(&mut socket).await {
-            seen.extend(update.ids);
-        }
-    }
+    assert!(contains(next_updates(&mut socket).await, id), "run");
     worker.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_change_announced_on_any_connection_reaches_only_its_organization_s_viewers() {
+    use veriphy_jobs::server::live::announce;
+    let app = spawn_app().await;
+    let northwind = app.test_db.organization_id("northwind-lending").await;
+    let mut northwind_viewer = open(
+        &app,
+        &signed_in(&app, NORTHWIND_VIEWER).await,
+        "topics=jobs",
+        None,
+    )
+    .await
+    .unwrap();
+    let mut harbor_viewer = open(
+        &app,
+        &signed_in(&app, "viewer@harbor.example").await,
+        "topics=jobs",
+        None,
+    )
+    .await
+    .unwrap();
+    until_subscribed(&app, 2).await;
+
+    let mut conn = app.test_db.owner_connection().await;
+    announce(&mut conn, vec![job_change(northwind, 7)])
+        .await
+        .unwrap();
+
+    assert_eq!(
+        next_updates(&mut northwind_viewer).await[0].ids,
+        vec![Uuid::from_u128(7)]
+    );
+    let nothing = tokio::time::timeout(Duration::from_millis(800), harbor_viewer.next()).await;
+    assert!(nothing.is_err(), "harbor's viewer received {nothing:?}");
+}
+
+#[tokio::test]
+async fn a_change_announced_in_a_transaction_that_rolls_back_reaches_nobody() {
+    use sqlx::Connection;
+    use veriphy_jobs::server::live::announce;
+    let app = spawn_app().await;
+    let northwind = app.test_db.organization_id("northwind-lending").await;
+    let mut viewer = open(
+        &app,
+        &signed_in(&app, NORTHWIND_VIEWER).await,
+        "topics=jobs",
+        None,
+    )
+    .await
+    .unwrap();
+    until_subscribed(&app, 1).await;
+    let mut conn = app.test_db.owner_connection().await;
+
+    let mut tx = conn.begin().await.unwrap();
+    announce(&mut tx, vec![job_change(northwind, 1)])
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    let mut tx = conn.begin().await.unwrap();
+    announce(&mut tx, vec![job_change(northwind, 2)])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    assert_eq!(
+        next_updates(&mut viewer).await[0].ids,
+        vec![Uuid::from_u128(2)]
+    );
 }
 
 #[tokio::test]

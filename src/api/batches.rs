@@ -41,7 +41,8 @@ pub async fn cancel_batch(id: uuid::Uuid) -> Result<String, AppError> {
             "A {status} batch cannot be cancelled."
         )));
     }
-    let cancelled = crate::server::queue::actions::cancel_batch(&mut tx, id).await?;
+    let cancelled =
+        crate::server::queue::actions::cancel_batch(&mut tx, organization_id, id).await?;
     caller
         .audit(
             &mut tx,

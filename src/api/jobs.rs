@@ -266,11 +266,5 @@ pub async fn job_action(
         )
         .await?;
     tx.commit().await?;
-    crate::server::live::publish_from_request(crate::server::live::job_changes(
-        organization_id,
-        id,
-        None,
-    ))
-    .await;
     Ok(message.to_string())
 }

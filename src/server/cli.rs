@@ -248,7 +248,7 @@ async fn run_command(command: Command, config: &Config, backend: &Backend) -> Re
         Command::Migrate | Command::Bench(_) => unreachable!("handled above"),
         Command::LoadDemo { force } => load_demo_data(&db, config, force).await,
         Command::Worker => {
-            let worker = start_worker(&db, config, None).await?;
+            let worker = start_worker(&db, config).await?;
             shutdown_signal().await;
             worker.shutdown().await;
             Ok(())
@@ -270,20 +270,13 @@ async fn load_demo_data(db: &Database, config: &Config, force: bool) -> Result<(
         .map_err(CliError::DemoData)
 }
 
-/// Starts a worker; `live` is the process's live-console hub when the
-/// worker runs inside `serve`.
-async fn start_worker(
-    db: &Database,
-    config: &Config,
-    live: Option<crate::server::live::Hub>,
-) -> Result<Worker, CliError> {
+/// Starts a worker (what it changes reaches every live hub through
+/// PostgreSQL, whichever process it runs in).
+async fn start_worker(db: &Database, config: &Config) -> Result<Worker, CliError> {
     Worker::start(
         db.clone(),
         Registry::standard(),
-        WorkerConfig {
-            live,
-            ..WorkerConfig::from_settings(&config.worker)
-        },
+        WorkerConfig::from_settings(&config.worker),
     )
     .await
     .map_err(CliError::Worker)
@@ -292,7 +285,7 @@ async fn start_worker(
 async fn serve(db: Database, config: &Config) -> Result<(), CliError> {
     let hub = crate::server::live::Hub::new();
     let worker = if config.in_process_worker {
-        Some(start_worker(&db, config, Some(hub.clone())).await?)
+        Some(start_worker(&db, config).await?)
     } else {
         tracing::info!("in-process worker disabled (VERIPHY_WORKER=off)");
         None

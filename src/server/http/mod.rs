@@ -45,7 +45,7 @@ impl FromRef<AppState> for Database {
 
 /// Builds the whole application router; `worker` is the in-process
 /// worker's probe, if there is one (for `/readyz`); `hub` is the process's
-/// live-console hub (its flusher starts here).
+/// live-console hub (its flusher and its feed listener start here).
 pub fn router(
     db: Database,
     config: &Config,
@@ -67,6 +67,7 @@ pub fn router(
     );
 
     hub.spawn_flusher(crate::server::live::FLUSH_EVERY);
+    crate::server::live::feed::spawn_listener(&hub, db.worker.clone());
     let live = crate::server::live::Live {
         hub,
         public_origin: config.public_url.as_deref().map(gate::origin_of),

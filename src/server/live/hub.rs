@@ -9,7 +9,7 @@
 use crate::domain::live::{LiveUpdate, Topic, MAX_IDS_PER_UPDATE};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -93,9 +93,46 @@ impl std::fmt::Debug for Hub {
 
 #[derive(Default)]
 struct Inner {
-    pending: Mutex<Vec<Change>>,
+    pending: Mutex<Pending>,
     subscribers: Mutex<Vec<Subscriber>>,
     next_id: AtomicU64,
+}
+
+/// What arrived since the last flush.
+#[derive(Default)]
+struct Pending {
+    changes: Vec<Change>,
+    /// (organization, topic) where more changed than was named
+    overflow: Vec<(Uuid, Topic)>,
+    /// changes may have been missed: every viewer reloads
+    resync: bool,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.changes.is_empty() && self.overflow.is_empty() && !self.resync
+    }
+}
+
+/// The changes of one organization and topic in one flush.
+#[derive(Default)]
+struct Group {
+    ids: BTreeSet<Uuid>,
+    more: bool,
+}
+
+/// A hub reference that does not keep it alive (for background tasks that
+/// should end with it).
+#[derive(Clone)]
+pub struct WeakHub {
+    inner: Weak<Inner>,
+}
+
+impl WeakHub {
+    /// The hub, while any [`Hub`] clone is alive.
+    pub fn upgrade(&self) -> Option<Hub> {
+        self.inner.upgrade().map(|inner| Hub { inner })
+    }
 }
 
 impl Hub {
@@ -106,7 +143,36 @@ impl Hub {
 
     /// Records changes for the next flush.
     pub fn publish(&self, changes: impl IntoIterator<Item = Change>) {
-        self.inner.pending.lock().expect("hub lock").extend(changes);
+        self.inner
+            .pending
+            .lock()
+            .expect("hub lock")
+            .changes
+            .extend(changes);
+    }
+
+    /// Records that more of `organization`'s `topic` changed than was named:
+    /// its viewers reload what they show.
+    pub fn publish_overflow(&self, organization: Uuid, topic: Topic) {
+        self.inner
+            .pending
+            .lock()
+            .expect("hub lock")
+            .overflow
+            .push((organization, topic));
+    }
+
+    /// Records that changes may have been missed (the feed was cut): at the
+    /// next flush every viewer reloads every topic it shows.
+    pub fn resync(&self) {
+        self.inner.pending.lock().expect("hub lock").resync = true;
+    }
+
+    /// A reference that does not keep the hub alive.
+    pub fn downgrade(&self) -> WeakHub {
+        WeakHub {
+            inner: Arc::downgrade(&self.inner),
+        }
     }
 
     /// Adds a viewer.
@@ -150,14 +216,14 @@ impl Hub {
     /// Flushes every `every` on a task of its own, for as long as any clone
     /// of this hub is alive.
     pub fn spawn_flusher(&self, every: std::time::Duration) {
-        let inner = Arc::downgrade(&self.inner);
+        let weak = self.downgrade();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                let Some(inner) = inner.upgrade() else { return };
-                Hub { inner }.flush();
+                let Some(hub) = weak.upgrade() else { return };
+                hub.flush();
             }
         });
     }
@@ -171,24 +237,37 @@ impl Hub {
     /// see some of it; drops subscribers that are gone or too slow. Returns
     /// how many subscribers were sent something.
     pub fn flush(&self) -> usize {
-        let changes = std::mem::take(&mut *self.inner.pending.lock().expect("hub lock"));
-        if changes.is_empty() {
+        let pending = std::mem::take(&mut *self.inner.pending.lock().expect("hub lock"));
+        if pending.is_empty() {
             return 0;
         }
         // organization → topic → ids, each set in id order and deduplicated
-        let mut grouped: BTreeMap<Uuid, BTreeMap<Topic, BTreeSet<Uuid>>> = BTreeMap::new();
-        for change in changes {
+        let mut grouped: BTreeMap<Uuid, BTreeMap<Topic, Group>> = BTreeMap::new();
+        for change in pending.changes {
             grouped
                 .entry(change.organization_id)
                 .or_default()
                 .entry(change.topic)
                 .or_default()
+                .ids
                 .insert(change.id);
+        }
+        for (organization, topic) in pending.overflow {
+            grouped
+                .entry(organization)
+                .or_default()
+                .entry(topic)
+                .or_default()
+                .more = true;
         }
         let mut subscribers = self.inner.subscribers.lock().expect("hub lock");
         let mut sent = 0;
         subscribers.retain(|subscriber| {
-            let updates = updates_for(&subscriber.interest, &grouped);
+            let updates = if pending.resync {
+                reload_everything(&subscriber.interest)
+            } else {
+                updates_for(&subscriber.interest, &grouped)
+            };
             if updates.is_empty() {
                 return !subscriber.sender.is_closed();
             }
@@ -209,25 +288,41 @@ impl Hub {
 /// The updates one interest gets out of a flush's grouped changes.
 fn updates_for(
     interest: &Interest,
-    grouped: &BTreeMap<Uuid, BTreeMap<Topic, BTreeSet<Uuid>>>,
+    grouped: &BTreeMap<Uuid, BTreeMap<Topic, Group>>,
 ) -> Vec<LiveUpdate> {
-    let mut per_topic: BTreeMap<Topic, BTreeSet<Uuid>> = BTreeMap::new();
+    let mut per_topic: BTreeMap<Topic, Group> = BTreeMap::new();
     for (organization, topics) in grouped {
         if !interest.audience.admits(*organization) {
             continue;
         }
-        for (topic, ids) in topics {
+        for (topic, group) in topics {
             if interest.topics.contains(topic) {
-                per_topic.entry(*topic).or_default().extend(ids);
+                let merged = per_topic.entry(*topic).or_default();
+                merged.ids.extend(&group.ids);
+                merged.more |= group.more;
             }
         }
     }
     per_topic
         .into_iter()
-        .map(|(topic, ids)| LiveUpdate {
+        .map(|(topic, group)| LiveUpdate {
             topic,
-            more: ids.len() > MAX_IDS_PER_UPDATE,
-            ids: ids.into_iter().take(MAX_IDS_PER_UPDATE).collect(),
+            more: group.more || group.ids.len() > MAX_IDS_PER_UPDATE,
+            ids: group.ids.into_iter().take(MAX_IDS_PER_UPDATE).collect(),
+        })
+        .collect()
+}
+
+/// After a gap in the feed: reload every topic the tab shows.
+fn reload_everything(interest: &Interest) -> Vec<LiveUpdate> {
+    let mut topics: Vec<Topic> = interest.topics.iter().copied().collect();
+    topics.sort();
+    topics
+        .into_iter()
+        .map(|topic| LiveUpdate {
+            topic,
+            ids: Vec::new(),
+            more: true,
         })
         .collect()
 }
@@ -406,6 +501,47 @@ mod tests {
         assert_eq!(
             viewer.updates.try_recv().unwrap()[0].ids,
             vec![Uuid::from_u128(2)]
+        );
+    }
+
+    #[test]
+    fn an_overflow_reaches_only_that_organizations_viewers_as_a_reload() {
+        let hub = Hub::new();
+        let mut a = hub.subscribe(watching(Audience::Organization(org(1)), &[Topic::Jobs]));
+        let mut b = hub.subscribe(watching(Audience::Organization(org(2)), &[Topic::Jobs]));
+        hub.publish_overflow(org(1), Topic::Jobs);
+
+        hub.flush();
+
+        assert_eq!(
+            a.updates.try_recv().unwrap(),
+            vec![LiveUpdate {
+                topic: Topic::Jobs,
+                ids: vec![],
+                more: true
+            }]
+        );
+        assert!(b.updates.try_recv().is_err());
+    }
+
+    #[test]
+    fn after_a_gap_every_viewer_reloads_every_topic_it_shows() {
+        let hub = Hub::new();
+        let mut viewer = hub.subscribe(watching(
+            Audience::Organization(org(2)),
+            &[Topic::Batches, Topic::Jobs],
+        ));
+        hub.resync();
+
+        hub.flush();
+
+        let updates = viewer.updates.try_recv().unwrap();
+        assert_eq!(
+            updates
+                .iter()
+                .map(|u| (u.topic, u.more, u.ids.len()))
+                .collect::<Vec<_>>(),
+            vec![(Topic::Jobs, true, 0), (Topic::Batches, true, 0)]
         );
     }
 }

@@ -2,10 +2,12 @@
 //! and hands each connected viewer, every coalescing interval, only what it
 //! may see of what its tab shows.
 
+pub mod feed;
 pub mod hub;
 pub mod socket;
 
-pub use hub::{Audience, Change, Hub, Interest, Subscription};
+pub use feed::{announce, Announcement};
+pub use hub::{Audience, Change, Hub, Interest, Subscription, WeakHub};
 pub use socket::Live;
 
 /// How often the hub sends what changed: often enough to feel live, rarely
@@ -13,7 +15,8 @@ pub use socket::Live;
 pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// What a change to job `id` of `organization` touches: the job, and its
-/// batch's counters when it has one.
+/// batch's counters when it has one. (A job that failed also opened a failure
+/// record: see [`failure_changes`].)
 pub fn job_changes(
     organization_id: uuid::Uuid,
     id: uuid::Uuid,
@@ -35,11 +38,12 @@ pub fn job_changes(
     changes
 }
 
-/// Tells this process's hub of changes a server function made, after its
-/// transaction committed (viewers on this node see console actions at once).
-pub async fn publish_from_request(changes: Vec<Change>) {
-    match leptos_axum::extract::<axum::Extension<Live>>().await {
-        Ok(axum::Extension(live)) => live.hub.publish(changes),
-        Err(error) => tracing::warn!(%error, "no live hub on this request"),
+/// What a job that reached `failed` touches besides itself: its
+/// organization's failure records.
+pub fn failure_changes(organization_id: uuid::Uuid, job_id: uuid::Uuid) -> Change {
+    Change {
+        organization_id,
+        topic: crate::domain::live::Topic::FailedJobs,
+        id: job_id,
     }
 }

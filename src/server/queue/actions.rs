@@ -4,8 +4,10 @@
 //! its queue entries and wake-ups consistent with them.
 
 use super::{CANCEL_CHANNEL, JOBS_CHANNEL};
+use crate::domain::live::{Topic, MAX_IDS_PER_UPDATE};
 use crate::domain::{JobAction, JobStatus};
 use crate::server::db::JobFilter;
+use crate::server::live::{self, Announcement, Change};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -48,8 +50,9 @@ pub async fn apply(
     action: JobAction,
     reason: &str,
 ) -> Result<Applied, sqlx::Error> {
-    let mut query =
-        QueryBuilder::new("with target as materialized (\n  select j.id from jobs j\n  where ");
+    let mut query = QueryBuilder::new(
+        "with target as materialized (\n  select j.id, j.organization_id from jobs j\n  where ",
+    );
     push_eligible(&mut query, action);
     filter.push_conditions(&mut query);
     query.push("\n  order by j.id\n  for update of j\n),\n");
@@ -73,7 +76,8 @@ requested as (
 )
 select (select count(*) from cancelled) + (select count(*) from requested),
        (select count(pg_notify('{CANCEL_CHANNEL}', id::text)) from requested),
-       '[]'::jsonb"
+       '[]'::jsonb,
+       {TOUCHED}"
                 ));
         }
         JobAction::Retry => {
@@ -97,26 +101,67 @@ counted as (
 select (select count(*) from changed),
        (select count(pg_notify('{JOBS_CHANNEL}', queue))
         from (select distinct queue from changed) q),
-       '[]'::jsonb"
+       '[]'::jsonb,
+       {TOUCHED}"
             ));
         }
         JobAction::Delete => {
-            query.push(
+            query.push(format!(
                 "deleted as (
   delete from jobs j using target t where j.id = t.id
   returning j.id, j.job_name, j.job_type, j.status
 )
 select count(*), 0::bigint,
        coalesce(jsonb_agg(jsonb_build_object(
-         'id', id, 'name', job_name, 'type', job_type, 'status', status)), '[]'::jsonb)
-from deleted",
-            );
+         'id', id, 'name', job_name, 'type', job_type, 'status', status)), '[]'::jsonb),
+       {TOUCHED}
+from deleted"
+            ));
         }
     }
     // The second column counts wake-ups sent; selecting it makes them happen.
-    let (changed, _notified, deleted): (i64, i64, serde_json::Value) =
-        query.build_query_as().fetch_one(conn).await?;
+    let (changed, _notified, deleted, organizations, named): (
+        i64,
+        i64,
+        serde_json::Value,
+        Vec<Uuid>,
+        Vec<(Uuid, Uuid)>,
+    ) = query.build_query_as().fetch_one(&mut *conn).await?;
+    live::announce(conn, touched(&organizations, &named)).await?;
     Ok(Applied { changed, deleted })
+}
+
+/// The columns that say which jobs an action touched: the organizations,
+/// and (organization, job) pairs for the first few jobs (enough to name them
+/// all when the action touched few).
+const TOUCHED: &str = "array(select distinct t.organization_id from target t),
+       array(select (t.organization_id, t.id) from target t order by t.id limit 101)";
+
+/// What viewers are told of an action: the jobs by id when few, otherwise
+/// a reload of each organization's jobs; batch counters and failure records
+/// may have moved with them, so those views of each organization reload.
+fn touched(organizations: &[Uuid], named: &[(Uuid, Uuid)]) -> Announcement {
+    let mut announcement = Announcement::default();
+    if named.len() > MAX_IDS_PER_UPDATE {
+        announcement
+            .overflow
+            .extend(organizations.iter().map(|org| (*org, Topic::Jobs)));
+    } else {
+        announcement
+            .changes
+            .extend(named.iter().map(|(organization_id, id)| Change {
+                organization_id: *organization_id,
+                topic: Topic::Jobs,
+                id: *id,
+            }));
+    }
+    for organization in organizations {
+        announcement.overflow.push((*organization, Topic::Batches));
+        announcement
+            .overflow
+            .push((*organization, Topic::FailedJobs));
+    }
+    announcement
 }
 
 /// The statuses `action` applies to.
@@ -174,13 +219,20 @@ pub async fn cancel_job(
     Ok(result)
 }
 
-/// Cancels a batch and its pending jobs (running ones finish); returns how
-/// many jobs were cancelled.
-pub async fn cancel_batch(conn: &mut PgConnection, id: Uuid) -> Result<u64, sqlx::Error> {
-    sqlx::query("update job_batches set cancelled_at = now() where id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+/// Cancels batch `id` of `organization_id` and its pending jobs (running
+/// ones finish); returns how many jobs were cancelled.
+pub async fn cancel_batch(
+    conn: &mut PgConnection,
+    organization_id: Uuid,
+    id: Uuid,
+) -> Result<u64, sqlx::Error> {
+    sqlx::query(
+        "update job_batches set cancelled_at = now() where id = $1 and organization_id = $2",
+    )
+    .bind(id)
+    .bind(organization_id)
+    .execute(&mut *conn)
+    .await?;
     let cancelled = sqlx::query(
         "update jobs set status = 'cancelled', completed_at = now(),
                          error_message = 'The batch was cancelled.', updated_at = now()
@@ -194,5 +246,17 @@ pub async fn cancel_batch(conn: &mut PgConnection, id: Uuid) -> Result<u64, sqlx
         .bind(id)
         .execute(&mut *conn)
         .await?;
+    live::announce(
+        conn,
+        Announcement {
+            changes: vec![Change {
+                organization_id,
+                topic: Topic::Batches,
+                id,
+            }],
+            overflow: vec![(organization_id, Topic::Jobs)],
+        },
+    )
+    .await?;
     Ok(cancelled)
 }

@@ -5,6 +5,7 @@
 //! the heartbeat and the rescuer.
 
 use crate::domain::{JobType, Priority};
+use crate::server::live;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use std::time::Duration;
@@ -89,8 +90,16 @@ pub async fn claim(
             .bind(request.lease_token)
             .bind(request.worker_id)
             .bind(request.lease.as_secs_f64())
-            .fetch_all(conn)
+            .fetch_all(&mut *conn)
             .await?;
     jobs.sort_by_key(ClaimedJob::claim_order);
+    // Its own statement: the claim has committed (a claim is one statement).
+    live::announce(
+        conn,
+        jobs.iter()
+            .flat_map(|job| live::job_changes(job.organization_id, job.id, job.batch_id))
+            .collect::<Vec<_>>(),
+    )
+    .await?;
     Ok(jobs)
 }

@@ -2,6 +2,7 @@
 //! connection, so a caller's open transaction decides whether they exist.
 
 use crate::domain::{JobType, Priority};
+use crate::server::live;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -70,7 +71,8 @@ pub async fn enqueue(conn: &mut PgConnection, job: &NewJob) -> Result<Uuid, sqlx
 /// instead of touching pages all over it. The insert trigger of `jobs`
 /// registers new queue names, lists the jobs in `job_queue` and sends one
 /// NOTIFY per queue with runnable jobs; PostgreSQL delivers it at commit, so a
-/// rolled-back enqueue wakes nobody.
+/// rolled-back enqueue wakes nobody (and, likewise, announces nothing to live
+/// viewers).
 pub async fn enqueue_many(
     conn: &mut PgConnection,
     jobs: &[NewJob],
@@ -109,7 +111,13 @@ pub async fn enqueue_many(
     .bind(&timeouts)
     .bind(&batches)
     .bind(&creators)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    let changes: Vec<live::Change> = jobs
+        .iter()
+        .zip(&ids)
+        .flat_map(|(job, id)| live::job_changes(job.organization_id, *id, job.batch_id))
+        .collect();
+    live::announce(conn, changes).await?;
     Ok(ids)
 }

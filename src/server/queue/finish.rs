@@ -7,6 +7,8 @@
 //! that condition.
 
 use super::outcome::Transition;
+use crate::domain::JobStatus;
+use crate::server::live::{self, Change};
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -34,7 +36,8 @@ pub struct Completion {
 
 /// Marks many jobs completed with one statement; returns the ids written
 /// (a missing id had lost its lease). A failure record of a job that now
-/// succeeded is resolved in the same statement.
+/// succeeded is resolved in the same statement. Live viewers are told of the
+/// written ones.
 pub async fn complete_many(
     conn: &mut PgConnection,
     completions: &[Completion],
@@ -48,7 +51,7 @@ pub async fn complete_many(
     let finished: Vec<DateTime<Utc>> = completions.iter().map(|c| c.finished_at).collect();
     let results: Vec<Option<&serde_json::Value>> =
         completions.iter().map(|c| c.result.as_ref()).collect();
-    sqlx::query_scalar(
+    let written: Vec<Uuid> = sqlx::query_scalar(
         "with done as (
            update jobs j set
              status = 'completed',
@@ -82,11 +85,20 @@ pub async fn complete_many(
     .bind(&started)
     .bind(&finished)
     .bind(&results)
-    .fetch_all(conn)
-    .await
+    .fetch_all(&mut *conn)
+    .await?;
+    let is_written: std::collections::HashSet<&Uuid> = written.iter().collect();
+    let changes: Vec<Change> = completions
+        .iter()
+        .filter(|c| is_written.contains(&c.id))
+        .flat_map(|c| live::job_changes(c.organization_id, c.id, c.batch_id))
+        .collect();
+    live::announce(conn, changes).await?;
+    Ok(written)
 }
 
-/// Applies one non-success transition; `false` if the lease was lost.
+/// Applies one non-success transition; `false` if the lease was lost. Live
+/// viewers are told of the change (and of a failure record it opened).
 pub async fn finish(
     conn: &mut PgConnection,
     id: Uuid,
@@ -94,7 +106,7 @@ pub async fn finish(
     started_at: DateTime<Utc>,
     transition: &Transition,
 ) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query(
+    let written: Option<(Uuid, Option<Uuid>)> = sqlx::query_as(
         "update jobs set
            status = $3,
            started_at = $4,
@@ -109,7 +121,8 @@ pub async fn finish(
            lease_token = null,
            locked_by = null,
            updated_at = now()
-         where id = $1 and lease_token = $2",
+         where id = $1 and lease_token = $2
+         returning organization_id, batch_id",
     )
     .bind(id)
     .bind(lease_token)
@@ -120,9 +133,17 @@ pub async fn finish(
     .bind(transition.error_message.as_deref())
     .bind(transition.error_details.as_ref())
     .bind(sqlx::types::Json(&transition.log_entry))
-    .execute(conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    Ok(result.rows_affected() == 1)
+    let Some((organization_id, batch_id)) = written else {
+        return Ok(false);
+    };
+    let mut changes = live::job_changes(organization_id, id, batch_id);
+    if transition.status == JobStatus::Failed {
+        changes.push(live::failure_changes(organization_id, id));
+    }
+    live::announce(conn, changes).await?;
+    Ok(true)
 }
 
 /// Hands held jobs back without spending their attempt (graceful shutdown,

@@ -3,6 +3,8 @@
 //! holder stopped renewing them (a crashed or partitioned worker).
 
 use super::JOBS_CHANNEL;
+use crate::domain::live::Topic;
+use crate::server::live::{self, Announcement};
 use sqlx::PgConnection;
 use std::time::Duration;
 use uuid::Uuid;
@@ -126,13 +128,24 @@ pub async fn rescue(conn: &mut PgConnection, limit: i64) -> Result<Rescued, sqlx
          )
          select status::text, count(*) from rescued, woken group by status
          union all
-         select 'lease', count(*) from expired"
+         select 'lease', count(*) from expired
+         union all
+         select 'organization ' || organization_id::text, 0 from expired group by organization_id"
     ))
     .bind(limit)
-    .fetch_all(conn)
+    .fetch_all(&mut *conn)
     .await?;
     let mut rescued = Rescued::default();
+    let mut touched = Announcement::default();
     for (status, count) in rows {
+        if let Some(organization) = status.strip_prefix("organization ") {
+            if let Ok(organization) = organization.parse() {
+                for topic in [Topic::Jobs, Topic::Batches, Topic::FailedJobs] {
+                    touched.overflow.push((organization, topic));
+                }
+            }
+            continue;
+        }
         let count = count as u64;
         match status.as_str() {
             "lease" => rescued.leases += count,
@@ -141,5 +154,7 @@ pub async fn rescue(conn: &mut PgConnection, limit: i64) -> Result<Rescued, sqlx
             _ => rescued.cancelled += count,
         }
     }
+    // Rare, and of few jobs: their organizations' viewers reload.
+    live::announce(conn, touched).await?;
     Ok(rescued)
 }

@@ -52,16 +52,24 @@ pub async fn resolve(
     user: Uuid,
     resolution: &str,
 ) -> Result<u64, sqlx::Error> {
-    let result = sqlx::query(
+    let resolved: Vec<(Uuid, Uuid)> = sqlx::query_as(
         "update failed_jobs set is_resolved = true, resolved_at = now(), resolved_by = $3,
                                 resolution = $4
-         where id = any($1) and ($2::uuid is null or organization_id = $2) and not is_resolved",
+         where id = any($1) and ($2::uuid is null or organization_id = $2) and not is_resolved
+         returning organization_id, job_id",
     )
     .bind(ids)
     .bind(organization)
     .bind(user)
     .bind(resolution)
-    .execute(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?;
-    Ok(result.rows_affected())
+    let changes: Vec<crate::server::live::Change> = resolved
+        .iter()
+        .map(|(organization_id, job_id)| {
+            crate::server::live::failure_changes(*organization_id, *job_id)
+        })
+        .collect();
+    crate::server::live::announce(tx, changes).await?;
+    Ok(resolved.len() as u64)
 }

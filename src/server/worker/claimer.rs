@@ -6,7 +6,6 @@ use super::held::StopSignal;
 use super::job_task::run_job;
 use super::queues::QueueRunner;
 use super::runtime::Shared;
-use crate::server::live;
 use crate::server::queue::{self, control, ClaimRequest};
 use std::sync::Arc;
 use std::time::Duration;
@@ -131,12 +130,6 @@ async fn claim_batch(
     // returns its jobs.
     let jobs = claimed.inspect_err(|_| shared.lease_book().abandon_claim(lease_token))?;
     let count = jobs.len();
-    if let Some(hub) = &shared.config.live {
-        hub.publish(
-            jobs.iter()
-                .flat_map(|job| live::job_changes(job.organization_id, job.id, job.batch_id)),
-        );
-    }
     shared.lease_book().claimed(lease_token, count);
     runner.claimed(count);
     for job in jobs {

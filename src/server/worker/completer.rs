@@ -16,7 +16,6 @@ pub(super) async fn run_completer(
     db: Database,
     leases: Arc<Mutex<LeaseBook>>,
     batch_size: usize,
-    live: Option<crate::server::live::Hub>,
     mut rx: mpsc::UnboundedReceiver<Completion>,
 ) {
     let batch_size = batch_size.max(1);
@@ -25,17 +24,6 @@ pub(super) async fn run_completer(
         batch.push(first);
         fill_batch(&mut rx, &mut batch, batch_size);
         let written = write_completions(&db, &batch).await;
-        if let Some(hub) = &live {
-            hub.publish(
-                batch
-                    .iter()
-                    .zip(&written)
-                    .filter(|(_, written)| **written)
-                    .flat_map(|(c, _)| {
-                        crate::server::live::job_changes(c.organization_id, c.id, c.batch_id)
-                    }),
-            );
-        }
         let mut book = leases.lock().expect("lease book lock");
         for (completion, written) in batch.iter().zip(written) {
             book.end(completion.lease_token, written);

@@ -37,9 +37,6 @@ pub struct WorkerConfig {
     /// How often the daily retention schedule is offered (`None`: this
     /// worker does not schedule retention; tests and benchmarks).
     pub retention_check_every: Option<Duration>,
-    /// The process's live-console hub, told of every job this worker claims
-    /// and finishes (`serve`'s in-process worker; none for a standalone one).
-    pub live: Option<crate::server::live::Hub>,
 }
 
 /// How often a worker offers the day's retention runs: often enough that a
@@ -62,7 +59,6 @@ impl Default for WorkerConfig {
             concurrency_override: None,
             completion_batch: 1000,
             retention_check_every: None,
-            live: None,
         }
     }
 }

@@ -8,7 +8,6 @@ use super::held::{StopReason, StopSignal};
 use super::queues::{InFlight, QueueRunner};
 use super::runtime::Shared;
 use crate::domain::JobErrorKind;
-use crate::server::live;
 use crate::server::queue::{self, Attempt, ClaimedJob, Completion, JobError, Outcome, Transition};
 use chrono::{DateTime, Utc};
 use rand::Rng;
@@ -168,12 +167,7 @@ async fn write_transition(
         }
         .await;
         match result {
-            Ok(true) => {
-                if let Some(hub) = &shared.config.live {
-                    hub.publish(live::job_changes(job.organization_id, job.id, job.batch_id));
-                }
-                return true;
-            }
+            Ok(true) => return true,
             Ok(false) => {
                 tracing::warn!("lease lost before the outcome was written");
                 return true;

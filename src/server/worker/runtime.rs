@@ -96,7 +96,6 @@ impl Worker {
             shared.db.clone(),
             shared.leases.clone(),
             shared.config.completion_batch,
-            shared.config.live.clone(),
             completion_rx,
         ));
         let mut background = vec![
