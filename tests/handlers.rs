@@ -285,6 +285,26 @@ async fn a_truncated_pdf_fails_its_job_with_the_reason() {
 }
 
 #[tokio::test]
+async fn a_diagnostic_job_asked_to_fail_fails_for_good_with_its_message() {
+    let test = fresh_database().await;
+    let org = organization(&test, "diagnostic").await;
+
+    let (status, result) = run(
+        &test,
+        org,
+        JobType::Other,
+        json!({ "fail_with": "checking the alerts" }),
+    )
+    .await;
+
+    assert_eq!(status, "failed");
+    assert_eq!(
+        result["error"],
+        json!("Diagnostic failure: checking the alerts")
+    );
+}
+
+#[tokio::test]
 async fn a_bad_payload_fails_at_once_with_a_clear_message() {
     let test = fresh_database().await;
     let org = organization(&test, "bad").await;

@@ -107,10 +107,9 @@ test("an uploaded document is analysed by a job", async ({ page }) => {
   await page.getByRole("button", { name: "Upload and analyse" }).click();
   await expect(page).toHaveURL(/\/jobs\/[0-9a-f-]{36}$/);
   await expect(page.getByRole("heading", { name: "Analyse notes.txt" })).toBeVisible();
-  await expect(async () => {
-    await page.reload();
-    await expect(page.getByTestId("job-status")).toHaveText("completed", { timeout: 1000 });
-  }).toPass({ timeout: 20_000 });
+  // the page follows the job live
+  await waitForHydration(page);
+  await expect(page.getByTestId("job-status")).toHaveText("completed", { timeout: 20_000 });
   await expect(page.getByTestId("job-result")).toContainText('"line_count": 2');
   await expect(page.getByTestId("job-result")).toContainText('"detected_content_type": "text/plain"');
 });

@@ -69,12 +69,14 @@ fn user_known_to_the_server() -> Option<Option<CurrentUser>> {
 
 fn signed_in(user: CurrentUser) -> impl IntoView {
     provide_context(user.clone());
+    crate::app::live::provide_live_feed();
     view! {
         <Header user/>
         <TabBar/>
         <main class="content">
             <Outlet/>
         </main>
+        <crate::app::live::FailureAlerts/>
     }
 }
 
@@ -106,6 +108,7 @@ fn Header(user: CurrentUser) -> impl IntoView {
                 <span class="user-name">{user.full_name.clone()}</span>
                 <span class="role">{user.role.label()}</span>
             </span>
+            <crate::app::live::LiveIndicator/>
             <a class="account-link" href="/account" data-testid="account-link">"Account"</a>
             <ActionForm action=logout attr:class="logout">
                 <button type="submit" class="secondary">"Sign out"</button>

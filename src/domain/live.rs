@@ -12,7 +12,7 @@ pub enum Topic {
     Jobs,
     /// Batch counters and status.
     Batches,
-    /// Failure records opened or resolved.
+    /// Failure records opened or resolved (named by their job's id).
     FailedJobs,
     /// Queue settings and backlog.
     Queues,
@@ -20,6 +20,40 @@ pub enum Topic {
     ApiLogs,
     /// Webhook deliveries and settings.
     Webhooks,
+    /// Jobs that failed just now, named by job id: every signed-in tab
+    /// listens, to raise an alert.
+    Failures,
+}
+
+impl Topic {
+    /// Every topic.
+    pub const ALL: [Topic; 7] = [
+        Topic::Jobs,
+        Topic::Batches,
+        Topic::FailedJobs,
+        Topic::Queues,
+        Topic::ApiLogs,
+        Topic::Webhooks,
+        Topic::Failures,
+    ];
+
+    /// Its name on the wire (as serde spells it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Topic::Jobs => "jobs",
+            Topic::Batches => "batches",
+            Topic::FailedJobs => "failed_jobs",
+            Topic::Queues => "queues",
+            Topic::ApiLogs => "api_logs",
+            Topic::Webhooks => "webhooks",
+            Topic::Failures => "failures",
+        }
+    }
+
+    /// The topic named `name`.
+    pub fn parse(name: &str) -> Option<Topic> {
+        Topic::ALL.into_iter().find(|topic| topic.as_str() == name)
+    }
 }
 
 /// Most ids one update names; past it the update says `more` and the
@@ -36,4 +70,20 @@ pub struct LiveUpdate {
     pub ids: Vec<Uuid>,
     /// More records changed than `ids` names.
     pub more: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_topic_is_named_as_serde_names_it() {
+        for topic in Topic::ALL {
+            assert_eq!(
+                serde_json::to_value(topic).unwrap(),
+                serde_json::Value::String(topic.as_str().into())
+            );
+            assert_eq!(Topic::parse(topic.as_str()), Some(topic));
+        }
+    }
 }

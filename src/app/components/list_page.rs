@@ -4,6 +4,8 @@
 use super::action_result::load_error;
 use super::action_result::{last_outcome, outcome_view, MessageAction};
 use super::query::{list_query, next_page_href, query_href};
+use crate::app::live::{on_live_change, Throttle};
+use crate::domain::live::{LiveUpdate, Topic};
 use crate::domain::{CurrentUser, ListQuery, Page};
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -80,6 +82,10 @@ pub fn ListPage<T, F, Fut, R>(
     row: R,
     /// Shown when nothing matches.
     empty: &'static str,
+    /// The live topic whose changes reload this list (none: it does not
+    /// follow changes).
+    #[prop(optional)]
+    live: Option<Topic>,
 ) -> impl IntoView
 where
     T: Clone + Serialize + DeserializeOwned + Send + Sync + 'static,
@@ -98,6 +104,24 @@ where
         move |(query, _)| fetch(query),
     );
     let show_org = use_context::<CurrentUser>().is_some_and(|u| u.is_bank_admin());
+    // Changes seen while the user reads an older page: that page reloads in
+    // place (a keyset page keeps its rows), and a marker offers the newest.
+    let unseen = RwSignal::new(None::<UnseenChanges>);
+    Effect::new(move |_| {
+        query.track();
+        unseen.set(None);
+    });
+    if let Some(topic) = live {
+        let reload = Throttle::new(move || refresh.0.update(|n| *n += 1));
+        on_live_change(topic, move |update| {
+            if query.get_untracked().cursor.is_some() {
+                unseen.update(|seen| {
+                    *seen = Some(seen.unwrap_or_default().including(update));
+                });
+            }
+            reload.call();
+        });
+    }
 
     view! {
         <section class="list-page" aria-labelledby="page-title">
@@ -108,6 +132,20 @@ where
             </div>
             <div class="list-notice" data-testid="list-notice">
                 {move || notice.0.get().map(outcome_view)}
+            </div>
+            <div class="live-marker" role="status" aria-live="polite">
+                {move || {
+                    unseen
+                        .get()
+                        .map(|changes| {
+                            let newest = query_href(path, &query.get().first_page());
+                            view! {
+                                <a class="button secondary" href=newest data-testid="unseen-changes">
+                                    {changes.label()}" — show the newest"
+                                </a>
+                            }
+                        })
+                }}
             </div>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
@@ -146,6 +184,34 @@ where
                 })}
             </Transition>
         </section>
+    }
+}
+
+/// How much changed since an older page was opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UnseenChanges {
+    /// Records named by the updates.
+    pub named: usize,
+    /// Some update said more changed than it named.
+    pub more: bool,
+}
+
+impl UnseenChanges {
+    /// These and `update`'s.
+    pub fn including(self, update: &LiveUpdate) -> Self {
+        UnseenChanges {
+            named: self.named + update.ids.len(),
+            more: self.more || update.more,
+        }
+    }
+
+    /// The marker's words ("3 new", "100+ new").
+    pub fn label(self) -> String {
+        if self.more {
+            format!("{}+ new", self.named)
+        } else {
+            format!("{} new", self.named)
+        }
     }
 }
 
@@ -256,5 +322,24 @@ fn Filters(
                 .into_any()
             }}
         </form>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unseen_changes_count_what_updates_named_and_say_when_there_was_more() {
+        let update = |ids: usize, more: bool| LiveUpdate {
+            topic: Topic::Jobs,
+            ids: (0..ids as u128).map(uuid::Uuid::from_u128).collect(),
+            more,
+        };
+        let seen = UnseenChanges::default()
+            .including(&update(2, false))
+            .including(&update(1, false));
+        assert_eq!(seen.label(), "3 new");
+        assert_eq!(seen.including(&update(100, true)).label(), "103+ new");
     }
 }

@@ -26,6 +26,7 @@ pub fn BatchesPage() -> impl IntoView {
             fetch=list_batches
             row=batch_row
             empty="No batches match. A batch groups related jobs, such as one email per customer."
+            live=crate::domain::live::Topic::Batches
         />
     }
 }

@@ -25,6 +25,7 @@ pub fn FailedJobsPage() -> impl IntoView {
             fetch=list_failed_jobs
             row=move |failure, show_org| failed_row(failure, show_org, selection)
             empty="No failed jobs. When a job runs out of attempts it lands here for resolution."
+            live=crate::domain::live::Topic::FailedJobs
         />
     }
 }

@@ -103,6 +103,7 @@ pub fn JobsPage() -> impl IntoView {
             fetch=list_jobs
             row=move |job, show_org| job_row(job, show_org, selection)
             empty="No jobs match. Jobs appear here as soon as they are enqueued."
+            live=crate::domain::live::Topic::Jobs
         />
     }
 }
@@ -336,9 +337,14 @@ pub fn JobDetailPage() -> impl IntoView {
             .and_then(|s| uuid::Uuid::parse_str(&s).ok())
     };
     let act = ServerAction::<JobActionFn>::new();
+    // its attempts and status as they happen
+    let changed =
+        crate::app::live::live_version(&[crate::domain::live::Topic::Jobs], move |update| {
+            update.more || id().is_some_and(|id| update.ids.contains(&id))
+        });
     let detail = Resource::new(
-        move || (id(), act.version().get()),
-        |(id, _)| async move {
+        move || (id(), act.version().get(), changed.get()),
+        |(id, _, _)| async move {
             match id {
                 Some(id) => job_detail(id).await,
                 None => Err(crate::error::AppError::NotFound),

@@ -12,7 +12,18 @@ use leptos_router::hooks::use_query_map;
 pub fn OverviewPage() -> impl IntoView {
     let params = use_query_map();
     let org = Memo::new(move |_| selected_org(&params.read()));
-    let data = Resource::new(move || org.get(), load_overview);
+    let changed = crate::app::live::live_version(
+        &[
+            crate::domain::live::Topic::Jobs,
+            crate::domain::live::Topic::Batches,
+            crate::domain::live::Topic::FailedJobs,
+        ],
+        |_| true,
+    );
+    let data = Resource::new(
+        move || (org.get(), changed.get()),
+        |(org, _)| load_overview(org),
+    );
     view! {
         <section aria-labelledby="page-title">
             <h1 id="page-title">"Overview"</h1>

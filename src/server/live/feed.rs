@@ -63,30 +63,6 @@ impl From<Vec<Change>> for Announcement {
     }
 }
 
-fn topic_word(topic: Topic) -> &'static str {
-    match topic {
-        Topic::Jobs => "jobs",
-        Topic::Batches => "batches",
-        Topic::FailedJobs => "failed_jobs",
-        Topic::Queues => "queues",
-        Topic::ApiLogs => "api_logs",
-        Topic::Webhooks => "webhooks",
-    }
-}
-
-fn topic_of(word: &str) -> Option<Topic> {
-    [
-        Topic::Jobs,
-        Topic::Batches,
-        Topic::FailedJobs,
-        Topic::Queues,
-        Topic::ApiLogs,
-        Topic::Webhooks,
-    ]
-    .into_iter()
-    .find(|topic| topic_word(*topic) == word)
-}
-
 /// The payloads that announce `announcement`: one line per organization and
 /// topic, lines packed into payloads under PostgreSQL's limit.
 pub fn encode(announcement: &Announcement) -> Vec<String> {
@@ -106,7 +82,7 @@ pub fn encode(announcement: &Announcement) -> Vec<String> {
         if overflowing.contains(&(*organization, *topic)) {
             continue;
         }
-        let mut line = format!("{organization} {}", topic_word(*topic));
+        let mut line = format!("{organization} {}", topic.as_str());
         for id in ids {
             line.push(' ');
             line.push_str(&id.to_string());
@@ -116,7 +92,7 @@ pub fn encode(announcement: &Announcement) -> Vec<String> {
     lines.extend(
         overflowing
             .iter()
-            .map(|(organization, topic)| format!("{organization} {} *", topic_word(*topic))),
+            .map(|(organization, topic)| format!("{organization} {} *", topic.as_str())),
     );
     let mut payloads: Vec<String> = Vec::new();
     for line in lines {
@@ -139,7 +115,7 @@ pub fn decode(payload: &str) -> Announcement {
         let mut words = line.split(' ');
         let (Some(Ok(organization_id)), Some(Some(topic))) = (
             words.next().map(str::parse::<Uuid>),
-            words.next().map(topic_of),
+            words.next().map(Topic::parse),
         ) else {
             continue;
         };

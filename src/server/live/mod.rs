@@ -38,9 +38,19 @@ pub fn job_changes(
     changes
 }
 
-/// What a job that reached `failed` touches besides itself: its
-/// organization's failure records.
-pub fn failure_changes(organization_id: uuid::Uuid, job_id: uuid::Uuid) -> Change {
+/// What a job that just reached `failed` touches besides itself: its
+/// failure record, and the alert every tab of its organization raises.
+pub fn failure_changes(organization_id: uuid::Uuid, job_id: uuid::Uuid) -> [Change; 2] {
+    use crate::domain::live::Topic;
+    [Topic::FailedJobs, Topic::Failures].map(|topic| Change {
+        organization_id,
+        topic,
+        id: job_id,
+    })
+}
+
+/// What resolving the failure record of job `job_id` changes.
+pub fn resolution_change(organization_id: uuid::Uuid, job_id: uuid::Uuid) -> Change {
     Change {
         organization_id,
         topic: crate::domain::live::Topic::FailedJobs,

@@ -64,16 +64,6 @@ struct WantedMessage {
     org: Option<Uuid>,
 }
 
-/// Every topic a tab may ask for.
-const ALL_TOPICS: [Topic; 6] = [
-    Topic::Jobs,
-    Topic::Batches,
-    Topic::FailedJobs,
-    Topic::Queues,
-    Topic::ApiLogs,
-    Topic::Webhooks,
-];
-
 /// The interest of `user` asking for `topics` narrowed to `org`: an
 /// organization user may only name their own organization.
 pub fn interest_for(
@@ -92,12 +82,12 @@ pub fn interest_for(
 /// Parses `jobs,batches`; empty or absent means every topic.
 pub fn parse_topics(text: Option<&str>) -> Result<HashSet<Topic>, AppError> {
     let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
-        return Ok(ALL_TOPICS.into_iter().collect());
+        return Ok(Topic::ALL.into_iter().collect());
     };
     text.split(',')
         .map(|name| {
-            serde_json::from_value(serde_json::Value::String(name.trim().to_string()))
-                .map_err(|_| AppError::invalid(format!("Unknown live topic {:?}.", name.trim())))
+            Topic::parse(name.trim())
+                .ok_or_else(|| AppError::invalid(format!("Unknown live topic {:?}.", name.trim())))
         })
         .collect()
 }
@@ -250,7 +240,7 @@ mod tests {
             parse_topics(Some("jobs, batches")).unwrap(),
             [Topic::Jobs, Topic::Batches].into_iter().collect()
         );
-        assert_eq!(parse_topics(None).unwrap().len(), ALL_TOPICS.len());
+        assert_eq!(parse_topics(None).unwrap().len(), Topic::ALL.len());
         assert_eq!(
             parse_topics(Some("jobs,secrets")).unwrap_err().to_string(),
             "Unknown live topic \"secrets\"."

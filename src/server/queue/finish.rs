@@ -140,7 +140,7 @@ pub async fn finish(
     };
     let mut changes = live::job_changes(organization_id, id, batch_id);
     if transition.status == JobStatus::Failed {
-        changes.push(live::failure_changes(organization_id, id));
+        changes.extend(live::failure_changes(organization_id, id));
     }
     live::announce(conn, changes).await?;
     Ok(true)

@@ -67,7 +67,7 @@ pub async fn resolve(
     let changes: Vec<crate::server::live::Change> = resolved
         .iter()
         .map(|(organization_id, job_id)| {
-            crate::server::live::failure_changes(*organization_id, *job_id)
+            crate::server::live::resolution_change(*organization_id, *job_id)
         })
         .collect();
     crate::server::live::announce(tx, changes).await?;

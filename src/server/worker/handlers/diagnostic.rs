@@ -1,10 +1,13 @@
 //! `other` jobs: a diagnostic job that proves the pipeline end to end. It
 //! waits the payload's optional `delay_ms` (at most one minute, cancellable)
 //! and completes with the payload echoed, so operators can check that workers
-//! claim and finish jobs of a queue without touching any data.
+//! claim and finish jobs of a queue without touching any data. With
+//! `fail_with` it fails for good with that message instead, so they can check
+//! that failures are recorded and alerted.
 
 use super::{Handler, HandlerFuture, JobContext};
-use crate::server::queue::Outcome;
+use crate::domain::{truncated, JobErrorKind};
+use crate::server::queue::{JobError, Outcome};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
@@ -20,6 +23,8 @@ pub struct DiagnosticHandler;
 struct DiagnosticPayload {
     #[serde(default)]
     delay_ms: Option<u64>,
+    #[serde(default)]
+    fail_with: Option<String>,
 }
 
 impl Handler for DiagnosticHandler {
@@ -36,6 +41,12 @@ impl Handler for DiagnosticHandler {
                         return Outcome::Cancel("Cancelled while waiting.".into());
                     }
                 }
+            }
+            if let Some(message) = payload.fail_with {
+                return Outcome::Fail(JobError::new(
+                    JobErrorKind::Handler,
+                    format!("Diagnostic failure: {}", truncated(&message, 500)),
+                ));
             }
             Outcome::Completed(Some(json!({
                 "echo": ctx.job.payload,

@@ -1,0 +1,88 @@
+import { expect, test, type Browser, type Page } from "@playwright/test";
+import { BANK_ADMIN, NORTHWIND_VIEWER, signIn, trackErrors, waitForHydration } from "./helpers";
+
+const NORTHWIND_ADMIN = "admin@northwind.example";
+const HARBOR_VIEWER = "viewer@harbor.example";
+
+/** A signed-in tab of its own on `path`, connected to the live feed. */
+async function watching(browser: Browser, baseURL: string, email: string, path: string) {
+  const context = await browser.newContext({ baseURL });
+  const page = await context.newPage();
+  const errors = trackErrors(page);
+  await signIn(page, email);
+  await page.goto(path);
+  await waitForHydration(page);
+  await expect(page.getByTestId("live-status")).toHaveAttribute("data-state", "live");
+  return { page, errors };
+}
+
+/** Enqueues a diagnostic job through the console's form. */
+async function enqueue(page: Page, name: string, payload: string) {
+  await page.goto("/jobs/new");
+  await waitForHydration(page);
+  await page.getByTestId("job-type").selectOption("other");
+  await page.getByTestId("job-name").fill(name);
+  await page.getByTestId("job-payload").fill(payload);
+  await page.getByRole("button", { name: "Enqueue job" }).click();
+  await expect(page).toHaveURL(/\/jobs\/[0-9a-f-]{36}$/);
+}
+
+test("a job appears and completes live for its organization and the bank, and never for another organization", async ({
+  page,
+  browser,
+  baseURL,
+}) => {
+  const name = `Live check ${Date.now()}`;
+  const northwind = await watching(browser, baseURL!, NORTHWIND_VIEWER, "/jobs");
+  const bank = await watching(browser, baseURL!, BANK_ADMIN, "/jobs");
+  const harbor = await watching(browser, baseURL!, HARBOR_VIEWER, "/jobs");
+  await signIn(page, NORTHWIND_ADMIN);
+
+  await enqueue(page, name, '{"delay_ms": 1500}');
+
+  for (const viewer of [northwind.page, bank.page]) {
+    const row = viewer.getByTestId("job-row").filter({ hasText: name });
+    await expect(row).toBeVisible({ timeout: 2000 });
+    await expect(row.getByText("completed", { exact: true })).toBeVisible({ timeout: 4000 });
+  }
+  await expect(harbor.page.getByTestId("job-row").filter({ hasText: name })).toHaveCount(0);
+  for (const viewer of [northwind, bank, harbor]) expect(viewer.errors).toEqual([]);
+});
+
+test("a job's page follows its status without reloading", async ({ page }) => {
+  await signIn(page, NORTHWIND_ADMIN);
+  await enqueue(page, `Followed ${Date.now()}`, '{"delay_ms": 1000}');
+  await waitForHydration(page);
+  await expect(page.getByTestId("job-status")).toHaveText("completed", { timeout: 6000 });
+  await expect(page.getByTestId("job-result")).toContainText('"waited_ms": 1000');
+});
+
+test("a failing job raises an alert with a link, which can be dismissed", async ({ page, browser, baseURL }) => {
+  const viewer = await watching(browser, baseURL!, NORTHWIND_VIEWER, "/");
+  await signIn(page, NORTHWIND_ADMIN);
+
+  await enqueue(page, `Alert check ${Date.now()}`, '{"fail_with": "checking the alerts"}');
+
+  const alert = viewer.page.getByTestId("failure-alert");
+  await expect(alert).toContainText("A job failed.", { timeout: 4000 });
+  const jobUrl = page.url();
+  await expect(alert.getByRole("link", { name: "View" })).toHaveAttribute("href", new URL(jobUrl).pathname);
+  await alert.getByRole("button", { name: "Dismiss this alert" }).click();
+  await expect(viewer.page.getByTestId("failure-alert")).toHaveCount(0);
+  expect(viewer.errors).toEqual([]);
+});
+
+test("an older page is not moved by new jobs: a marker offers the newest", async ({ page, browser, baseURL }) => {
+  const viewer = await watching(browser, baseURL!, BANK_ADMIN, "/jobs");
+  await viewer.page.getByTestId("next-page").click();
+  await expect(viewer.page).toHaveURL(/cursor=/);
+  const firstRowBefore = await viewer.page.getByTestId("job-row").first().textContent();
+  await signIn(page, NORTHWIND_ADMIN);
+
+  await enqueue(page, `Unseen ${Date.now()}`, "{}");
+
+  await expect(viewer.page.getByTestId("unseen-changes")).toContainText("new", { timeout: 4000 });
+  expect(await viewer.page.getByTestId("job-row").first().textContent()).toEqual(firstRowBefore);
+  await viewer.page.getByTestId("unseen-changes").click();
+  await expect(viewer.page).not.toHaveURL(/cursor=/);
+});
