@@ -10,7 +10,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 use veriphy_jobs::domain::live::{LiveUpdate, Topic};
-use veriphy_jobs::server::live::Change;
+use veriphy_jobs::server::live::{Change, Hub};
 
 const NORTHWIND_VIEWER: &str = "viewer@northwind.example";
 const BANK_ADMIN: &str = "bank.admin@veriphy.example";
@@ -26,7 +26,17 @@ async fn open(
     query: &str,
     origin: Option<&str>,
 ) -> Result<Socket, u16> {
-    let url = format!("{}/ws?{query}", app.base.replacen("http", "ws", 1));
+    open_at(&app.base, cookie, query, origin).await
+}
+
+/// [`open`] on the node at `base`.
+async fn open_at(
+    base: &str,
+    cookie: &str,
+    query: &str,
+    origin: Option<&str>,
+) -> Result<Socket, u16> {
+    let url = format!("{}/ws?{query}", base.replacen("http", "ws", 1));
     let mut request = url.into_client_request().unwrap();
     request
         .headers_mut()
@@ -48,13 +58,18 @@ async fn open(
 /// Waits until the hub has `count` subscribers (the server subscribes just
 /// after the handshake).
 async fn until_subscribed(app: &TestApp, count: usize) {
+    until_hub_has(&app.hub, count).await
+}
+
+/// [`until_subscribed`] for any node's hub.
+async fn until_hub_has(hub: &Hub, count: usize) {
     for _ in 0..100 {
-        if app.hub.subscribers() == count {
+        if hub.subscribers() == count {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    panic!("{} subscribers, not {count}", app.hub.subscribers());
+    panic!("{} subscribers, not {count}", hub.subscribers());
 }
 
 /// The next batch of updates, within two seconds.
@@ -178,56 +193,6 @@ async fn a_session_signed_out_elsewhere_is_disconnected() {
 }
 
 #[tokio::test]
-async fn a_job_run_by_a_worker_of_another_process_is_seen_live_by_its_organization() {
-    use veriphy_jobs::domain::JobType;
-    use veriphy_jobs::server::db::Database;
-    use veriphy_jobs::server::queue::{self, NewJob};
-    use veriphy_jobs::server::worker::{Registry, Worker, WorkerConfig};
-    let app = spawn_app().await;
-    // an organization of its own: the worker also runs the demo's jobs
-    let organization = app.test_db.new_organization().await;
-    let cookie = signed_in(&app, BANK_ADMIN).await;
-    let mut socket = open(
-        &app,
-        &cookie,
-        &format!("topics=jobs&org={organization}"),
-        None,
-    )
-    .await
-    .unwrap();
-    until_subscribed(&app, 1).await;
-    // pools of their own, as a standalone `worker` process has
-    let elsewhere = Database::connect(app.test_db.owner.clone(), 5)
-        .await
-        .unwrap();
-    let contains = |updates: Vec<LiveUpdate>, id: Uuid| updates.iter().any(|u| u.ids.contains(&id));
-
-    let id = {
-        let mut conn = elsewhere.worker.acquire().await.unwrap();
-        queue::enqueue(
-            &mut conn,
-            &NewJob::new(organization, JobType::Other, "live", serde_json::json!({})),
-        )
-        .await
-        .unwrap()
-    };
-    assert!(contains(next_updates(&mut socket).await, id), "enqueued");
-    let worker = Worker::start(
-        elsewhere.clone(),
-        Registry::standard(),
-        WorkerConfig {
-            poll_interval: Duration::from_millis(100),
-            ..WorkerConfig::default()
-        },
-    )
-    .await
-    .unwrap();
-
-    assert!(contains(next_updates(&mut socket).await, id), "run");
-    worker.shutdown().await;
-}
-
-#[tokio::test]
 async fn a_change_announced_on_any_connection_reaches_only_its_organization_s_viewers() {
     use veriphy_jobs::server::live::announce;
     let app = spawn_app().await;
@@ -323,4 +288,63 @@ async fn a_console_action_is_seen_live_by_the_organization_s_other_viewers() {
 
     assert_eq!(status, 200);
     assert_eq!(next_updates(&mut socket).await[0].ids, vec![pending]);
+}
+
+#[tokio::test]
+async fn a_job_enqueued_through_one_node_and_run_by_a_standalone_worker_is_seen_live_on_another() {
+    use veriphy_jobs::server::db::Database;
+    use veriphy_jobs::server::worker::{Registry, Worker, WorkerConfig};
+    let node_a = spawn_app().await;
+    let node_b = node_a.other_node().await;
+    let organization = node_a.test_db.new_organization().await;
+    // sessions live in PostgreSQL: a sign-in on node A is valid on node B
+    let cookie = signed_in(&node_a, BANK_ADMIN).await;
+    let mut socket = open_at(
+        &node_b.base,
+        &cookie,
+        &format!("topics=jobs&org={organization}"),
+        None,
+    )
+    .await
+    .unwrap();
+    until_hub_has(&node_b.hub, 1).await;
+
+    let (status, body) = common::call(
+        &node_a,
+        &cookie,
+        "create_job",
+        &[
+            ("form[organization_id]", &organization.to_string()),
+            ("form[job_type]", "other"),
+            ("form[job_name]", "Across nodes"),
+            ("form[payload]", "{}"),
+            ("form[priority]", "normal"),
+            ("form[queue]", "default"),
+            ("form[max_attempts]", "3"),
+            ("form[run_at]", ""),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let id: Uuid = serde_json::from_value(body).unwrap();
+    assert!(
+        next_updates(&mut socket).await[0].ids.contains(&id),
+        "enqueued"
+    );
+    let worker_process = Database::connect(node_a.test_db.owner.clone(), 5)
+        .await
+        .unwrap();
+    let worker = Worker::start(
+        worker_process,
+        Registry::standard(),
+        WorkerConfig {
+            poll_interval: Duration::from_millis(100),
+            ..WorkerConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    assert!(next_updates(&mut socket).await[0].ids.contains(&id), "run");
+    worker.shutdown().await;
 }

@@ -57,7 +57,9 @@ test("a batch is created from pasted recipients", async ({ page }) => {
   await page.getByTestId("batch-recipients").fill("email,name\nada@bank.example,Ada\nbo@bank.example,\"Bo, Jr\"\n");
   await expect(page.getByTestId("batch-summary")).toHaveText("2 recipients");
   await page.getByRole("button", { name: "Create batch" }).click();
-  await expect(page).toHaveURL(/\/jobs\?batch=/);
+  await expect(page).toHaveURL(/\/batches\/[0-9a-f-]{36}$/);
+  await expect(page.getByRole("heading", { name: "Statement run from the console" })).toBeVisible();
+  await expect(page.getByTestId("batch-total")).toHaveText("2");
   await expect(page.getByTestId("job-row")).toHaveCount(2);
   await expect(page.getByTestId("job-row").first()).toContainText("Statement run from the console");
 });
@@ -78,7 +80,7 @@ test("a batch is created from an uploaded CSV file", async ({ page }) => {
   await expect(page.getByTestId("batch-recipients")).toHaveValue(/holder4@bank\.example,Holder 4,\*1004/);
   await expect(page.getByTestId("batch-summary")).toHaveText("4 recipients");
   await page.getByRole("button", { name: "Create batch" }).click();
-  await expect(page).toHaveURL(/\/jobs\?batch=/);
+  await expect(page).toHaveURL(/\/batches\/[0-9a-f-]{36}$/);
   await expect(page.getByTestId("job-row")).toHaveCount(4);
 
   // a file with a bad row is refused with its row number, like pasted text

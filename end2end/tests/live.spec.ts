@@ -86,3 +86,26 @@ test("an older page is not moved by new jobs: a marker offers the newest", async
   await viewer.page.getByTestId("unseen-changes").click();
   await expect(viewer.page).not.toHaveURL(/cursor=/);
 });
+
+test("a batch's page follows its progress while someone else cancels it", async ({ page, browser, baseURL }) => {
+  await signIn(page, NORTHWIND_ADMIN);
+  await page.goto("/batches/new");
+  await waitForHydration(page);
+  const name = `Live batch ${Date.now()}`;
+  await page.getByTestId("batch-name").fill(name);
+  await page.getByTestId("batch-subject").fill("Your statement");
+  await page.getByTestId("batch-recipients").fill("email,name\nada@bank.example,Ada\nbo@bank.example,Bo\n");
+  await page.getByRole("button", { name: "Create batch" }).click();
+  await expect(page).toHaveURL(/\/batches\/[0-9a-f-]{36}$/);
+  const batchPath = new URL(page.url()).pathname;
+  const viewer = await watching(browser, baseURL!, NORTHWIND_VIEWER, batchPath);
+  await expect(viewer.page.getByTestId("batch-percent")).toHaveText("0%");
+
+  await page.goto("/batches");
+  await waitForHydration(page);
+  await page.getByTestId("batch-row").filter({ hasText: name }).getByTestId("cancel-batch").click();
+
+  await expect(viewer.page.getByTestId("batch-percent")).toHaveText("100%", { timeout: 4000 });
+  await expect(viewer.page.getByTestId("batch-filter-cancelled")).toContainText("2");
+  expect(viewer.errors).toEqual([]);
+});

@@ -24,6 +24,20 @@ pub async fn list_batches(#[server(default)] query: ListQuery) -> Result<Page<Ba
     .await
 }
 
+/// One batch's counters and times.
+#[server(endpoint = "batch_detail")]
+pub async fn batch_detail(id: uuid::Uuid) -> Result<crate::domain::BatchDetail, AppError> {
+    use crate::server::auth::require_caller;
+    use crate::server::repo::batches;
+    let caller = require_caller().await?;
+    let mut tx = caller.begin().await?;
+    let detail = batches::detail(&mut tx, caller.organization_filter(None), id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    Ok(detail)
+}
+
 /// Cancels a batch: its pending jobs are cancelled, running ones finish.
 #[server(endpoint = "cancel_batch")]
 pub async fn cancel_batch(id: uuid::Uuid) -> Result<String, AppError> {

@@ -63,6 +63,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("documents/new") view=pages::documents::UploadDocumentPage/>
                     <Route path=path!("queues") view=pages::queues::QueuesPage/>
                     <Route path=path!("batches") view=pages::batches::BatchesPage/>
+                    <Route path=path!("batches/:id") view=pages::batches::BatchDetailPage/>
                     <Route path=path!("failed-jobs") view=pages::failed_jobs::FailedJobsPage/>
                     <Route path=path!("api-logs") view=pages::api_logs::ApiLogsPage/>
                     <Route path=path!("webhooks") view=pages::webhooks::WebhooksPage/>

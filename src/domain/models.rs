@@ -90,6 +90,64 @@ pub struct BatchRow {
     pub created_at: DateTime<Utc>,
 }
 
+/// Everything a batch's page shows: its counters and times, and what they
+/// say of the run (duration, throughput, failure share).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct BatchDetail {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub organization_name: String,
+    pub batch_name: String,
+    pub total_jobs: i32,
+    /// Not finished yet (pending or running).
+    pub pending_jobs: i32,
+    pub running_jobs: i32,
+    pub processed_jobs: i32,
+    pub failed_jobs: i32,
+    pub cancelled_jobs: i32,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
+    pub status: JobStatus,
+    /// Percent finished, 0–100.
+    pub progress: f64,
+    pub created_at: DateTime<Utc>,
+    /// When its first job started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When its last job finished.
+    pub completed_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    /// The database's clock when this was read (durations of running
+    /// batches count up to it, the same on server and browser).
+    pub read_at: DateTime<Utc>,
+}
+
+impl BatchDetail {
+    /// From its first start to its end (or to now while it runs).
+    pub fn duration(&self) -> Option<chrono::Duration> {
+        let started = self.started_at?;
+        Some(self.completed_at.unwrap_or(self.read_at) - started)
+    }
+
+    /// Finished jobs (completed, failed or cancelled) per second of its
+    /// duration.
+    pub fn jobs_per_second(&self) -> Option<f64> {
+        let seconds = self.duration()?.num_milliseconds() as f64 / 1000.0;
+        let finished = self.total_jobs - self.pending_jobs;
+        (seconds > 0.0).then(|| f64::from(finished) / seconds)
+    }
+
+    /// Failed jobs among finished ones, 0–1.
+    pub fn failure_share(&self) -> Option<f64> {
+        let finished = self.total_jobs - self.pending_jobs;
+        (finished > 0).then(|| f64::from(self.failed_jobs) / f64::from(finished))
+    }
+
+    /// Jobs waiting to start.
+    pub fn waiting_jobs(&self) -> i32 {
+        self.pending_jobs - self.running_jobs
+    }
+}
+
 /// One row of the Failed jobs tab.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
@@ -400,6 +458,44 @@ pub struct AttemptRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn batch(total: i32, pending: i32, failed: i32, seconds: i64, done: bool) -> BatchDetail {
+        let started = Utc::now() - chrono::Duration::seconds(600);
+        let end = started + chrono::Duration::seconds(seconds);
+        BatchDetail {
+            id: Uuid::nil(),
+            organization_id: Uuid::nil(),
+            organization_name: "Northwind".into(),
+            batch_name: "Statements".into(),
+            total_jobs: total,
+            pending_jobs: pending,
+            running_jobs: 0,
+            processed_jobs: total - pending - failed,
+            failed_jobs: failed,
+            cancelled_jobs: 0,
+            status: JobStatus::Running,
+            progress: 0.0,
+            created_at: started,
+            started_at: Some(started),
+            completed_at: done.then_some(end),
+            cancelled_at: None,
+            read_at: end,
+        }
+    }
+
+    #[test]
+    fn a_batch_s_throughput_counts_finished_jobs_over_its_duration() {
+        let running = batch(100, 40, 6, 30, false);
+        assert_eq!(running.duration(), Some(chrono::Duration::seconds(30)));
+        assert_eq!(running.jobs_per_second(), Some(2.0));
+        assert_eq!(running.failure_share(), Some(0.1));
+        let not_started = BatchDetail {
+            started_at: None,
+            ..batch(10, 10, 0, 0, false)
+        };
+        assert_eq!(not_started.jobs_per_second(), None);
+        assert_eq!(not_started.failure_share(), None);
+    }
 
     #[test]
     fn tenants_see_the_error_but_not_the_infrastructure() {

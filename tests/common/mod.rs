@@ -158,16 +158,24 @@ pub async fn spawn_app_with(
     )
     .await
     .expect("demo data");
+    let mut config = veriphy_jobs::server::config::Config::defaults();
+    config.in_process_worker = false;
+    configure(&mut config);
+    let (base, hub) = serve(test_db.db.clone(), &config).await;
+    TestApp { base, test_db, hub }
+}
+
+/// Serves the console on `db` at a free port: its address and its hub.
+async fn serve(
+    db: Database,
+    config: &veriphy_jobs::server::config::Config,
+) -> (String, veriphy_jobs::server::live::Hub) {
     let options = leptos::config::LeptosOptions::builder()
         .output_name("veriphy-jobs")
         .site_root("target/site")
         .build();
-    let mut config = veriphy_jobs::server::config::Config::defaults();
-    config.in_process_worker = false;
-    configure(&mut config);
     let hub = veriphy_jobs::server::live::Hub::new();
-    let app =
-        veriphy_jobs::server::http::router(test_db.db.clone(), &config, options, None, hub.clone());
+    let app = veriphy_jobs::server::http::router(db, config, options, None, hub.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -180,14 +188,30 @@ pub async fn spawn_app_with(
         .await
         .expect("serve");
     });
-    TestApp {
-        base: format!("http://{addr}"),
-        test_db,
-        hub,
-    }
+    (format!("http://{addr}"), hub)
+}
+
+/// A second web node on the same database, with pools and a hub of its own
+/// (as another `serve` process has).
+pub struct OtherNode {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// Its live-console hub.
+    pub hub: veriphy_jobs::server::live::Hub,
 }
 
 impl TestApp {
+    /// Starts another node on this app's database.
+    pub async fn other_node(&self) -> OtherNode {
+        let db = Database::connect(self.test_db.owner.clone(), 5)
+            .await
+            .expect("pools");
+        let mut config = veriphy_jobs::server::config::Config::defaults();
+        config.in_process_worker = false;
+        let (base, hub) = serve(db, &config).await;
+        OtherNode { base, hub }
+    }
+
     /// A client without redirects or cookie jar: tests handle cookies by hand.
     pub fn client(&self) -> reqwest::Client {
         reqwest::Client::builder()

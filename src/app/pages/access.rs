@@ -8,7 +8,7 @@ use crate::api::access::{
 use crate::app::components::action_result::load_error;
 use crate::app::components::action_result::ActionResult;
 use crate::app::components::list_table::ListTable;
-use crate::app::components::time::format_optional;
+use crate::app::components::time::OptionalTime;
 use crate::domain::{CurrentUser, OrganizationAccess, UserAccess};
 use leptos::prelude::*;
 
@@ -134,7 +134,7 @@ fn user_row(
             <td>{row.role.replace('_', " ")}</td>
             <td>{row.organization_name.clone().unwrap_or_else(|| "Bank".into())}</td>
             <td>{state_badge(row.is_active)}</td>
-            <td>{format_optional(&row.last_login_at)}</td>
+            <td><OptionalTime at=row.last_login_at/></td>
             <td class="num">{row.open_sessions}</td>
             <td>
                 {if is_me {

@@ -7,7 +7,7 @@ use crate::api::auth::ChangePassword;
 use crate::app::components::action_result::load_error;
 use crate::app::components::action_result::ActionResult;
 use crate::app::components::list_table::ListTable;
-use crate::app::components::time::format_time;
+use crate::app::components::time::{format_time, Time};
 use crate::domain::{CurrentUser, SessionRow};
 use leptos::prelude::*;
 
@@ -61,8 +61,8 @@ fn session_row(row: SessionRow, sign_out: ServerAction<SignOutSession>) -> impl 
     let label = format!("Sign out the session signed in at {signed_in}");
     view! {
         <tr data-testid="session-row">
-            <td>{signed_in.clone()}</td>
-            <td>{format_time(&row.last_seen_at)}</td>
+            <td><Time at=row.created_at/></td>
+            <td><Time at=row.last_seen_at/></td>
             <td>{row.ip_address.unwrap_or_else(|| "—".into())}</td>
             <td class="user-agent">{row.user_agent.unwrap_or_else(|| "—".into())}</td>
             <td>

@@ -3,7 +3,7 @@
 use crate::api::api_logs::list_api_logs;
 use crate::app::components::badge::Badge;
 use crate::app::components::list_page::ListPage;
-use crate::app::components::time::format_time;
+use crate::app::components::time::Time;
 use crate::domain::ApiLogRow;
 use leptos::prelude::*;
 
@@ -37,7 +37,7 @@ fn api_log_row(call: ApiLogRow, show_org: bool) -> AnyView {
             <td class="num">{call.status_code.map(|c| c.to_string()).unwrap_or_else(|| "—".into())}</td>
             <td class="num">{call.response_time.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "—".into())}</td>
             <td class="num">{call.retry_count}</td>
-            <td class="time">{format_time(&call.created_at)}</td>
+            <td class="time"><Time at=call.created_at/></td>
         </tr>
     }
     .into_any()

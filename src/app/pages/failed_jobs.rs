@@ -5,7 +5,7 @@ use crate::app::components::action_result::ActionResult;
 use crate::app::components::badge::Badge;
 use crate::app::components::list_page::{refresh_on_success, report_row_action, ListPage};
 use crate::app::components::selection::Selection;
-use crate::app::components::time::format_time;
+use crate::app::components::time::Time;
 use crate::domain::{CurrentUser, FailedJobRow};
 use leptos::prelude::*;
 
@@ -48,7 +48,7 @@ fn failed_row(failure: FailedJobRow, show_org: bool, selection: Option<Selection
             </td>
             <td><Badge word=state/></td>
             <td class="num">{format!("{}/{}", failure.retry_count, failure.max_retries)}</td>
-            <td class="time">{format_time(&failure.failed_at)}</td>
+            <td class="time"><Time at=failure.failed_at/></td>
             <td class="actions">{(!failure.is_resolved).then(|| view! { <FailureActions id=failure.id/> })}</td>
         </tr>
     }

@@ -10,7 +10,7 @@ use crate::app::components::list_page::{refresh_on_success, FilterField, FilterK
 use crate::app::components::organization_picker::OrganizationPicker;
 use crate::app::components::query::list_query;
 use crate::app::components::selection::Selection;
-use crate::app::components::time::format_time;
+use crate::app::components::time::{format_time, Time};
 use crate::domain::{
     CurrentUser, JobAction, JobDetail, JobRow, JobType, ListQuery, NewJobForm, Priority,
 };
@@ -108,7 +108,8 @@ pub fn JobsPage() -> impl IntoView {
     }
 }
 
-fn job_row(job: JobRow, show_org: bool, selection: Option<Selection>) -> AnyView {
+/// One `<tr>` of a jobs table (the Jobs tab, a batch's page).
+pub(crate) fn job_row(job: JobRow, show_org: bool, selection: Option<Selection>) -> AnyView {
     let waiting = (job.status == crate::domain::JobStatus::Pending)
         .then(|| job.job_type.waiting_reason())
         .flatten();
@@ -127,7 +128,7 @@ fn job_row(job: JobRow, show_org: bool, selection: Option<Selection>) -> AnyView
             <td><Badge word=job.priority.as_str()/></td>
             <td>{job.queue.clone()}</td>
             <td class="num">{format!("{}/{}", job.attempts, job.max_attempts)}</td>
-            <td class="time">{format_time(&job.created_at)}</td>
+            <td class="time"><Time at=job.created_at/></td>
         </tr>
     }
     .into_any()
@@ -410,8 +411,8 @@ fn job_view(job: JobDetail, can_write: bool, act: ServerAction<JobActionFn>) -> 
             <dt>"Attempts"</dt><dd>{format!("{} of {}", job.attempts, job.max_attempts)}</dd>
             <dt>"Timeout"</dt><dd>{format!("{} s", job.timeout_seconds)}</dd>
             <dt>"Batch"</dt><dd>{job.batch_name.clone().unwrap_or_else(|| "—".into())}</dd>
-            <dt>"Created"</dt><dd>{format_time(&job.created_at)}</dd>
-            <dt>"Runs at"</dt><dd>{format_time(&job.available_at)}</dd>
+            <dt>"Created"</dt><dd><Time at=job.created_at/></dd>
+            <dt>"Runs at"</dt><dd><Time at=job.available_at/></dd>
             <dt>"Started"</dt><dd>{time(&job.started_at)}</dd>
             <dt>"Completed"</dt><dd>{time(&job.completed_at)}</dd>
             <dt>"Failed"</dt><dd>{time(&job.failed_at)}</dd>
@@ -449,7 +450,7 @@ fn job_view(job: JobDetail, can_write: bool, act: ServerAction<JobActionFn>) -> 
                                 <td><code>{a.kind.map(|k| k.as_str()).unwrap_or("—")}</code></td>
                                 <td class="error-text">{a.error.unwrap_or_default()}</td>
                                 <td class="time">{time(&a.started_at)}</td>
-                                <td class="time">{format_time(&a.finished_at)}</td>
+                                <td class="time"><Time at=a.finished_at/></td>
                             </tr>
                         }).collect_view()}
                     </tbody>

@@ -3,7 +3,7 @@
 use crate::api::webhooks::list_webhooks;
 use crate::app::components::badge::Badge;
 use crate::app::components::list_page::ListPage;
-use crate::app::components::time::format_optional;
+use crate::app::components::time::OptionalTime;
 use crate::domain::WebhookRow;
 use leptos::prelude::*;
 
@@ -36,8 +36,8 @@ fn webhook_row(hook: WebhookRow, show_org: bool) -> AnyView {
             <td><Badge word=hook.status.as_str()/></td>
             <td class="endpoint">{hook.webhook_url.clone()}</td>
             <td class="num">{hook.failure_count}</td>
-            <td class="time">{format_optional(&hook.last_success_at)}</td>
-            <td class="time">{format_optional(&hook.last_failure_at)}</td>
+            <td class="time"><OptionalTime at=hook.last_success_at/></td>
+            <td class="time"><OptionalTime at=hook.last_failure_at/></td>
         </tr>
     }
     .into_any()

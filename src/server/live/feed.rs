@@ -134,6 +134,21 @@ pub fn decode(payload: &str) -> Announcement {
     announcement
 }
 
+/// A common table expression named `announced` that announces the payloads
+/// bound as parameter `$param` (a `text[]`, from [`encode`]) once the CTE
+/// `after` has rows: a writing statement announces what it wrote in the
+/// same round trip and the same commit. (A NOTIFY gives its transaction an
+/// id, so a NOTIFY of its own would cost a commit of its own.)
+pub fn announced_cte(after: &str, param: usize) -> String {
+    format!(
+        "announced as (
+           select count(pg_notify('{CHANNEL}', p)) as n
+           from unnest(${param}::text[]) as p
+           where exists (select 1 from {after})
+         )"
+    )
+}
+
 /// Announces `announcement` on `conn`: within the caller's transaction, the
 /// NOTIFY is delivered at its commit (and never if it rolls back).
 pub async fn announce(
@@ -149,6 +164,28 @@ pub async fn announce(
         .bind(&payloads)
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// Announces, in a transaction of its own, what a statement that already
+/// committed changed (the claim). Its commit does not wait for the disk: a
+/// lost announcement costs viewers a reload, never data.
+pub async fn announce_committed(
+    conn: &mut PgConnection,
+    announcement: impl Into<Announcement>,
+) -> Result<(), sqlx::Error> {
+    let payloads = encode(&announcement.into());
+    if payloads.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "select set_config('synchronous_commit', 'off', true), count(pg_notify($1, payload))
+         from unnest($2::text[]) as p (payload)",
+    )
+    .bind(CHANNEL)
+    .bind(&payloads)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

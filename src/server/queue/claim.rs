@@ -90,16 +90,23 @@ pub async fn claim(
             .bind(request.lease_token)
             .bind(request.worker_id)
             .bind(request.lease.as_secs_f64())
-            .fetch_all(&mut *conn)
+            .fetch_all(conn)
             .await?;
     jobs.sort_by_key(ClaimedJob::claim_order);
-    // Its own statement: the claim has committed (a claim is one statement).
-    live::announce(
-        conn,
-        jobs.iter()
-            .flat_map(|job| live::job_changes(job.organization_id, job.id, job.batch_id))
-            .collect::<Vec<_>>(),
-    )
-    .await?;
     Ok(jobs)
+}
+
+/// Tells live viewers of claimed jobs: after their handlers started (off
+/// the path from claim to start), in a transaction of its own.
+pub async fn announce_claimed(
+    conn: &mut PgConnection,
+    jobs: &[(Uuid, Uuid, Option<Uuid>)],
+) -> Result<(), sqlx::Error> {
+    let changes: Vec<live::Change> = jobs
+        .iter()
+        .flat_map(|(organization_id, id, batch_id)| {
+            live::job_changes(*organization_id, *id, *batch_id)
+        })
+        .collect();
+    live::feed::announce_committed(conn, changes).await
 }

@@ -89,16 +89,28 @@ pub async fn enqueue_many(
     let timeouts: Vec<i32> = jobs.iter().map(|j| j.timeout_seconds).collect();
     let batches: Vec<Option<Uuid>> = jobs.iter().map(|j| j.batch_id).collect();
     let creators: Vec<Option<Uuid>> = jobs.iter().map(|j| j.created_by).collect();
-    sqlx::query(
-        "insert into jobs (id, organization_id, job_type, job_name, payload, priority, queue,
+    let changes: Vec<live::Change> = jobs
+        .iter()
+        .zip(&ids)
+        .flat_map(|(job, id)| live::job_changes(job.organization_id, *id, job.batch_id))
+        .collect();
+    let notices = live::feed::encode(&changes.into());
+    sqlx::query(&format!(
+        "with inserted as (
+         insert into jobs (id, organization_id, job_type, job_name, payload, priority, queue,
                            max_attempts, available_at, timeout_seconds, batch_id, created_by)
          select id, organization_id, job_type, job_name, payload, priority, queue,
                 max_attempts, coalesce(available_at, now()), timeout_seconds, batch_id, created_by
          from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::text[],
                      $7::text[], $8::int[], $9::timestamptz[], $10::int[], $11::uuid[], $12::uuid[])
            as n (id, organization_id, job_type, job_name, payload, priority, queue,
-                 max_attempts, available_at, timeout_seconds, batch_id, created_by)",
-    )
+                 max_attempts, available_at, timeout_seconds, batch_id, created_by)
+         returning id
+         ),
+         {}
+         select n from announced",
+        live::feed::announced_cte("inserted", 13)
+    ))
     .bind(&ids)
     .bind(&organizations)
     .bind(column(|j| j.job_type.as_str()))
@@ -111,13 +123,8 @@ pub async fn enqueue_many(
     .bind(&timeouts)
     .bind(&batches)
     .bind(&creators)
-    .execute(&mut *conn)
+    .bind(&notices)
+    .execute(conn)
     .await?;
-    let changes: Vec<live::Change> = jobs
-        .iter()
-        .zip(&ids)
-        .flat_map(|(job, id)| live::job_changes(job.organization_id, *id, job.batch_id))
-        .collect();
-    live::announce(conn, changes).await?;
     Ok(ids)
 }

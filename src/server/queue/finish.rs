@@ -51,7 +51,14 @@ pub async fn complete_many(
     let finished: Vec<DateTime<Utc>> = completions.iter().map(|c| c.finished_at).collect();
     let results: Vec<Option<&serde_json::Value>> =
         completions.iter().map(|c| c.result.as_ref()).collect();
-    let written: Vec<Uuid> = sqlx::query_scalar(
+    // Announced as a whole once any was written (a job whose lease was lost
+    // meanwhile is announced too: its viewers reload and see where it is).
+    let announcement: Vec<Change> = completions
+        .iter()
+        .flat_map(|c| live::job_changes(c.organization_id, c.id, c.batch_id))
+        .collect();
+    let payloads = live::feed::encode(&announcement.into());
+    sqlx::query_scalar(&format!(
         "with done as (
            update jobs j set
              status = 'completed',
@@ -77,37 +84,51 @@ pub async fn complete_many(
              resolution = 'Completed on a later attempt.'
            from done
            where f.job_id = done.id and not f.is_resolved
-         )
-         select id from done",
-    )
+         ),
+         {}
+         select done.id from done cross join announced",
+        live::feed::announced_cte("done", 6)
+    ))
     .bind(&ids)
     .bind(&tokens)
     .bind(&started)
     .bind(&finished)
     .bind(&results)
-    .fetch_all(&mut *conn)
-    .await?;
-    let is_written: std::collections::HashSet<&Uuid> = written.iter().collect();
-    let changes: Vec<Change> = completions
-        .iter()
-        .filter(|c| is_written.contains(&c.id))
-        .flat_map(|c| live::job_changes(c.organization_id, c.id, c.batch_id))
-        .collect();
-    live::announce(conn, changes).await?;
-    Ok(written)
+    .bind(&payloads)
+    .fetch_all(conn)
+    .await
+}
+
+/// The job an outcome is written for.
+#[derive(Debug, Clone, Copy)]
+pub struct HeldJob {
+    /// Job id.
+    pub id: Uuid,
+    /// The holder's lease token.
+    pub lease_token: Uuid,
+    /// Whose job it is.
+    pub organization_id: Uuid,
+    /// Its batch.
+    pub batch_id: Option<Uuid>,
 }
 
 /// Applies one non-success transition; `false` if the lease was lost. Live
-/// viewers are told of the change (and of a failure record it opened).
+/// viewers are told of the change (and of a failure record it opened) in
+/// the same statement.
 pub async fn finish(
     conn: &mut PgConnection,
-    id: Uuid,
-    lease_token: Uuid,
+    job: HeldJob,
     started_at: DateTime<Utc>,
     transition: &Transition,
 ) -> Result<bool, sqlx::Error> {
-    let written: Option<(Uuid, Option<Uuid>)> = sqlx::query_as(
-        "update jobs set
+    let mut changes = live::job_changes(job.organization_id, job.id, job.batch_id);
+    if transition.status == JobStatus::Failed {
+        changes.extend(live::failure_changes(job.organization_id, job.id));
+    }
+    let payloads = live::feed::encode(&changes.into());
+    let written: i64 = sqlx::query_scalar(&format!(
+        "with updated as (
+         update jobs set
            status = $3,
            started_at = $4,
            available_at = coalesce($5, available_at),
@@ -122,10 +143,14 @@ pub async fn finish(
            locked_by = null,
            updated_at = now()
          where id = $1 and lease_token = $2
-         returning organization_id, batch_id",
-    )
-    .bind(id)
-    .bind(lease_token)
+         returning id
+         ),
+         {}
+         select count(*) from updated cross join announced",
+        live::feed::announced_cte("updated", 10)
+    ))
+    .bind(job.id)
+    .bind(job.lease_token)
     .bind(transition.status.as_str())
     .bind(started_at)
     .bind(transition.available_at)
@@ -133,17 +158,10 @@ pub async fn finish(
     .bind(transition.error_message.as_deref())
     .bind(transition.error_details.as_ref())
     .bind(sqlx::types::Json(&transition.log_entry))
-    .fetch_optional(&mut *conn)
+    .bind(&payloads)
+    .fetch_one(conn)
     .await?;
-    let Some((organization_id, batch_id)) = written else {
-        return Ok(false);
-    };
-    let mut changes = live::job_changes(organization_id, id, batch_id);
-    if transition.status == JobStatus::Failed {
-        changes.extend(live::failure_changes(organization_id, id));
-    }
-    live::announce(conn, changes).await?;
-    Ok(true)
+    Ok(written == 1)
 }
 
 /// Hands held jobs back without spending their attempt (graceful shutdown,

@@ -155,6 +155,6 @@ pub async fn rescue(conn: &mut PgConnection, limit: i64) -> Result<Rescued, sqlx
         }
     }
     // Rare, and of few jobs: their organizations' viewers reload.
-    live::announce(conn, touched).await?;
+    live::feed::announce_committed(conn, touched).await?;
     Ok(rescued)
 }

@@ -1,6 +1,6 @@
 //! SQL for job batches.
 
-use crate::domain::{BatchRow, Cursor, JobStatus};
+use crate::domain::{BatchDetail, BatchRow, Cursor, JobStatus};
 use crate::server::db::{list, Tx};
 use uuid::Uuid;
 
@@ -25,6 +25,26 @@ pub async fn list(
     );
     list::page(&mut query, "b", cursor);
     query.build_query_as().fetch_all(&mut **tx).await
+}
+
+/// One batch with its times, if visible in `organization` (any, for `None`).
+pub async fn detail(
+    tx: &mut Tx,
+    organization: Option<Uuid>,
+    id: Uuid,
+) -> Result<Option<BatchDetail>, sqlx::Error> {
+    sqlx::query_as(
+        "select b.id, b.organization_id, o.name as organization_name, b.batch_name,
+                b.total_jobs, b.pending_jobs, b.running_jobs, b.processed_jobs, b.failed_jobs,
+                b.cancelled_jobs, b.status, b.progress::float8 as progress, b.created_at,
+                b.started_at, b.completed_at, b.cancelled_at, now() as read_at
+         from job_batches b join organizations o on o.id = b.organization_id
+         where b.id = $1 and ($2::uuid is null or b.organization_id = $2)",
+    )
+    .bind(id)
+    .bind(organization)
+    .fetch_optional(&mut **tx)
+    .await
 }
 
 /// The batch's organization and status, locked for an action.

@@ -109,21 +109,24 @@ async fn claim_batch(
 ) -> Result<usize, sqlx::Error> {
     let lease_token = Uuid::new_v4();
     shared.lease_book().begin(lease_token);
-    let claimed = async {
-        let mut conn = shared.db.worker.acquire().await?;
-        queue::claim(
-            &mut conn,
-            &ClaimRequest {
-                queue: &runner.name,
-                job_types: &shared.job_types,
-                limit: limit as i64,
-                worker_id: &shared.config.worker_id,
-                lease_token,
-                lease: shared.config.lease,
-            },
-        )
-        .await
-    }
+    let mut conn = match shared.db.worker.acquire().await {
+        Ok(conn) => conn,
+        Err(error) => {
+            shared.lease_book().abandon_claim(lease_token);
+            return Err(error);
+        }
+    };
+    let claimed = queue::claim(
+        &mut conn,
+        &ClaimRequest {
+            queue: &runner.name,
+            job_types: &shared.job_types,
+            limit: limit as i64,
+            worker_id: &shared.config.worker_id,
+            lease_token,
+            lease: shared.config.lease,
+        },
+    )
     .await;
     // The statement may have committed before the error reached us (a lost
     // connection): its lease row, if any, is left to expire, and the rescuer
@@ -132,12 +135,20 @@ async fn claim_batch(
     let count = jobs.len();
     shared.lease_book().claimed(lease_token, count);
     runner.claimed(count);
+    let claimed: Vec<(Uuid, Uuid, Option<Uuid>)> = jobs
+        .iter()
+        .map(|job| (job.organization_id, job.id, job.batch_id))
+        .collect();
     for job in jobs {
         let signal = StopSignal::new(&shared.abandon);
         shared.held.hold(job.id, lease_token, signal.clone());
         shared
             .jobs
             .spawn(run_job(shared.clone(), runner.clone(), job, signal));
+    }
+    // Viewers learn of the claim once its handlers are running.
+    if let Err(error) = queue::announce_claimed(&mut conn, &claimed).await {
+        tracing::warn!(error = %crate::server::db::loggable(&error), "could not announce claimed jobs");
     }
     Ok(count)
 }

@@ -6,7 +6,9 @@
 use super::lease_book::LeaseBook;
 use crate::domain::JobErrorKind;
 use crate::server::db::{loggable, Database};
-use crate::server::queue::{self, Attempt, Completion, JobError, Outcome, RetryPolicy, Transition};
+use crate::server::queue::{
+    self, Attempt, Completion, HeldJob, JobError, Outcome, RetryPolicy, Transition,
+};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -95,8 +97,12 @@ async fn write_one(db: &Database, completion: &Completion) -> bool {
                 let mut conn = db.worker.acquire().await?;
                 queue::finish(
                     &mut conn,
-                    completion.id,
-                    completion.lease_token,
+                    HeldJob {
+                        id: completion.id,
+                        lease_token: completion.lease_token,
+                        organization_id: completion.organization_id,
+                        batch_id: completion.batch_id,
+                    },
                     completion.started_at,
                     &transition,
                 )

@@ -163,7 +163,13 @@ async fn write_transition(
     for attempt in 0..5u32 {
         let result = async {
             let mut conn = shared.db.worker.acquire().await?;
-            queue::finish(&mut conn, job.id, job.lease_token, started_at, transition).await
+            let held = queue::HeldJob {
+                id: job.id,
+                lease_token: job.lease_token,
+                organization_id: job.organization_id,
+                batch_id: job.batch_id,
+            };
+            queue::finish(&mut conn, held, started_at, transition).await
         }
         .await;
         match result {
