@@ -1,8 +1,9 @@
 //! The browser's end of the live console: one websocket per tab to `/ws`,
 //! told which topics the current view shows; updates land in [`LiveFeed`],
 //! which views watch with [`on_live_change`]. The connection reconnects
-//! with growing, jittered delays, pauses while the tab is hidden, and after
-//! any gap asks every view to reload (what changed meanwhile was not sent).
+//! with growing, jittered delays, pauses while the tab is hidden, and each
+//! time it opens asks every view to reload (what changed since the view was
+//! read, before the connection or during a gap, was sent to nobody).
 
 use crate::domain::live::{LiveUpdate, Topic};
 use leptos::prelude::*;
@@ -215,7 +216,7 @@ pub fn LiveIndicator() -> impl IntoView {
     let state = move || feed.connection.get();
     view! {
         <span class="live-indicator" data-testid="live-status" data-state=move || state().as_str()
-            role="status" aria-live="polite">
+            aria-live="polite">
             <span class="dot" aria-hidden="true"></span>
             {move || state().label()}
         </span>
@@ -312,8 +313,6 @@ mod browser {
         socket: Option<web_sys::WebSocket>,
         /// failed attempts since the last open connection
         attempts: u32,
-        /// a connection was open before: the next open follows a gap
-        was_open: bool,
         /// what the view shows: sent on open and on every navigation
         wanted: String,
     }
@@ -390,18 +389,17 @@ mod browser {
             let state = state.clone();
             let socket = socket.clone();
             Closure::<dyn FnMut()>::new(move || {
-                let (wanted, after_gap) = {
+                let wanted = {
                     let mut s = state.borrow_mut();
-                    let after_gap = s.was_open;
                     s.attempts = 0;
-                    s.was_open = true;
-                    (s.wanted.clone(), after_gap)
+                    s.wanted.clone()
                 };
                 let _ = socket.send_with_str(&wanted);
                 feed.connection.set(Connection::Live);
-                if after_gap {
-                    feed.reload_everything();
-                }
+                // What the page shows was read before this connection
+                // existed (the server's render, or before a gap): whatever
+                // changed in between was sent to nobody, so views reload.
+                feed.reload_everything();
             })
         };
         let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
@@ -477,7 +475,6 @@ mod browser {
                 }
                 feed.connection.set(Connection::Paused);
             } else if state.borrow().socket.is_none() {
-                state.borrow_mut().was_open = true;
                 connect(&state, feed);
             }
         });

@@ -133,7 +133,7 @@ where
             <div class="list-notice" data-testid="list-notice">
                 {move || notice.0.get().map(outcome_view)}
             </div>
-            <div class="live-marker" role="status" aria-live="polite">
+            <div class="live-marker" aria-live="polite">
                 {move || {
                     unseen
                         .get()

@@ -40,25 +40,29 @@ pub fn relative_age(at: &DateTime<Utc>, now: &DateTime<Utc>) -> String {
 
 /// The browser's clock, ticking every 30 s, shared by every [`Time`] of the
 /// tab; `None` on the server and until the page has hydrated.
-fn clock() -> Option<RwSignal<Option<DateTime<Utc>>>> {
+fn clock() -> Option<ArcRwSignal<Option<DateTime<Utc>>>> {
     #[cfg(feature = "hydrate")]
     {
         thread_local! {
-            static CLOCK: std::cell::OnceCell<RwSignal<Option<DateTime<Utc>>>> =
+            static CLOCK: std::cell::OnceCell<ArcRwSignal<Option<DateTime<Utc>>>> =
                 const { std::cell::OnceCell::new() };
         }
         Some(CLOCK.with(|cell| {
-            *cell.get_or_init(|| {
-                // created outside any owner: it lives as long as the tab
-                let now = RwSignal::new(None);
+            cell.get_or_init(|| {
+                // reference-counted, not owned by the component that happened
+                // to create it: it lives as long as the tab
+                let now = ArcRwSignal::new(None);
                 // starts after hydration, so the first render matches the server's
-                request_animation_frame(move || now.set(Some(Utc::now())));
+                let first = now.clone();
+                request_animation_frame(move || first.set(Some(Utc::now())));
+                let ticking = now.clone();
                 let _ = set_interval_with_handle(
-                    move || now.set(Some(Utc::now())),
+                    move || ticking.set(Some(Utc::now())),
                     std::time::Duration::from_secs(30),
                 );
                 now
             })
+            .clone()
         }))
     }
     #[cfg(not(feature = "hydrate"))]
@@ -85,10 +89,13 @@ pub fn Time(
 ) -> impl IntoView {
     let clock = clock();
     let exact = format_time(&at);
-    let now = move || clock.and_then(|clock| clock.get());
-    let text = move || match now() {
-        Some(now) => relative_age(&at, &now),
-        None => exact.clone(),
+    let now = move || clock.as_ref().and_then(|clock| clock.get());
+    let text = {
+        let now = now.clone();
+        move || match now() {
+            Some(now) => relative_age(&at, &now),
+            None => exact.clone(),
+        }
     };
     let title = move || {
         now().map(|_| {
