@@ -109,3 +109,48 @@ test("a batch's page follows its progress while someone else cancels it", async 
   await expect(viewer.page.getByTestId("batch-filter-cancelled")).toContainText("2");
   expect(viewer.errors).toEqual([]);
 });
+
+test("a tab whose connection drops shows it, reconnects, and then shows what changed meanwhile", async ({
+  page,
+  browser,
+  baseURL,
+}) => {
+  const context = await browser.newContext({ baseURL });
+  const viewer = await context.newPage();
+  const errors = trackErrors(viewer);
+  // The test stands between the tab and the server: it can cut the
+  // connection and refuse new ones, as a restarting server would.
+  let refusing = false;
+  const open: { close: () => Promise<void> }[] = [];
+  await viewer.routeWebSocket(/\/ws/, (ws) => {
+    if (refusing) {
+      void ws.close({ code: 1012, reason: "restarting" });
+      return;
+    }
+    const server = ws.connectToServer();
+    open.push({
+      close: async () => {
+        await ws.close({ code: 1012, reason: "restarting" });
+        await server.close();
+      },
+    });
+  });
+  await signIn(viewer, NORTHWIND_VIEWER);
+  await viewer.goto("/jobs");
+  await waitForHydration(viewer);
+  await expect(viewer.getByTestId("live-status")).toHaveAttribute("data-state", "live");
+
+  refusing = true;
+  for (const connection of open.splice(0)) await connection.close();
+  await expect(viewer.getByTestId("live-status")).toHaveAttribute("data-state", /offline|connecting/);
+  const name = `While offline ${Date.now()}`;
+  await signIn(page, NORTHWIND_ADMIN);
+  await enqueue(page, name, "{}");
+  await expect(viewer.getByTestId("job-row").filter({ hasText: name })).toHaveCount(0);
+  refusing = false;
+
+  await expect(viewer.getByTestId("live-status")).toHaveAttribute("data-state", "live", { timeout: 10_000 });
+  await expect(viewer.getByTestId("job-row").filter({ hasText: name })).toBeVisible({ timeout: 3000 });
+  // the dropped connection shows in the console only as the browser's own notice
+  expect(errors.filter((e) => !e.includes("WebSocket"))).toEqual([]);
+});
