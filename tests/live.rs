@@ -55,6 +55,12 @@ async fn open_at(
     }
 }
 
+/// A socket of `email`'s, signed in, watching the Jobs topic.
+async fn watching_jobs(app: &TestApp, email: &str) -> Socket {
+    let cookie = signed_in(app, email).await;
+    open(app, &cookie, "topics=jobs", None).await.unwrap()
+}
+
 /// Waits until the hub has `count` subscribers (the server subscribes just
 /// after the handshake).
 async fn until_subscribed(app: &TestApp, count: usize) {
@@ -197,22 +203,8 @@ async fn a_change_announced_on_any_connection_reaches_only_its_organization_s_vi
     use veriphy_jobs::server::live::announce;
     let app = spawn_app().await;
     let northwind = app.test_db.organization_id("northwind-lending").await;
-    let mut northwind_viewer = open(
-        &app,
-        &signed_in(&app, NORTHWIND_VIEWER).await,
-        "topics=jobs",
-        None,
-    )
-    .await
-    .unwrap();
-    let mut harbor_viewer = open(
-        &app,
-        &signed_in(&app, "viewer@harbor.example").await,
-        "topics=jobs",
-        None,
-    )
-    .await
-    .unwrap();
+    let mut northwind_viewer = watching_jobs(&app, NORTHWIND_VIEWER).await;
+    let mut harbor_viewer = watching_jobs(&app, "viewer@harbor.example").await;
     until_subscribed(&app, 2).await;
 
     let mut conn = app.test_db.owner_connection().await;
@@ -234,14 +226,7 @@ async fn a_change_announced_in_a_transaction_that_rolls_back_reaches_nobody() {
     use veriphy_jobs::server::live::announce;
     let app = spawn_app().await;
     let northwind = app.test_db.organization_id("northwind-lending").await;
-    let mut viewer = open(
-        &app,
-        &signed_in(&app, NORTHWIND_VIEWER).await,
-        "topics=jobs",
-        None,
-    )
-    .await
-    .unwrap();
+    let mut viewer = watching_jobs(&app, NORTHWIND_VIEWER).await;
     until_subscribed(&app, 1).await;
     let mut conn = app.test_db.owner_connection().await;
 

@@ -10,6 +10,11 @@ pub fn selected_org(params: &ParamsMap) -> Option<Uuid> {
     params.get("org").and_then(|org| Uuid::parse_str(&org).ok())
 }
 
+/// The record a detail page's `:id` names, if it is an id at all.
+pub fn id_param(params: &ParamsMap) -> Option<Uuid> {
+    params.get("id").and_then(|id| Uuid::parse_str(&id).ok())
+}
+
 /// Parameters with a meaning of their own; every other one is a filter.
 const RESERVED: [&str; 3] = ["org", "status", "cursor"];
 

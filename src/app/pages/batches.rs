@@ -212,12 +212,7 @@ pub fn NewBatchPage() -> impl IntoView {
 pub fn BatchDetailPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
-    let id = move || {
-        params
-            .read()
-            .get("id")
-            .and_then(|s| uuid::Uuid::parse_str(&s).ok())
-    };
+    let id = move || crate::app::components::query::id_param(&params.read());
     let status = move || {
         query
             .read()

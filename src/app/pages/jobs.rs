@@ -331,12 +331,7 @@ pub fn NewJobPage() -> impl IntoView {
 #[component]
 pub fn JobDetailPage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || {
-        params
-            .read()
-            .get("id")
-            .and_then(|s| uuid::Uuid::parse_str(&s).ok())
-    };
+    let id = move || crate::app::components::query::id_param(&params.read());
     let act = ServerAction::<JobActionFn>::new();
     // its attempts and status as they happen
     let changed =

@@ -155,16 +155,7 @@ pub async fn announce(
     conn: &mut PgConnection,
     announcement: impl Into<Announcement>,
 ) -> Result<(), sqlx::Error> {
-    let payloads = encode(&announcement.into());
-    if payloads.is_empty() {
-        return Ok(());
-    }
-    sqlx::query("select count(pg_notify($1, payload)) from unnest($2::text[]) as p (payload)")
-        .bind(CHANNEL)
-        .bind(&payloads)
-        .execute(conn)
-        .await?;
-    Ok(())
+    notify(conn, announcement.into(), false).await
 }
 
 /// Announces, in a transaction of its own, what a statement that already
@@ -174,16 +165,27 @@ pub async fn announce_committed(
     conn: &mut PgConnection,
     announcement: impl Into<Announcement>,
 ) -> Result<(), sqlx::Error> {
-    let payloads = encode(&announcement.into());
+    notify(conn, announcement.into(), true).await
+}
+
+async fn notify(
+    conn: &mut PgConnection,
+    announcement: Announcement,
+    asynchronous_commit: bool,
+) -> Result<(), sqlx::Error> {
+    let payloads = encode(&announcement);
     if payloads.is_empty() {
         return Ok(());
     }
+    // set_config(…, true) lasts for this statement's own transaction only
     sqlx::query(
-        "select set_config('synchronous_commit', 'off', true), count(pg_notify($1, payload))
+        "select case when $3 then set_config('synchronous_commit', 'off', true) end,
+                count(pg_notify($1, payload))
          from unnest($2::text[]) as p (payload)",
     )
     .bind(CHANNEL)
     .bind(&payloads)
+    .bind(asynchronous_commit)
     .execute(conn)
     .await?;
     Ok(())
