@@ -63,12 +63,14 @@ test("a failing job raises an alert with a link, which can be dismissed", async 
 
   await enqueue(page, `Alert check ${Date.now()}`, '{"fail_with": "checking the alerts"}');
 
-  const alert = viewer.page.getByTestId("failure-alert");
+  // other jobs of the organization may fail meanwhile: find this one's alert
+  const jobPath = new URL(page.url()).pathname;
+  const alert = viewer.page
+    .getByTestId("failure-alert")
+    .filter({ has: viewer.page.locator(`a[href="${jobPath}"]`) });
   await expect(alert).toContainText("A job failed.", { timeout: 4000 });
-  const jobUrl = page.url();
-  await expect(alert.getByRole("link", { name: "View" })).toHaveAttribute("href", new URL(jobUrl).pathname);
   await alert.getByRole("button", { name: "Dismiss this alert" }).click();
-  await expect(viewer.page.getByTestId("failure-alert")).toHaveCount(0);
+  await expect(alert).toHaveCount(0);
   expect(viewer.errors).toEqual([]);
 });
 

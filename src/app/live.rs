@@ -69,11 +69,13 @@ impl LiveFeed {
         });
     }
 
-    /// Asks every view to reload (after a gap in the connection).
+    /// Asks every view to reload (after a gap in the connection). Alerts
+    /// are not views: nothing is raised for what may have failed meanwhile.
     pub fn reload_everything(&self) {
         self.deliver(
             Topic::ALL
                 .iter()
+                .filter(|topic| **topic != Topic::Failures)
                 .map(|topic| LiveUpdate {
                     topic: *topic,
                     ids: Vec::new(),
@@ -237,11 +239,16 @@ pub struct Alert {
 /// Most alerts shown at once; older ones give way.
 const MAX_ALERTS: usize = 4;
 
+/// How long an alert stays unless dismissed: long enough to read and
+/// follow, short enough not to sit on the page's own controls.
+const ALERT_SHOWN_FOR: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// The alert an update of new failures raises: one job by name of its
 /// page, several by count.
 pub fn failure_alert(update: &LiveUpdate, key: u64) -> Option<Alert> {
     match (update.ids.as_slice(), update.more) {
-        ([], false) => None,
+        // a reload request names no failure
+        ([], _) => None,
         ([id], false) => Some(Alert {
             key,
             text: "A job failed.".into(),
@@ -264,11 +271,20 @@ pub fn FailureAlerts() -> impl IntoView {
     on_live_change(Topic::Failures, move |update| {
         next_key.set(next_key.get() + 1);
         if let Some(alert) = failure_alert(update, next_key.get()) {
+            let key = alert.key;
             alerts.update(|shown| {
                 shown.push(alert);
                 let excess = shown.len().saturating_sub(MAX_ALERTS);
                 shown.drain(..excess);
             });
+            set_timeout(
+                move || {
+                    alerts
+                        .try_update(|shown| shown.retain(|a| a.key != key))
+                        .unwrap_or(())
+                },
+                ALERT_SHOWN_FOR,
+            );
         }
     });
     view! {
@@ -518,6 +534,11 @@ mod tests {
             ("2+ jobs failed.", "/failed-jobs")
         );
         assert_eq!(failure_alert(&update(vec![], false), 3), None);
+        assert_eq!(
+            failure_alert(&update(vec![], true), 4),
+            None,
+            "a reload request"
+        );
     }
 
     #[test]
