@@ -76,11 +76,7 @@ impl LiveFeed {
             Topic::ALL
                 .iter()
                 .filter(|topic| **topic != Topic::Failures)
-                .map(|topic| LiveUpdate {
-                    topic: *topic,
-                    ids: Vec::new(),
-                    more: true,
-                })
+                .map(|topic| LiveUpdate::reload(*topic))
                 .collect(),
         );
     }

@@ -72,6 +72,17 @@ pub struct LiveUpdate {
     pub more: bool,
 }
 
+impl LiveUpdate {
+    /// "Reload what you show of `topic`": names nothing, says more changed.
+    pub fn reload(topic: Topic) -> Self {
+        LiveUpdate {
+            topic,
+            ids: Vec::new(),
+            more: true,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

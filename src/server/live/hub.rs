@@ -317,14 +317,7 @@ fn updates_for(
 fn reload_everything(interest: &Interest) -> Vec<LiveUpdate> {
     let mut topics: Vec<Topic> = interest.topics.iter().copied().collect();
     topics.sort();
-    topics
-        .into_iter()
-        .map(|topic| LiveUpdate {
-            topic,
-            ids: Vec::new(),
-            more: true,
-        })
-        .collect()
+    topics.into_iter().map(LiveUpdate::reload).collect()
 }
 
 #[cfg(test)]
@@ -515,11 +508,7 @@ mod tests {
 
         assert_eq!(
             a.updates.try_recv().unwrap(),
-            vec![LiveUpdate {
-                topic: Topic::Jobs,
-                ids: vec![],
-                more: true
-            }]
+            vec![LiveUpdate::reload(Topic::Jobs)]
         );
         assert!(b.updates.try_recv().is_err());
     }

@@ -41,12 +41,14 @@ pub fn job_changes(
 /// What a job that just reached `failed` touches besides itself: its
 /// failure record, and the alert every tab of its organization raises.
 pub fn failure_changes(organization_id: uuid::Uuid, job_id: uuid::Uuid) -> [Change; 2] {
-    use crate::domain::live::Topic;
-    [Topic::FailedJobs, Topic::Failures].map(|topic| Change {
-        organization_id,
-        topic,
-        id: job_id,
-    })
+    [
+        resolution_change(organization_id, job_id),
+        Change {
+            organization_id,
+            topic: crate::domain::live::Topic::Failures,
+            id: job_id,
+        },
+    ]
 }
 
 /// What resolving the failure record of job `job_id` changes.

@@ -5,7 +5,6 @@
 //! the heartbeat and the rescuer.
 
 use crate::domain::{JobType, Priority};
-use crate::server::live;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use std::time::Duration;
@@ -94,19 +93,4 @@ pub async fn claim(
             .await?;
     jobs.sort_by_key(ClaimedJob::claim_order);
     Ok(jobs)
-}
-
-/// Tells live viewers of claimed jobs: after their handlers started (off
-/// the path from claim to start), in a transaction of its own.
-pub async fn announce_claimed(
-    conn: &mut PgConnection,
-    jobs: &[(Uuid, Uuid, Option<Uuid>)],
-) -> Result<(), sqlx::Error> {
-    let changes: Vec<live::Change> = jobs
-        .iter()
-        .flat_map(|(organization_id, id, batch_id)| {
-            live::job_changes(*organization_id, *id, *batch_id)
-        })
-        .collect();
-    live::feed::announce_committed(conn, changes).await
 }

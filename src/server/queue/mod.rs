@@ -17,7 +17,7 @@ pub mod outcome;
 pub mod retention;
 pub mod retry;
 
-pub use claim::{announce_claimed, claim, ClaimRequest, ClaimedJob};
+pub use claim::{claim, ClaimRequest, ClaimedJob};
 pub use enqueue::{enqueue, enqueue_many, NewJob};
 pub use finish::{complete_many, finish, release, Completion, HeldJob};
 pub use outcome::{Attempt, JobError, Outcome, Transition};

@@ -6,6 +6,7 @@ use super::held::StopSignal;
 use super::job_task::run_job;
 use super::queues::QueueRunner;
 use super::runtime::Shared;
+use crate::server::live;
 use crate::server::queue::{self, control, ClaimRequest};
 use std::sync::Arc;
 use std::time::Duration;
@@ -135,9 +136,9 @@ async fn claim_batch(
     let count = jobs.len();
     shared.lease_book().claimed(lease_token, count);
     runner.claimed(count);
-    let claimed: Vec<(Uuid, Uuid, Option<Uuid>)> = jobs
+    let changes: Vec<live::Change> = jobs
         .iter()
-        .map(|job| (job.organization_id, job.id, job.batch_id))
+        .flat_map(|job| live::job_changes(job.organization_id, job.id, job.batch_id))
         .collect();
     for job in jobs {
         let signal = StopSignal::new(&shared.abandon);
@@ -146,8 +147,9 @@ async fn claim_batch(
             .jobs
             .spawn(run_job(shared.clone(), runner.clone(), job, signal));
     }
-    // Viewers learn of the claim once its handlers are running.
-    if let Err(error) = queue::announce_claimed(&mut conn, &claimed).await {
+    // Viewers learn of the claim once its handlers are running, in a
+    // transaction of its own (the claim has committed).
+    if let Err(error) = live::feed::announce_committed(&mut conn, changes).await {
         tracing::warn!(error = %crate::server::db::loggable(&error), "could not announce claimed jobs");
     }
     Ok(count)
