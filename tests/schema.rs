@@ -372,6 +372,56 @@ async fn job_updates_have_no_before_row_trigger() {
     assert_eq!(before_update_row, Vec::<String>::new());
 }
 
+#[tokio::test]
+async fn job_values_are_checked_by_domains_under_their_old_constraint_names() {
+    let test_db = common::fresh_database().await;
+    let mut conn = test_db.owner_connection().await;
+    let orgs = organizations_one_and_two(&mut conn).await;
+    // PostgreSQL reads a table's CHECK constraints back from their text at
+    // the start of every statement that writes it: only the one that spans
+    // two columns and priority's (a generated column reads priority, which
+    // so keeps its type) stay on jobs.
+    let table_checks: Vec<String> = sqlx::query_scalar(
+        "select conname::text from pg_constraint
+         where conrelid = 'jobs'::regclass and contype = 'c' order by conname",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        table_checks,
+        ["jobs_lease_only_while_running", "jobs_priority_check"]
+    );
+    for (column, bad, constraint) in [
+        ("status", "'sleeping'", "jobs_status_check"),
+        ("job_type", "'fax'", "jobs_job_type_check"),
+        ("job_name", "'  '", "jobs_job_name_check"),
+        ("max_attempts", "0", "jobs_max_attempts_check"),
+        ("timeout_seconds", "86401", "jobs_timeout_seconds_check"),
+        ("attempts", "-1", "jobs_attempts_check"),
+    ] {
+        let job: uuid::Uuid = sqlx::query_scalar(
+            "insert into jobs (organization_id, job_type, job_name, payload)
+             values ($1, 'other', 'x', '{}') returning id",
+        )
+            .bind(orgs[0])
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        let err = sqlx::query(&format!("update jobs set {column} = {bad} where id = $1"))
+            .bind(job)
+            .execute(&mut conn)
+            .await
+            .unwrap_err();
+        let db = err.as_database_error().unwrap();
+        assert_eq!(
+            (db.code().as_deref(), db.constraint()),
+            (Some("23514"), Some(constraint)),
+            "{column} = {bad}"
+        );
+    }
+}
+
 /// Inserts the organizations "one" and "two"; returns their ids.
 async fn organizations_one_and_two(conn: &mut sqlx::PgConnection) -> Vec<uuid::Uuid> {
     let mut orgs = Vec::new();

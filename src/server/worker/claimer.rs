@@ -147,10 +147,10 @@ async fn claim_batch(
             .jobs
             .spawn(run_job(shared.clone(), runner.clone(), job, signal));
     }
-    // Viewers learn of the claim once its handlers are running, in a
-    // transaction of its own (the claim has committed).
-    if let Err(error) = live::feed::announce_committed(&mut conn, changes).await {
-        tracing::warn!(error = %crate::server::db::loggable(&error), "could not announce claimed jobs");
+    // Viewers learn of the claim once its handlers are running (the claim
+    // has committed); the announcer gathers claims into one transaction.
+    if !changes.is_empty() {
+        let _ = shared.claim_announcements.send(changes);
     }
     Ok(count)
 }

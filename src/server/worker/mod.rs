@@ -10,10 +10,12 @@
 //! writes everything waiting with one statement. Wake-ups come by
 //! LISTEN/NOTIFY with a poll as the fallback.
 //!
-//! One module per service: `claimer`, `job_task`, `completer`, `listener`,
-//! `heartbeat`, `rescuer`, `shutdown`; their shared state is in `runtime`
-//! (held jobs in `held`, queues in `queues`, lease rows in `lease_book`).
+//! One module per service: `claimer`, `job_task`, `completer`, `announcer`,
+//! `listener`, `heartbeat`, `rescuer`, `shutdown`; their shared state is in
+//! `runtime` (held jobs in `held`, queues in `queues`, lease rows in
+//! `lease_book`).
 
+mod announcer;
 mod claimer;
 mod completer;
 mod config;

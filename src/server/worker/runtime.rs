@@ -4,6 +4,7 @@
 //! `claimer`), job tasks (`job_task`), the completer, the notification
 //! listener, the heartbeat, the rescuer, and the graceful shutdown.
 
+use super::announcer::run_claim_announcer;
 use super::claimer::reload_queues;
 use super::completer::run_completer;
 use super::config::WorkerConfig;
@@ -17,6 +18,7 @@ use super::rescuer::run_rescuer;
 use super::retention::run_retention_schedule;
 use crate::domain::JobType;
 use crate::server::db::Database;
+use crate::server::live::Change;
 use crate::server::queue::Completion;
 use sqlx::postgres::PgListener;
 use std::sync::{Arc, Mutex};
@@ -42,6 +44,8 @@ pub(super) struct Shared {
     pub queues: QueueRunners,
     /// Successful outcomes, written in batches by the completer.
     pub completions: mpsc::UnboundedSender<Completion>,
+    /// What claims started, announced to live viewers by the announcer.
+    pub claim_announcements: mpsc::UnboundedSender<Vec<Change>>,
     /// Stop claiming (graceful shutdown has begun).
     pub stop: CancellationToken,
     /// Abandon running jobs (the grace period is over).
@@ -64,6 +68,7 @@ pub struct Worker {
     pub(super) shared: Arc<Shared>,
     pub(super) background: Vec<JoinHandle<()>>,
     pub(super) completer: JoinHandle<()>,
+    pub(super) announcer: JoinHandle<()>,
 }
 
 impl Worker {
@@ -74,6 +79,7 @@ impl Worker {
         config: WorkerConfig,
     ) -> Result<Worker, sqlx::Error> {
         let (completions, completion_rx) = mpsc::unbounded_channel();
+        let (claim_announcements, announcement_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             job_types: registry.job_types(),
             db,
@@ -83,6 +89,7 @@ impl Worker {
             leases: Arc::new(Mutex::new(LeaseBook::default())),
             queues: QueueRunners::default(),
             completions,
+            claim_announcements,
             stop: CancellationToken::new(),
             abandon: CancellationToken::new(),
             jobs: TaskTracker::new(),
@@ -98,6 +105,7 @@ impl Worker {
             shared.config.completion_batch,
             completion_rx,
         ));
+        let announcer = tokio::spawn(run_claim_announcer(shared.db.clone(), announcement_rx));
         let mut background = vec![
             tokio::spawn(run_listener(shared.clone(), listener)),
             tokio::spawn(run_heartbeat(shared.clone())),
@@ -118,6 +126,7 @@ impl Worker {
             shared,
             background,
             completer,
+            announcer,
         })
     }
 
@@ -135,7 +144,7 @@ impl Worker {
                 .background
                 .iter()
                 .map(|task| task.abort_handle())
-                .chain(std::iter::once(self.completer.abort_handle()))
+                .chain([self.completer.abort_handle(), self.announcer.abort_handle()])
                 .collect(),
         }
     }

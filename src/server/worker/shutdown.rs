@@ -24,13 +24,15 @@ impl Worker {
         let held = shared.held.snapshot();
         let db = shared.db.clone();
         let leases = shared.leases.clone();
-        // Every job task has ended; dropping `shared` drops the last sender
-        // of the completer's channel, so the completer drains it and ends.
+        // Every job task and claimer has ended; dropping `shared` drops the
+        // last sender of the completer's and the announcer's channels, so
+        // each drains its own and ends.
         drop(shared);
         for task in self.background {
             let _ = task.await;
         }
         let _ = self.completer.await;
+        let _ = self.announcer.await;
         // The completer has ended: every write that will happen has happened.
         let droppable = leases.lock().expect("lease book lock").drain_droppable();
         if held.is_empty() && droppable.is_empty() {
