@@ -113,6 +113,11 @@ pub async fn load(db: &Database, demo_password: &str, force: bool) -> Result<(),
         let integrations = seed_integrations(&mut tx, org).await?;
         seed_batches(&mut tx, &mut rng, org, admin, name, now).await?;
         seed_jobs(&mut tx, &mut rng, org, admin, name, now).await?;
+        // the jobs were written as they are, not run: count them for the Overview
+        sqlx::query("select backfill_job_stats($1)")
+            .bind(org)
+            .execute(&mut *tx)
+            .await?;
         seed_api_log(&mut tx, &mut rng, org, &integrations, now).await?;
         seed_webhooks(&mut tx, org, slug, now).await?;
     }

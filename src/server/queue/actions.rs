@@ -3,6 +3,7 @@
 //! every other write of a job's state, they live in the engine, which keeps
 //! its queue entries and wake-ups consistent with them.
 
+use super::stats;
 use super::{CANCEL_CHANNEL, JOBS_CHANNEL};
 use crate::domain::live::{Topic, MAX_IDS_PER_UPDATE};
 use crate::domain::{JobAction, JobStatus};
@@ -67,8 +68,14 @@ pub async fn apply(
                 .push(format!(
                     ", updated_at = now()
   from target t where j.id = t.id and j.status = 'pending'
-  returning j.id
+  returning j.id, j.organization_id, j.job_type
 ),
+ended as (
+  select organization_id, job_type, 'cancelled' as outcome, now() as finished_at,
+         null::float8 as wait_ms, null::float8 as run_ms
+  from cancelled
+),
+{stats},
 requested as (
   update jobs j set cancel_requested_at = now(), updated_at = now()
   from target t where j.id = t.id and j.status = 'running'
@@ -77,7 +84,8 @@ requested as (
 select (select count(*) from cancelled) + (select count(*) from requested),
        (select count(pg_notify('{CANCEL_CHANNEL}', id::text)) from requested),
        '[]'::jsonb,
-       {TOUCHED}"
+       {TOUCHED}",
+                    stats = stats::recorded_cte("ended")
                 ));
         }
         JobAction::Retry => {
@@ -233,15 +241,25 @@ pub async fn cancel_batch(
     .bind(organization_id)
     .execute(&mut *conn)
     .await?;
-    let cancelled = sqlx::query(
-        "update jobs set status = 'cancelled', completed_at = now(),
-                         error_message = 'The batch was cancelled.', updated_at = now()
-         where batch_id = $1 and status = 'pending'",
-    )
+    let cancelled: i64 = sqlx::query_scalar(&format!(
+        "with cancelled as (
+           update jobs set status = 'cancelled', completed_at = now(),
+                           error_message = 'The batch was cancelled.', updated_at = now()
+           where batch_id = $1 and status = 'pending'
+           returning organization_id, job_type
+         ),
+         ended as (
+           select organization_id, job_type, 'cancelled' as outcome, now() as finished_at,
+                  null::float8 as wait_ms, null::float8 as run_ms
+           from cancelled
+         ),
+         {}
+         select count(*) from cancelled",
+        stats::recorded_cte("ended")
+    ))
     .bind(id)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    .fetch_one(&mut *conn)
+    .await?;
     sqlx::query("select job_batches_refresh_status(array[$1]::uuid[])")
         .bind(id)
         .execute(&mut *conn)
@@ -258,5 +276,5 @@ pub async fn cancel_batch(
         },
     )
     .await?;
-    Ok(cancelled)
+    Ok(cancelled as u64)
 }

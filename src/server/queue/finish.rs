@@ -7,6 +7,7 @@
 //! that condition.
 
 use super::outcome::Transition;
+use super::stats;
 use crate::domain::JobStatus;
 use crate::server::live::{self, Change};
 use chrono::{DateTime, Utc};
@@ -75,8 +76,16 @@ pub async fn complete_many(
              as c (id, lease_token, started_at, finished_at, result)
            where j.id = c.id
              and j.lease_token = c.lease_token
-           returning j.id
+           returning j.id, j.organization_id, j.job_type, j.available_at, c.started_at,
+                     c.finished_at
          ),
+         ended as (
+           select organization_id, job_type, 'completed' as outcome, finished_at,
+                  extract(epoch from started_at - available_at) * 1000 as wait_ms,
+                  extract(epoch from finished_at - started_at) * 1000 as run_ms
+           from done
+         ),
+         {},
          resolved as (
            update failed_jobs f set
              is_resolved = true,
@@ -87,6 +96,7 @@ pub async fn complete_many(
          ),
          {}
          select done.id from done cross join announced",
+        stats::recorded_cte("ended"),
         live::feed::announced_cte("done", 6)
     ))
     .bind(&ids)
@@ -127,7 +137,10 @@ pub async fn finish(
     }
     let payloads = live::feed::encode(&changes.into());
     let written: i64 = sqlx::query_scalar(&format!(
-        "with updated as (
+        "with before as (
+           select available_at from jobs where id = $1 and lease_token = $2
+         ),
+         updated as (
          update jobs set
            status = $3,
            started_at = $4,
@@ -143,10 +156,19 @@ pub async fn finish(
            locked_by = null,
            updated_at = now()
          where id = $1 and lease_token = $2
-         returning id
+         returning id, organization_id, job_type
          ),
+         ended as (
+           select u.organization_id, u.job_type, $11::text as outcome, now() as finished_at,
+                  extract(epoch from $4 - b.available_at) * 1000 as wait_ms,
+                  extract(epoch from now() - $4) * 1000 as run_ms
+           from updated u cross join before b
+           where $11 is not null
+         ),
+         {},
          {}
          select count(*) from updated cross join announced",
+        stats::recorded_cte("ended"),
         live::feed::announced_cte("updated", 10)
     ))
     .bind(job.id)
@@ -159,6 +181,7 @@ pub async fn finish(
     .bind(transition.error_details.as_ref())
     .bind(sqlx::types::Json(&transition.log_entry))
     .bind(&payloads)
+    .bind(transition.counted_outcome())
     .fetch_one(conn)
     .await?;
     Ok(written == 1)

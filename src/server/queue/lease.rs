@@ -120,8 +120,15 @@ pub async fn rescue(conn: &mut PgConnection, limit: i64) -> Result<Rescued, sqlx
              updated_at = now()
            from held
            where j.id = held.id and j.lease_token = held.lease_token
-           returning j.status, j.queue
+           returning j.status, j.queue, j.organization_id, j.job_type
          ),
+         ended as (
+           select organization_id, job_type,
+                  case status::text when 'pending' then 'retried' else status::text end as outcome,
+                  now() as finished_at, null::float8 as wait_ms, null::float8 as run_ms
+           from rescued
+         ),
+         {stats},
          woken as (
            select count(pg_notify('{JOBS_CHANNEL}', queue))
            from (select distinct queue from rescued where status = 'pending') q
@@ -130,7 +137,8 @@ pub async fn rescue(conn: &mut PgConnection, limit: i64) -> Result<Rescued, sqlx
          union all
          select 'lease', count(*) from expired
          union all
-         select 'organization ' || organization_id::text, 0 from expired group by organization_id"
+         select 'organization ' || organization_id::text, 0 from expired group by organization_id",
+        stats = super::stats::recorded_cte("ended")
     ))
     .bind(limit)
     .fetch_all(&mut *conn)

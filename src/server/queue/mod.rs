@@ -16,6 +16,7 @@ pub mod lease;
 pub mod outcome;
 pub mod retention;
 pub mod retry;
+pub mod stats;
 
 pub use claim::{claim, ClaimRequest, ClaimedJob};
 pub use enqueue::{enqueue, enqueue_many, NewJob};

@@ -166,6 +166,19 @@ impl Transition {
     }
 }
 
+impl Transition {
+    /// How the Overview's statistics count the attempt: `None` for one that
+    /// gave its attempt back (a snooze, a shutdown), which ended nothing.
+    pub fn counted_outcome(&self) -> Option<&'static str> {
+        match self.status {
+            JobStatus::Failed => Some("failed"),
+            JobStatus::Cancelled => Some("cancelled"),
+            JobStatus::Pending if !self.refund_attempt => Some("retried"),
+            _ => None,
+        }
+    }
+}
+
 fn to_chrono(duration: Duration) -> chrono::Duration {
     chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
@@ -224,6 +237,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!(t.status, JobStatus::Failed);
+    }
+
+    #[test]
+    fn statistics_count_what_an_attempt_ended_and_not_a_snooze() {
+        let decide = |outcome: Outcome, number: i32| {
+            Transition::decide(&outcome, attempt(number, 3), &RetryPolicy::default(), 0.5)
+                .unwrap()
+                .counted_outcome()
+        };
+        let error = || JobError::new(JobErrorKind::Handler, "disk full");
+        assert_eq!(decide(Outcome::Retry(error()), 1), Some("retried"));
+        assert_eq!(decide(Outcome::Retry(error()), 3), Some("failed"));
+        assert_eq!(decide(Outcome::Fail(error()), 1), Some("failed"));
+        assert_eq!(decide(Outcome::Cancel("stop".into()), 1), Some("cancelled"));
+        assert_eq!(decide(Outcome::Snooze(Duration::from_secs(5)), 1), None);
     }
 
     #[test]

@@ -11,9 +11,9 @@
 //! LISTEN/NOTIFY with a poll as the fallback.
 //!
 //! One module per service: `claimer`, `job_task`, `completer`, `announcer`,
-//! `listener`, `heartbeat`, `rescuer`, `shutdown`; their shared state is in
-//! `runtime` (held jobs in `held`, queues in `queues`, lease rows in
-//! `lease_book`).
+//! `listener`, `heartbeat`, `rescuer`, `stats_folder`, `shutdown`; their
+//! shared state is in `runtime` (held jobs in `held`, queues in `queues`,
+//! lease rows in `lease_book`).
 
 mod announcer;
 mod claimer;
@@ -30,6 +30,7 @@ mod rescuer;
 mod retention;
 mod runtime;
 mod shutdown;
+mod stats_folder;
 
 pub use config::WorkerConfig;
 pub use handlers::{FnHandler, Handler, JobContext, Registry};

@@ -16,6 +16,7 @@ use super::listener::{run_listener, CHANNELS};
 use super::queues::QueueRunners;
 use super::rescuer::run_rescuer;
 use super::retention::run_retention_schedule;
+use super::stats_folder::run_stats_folder;
 use crate::domain::JobType;
 use crate::server::db::Database;
 use crate::server::live::Change;
@@ -110,6 +111,7 @@ impl Worker {
             tokio::spawn(run_listener(shared.clone(), listener)),
             tokio::spawn(run_heartbeat(shared.clone())),
             tokio::spawn(run_rescuer(shared.db.clone(), shared.config.rescue_every)),
+            tokio::spawn(run_stats_folder(shared.db.clone())),
         ];
         if let Some(every) = shared.config.retention_check_every {
             background.push(tokio::spawn(run_retention_schedule(

@@ -1,0 +1,233 @@
+-- Statistics the engine keeps as it works, for the Overview: per
+-- organization, job type and minute, how many attempts ended how, and how
+-- long jobs waited (available -> started) and ran (started -> finished).
+--
+-- Every statement that ends attempts (the completer's batches, a failure,
+-- a cancellation, the rescuer) appends its own rows: nothing is updated in
+-- place, so concurrent workers never wait for each other here. A worker
+-- folds the rows of minutes that have ended into one row per organization,
+-- type and minute, and minutes older than two days into hours, so the
+-- Overview reads at most a few thousand rows for any period, whatever the
+-- number of jobs.
+--
+-- No references to organizations: a check per written row would cost
+-- every completion; the rows go with their organization (see the delete
+-- trigger below).
+
+-- How attempts ended.
+create table job_stats (
+  organization_id uuid not null,
+  job_type varchar(50) not null,
+  period_start timestamptz not null,
+  -- 60 (a minute) or 3600 (an hour, folded from minutes)
+  period_seconds integer not null check (period_seconds in (60, 3600)),
+  -- attempts that ended the job completed / failed / cancelled
+  completed integer not null default 0,
+  failed integer not null default 0,
+  cancelled integer not null default 0,
+  -- failed attempts after which the job runs again
+  retried integer not null default 0,
+  -- over the attempts that ran
+  wait_ms_sum double precision not null default 0,
+  run_ms_sum double precision not null default 0,
+  -- one row per organization, type and period; unfolded rows are what
+  -- single statements appended
+  folded boolean not null default false
+);
+create unique index job_stats_folded_key
+  on job_stats (organization_id, job_type, period_seconds, period_start) where folded;
+create index job_stats_organization_idx on job_stats (organization_id, period_start);
+create index job_stats_period_idx on job_stats (period_start);
+
+-- How long attempts waited and ran: counts per bucket of a logarithmic
+-- scale (see timing_bucket), from which percentiles are read.
+create table job_timing_stats (
+  organization_id uuid not null,
+  job_type varchar(50) not null,
+  period_start timestamptz not null,
+  period_seconds integer not null check (period_seconds in (60, 3600)),
+  measure varchar(4) not null check (measure in ('wait', 'run')),
+  bucket smallint not null check (bucket between 0 and 63),
+  attempts integer not null,
+  folded boolean not null default false
+);
+create unique index job_timing_stats_folded_key
+  on job_timing_stats (organization_id, job_type, period_seconds, period_start, measure, bucket)
+  where folded;
+create index job_timing_stats_organization_idx on job_timing_stats (organization_id, period_start);
+create index job_timing_stats_period_idx on job_timing_stats (period_start);
+
+-- Bucket 0 holds durations under 1 ms; bucket i >= 1 those in
+-- [2^((i-1)/2), 2^(i/2)) ms, so a bucket is at most 41 % wider than its
+-- lower bound; bucket 63 holds everything from 2^31 ms (about 25 days).
+create function timing_bucket(ms double precision) returns smallint
+language sql immutable parallel safe
+return case
+  when ms is null or ms < 1 then 0
+  else least(63, 1 + floor(2 * ln(ms) / ln(2.0)))::smallint
+end;
+
+grant select, insert on job_stats, job_timing_stats to veriphy_app;
+grant select, insert, update, delete on job_stats, job_timing_stats to veriphy_worker;
+alter table job_stats enable row level security;
+alter table job_stats force row level security;
+alter table job_timing_stats enable row level security;
+alter table job_timing_stats force row level security;
+-- the console appends rows for what its own actions end (cancellations)
+create policy job_stats_tenant on job_stats to veriphy_app
+  using (app_can_access(organization_id)) with check (app_can_access(organization_id));
+create policy job_stats_worker on job_stats to veriphy_worker using (true) with check (true);
+create policy job_timing_stats_tenant on job_timing_stats to veriphy_app
+  using (app_can_access(organization_id)) with check (app_can_access(organization_id));
+create policy job_timing_stats_worker on job_timing_stats to veriphy_worker
+  using (true) with check (true);
+
+-- An organization's statistics go with it.
+create function organizations_drop_job_stats() returns trigger
+language plpgsql
+as $$
+begin
+  delete from job_stats s using old_organizations o where s.organization_id = o.id;
+  delete from job_timing_stats s using old_organizations o where s.organization_id = o.id;
+  return null;
+end
+$$;
+create trigger organizations_drop_job_stats after delete on organizations
+  referencing old table as old_organizations
+  for each statement execute function organizations_drop_job_stats();
+
+-- Folding -------------------------------------------------------------------------
+
+-- Folds the rows of every minute that has ended into one row per
+-- organization, type and minute, and minutes older than two days into
+-- hours. One caller at a time (others return at once); statements that
+-- append meanwhile are folded by the next call. Returns how many rows it
+-- folded away (a folded row is replaced by one with the same totals).
+create function fold_job_stats() returns bigint
+language plpgsql
+as $$
+declare
+  removed bigint := 0;
+  n bigint;
+begin
+  if not pg_try_advisory_xact_lock(hashtextextended('fold_job_stats', 0)) then
+    return 0;
+  end if;
+
+  with taken as (
+    delete from job_stats
+    where (not folded and period_start < date_trunc('minute', now(), 'UTC'))
+       or (folded and period_seconds = 60 and period_start < now() - interval '2 days')
+    returning *
+  ),
+  grouped as (
+    select organization_id, job_type,
+           case when period_start < now() - interval '2 days'
+                then date_trunc('hour', period_start, 'UTC') else period_start end as period_start,
+           case when period_start < now() - interval '2 days' then 3600 else period_seconds end
+             as period_seconds,
+           sum(completed) as completed, sum(failed) as failed, sum(cancelled) as cancelled,
+           sum(retried) as retried, sum(wait_ms_sum) as wait_ms_sum,
+           sum(run_ms_sum) as run_ms_sum
+    from taken
+    group by 1, 2, 3, 4
+  ),
+  written as (
+  insert into job_stats as s (organization_id, job_type, period_start, period_seconds,
+                              completed, failed, cancelled, retried, wait_ms_sum, run_ms_sum,
+                              folded)
+  select organization_id, job_type, period_start, period_seconds, completed, failed,
+         cancelled, retried, wait_ms_sum, run_ms_sum, true
+  from grouped
+  on conflict (organization_id, job_type, period_seconds, period_start) where folded
+  do update set
+    completed = s.completed + excluded.completed,
+    failed = s.failed + excluded.failed,
+    cancelled = s.cancelled + excluded.cancelled,
+    retried = s.retried + excluded.retried,
+    wait_ms_sum = s.wait_ms_sum + excluded.wait_ms_sum,
+    run_ms_sum = s.run_ms_sum + excluded.run_ms_sum
+  )
+  select count(*) into n from taken;
+  removed := removed + n;
+
+  with taken as (
+    delete from job_timing_stats
+    where (not folded and period_start < date_trunc('minute', now(), 'UTC'))
+       or (folded and period_seconds = 60 and period_start < now() - interval '2 days')
+    returning *
+  ),
+  grouped as (
+    select organization_id, job_type,
+           case when period_start < now() - interval '2 days'
+                then date_trunc('hour', period_start, 'UTC') else period_start end as period_start,
+           case when period_start < now() - interval '2 days' then 3600 else period_seconds end
+             as period_seconds,
+           measure, bucket, sum(attempts) as attempts
+    from taken
+    group by 1, 2, 3, 4, 5, 6
+  ),
+  written as (
+  insert into job_timing_stats as s (organization_id, job_type, period_start, period_seconds,
+                                     measure, bucket, attempts, folded)
+  select organization_id, job_type, period_start, period_seconds, measure, bucket, attempts,
+         true
+  from grouped
+  on conflict (organization_id, job_type, period_seconds, period_start, measure, bucket)
+    where folded
+  do update set attempts = s.attempts + excluded.attempts
+  )
+  select count(*) into n from taken;
+  removed := removed + n;
+
+  -- the Overview's longest period is 30 days; a year is kept
+  delete from job_stats where period_start < now() - interval '400 days';
+  delete from job_timing_stats where period_start < now() - interval '400 days';
+  return removed;
+end
+$$;
+grant execute on function fold_job_stats() to veriphy_worker;
+
+-- Backfill --------------------------------------------------------------------------
+
+-- Records the finished jobs of `organization` that statistics do not count
+-- yet, by the hour they finished in: jobs finished before this migration,
+-- and jobs written directly (demo data). Attempts before the last are not
+-- known here; only the last is counted.
+create function backfill_job_stats(organization uuid) returns void
+language sql
+as $$
+  with finished as (
+    select organization_id, job_type, status,
+           coalesce(completed_at, failed_at, updated_at) as finished_at,
+           extract(epoch from started_at - available_at) * 1000 as wait_ms,
+           extract(epoch from coalesce(completed_at, failed_at) - started_at) * 1000 as run_ms
+    from jobs
+    where organization_id = organization
+      and status in ('completed', 'failed', 'cancelled')
+  ),
+  counted as (
+    insert into job_stats (organization_id, job_type, period_start, period_seconds,
+                           completed, failed, cancelled, wait_ms_sum, run_ms_sum)
+    select organization_id, job_type, date_trunc('hour', finished_at, 'UTC'), 3600,
+           count(*) filter (where status = 'completed'),
+           count(*) filter (where status = 'failed'),
+           count(*) filter (where status = 'cancelled'),
+           coalesce(sum(greatest(wait_ms, 0)) filter (where run_ms is not null), 0),
+           coalesce(sum(greatest(run_ms, 0)) filter (where run_ms is not null), 0)
+    from finished
+    group by 1, 2, 3
+  )
+  insert into job_timing_stats (organization_id, job_type, period_start, period_seconds,
+                                measure, bucket, attempts)
+  select f.organization_id, f.job_type, date_trunc('hour', f.finished_at, 'UTC'), 3600, m.measure,
+         m.bucket, count(*)
+  from finished f
+  cross join lateral (values ('wait', timing_bucket(greatest(f.wait_ms, 0))),
+                             ('run', timing_bucket(greatest(f.run_ms, 0)))) as m (measure, bucket)
+  where f.run_ms is not null
+  group by 1, 2, 3, 5, 6
+$$;
+
+-- Jobs finished before statistics were kept.
+select backfill_job_stats(id) from organizations;

@@ -1,0 +1,269 @@
+//! The statistics the engine keeps for the Overview (migrations/0016): what
+//! each statement that ends attempts appends, and how folding keeps the
+//! totals while shrinking the rows.
+
+mod common;
+
+use chrono::{Duration as ChronoDuration, Utc};
+use common::{fresh_database, TestDb};
+use serde_json::json;
+use std::time::Duration;
+use uuid::Uuid;
+use veriphy_jobs::domain::{JobErrorKind, JobType};
+use veriphy_jobs::server::queue::{
+    self, stats, ClaimRequest, Completion, JobError, NewJob, Outcome, RetryPolicy, Transition,
+};
+
+#[derive(Debug, PartialEq, sqlx::FromRow)]
+struct Totals {
+    completed: i64,
+    failed: i64,
+    cancelled: i64,
+    retried: i64,
+    timed_runs: i64,
+}
+
+/// Totals of `organization`'s statistics, folded or not.
+async fn totals(test: &TestDb, organization: Uuid) -> Totals {
+    let mut conn = test.owner_connection().await;
+    sqlx::query_as(
+        "select coalesce(sum(completed), 0)::int8 as completed,
+                coalesce(sum(failed), 0)::int8 as failed,
+                coalesce(sum(cancelled), 0)::int8 as cancelled,
+                coalesce(sum(retried), 0)::int8 as retried,
+                (select coalesce(sum(attempts), 0)::int8 from job_timing_stats
+                  where organization_id = $1 and measure = 'run') as timed_runs
+         from job_stats where organization_id = $1",
+    )
+    .bind(organization)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap()
+}
+
+/// Enqueues `n` jobs of `organization` and claims them all.
+async fn claimed(test: &TestDb, organization: Uuid, n: usize) -> Vec<queue::ClaimedJob> {
+    let mut conn = test.db.worker.acquire().await.unwrap();
+    let jobs: Vec<NewJob> = (0..n)
+        .map(|i| NewJob::new(organization, JobType::Other, "stat job", json!({ "i": i })))
+        .collect();
+    queue::enqueue_many(&mut conn, &jobs).await.unwrap();
+    queue::claim(
+        &mut conn,
+        &ClaimRequest {
+            queue: "default",
+            job_types: &[JobType::Other],
+            limit: n as i64,
+            worker_id: "stats-test",
+            lease_token: Uuid::new_v4(),
+            lease: Duration::from_secs(30),
+        },
+    )
+    .await
+    .unwrap()
+}
+
+fn completion(job: &queue::ClaimedJob, run: ChronoDuration) -> Completion {
+    let finished_at = Utc::now();
+    Completion {
+        id: job.id,
+        lease_token: job.lease_token,
+        started_at: finished_at - run,
+        finished_at,
+        result: None,
+        attempt: job.attempts,
+        organization_id: job.organization_id,
+        batch_id: job.batch_id,
+    }
+}
+
+fn held(job: &queue::ClaimedJob) -> queue::HeldJob {
+    queue::HeldJob {
+        id: job.id,
+        lease_token: job.lease_token,
+        organization_id: job.organization_id,
+        batch_id: job.batch_id,
+    }
+}
+
+/// Applies `outcome` to `job` as its worker would.
+async fn end(test: &TestDb, job: &queue::ClaimedJob, outcome: Outcome) {
+    let now = Utc::now();
+    let attempt = queue::Attempt {
+        number: job.attempts,
+        max_attempts: job.max_attempts,
+        started_at: now,
+        finished_at: now,
+    };
+    let transition =
+        Transition::decide(&outcome, attempt, &RetryPolicy::default(), 0.5).expect("not a success");
+    let mut conn = test.db.worker.acquire().await.unwrap();
+    assert!(queue::finish(&mut conn, held(job), now, &transition)
+        .await
+        .unwrap());
+}
+
+#[tokio::test]
+async fn a_batch_of_completions_counts_each_job_and_its_run_time() {
+    let test = fresh_database().await;
+    let organization = test.new_organization().await;
+    let jobs = claimed(&test, organization, 5).await;
+    let completions: Vec<Completion> = jobs
+        .iter()
+        .map(|job| completion(job, ChronoDuration::milliseconds(300)))
+        .collect();
+    let mut conn = test.db.worker.acquire().await.unwrap();
+    queue::complete_many(&mut conn, &completions).await.unwrap();
+    assert_eq!(
+        totals(&test, organization).await,
+        Totals {
+            completed: 5,
+            failed: 0,
+            cancelled: 0,
+            retried: 0,
+            timed_runs: 5
+        }
+    );
+    // 300 ms lies in bucket 17: [2^8, 2^8.5) ms = [256, 362) ms
+    let mut owner = test.owner_connection().await;
+    let buckets: Vec<(i16, i32)> = sqlx::query_as(
+        "select bucket, attempts from job_timing_stats
+         where organization_id = $1 and measure = 'run'",
+    )
+    .bind(organization)
+    .fetch_all(&mut owner)
+    .await
+    .unwrap();
+    assert_eq!(buckets, vec![(17, 5)]);
+}
+
+#[tokio::test]
+async fn failures_retries_and_cancellations_are_counted_by_what_they_ended() {
+    let test = fresh_database().await;
+    let organization = test.new_organization().await;
+    let jobs = claimed(&test, organization, 4).await;
+    let error = || JobError::new(JobErrorKind::Handler, "provider down");
+    end(&test, &jobs[0], Outcome::Fail(error())).await;
+    end(&test, &jobs[1], Outcome::Retry(error())).await;
+    end(&test, &jobs[2], Outcome::Cancel("stop".into())).await;
+    end(&test, &jobs[3], Outcome::Snooze(Duration::from_secs(60))).await;
+    assert_eq!(
+        totals(&test, organization).await,
+        Totals {
+            completed: 0,
+            failed: 1,
+            cancelled: 1,
+            retried: 1,
+            timed_runs: 3
+        }
+    );
+}
+
+#[tokio::test]
+async fn cancelling_pending_jobs_counts_them_without_a_run_time() {
+    let test = fresh_database().await;
+    let organization = test.new_organization().await;
+    let mut conn = test.db.worker.acquire().await.unwrap();
+    let ids = queue::enqueue_many(
+        &mut conn,
+        &[
+            NewJob::new(organization, JobType::Other, "a", json!({})),
+            NewJob::new(organization, JobType::Other, "b", json!({})),
+        ],
+    )
+    .await
+    .unwrap();
+    let filter = veriphy_jobs::server::db::JobFilter {
+        organization_id: Some(organization),
+        ids,
+        ..Default::default()
+    };
+    queue::actions::apply(
+        &mut conn,
+        &filter,
+        veriphy_jobs::domain::JobAction::Cancel,
+        "not needed",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        totals(&test, organization).await,
+        Totals {
+            completed: 0,
+            failed: 0,
+            cancelled: 2,
+            retried: 0,
+            timed_runs: 0
+        }
+    );
+}
+
+#[tokio::test]
+async fn folding_keeps_the_totals_in_one_row_per_type_and_period() {
+    let test = fresh_database().await;
+    let organization = test.new_organization().await;
+    // three statements' rows in one ended minute, two in a minute three days
+    // ago (which folds into its hour)
+    let mut owner = test.owner_connection().await;
+    for minutes_ago in [2, 2, 2, 3 * 24 * 60, 3 * 24 * 60 + 1] {
+        sqlx::query(
+            "insert into job_stats (organization_id, job_type, period_start, period_seconds,
+                                    completed, failed, run_ms_sum)
+             values ($1, 'email',
+                     date_trunc('minute', now() - make_interval(mins => $2), 'UTC'), 60, 2, 1, 10)",
+        )
+        .bind(organization)
+        .bind(minutes_ago)
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    }
+    let before = totals(&test, organization).await;
+    let mut conn = test.db.worker.acquire().await.unwrap();
+    let folded = stats::fold(&mut conn).await.unwrap();
+    assert_eq!(folded, 5, "every appended row was folded");
+    assert_eq!(totals(&test, organization).await, before);
+    let rows: Vec<(i32, i32, i32, bool)> = sqlx::query_as(
+        "select period_seconds, completed, failed, folded from job_stats
+         where organization_id = $1 order by period_start",
+    )
+    .bind(organization)
+    .fetch_all(&mut owner)
+    .await
+    .unwrap();
+    let hour_rows = rows.iter().filter(|r| r.0 == 3600).count();
+    assert!(
+        (1..=2).contains(&hour_rows),
+        "old minutes fold into their hour(s): {rows:?}"
+    );
+    assert!(rows.iter().all(|r| r.3), "all rows folded: {rows:?}");
+    assert!(
+        rows.contains(&(60, 6, 3, true)),
+        "the recent minute's three rows became one: {rows:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_organization_sees_only_its_own_statistics() {
+    let test = fresh_database().await;
+    let mine = test.new_organization().await;
+    let theirs = test.new_organization().await;
+    let jobs = claimed(&test, theirs, 2).await;
+    let completions: Vec<Completion> = jobs
+        .iter()
+        .map(|job| completion(job, ChronoDuration::milliseconds(5)))
+        .collect();
+    let mut conn = test.db.worker.acquire().await.unwrap();
+    queue::complete_many(&mut conn, &completions).await.unwrap();
+    // as a console user of `mine`, row-level security hides the rows
+    let mut tx = test
+        .db
+        .begin(veriphy_jobs::server::db::Scope::organization(mine))
+        .await
+        .unwrap();
+    let visible: i64 = sqlx::query_scalar("select count(*) from job_stats")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(visible, 0);
+}
