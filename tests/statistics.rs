@@ -1,4 +1,4 @@
-//! The statistics the engine keeps for the Overview (migrations/0016): what
+//! The statistics the engine keeps for the Overview (migrations/0016_overview_statistics.sql): what
 //! each statement that ends attempts appends, and how folding keeps the
 //! totals while shrinking the rows.
 
@@ -31,7 +31,7 @@ async fn totals(test: &TestDb, organization: Uuid) -> Totals {
                 coalesce(sum(failed), 0)::int8 as failed,
                 coalesce(sum(cancelled), 0)::int8 as cancelled,
                 coalesce(sum(retried), 0)::int8 as retried,
-                (select coalesce(sum(attempts), 0)::int8 from job_timing_stats
+                (select coalesce(sum(samples), 0)::int8 from timing_stats
                   where organization_id = $1 and measure = 'run') as timed_runs
          from job_stats where organization_id = $1",
     )
@@ -127,7 +127,7 @@ async fn a_batch_of_completions_counts_each_job_and_its_run_time() {
     // 300 ms lies in bucket 17: [2^8, 2^8.5) ms = [256, 362) ms
     let mut owner = test.owner_connection().await;
     let buckets: Vec<(i16, i32)> = sqlx::query_as(
-        "select bucket, attempts from job_timing_stats
+        "select bucket, samples from timing_stats
          where organization_id = $1 and measure = 'run'",
     )
     .bind(organization)
@@ -266,4 +266,51 @@ async fn an_organization_sees_only_its_own_statistics() {
         .await
         .unwrap();
     assert_eq!(visible, 0);
+}
+
+#[tokio::test]
+async fn a_third_party_call_is_counted_once_when_it_ends() {
+    let test = fresh_database().await;
+    let organization = test.new_organization().await;
+    let mut owner = test.owner_connection().await;
+    let call: Uuid = sqlx::query_scalar(
+        "insert into third_party_api_log (organization_id, api_name, endpoint, method, status)
+         values ($1, 'sms-gateway', 'https://sms.example/send', 'POST', 'pending')
+         returning id",
+    )
+    .bind(organization)
+    .fetch_one(&mut owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        api_totals(&mut owner, organization).await,
+        (0, 0, 0),
+        "pending: not yet"
+    );
+    for _ in 0..2 {
+        // the second update changes nothing that counts
+        sqlx::query(
+            "update third_party_api_log set status = 'success', is_success = true,
+                    status_code = 200, response_time = 120 where id = $1",
+        )
+        .bind(call)
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    }
+    assert_eq!(api_totals(&mut owner, organization).await, (1, 0, 1));
+}
+
+/// (succeeded, failed, timed responses) of `organization`'s calls.
+async fn api_totals(owner: &mut sqlx::PgConnection, organization: Uuid) -> (i64, i64, i64) {
+    sqlx::query_as(
+        "select coalesce(sum(succeeded), 0)::int8, coalesce(sum(failed), 0)::int8,
+                (select coalesce(sum(samples), 0)::int8 from timing_stats
+                  where organization_id = $1 and measure = 'response')
+         from api_call_stats where organization_id = $1",
+    )
+    .bind(organization)
+    .fetch_one(owner)
+    .await
+    .unwrap()
 }

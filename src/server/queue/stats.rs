@@ -1,4 +1,4 @@
-//! The statistics the engine keeps as it works (migrations/0016): every
+//! The statistics the engine keeps as it works (migrations/0016_overview_statistics.sql): every
 //! statement that ends attempts appends, in the same statement, rows that
 //! count them by organization, job type and minute, and their wait and run
 //! times by logarithmic bucket. A worker folds them (`fold`).
@@ -26,16 +26,16 @@ pub fn recorded_cte(source: &str) -> String {
            group by 1, 2, 3
          ),
          stats_timed as (
-           insert into job_timing_stats (organization_id, job_type, period_start,
-                                         period_seconds, measure, bucket, attempts)
-           select s.organization_id, s.job_type, date_trunc('minute', s.finished_at, 'UTC'), 60,
-                  m.measure, m.bucket, count(*)
+           insert into timing_stats (organization_id, subject, measure, period_start,
+                                     period_seconds, bucket, samples)
+           select s.organization_id, s.job_type, m.measure,
+                  date_trunc('minute', s.finished_at, 'UTC'), 60, m.bucket, count(*)
            from {source} s
            cross join lateral (values ('wait', timing_bucket(greatest(s.wait_ms, 0))),
                                       ('run', timing_bucket(greatest(s.run_ms, 0))))
              as m (measure, bucket)
            where s.run_ms is not null
-           group by 1, 2, 3, 5, 6
+           group by 1, 2, 3, 4, 6
          )"
     )
 }

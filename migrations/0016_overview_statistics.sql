@@ -1,6 +1,8 @@
--- Statistics the engine keeps as it works, for the Overview: per
--- organization, job type and minute, how many attempts ended how, and how
--- long jobs waited (available -> started) and ran (started -> finished).
+-- Statistics kept as work happens, for the Overview: per organization,
+-- job type and minute, how many attempts ended how, and how long jobs
+-- waited (available -> started) and ran (started -> finished); per
+-- organization, API and minute, how many third-party calls ended how and
+-- how long they took.
 --
 -- Every statement that ends attempts (the completer's batches, a failure,
 -- a cancellation, the rescuer) appends its own rows: nothing is updated in
@@ -39,23 +41,42 @@ create unique index job_stats_folded_key
 create index job_stats_organization_idx on job_stats (organization_id, period_start);
 create index job_stats_period_idx on job_stats (period_start);
 
--- How long attempts waited and ran: counts per bucket of a logarithmic
--- scale (see timing_bucket), from which percentiles are read.
-create table job_timing_stats (
+-- How long things took: counts per bucket of a logarithmic scale (see
+-- timing_bucket), from which percentiles are read. `subject` is the job
+-- type (measures 'wait' and 'run') or the API name ('response').
+create table timing_stats (
   organization_id uuid not null,
-  job_type varchar(50) not null,
+  subject varchar(255) not null,
+  measure varchar(8) not null check (measure in ('wait', 'run', 'response')),
   period_start timestamptz not null,
   period_seconds integer not null check (period_seconds in (60, 3600)),
-  measure varchar(4) not null check (measure in ('wait', 'run')),
   bucket smallint not null check (bucket between 0 and 63),
-  attempts integer not null,
+  samples integer not null,
   folded boolean not null default false
 );
-create unique index job_timing_stats_folded_key
-  on job_timing_stats (organization_id, job_type, period_seconds, period_start, measure, bucket)
+create unique index timing_stats_folded_key
+  on timing_stats (organization_id, subject, measure, period_seconds, period_start, bucket)
   where folded;
-create index job_timing_stats_organization_idx on job_timing_stats (organization_id, period_start);
-create index job_timing_stats_period_idx on job_timing_stats (period_start);
+create index timing_stats_organization_idx on timing_stats (organization_id, period_start);
+create index timing_stats_period_idx on timing_stats (period_start);
+
+-- How third-party calls ended (rows of third_party_api_log that left
+-- 'pending'), written by triggers of that table.
+create table api_call_stats (
+  organization_id uuid not null,
+  api_name varchar(255) not null,
+  period_start timestamptz not null,
+  period_seconds integer not null check (period_seconds in (60, 3600)),
+  succeeded integer not null default 0,
+  failed integer not null default 0,
+  timed_out integer not null default 0,
+  response_ms_sum double precision not null default 0,
+  folded boolean not null default false
+);
+create unique index api_call_stats_folded_key
+  on api_call_stats (organization_id, api_name, period_seconds, period_start) where folded;
+create index api_call_stats_organization_idx on api_call_stats (organization_id, period_start);
+create index api_call_stats_period_idx on api_call_stats (period_start);
 
 -- Bucket 0 holds durations under 1 ms; bucket i >= 1 those in
 -- [2^((i-1)/2), 2^(i/2)) ms, so a bucket is at most 41 % wider than its
@@ -67,20 +88,24 @@ return case
   else least(63, 1 + floor(2 * ln(ms) / ln(2.0)))::smallint
 end;
 
-grant select, insert on job_stats, job_timing_stats to veriphy_app;
-grant select, insert, update, delete on job_stats, job_timing_stats to veriphy_worker;
-alter table job_stats enable row level security;
-alter table job_stats force row level security;
-alter table job_timing_stats enable row level security;
-alter table job_timing_stats force row level security;
 -- the console appends rows for what its own actions end (cancellations)
-create policy job_stats_tenant on job_stats to veriphy_app
-  using (app_can_access(organization_id)) with check (app_can_access(organization_id));
-create policy job_stats_worker on job_stats to veriphy_worker using (true) with check (true);
-create policy job_timing_stats_tenant on job_timing_stats to veriphy_app
-  using (app_can_access(organization_id)) with check (app_can_access(organization_id));
-create policy job_timing_stats_worker on job_timing_stats to veriphy_worker
-  using (true) with check (true);
+do $$
+declare
+  t text;
+begin
+  foreach t in array array['job_stats', 'timing_stats', 'api_call_stats'] loop
+    execute format('grant select, insert on %I to veriphy_app', t);
+    execute format('grant select, insert, update, delete on %I to veriphy_worker', t);
+    execute format('alter table %I enable row level security', t);
+    execute format('alter table %I force row level security', t);
+    execute format('create policy %I on %I to veriphy_app
+                      using (app_can_access(organization_id))
+                      with check (app_can_access(organization_id))', t || '_tenant', t);
+    execute format('create policy %I on %I to veriphy_worker using (true) with check (true)',
+                   t || '_worker', t);
+  end loop;
+end
+$$;
 
 -- An organization's statistics go with it.
 create function organizations_drop_job_stats() returns trigger
@@ -88,7 +113,8 @@ language plpgsql
 as $$
 begin
   delete from job_stats s using old_organizations o where s.organization_id = o.id;
-  delete from job_timing_stats s using old_organizations o where s.organization_id = o.id;
+  delete from timing_stats s using old_organizations o where s.organization_id = o.id;
+  delete from api_call_stats s using old_organizations o where s.organization_id = o.id;
   return null;
 end
 $$;
@@ -152,37 +178,70 @@ begin
   removed := removed + n;
 
   with taken as (
-    delete from job_timing_stats
+    delete from timing_stats
     where (not folded and period_start < date_trunc('minute', now(), 'UTC'))
        or (folded and period_seconds = 60 and period_start < now() - interval '2 days')
     returning *
   ),
   grouped as (
-    select organization_id, job_type,
+    select organization_id, subject, measure,
            case when period_start < now() - interval '2 days'
                 then date_trunc('hour', period_start, 'UTC') else period_start end as period_start,
            case when period_start < now() - interval '2 days' then 3600 else period_seconds end
              as period_seconds,
-           measure, bucket, sum(attempts) as attempts
+           bucket, sum(samples) as samples
     from taken
     group by 1, 2, 3, 4, 5, 6
   ),
   written as (
-  insert into job_timing_stats as s (organization_id, job_type, period_start, period_seconds,
-                                     measure, bucket, attempts, folded)
-  select organization_id, job_type, period_start, period_seconds, measure, bucket, attempts,
-         true
+  insert into timing_stats as s (organization_id, subject, measure, period_start,
+                                 period_seconds, bucket, samples, folded)
+  select organization_id, subject, measure, period_start, period_seconds, bucket, samples, true
   from grouped
-  on conflict (organization_id, job_type, period_seconds, period_start, measure, bucket)
+  on conflict (organization_id, subject, measure, period_seconds, period_start, bucket)
     where folded
-  do update set attempts = s.attempts + excluded.attempts
+  do update set samples = s.samples + excluded.samples
+  )
+  select count(*) into n from taken;
+  removed := removed + n;
+
+  with taken as (
+    delete from api_call_stats
+    where (not folded and period_start < date_trunc('minute', now(), 'UTC'))
+       or (folded and period_seconds = 60 and period_start < now() - interval '2 days')
+    returning *
+  ),
+  grouped as (
+    select organization_id, api_name,
+           case when period_start < now() - interval '2 days'
+                then date_trunc('hour', period_start, 'UTC') else period_start end as period_start,
+           case when period_start < now() - interval '2 days' then 3600 else period_seconds end
+             as period_seconds,
+           sum(succeeded) as succeeded, sum(failed) as failed, sum(timed_out) as timed_out,
+           sum(response_ms_sum) as response_ms_sum
+    from taken
+    group by 1, 2, 3, 4
+  ),
+  written as (
+  insert into api_call_stats as s (organization_id, api_name, period_start, period_seconds,
+                                   succeeded, failed, timed_out, response_ms_sum, folded)
+  select organization_id, api_name, period_start, period_seconds, succeeded, failed, timed_out,
+         response_ms_sum, true
+  from grouped
+  on conflict (organization_id, api_name, period_seconds, period_start) where folded
+  do update set
+    succeeded = s.succeeded + excluded.succeeded,
+    failed = s.failed + excluded.failed,
+    timed_out = s.timed_out + excluded.timed_out,
+    response_ms_sum = s.response_ms_sum + excluded.response_ms_sum
   )
   select count(*) into n from taken;
   removed := removed + n;
 
   -- the Overview's longest period is 30 days; a year is kept
   delete from job_stats where period_start < now() - interval '400 days';
-  delete from job_timing_stats where period_start < now() - interval '400 days';
+  delete from timing_stats where period_start < now() - interval '400 days';
+  delete from api_call_stats where period_start < now() - interval '400 days';
   return removed;
 end
 $$;
@@ -218,16 +277,61 @@ as $$
     from finished
     group by 1, 2, 3
   )
-  insert into job_timing_stats (organization_id, job_type, period_start, period_seconds,
-                                measure, bucket, attempts)
-  select f.organization_id, f.job_type, date_trunc('hour', f.finished_at, 'UTC'), 3600, m.measure,
+  insert into timing_stats (organization_id, subject, measure, period_start, period_seconds,
+                            bucket, samples)
+  select f.organization_id, f.job_type, m.measure, date_trunc('hour', f.finished_at, 'UTC'), 3600,
          m.bucket, count(*)
   from finished f
   cross join lateral (values ('wait', timing_bucket(greatest(f.wait_ms, 0))),
                              ('run', timing_bucket(greatest(f.run_ms, 0)))) as m (measure, bucket)
   where f.run_ms is not null
-  group by 1, 2, 3, 5, 6
+  group by 1, 2, 3, 4, 6
 $$;
 
--- Jobs finished before statistics were kept.
+-- Third-party calls --------------------------------------------------------------
+
+-- Counts a call that ended (left 'pending') in the minute it was made.
+create function api_log_record_stats() returns trigger
+language plpgsql
+as $$
+begin
+  insert into api_call_stats (organization_id, api_name, period_start, period_seconds,
+                              succeeded, failed, timed_out, response_ms_sum)
+  values (new.organization_id, new.api_name, date_trunc('minute', new.created_at, 'UTC'), 60,
+          (new.status = 'success')::int, (new.status = 'failed')::int,
+          (new.status = 'timeout')::int, coalesce(new.response_time, 0));
+  if new.response_time is not null then
+    insert into timing_stats (organization_id, subject, measure, period_start, period_seconds,
+                              bucket, samples)
+    values (new.organization_id, new.api_name, 'response',
+            date_trunc('minute', new.created_at, 'UTC'), 60, timing_bucket(new.response_time), 1);
+  end if;
+  return null;
+end
+$$;
+create trigger third_party_api_log_stats_on_insert after insert on third_party_api_log
+  for each row when (new.status <> 'pending')
+  execute function api_log_record_stats();
+create trigger third_party_api_log_stats_on_update after update of status on third_party_api_log
+  for each row when (old.status = 'pending' and new.status <> 'pending')
+  execute function api_log_record_stats();
+
+-- Jobs and calls that ended before statistics were kept.
 select backfill_job_stats(id) from organizations;
+
+insert into api_call_stats (organization_id, api_name, period_start, period_seconds, succeeded,
+                            failed, timed_out, response_ms_sum)
+select organization_id, api_name, date_trunc('hour', created_at, 'UTC'), 3600,
+       count(*) filter (where status = 'success'), count(*) filter (where status = 'failed'),
+       count(*) filter (where status = 'timeout'), coalesce(sum(response_time), 0)
+from third_party_api_log
+where status <> 'pending'
+group by 1, 2, 3;
+
+insert into timing_stats (organization_id, subject, measure, period_start, period_seconds, bucket,
+                          samples)
+select organization_id, api_name, 'response', date_trunc('hour', created_at, 'UTC'), 3600,
+       timing_bucket(response_time), count(*)
+from third_party_api_log
+where status <> 'pending' and response_time is not null
+group by 1, 2, 3, 4, 5, 6;
