@@ -404,10 +404,10 @@ async fn job_values_are_checked_by_domains_under_their_old_constraint_names() {
             "insert into jobs (organization_id, job_type, job_name, payload)
              values ($1, 'other', 'x', '{}') returning id",
         )
-            .bind(orgs[0])
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+        .bind(orgs[0])
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
         let err = sqlx::query(&format!("update jobs set {column} = {bad} where id = $1"))
             .bind(job)
             .execute(&mut conn)

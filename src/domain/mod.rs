@@ -4,6 +4,7 @@ pub mod csv;
 pub mod enums;
 pub mod forms;
 pub mod live;
+pub mod metrics;
 pub mod models;
 pub mod page;
 

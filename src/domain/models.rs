@@ -211,19 +211,34 @@ pub struct WebhookRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// Counts for the Overview tab.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// The Overview tab: what waits and runs now, and the period's figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Overview {
-    /// Jobs per status, in [`JobStatus::ALL`] order.
-    pub jobs_by_status: Vec<(JobStatus, i64)>,
+    /// The span the figures cover.
+    pub period: crate::domain::metrics::Period,
+    /// The server's clock when this was read.
+    pub read_at: DateTime<Utc>,
+    /// Where the period begins (the first throughput point).
+    pub since: DateTime<Utc>,
+    /// Jobs pending now.
+    pub pending_now: i64,
+    /// `pending_now` was read from the queue entries (many pending jobs):
+    /// close, but not counted one by one.
+    pub pending_is_estimate: bool,
+    /// Jobs running now.
+    pub running_now: i64,
+    /// Completed and failed jobs per step of the period.
+    pub throughput: Vec<crate::domain::metrics::ThroughputPoint>,
+    /// Per job type that ended anything in the period.
+    pub by_type: Vec<crate::domain::metrics::TypeMetrics>,
+    /// The newest batches that ran in the period (or still run).
+    pub batches: Vec<BatchDetail>,
     /// Batches not yet finished.
     pub open_batches: i64,
-    /// Failed jobs nobody has resolved yet.
-    pub unresolved_failures: i64,
-    /// Third-party calls in the last 24 hours.
-    pub api_calls_24h: i64,
-    /// Of those, the ones that failed or timed out.
-    pub api_failures_24h: i64,
+    /// Failures nobody has resolved yet, by age.
+    pub failure_ages: crate::domain::metrics::FailureAges,
+    /// Per API called in the period.
+    pub apis: Vec<crate::domain::metrics::ApiMetrics>,
     /// Webhooks switched on.
     pub active_webhooks: i64,
     /// Webhooks in the error state.

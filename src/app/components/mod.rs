@@ -2,6 +2,7 @@
 
 pub mod action_result;
 pub mod badge;
+pub mod charts;
 pub mod list_page;
 pub mod list_table;
 pub mod organization_picker;

@@ -33,17 +33,44 @@ pub async fn detail(
     organization: Option<Uuid>,
     id: Uuid,
 ) -> Result<Option<BatchDetail>, sqlx::Error> {
-    sqlx::query_as(
-        "select b.id, b.organization_id, o.name as organization_name, b.batch_name,
-                b.total_jobs, b.pending_jobs, b.running_jobs, b.processed_jobs, b.failed_jobs,
-                b.cancelled_jobs, b.status, b.progress::float8 as progress, b.created_at,
-                b.started_at, b.completed_at, b.cancelled_at, now() as read_at
+    sqlx::query_as(&format!(
+        "select {DETAIL_COLUMNS}
          from job_batches b join organizations o on o.id = b.organization_id
-         where b.id = $1 and ($2::uuid is null or b.organization_id = $2)",
-    )
+         where b.id = $1 and ($2::uuid is null or b.organization_id = $2)"
+    ))
     .bind(id)
     .bind(organization)
     .fetch_optional(&mut **tx)
+    .await
+}
+
+/// What a [`BatchDetail`] reads from `job_batches b` and `organizations o`.
+const DETAIL_COLUMNS: &str = "b.id, b.organization_id, o.name as organization_name, b.batch_name,
+    b.total_jobs, b.pending_jobs, b.running_jobs, b.processed_jobs, b.failed_jobs,
+    b.cancelled_jobs, b.status, b.progress::float8 as progress, b.created_at,
+    b.started_at, b.completed_at, b.cancelled_at, now() as read_at";
+
+/// The `limit` newest batches that ran since `since` (or still run), newest
+/// first: the Overview's batch efficiency.
+pub async fn recent(
+    tx: &mut Tx,
+    organization: Option<Uuid>,
+    since: chrono::DateTime<chrono::Utc>,
+    limit: i64,
+) -> Result<Vec<BatchDetail>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {DETAIL_COLUMNS}
+         from job_batches b join organizations o on o.id = b.organization_id
+         where ($1::uuid is null or b.organization_id = $1)
+           and b.started_at is not null
+           and (b.completed_at is null or b.completed_at >= $2)
+         order by b.created_at desc, b.id desc
+         limit $3"
+    ))
+    .bind(organization)
+    .bind(since)
+    .bind(limit)
+    .fetch_all(&mut **tx)
     .await
 }
 

@@ -1,67 +1,284 @@
-//! SQL for the Overview tab's counts.
+//! SQL for the Overview: what waits and runs now, and the period's figures
+//! from the statistics the engine keeps (migrations/0016), never from
+//! scanning the jobs or the API log.
 
-use crate::domain::{JobStatus, Overview};
+use crate::domain::metrics::{
+    percentile, ApiMetrics, FailureAges, Period, ThroughputPoint, TypeMetrics, TIMING_BUCKETS,
+};
+use crate::domain::{JobType, Overview};
 use crate::server::db::Tx;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
 use uuid::Uuid;
 
-/// Counts for the overview, within the organization condition.
-pub async fn load(tx: &mut Tx, organization_id: Option<Uuid>) -> Result<Overview, sqlx::Error> {
-    let by_status: Vec<(String, i64)> = sqlx::query_as(
-        "select status, count(*) from jobs
-         where ($1::uuid is null or organization_id = $1)
-         group by status",
+/// Pending jobs are counted one by one up to this many; beyond it the
+/// count is read from the queue entries (which may still list a few jobs
+/// cancelled or moved since) and shown as an estimate.
+pub const EXACT_PENDING_LIMIT: i64 = 10_000;
+
+/// Batches the Overview lists.
+const RECENT_BATCHES: i64 = 8;
+
+/// The Overview of `organization_id` (all organizations when `None`) over
+/// `period`.
+pub async fn load(
+    tx: &mut Tx,
+    organization_id: Option<Uuid>,
+    period: Period,
+) -> Result<Overview, sqlx::Error> {
+    let now: DateTime<Utc> = sqlx::query_scalar("select now()")
+        .fetch_one(&mut **tx)
+        .await?;
+    let since = period.start(now);
+    let (pending_now, pending_is_estimate) = pending(tx, organization_id).await?;
+    let counts = current_counts(tx, organization_id).await?;
+    Ok(Overview {
+        period,
+        read_at: now,
+        since,
+        pending_now,
+        pending_is_estimate,
+        running_now: counts.running,
+        throughput: throughput(tx, organization_id, period, since, now).await?,
+        by_type: by_type(tx, organization_id, since).await?,
+        batches: super::batches::recent(tx, organization_id, since, RECENT_BATCHES).await?,
+        open_batches: counts.open_batches,
+        failure_ages: FailureAges {
+            under_an_hour: counts.failures_under_an_hour,
+            under_a_day: counts.failures_under_a_day,
+            under_a_week: counts.failures_under_a_week,
+            older: counts.failures_older,
+        },
+        apis: apis(tx, organization_id, since).await?,
+        active_webhooks: counts.active_webhooks,
+        erroring_webhooks: counts.erroring_webhooks,
+    })
+}
+
+/// Jobs pending now: (count, whether it is an estimate).
+async fn pending(tx: &mut Tx, organization_id: Option<Uuid>) -> Result<(i64, bool), sqlx::Error> {
+    let exact: i64 = sqlx::query_scalar(
+        "select count(*) from (
+           select 1
+           from job_queue e
+           cross join unnest(e.job_ids) as h (id)
+           join jobs j on j.id = h.id and j.status = 'pending'
+           where ($1::uuid is null or e.organization_id = $1)
+             and ($1::uuid is null or j.organization_id = $1)
+           limit $2
+         ) counted",
     )
     .bind(organization_id)
-    .fetch_all(&mut **tx)
+    .bind(EXACT_PENDING_LIMIT + 1)
+    .fetch_one(&mut **tx)
     .await?;
-    let jobs_by_status = JobStatus::ALL
-        .iter()
-        .map(|status| {
-            let count = by_status
-                .iter()
-                .find(|(s, _)| s == status.as_str())
-                .map_or(0, |(_, n)| *n);
-            (*status, count)
-        })
-        .collect();
-
-    let (
-        open_batches,
-        unresolved_failures,
-        api_calls_24h,
-        api_failures_24h,
-        active_webhooks,
-        erroring_webhooks,
-    ): (i64, i64, i64, i64, i64, i64) = sqlx::query_as(
-        "select
-           (select count(*) from job_batches
-             where ($1::uuid is null or organization_id = $1)
-               and status in ('pending', 'running')),
-           (select count(*) from failed_jobs
-             where ($1::uuid is null or organization_id = $1) and not is_resolved),
-           (select count(*) from third_party_api_log
-             where ($1::uuid is null or organization_id = $1)
-               and created_at > now() - interval '24 hours'),
-           (select count(*) from third_party_api_log
-             where ($1::uuid is null or organization_id = $1)
-               and created_at > now() - interval '24 hours'
-               and status in ('failed', 'timeout')),
-           (select count(*) from webhooks
-             where ($1::uuid is null or organization_id = $1) and is_active),
-           (select count(*) from webhooks
-             where ($1::uuid is null or organization_id = $1) and status = 'error')",
+    if exact <= EXACT_PENDING_LIMIT {
+        return Ok((exact, false));
+    }
+    let listed: i64 = sqlx::query_scalar(
+        "select coalesce(sum(cardinality(e.job_ids)), 0)::int8 from job_queue e
+         where ($1::uuid is null or e.organization_id = $1)",
     )
     .bind(organization_id)
     .fetch_one(&mut **tx)
     .await?;
+    Ok((listed.max(exact), true))
+}
 
-    Ok(Overview {
-        jobs_by_status,
-        open_batches,
-        unresolved_failures,
-        api_calls_24h,
-        api_failures_24h,
-        active_webhooks,
-        erroring_webhooks,
-    })
+#[derive(sqlx::FromRow)]
+struct CurrentCounts {
+    running: i64,
+    open_batches: i64,
+    failures_under_an_hour: i64,
+    failures_under_a_day: i64,
+    failures_under_a_week: i64,
+    failures_older: i64,
+    active_webhooks: i64,
+    erroring_webhooks: i64,
+}
+
+/// Counts of things as they are now, each from a small set of rows: running
+/// jobs through their leases, unresolved failures through their index.
+async fn current_counts(
+    tx: &mut Tx,
+    organization_id: Option<Uuid>,
+) -> Result<CurrentCounts, sqlx::Error> {
+    sqlx::query_as(
+        "select
+           (select count(*) from job_leases l
+              cross join unnest(l.job_ids) as h (id)
+              join jobs j on j.id = h.id and j.lease_token = l.lease_token
+             where ($1::uuid is null or l.organization_id = $1)
+               and ($1::uuid is null or j.organization_id = $1)) as running,
+           (select count(*) from job_batches
+             where ($1::uuid is null or organization_id = $1)
+               and status in ('pending', 'running')) as open_batches,
+           f.under_an_hour as failures_under_an_hour,
+           f.under_a_day as failures_under_a_day,
+           f.under_a_week as failures_under_a_week,
+           f.older as failures_older,
+           (select count(*) from webhooks
+             where ($1::uuid is null or organization_id = $1) and is_active) as active_webhooks,
+           (select count(*) from webhooks
+             where ($1::uuid is null or organization_id = $1) and status = 'error')
+             as erroring_webhooks
+         from (
+           select count(*) filter (where created_at > now() - interval '1 hour') as under_an_hour,
+                  count(*) filter (where created_at <= now() - interval '1 hour'
+                                     and created_at > now() - interval '1 day') as under_a_day,
+                  count(*) filter (where created_at <= now() - interval '1 day'
+                                     and created_at > now() - interval '7 days') as under_a_week,
+                  count(*) filter (where created_at <= now() - interval '7 days') as older
+           from failed_jobs
+           where ($1::uuid is null or organization_id = $1) and not is_resolved
+         ) f",
+    )
+    .bind(organization_id)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// Completed and failed jobs per step of `period`, every step present.
+async fn throughput(
+    tx: &mut Tx,
+    organization_id: Option<Uuid>,
+    period: Period,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Vec<ThroughputPoint>, sqlx::Error> {
+    let step_seconds = period.step().num_seconds() as f64;
+    let rows: Vec<(DateTime<Utc>, i64, i64)> = sqlx::query_as(
+        "select date_bin(make_interval(secs => $2), period_start, $3) as at,
+                sum(completed)::int8, sum(failed)::int8
+         from job_stats
+         where ($1::uuid is null or organization_id = $1) and period_start >= $3
+         group by 1",
+    )
+    .bind(organization_id)
+    .bind(step_seconds)
+    .bind(since)
+    .fetch_all(&mut **tx)
+    .await?;
+    let counted: BTreeMap<DateTime<Utc>, (i64, i64)> =
+        rows.into_iter().map(|(at, c, f)| (at, (c, f))).collect();
+    let mut points = Vec::new();
+    let mut at = since;
+    while at <= now {
+        let (completed, failed) = counted.get(&at).copied().unwrap_or_default();
+        points.push(ThroughputPoint {
+            at,
+            completed,
+            failed,
+        });
+        at += period.step();
+    }
+    Ok(points)
+}
+
+/// Per job type with anything counted: outcomes and timings.
+async fn by_type(
+    tx: &mut Tx,
+    organization_id: Option<Uuid>,
+    since: DateTime<Utc>,
+) -> Result<Vec<TypeMetrics>, sqlx::Error> {
+    let counts: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
+        "select job_type::text, sum(completed)::int8, sum(failed)::int8, sum(cancelled)::int8,
+                sum(retried)::int8
+         from job_stats
+         where ($1::uuid is null or organization_id = $1) and period_start >= $2
+         group by 1",
+    )
+    .bind(organization_id)
+    .bind(since)
+    .fetch_all(&mut **tx)
+    .await?;
+    let timings = timings(tx, organization_id, since, &["wait", "run"]).await?;
+    let mut metrics: Vec<TypeMetrics> = counts
+        .into_iter()
+        .filter_map(|(job_type, completed, failed, cancelled, retried)| {
+            let job_type = JobType::parse(&job_type)?;
+            let buckets =
+                |measure: &str| timings.get(&(job_type.as_str().to_string(), measure.to_string()));
+            let wait = buckets("wait");
+            let run = buckets("run");
+            Some(TypeMetrics {
+                completed,
+                failed,
+                cancelled,
+                retried,
+                wait_p50_ms: wait.and_then(|b| percentile(b, 0.5)),
+                wait_p95_ms: wait.and_then(|b| percentile(b, 0.95)),
+                run_p50_ms: run.and_then(|b| percentile(b, 0.5)),
+                run_p95_ms: run.and_then(|b| percentile(b, 0.95)),
+                ..TypeMetrics::new(job_type)
+            })
+        })
+        .collect();
+    metrics.sort_by_key(|m| JobType::ALL.iter().position(|t| *t == m.job_type));
+    Ok(metrics)
+}
+
+/// Per API called: outcomes and response times.
+async fn apis(
+    tx: &mut Tx,
+    organization_id: Option<Uuid>,
+    since: DateTime<Utc>,
+) -> Result<Vec<ApiMetrics>, sqlx::Error> {
+    let counts: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        "select api_name::text, sum(succeeded)::int8, sum(failed)::int8, sum(timed_out)::int8
+         from api_call_stats
+         where ($1::uuid is null or organization_id = $1) and period_start >= $2
+         group by 1
+         order by 1",
+    )
+    .bind(organization_id)
+    .bind(since)
+    .fetch_all(&mut **tx)
+    .await?;
+    let timings = timings(tx, organization_id, since, &["response"]).await?;
+    Ok(counts
+        .into_iter()
+        .map(|(api_name, succeeded, failed, timed_out)| {
+            let buckets = timings.get(&(api_name.clone(), "response".to_string()));
+            ApiMetrics {
+                response_p50_ms: buckets.and_then(|b| percentile(b, 0.5)),
+                response_p95_ms: buckets.and_then(|b| percentile(b, 0.95)),
+                api_name,
+                succeeded,
+                failed,
+                timed_out,
+            }
+        })
+        .collect())
+}
+
+/// Bucket counts per (subject, measure) of `measures` since `since`.
+async fn timings(
+    tx: &mut Tx,
+    organization_id: Option<Uuid>,
+    since: DateTime<Utc>,
+    measures: &[&str],
+) -> Result<BTreeMap<(String, String), Vec<i64>>, sqlx::Error> {
+    let rows: Vec<(String, String, i16, i64)> = sqlx::query_as(
+        "select subject::text, measure::text, bucket, sum(samples)::int8
+         from timing_stats
+         where ($1::uuid is null or organization_id = $1) and period_start >= $2
+           and measure = any ($3)
+         group by 1, 2, 3",
+    )
+    .bind(organization_id)
+    .bind(since)
+    .bind(measures)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut buckets: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
+    for (subject, measure, bucket, samples) in rows {
+        let counts = buckets
+            .entry((subject, measure))
+            .or_insert_with(|| vec![0; TIMING_BUCKETS]);
+        if let Some(slot) = counts.get_mut(bucket as usize) {
+            *slot += samples;
+        }
+    }
+    Ok(buckets)
 }
