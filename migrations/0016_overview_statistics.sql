@@ -81,12 +81,16 @@ create index api_call_stats_period_idx on api_call_stats (period_start);
 -- Bucket 0 holds durations under 1 ms; bucket i >= 1 those in
 -- [2^((i-1)/2), 2^(i/2)) ms, so a bucket is at most 41 % wider than its
 -- lower bound; bucket 63 holds everything from 2^31 ms (about 25 days).
+-- (A plain SQL body, so PostgreSQL inlines it into the statements that
+-- call it.)
 create function timing_bucket(ms double precision) returns smallint
 language sql immutable parallel safe
-return case
-  when ms is null or ms < 1 then 0
-  else least(63, 1 + floor(2 * ln(ms) / ln(2.0)))::smallint
-end;
+as $$
+  select case
+    when ms is null or ms < 1 then 0::smallint
+    else least(63, 1 + floor(2 * ln(ms) / ln(2.0)))::smallint
+  end
+$$;
 
 -- the console appends rows for what its own actions end (cancellations)
 do $$

@@ -71,7 +71,7 @@ pub async fn apply(
   returning j.id, j.organization_id, j.job_type
 ),
 ended as (
-  select organization_id, job_type, 'cancelled' as outcome, now() as finished_at,
+  select organization_id, job_type, 'cancelled' as outcome, {now_minute} as minute,
          null::float8 as wait_ms, null::float8 as run_ms
   from cancelled
 ),
@@ -85,7 +85,8 @@ select (select count(*) from cancelled) + (select count(*) from requested),
        (select count(pg_notify('{CANCEL_CHANNEL}', id::text)) from requested),
        '[]'::jsonb,
        {TOUCHED}",
-                    stats = stats::recorded_cte("ended")
+                    stats = stats::recorded_cte("ended"),
+                    now_minute = stats::minute_of("now()")
                 ));
         }
         JobAction::Retry => {
@@ -249,12 +250,13 @@ pub async fn cancel_batch(
            returning organization_id, job_type
          ),
          ended as (
-           select organization_id, job_type, 'cancelled' as outcome, now() as finished_at,
+           select organization_id, job_type, 'cancelled' as outcome, {} as minute,
                   null::float8 as wait_ms, null::float8 as run_ms
            from cancelled
          ),
          {}
          select count(*) from cancelled",
+        stats::minute_of("now()"),
         stats::recorded_cte("ended")
     ))
     .bind(id)

@@ -80,9 +80,8 @@ pub async fn complete_many(
                      c.finished_at
          ),
          ended as (
-           select organization_id, job_type, 'completed' as outcome, finished_at,
-                  extract(epoch from started_at - available_at) * 1000 as wait_ms,
-                  extract(epoch from finished_at - started_at) * 1000 as run_ms
+           select organization_id, job_type, 'completed' as outcome, {} as minute,
+                  {} as wait_ms, {} as run_ms
            from done
          ),
          {},
@@ -96,6 +95,9 @@ pub async fn complete_many(
          ),
          {}
          select done.id from done cross join announced",
+        stats::minute_of("finished_at"),
+        stats::millis_between("available_at", "started_at"),
+        stats::millis_between("started_at", "finished_at"),
         stats::recorded_cte("ended"),
         live::feed::announced_cte("done", 6)
     ))
@@ -159,15 +161,17 @@ pub async fn finish(
          returning id, organization_id, job_type
          ),
          ended as (
-           select u.organization_id, u.job_type, $11::text as outcome, now() as finished_at,
-                  extract(epoch from $4 - b.available_at) * 1000 as wait_ms,
-                  extract(epoch from now() - $4) * 1000 as run_ms
+           select u.organization_id, u.job_type, $11::text as outcome, {} as minute,
+                  {} as wait_ms, {} as run_ms
            from updated u cross join before b
            where $11 is not null
          ),
          {},
          {}
          select count(*) from updated cross join announced",
+        stats::minute_of("now()"),
+        stats::millis_between("b.available_at", "$4"),
+        stats::millis_between("$4", "now()"),
         stats::recorded_cte("ended"),
         live::feed::announced_cte("updated", 10)
     ))

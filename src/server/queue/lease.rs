@@ -125,7 +125,7 @@ pub async fn rescue(conn: &mut PgConnection, limit: i64) -> Result<Rescued, sqlx
          ended as (
            select organization_id, job_type,
                   case status::text when 'pending' then 'retried' else status::text end as outcome,
-                  now() as finished_at, null::float8 as wait_ms, null::float8 as run_ms
+                  {now_minute} as minute, null::float8 as wait_ms, null::float8 as run_ms
            from rescued
          ),
          {stats},
@@ -138,7 +138,8 @@ pub async fn rescue(conn: &mut PgConnection, limit: i64) -> Result<Rescued, sqlx
          select 'lease', count(*) from expired
          union all
          select 'organization ' || organization_id::text, 0 from expired group by organization_id",
-        stats = super::stats::recorded_cte("ended")
+        stats = super::stats::recorded_cte("ended"),
+        now_minute = super::stats::minute_of("now()")
     ))
     .bind(limit)
     .fetch_all(&mut *conn)

@@ -1,6 +1,11 @@
 //! The `bench` command: the peer harness's three workloads (bulk enqueue,
 //! drain at a concurrency, enqueue-to-start latency at a fixed rate), each in
-//! a fresh database, printing the harness's JSON line.
+//! a fresh database, printing the harness's JSON line; and the console's own
+//! (`login_flood`, `console`), which serve the console in-process (`serve`).
+
+mod console;
+mod login_flood;
+mod serve;
 
 use super::db::{self, Database};
 use super::queue::{self, NewJob, Outcome};
@@ -10,7 +15,6 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, Executor};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -30,6 +34,10 @@ pub enum Mode {
     /// for `duration` seconds while a signed-in viewer loads the Jobs page;
     /// measures that page's latency.
     LoginFlood,
+    /// Every tab's pages, filters and details over `n` jobs and `n` API log
+    /// rows (a database made once and reused), as a bank admin and as an
+    /// organization's admin; one line per page.
+    Console,
 }
 
 /// Benchmark settings (the command line's).
@@ -125,8 +133,12 @@ impl ResultLine {
     }
 }
 
-/// Runs one benchmark against the server of `options` and prints its line.
+/// Runs one benchmark against the server of `options` and prints its line
+/// (the console benchmark: a line per page).
 pub async fn run(options: &PgConnectOptions, args: &BenchArgs) -> Result<(), BenchError> {
+    if args.mode == Mode::Console {
+        return console::run(options, args).await;
+    }
     let name = format!(
         "bench_veriphy_{}_{}",
         SystemTime::now()
@@ -171,7 +183,8 @@ async fn run_in(options: &PgConnectOptions, args: &BenchArgs) -> Result<ResultLi
         Mode::Enqueue => enqueue(&db, &owner, organization, args).await,
         Mode::Drain => drain(&db, &owner, organization, args).await,
         Mode::Latency => latency(&db, &owner, organization, args).await,
-        Mode::LoginFlood => login_flood(&db, args).await,
+        Mode::LoginFlood => login_flood::login_flood(&db, args).await,
+        Mode::Console => unreachable!("the console benchmark has its own database"),
     };
     db.app.close().await;
     db.worker.close().await;
@@ -358,157 +371,6 @@ async fn latency(
             samples.len(),
             warmup + measured,
             max_lag.as_secs_f64() * 1000.0,
-            load()
-        ),
-    })
-}
-
-/// The sign-in flood: the console served in-process on a free port, the
-/// demo data loaded, one viewer signed in.
-async fn login_flood(db: &Database, args: &BenchArgs) -> Result<ResultLine, sqlx::Error> {
-    use crate::server::config::Config;
-    use crate::server::demo_data;
-    let failed = |what: &str, error: &dyn std::fmt::Display| {
-        sqlx::Error::Protocol(format!("login flood: {what}: {error}"))
-    };
-    demo_data::load(db, demo_data::DEFAULT_DEMO_PASSWORD, false)
-        .await
-        .map_err(|e| failed("demo data", &e))?;
-    let mut config = Config::defaults();
-    config.in_process_worker = false;
-    let options = leptos::config::LeptosOptions::builder()
-        .output_name("veriphy-jobs")
-        .site_root("target/site")
-        .build();
-    let app = super::http::router(db.clone(), &config, options, None, super::live::Hub::new());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| failed("bind", &e))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| failed("bind", &e))?
-        .port();
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await;
-    });
-    let base = format!("http://127.0.0.1:{port}");
-    let client = |from: std::net::IpAddr| {
-        reqwest::Client::builder()
-            .local_address(from)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("an HTTP client")
-    };
-    let viewer = client([127, 0, 0, 1].into());
-    let signed_in = viewer
-        .post(format!("{base}/api/login"))
-        .header("accept", "application/json")
-        .form(&[
-            ("email", "viewer@northwind.example"),
-            ("password", demo_data::DEFAULT_DEMO_PASSWORD),
-        ])
-        .send()
-        .await
-        .map_err(|e| failed("sign-in", &e))?;
-    let cookie = signed_in
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| {
-            v.split(';')
-                .next()
-                .filter(|c| c.contains("veriphy_session="))
-        })
-        .map(str::to_string)
-        .ok_or_else(|| failed("sign-in", &"no session cookie"))?;
-    let page = |viewer: reqwest::Client, cookie: String, base: String| async move {
-        let started = Instant::now();
-        let status = viewer
-            .get(format!("{base}/jobs"))
-            .header("cookie", cookie)
-            .send()
-            .await
-            .map(|r| r.status().as_u16())
-            .unwrap_or(0);
-        (started.elapsed().as_secs_f64() * 1000.0, status)
-    };
-    let mut baseline = Vec::new();
-    for _ in 0..30 {
-        baseline.push(page(viewer.clone(), cookie.clone(), base.clone()).await.0);
-    }
-    baseline.sort_by(|a, b| a.total_cmp(b));
-
-    let until = Instant::now() + Duration::from_secs(args.duration);
-    let answers = Arc::new(Mutex::new(HashMap::<u16, usize>::new()));
-    let mut flood = tokio::task::JoinSet::new();
-    for i in 0..args.n {
-        // each client its own address, so the per-address lockout does not
-        // simply turn the flood away: this measures the bounded hashing
-        let from = std::net::IpAddr::from([127, 0, 1 + (i / 250) as u8, 1 + (i % 250) as u8]);
-        let (flooder, base, answers) = (client(from), base.clone(), answers.clone());
-        flood.spawn(async move {
-            let mut attempt = 0usize;
-            while Instant::now() < until {
-                attempt += 1;
-                let status = flooder
-                    .post(format!("{base}/api/login"))
-                    .header("accept", "application/json")
-                    .form(&[
-                        ("email", format!("guess{i}-{attempt}@flood.example")),
-                        ("password", "wrong".to_string()),
-                    ])
-                    .send()
-                    .await
-                    .map(|r| r.status().as_u16())
-                    .unwrap_or(0);
-                *answers
-                    .lock()
-                    .expect("answers lock")
-                    .entry(status)
-                    .or_default() += 1;
-            }
-        });
-    }
-    let mut during = Vec::new();
-    let mut page_errors = 0usize;
-    while Instant::now() < until {
-        let (ms, status) = page(viewer.clone(), cookie.clone(), base.clone()).await;
-        if status != 200 {
-            page_errors += 1;
-        }
-        during.push(ms);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    while flood.join_next().await.is_some() {}
-    server.abort();
-    during.sort_by(|a, b| a.total_cmp(b));
-    let answers = answers.lock().expect("answers lock").clone();
-    let mut answers: Vec<(u16, usize)> = answers.into_iter().collect();
-    answers.sort();
-    let sign_ins: usize = answers.iter().map(|(_, n)| n).sum();
-    Ok(ResultLine {
-        system: "veriphy-jobs",
-        mode: "login-flood",
-        n: args.n,
-        concurrency: Some(args.n),
-        rate: None,
-        jobs_per_s: round(sign_ins as f64 / args.duration.max(1) as f64),
-        p50_ms: percentile(&during, 0.50),
-        p95_ms: percentile(&during, 0.95),
-        p99_ms: percentile(&during, 0.99),
-        max_ms: during.last().copied().map(round),
-        notes: format!(
-            "{} clients (one loopback address each) sending wrong sign-ins for {}s; jobs_per_s = sign-in answers per second; p50..max = a signed-in viewer's GET /jobs during the flood ({} loads, {page_errors} not 200); before the flood p50 {:?} ms, max {:?} ms; sign-in answers by status {answers:?}; {}",
-            args.n,
-            args.duration,
-            during.len(),
-            percentile(&baseline, 0.5),
-            baseline.last().copied().map(round),
             load()
         ),
     })
