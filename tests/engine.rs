@@ -709,6 +709,8 @@ async fn a_stale_holder_cannot_overwrite_a_newer_attempt() {
             attempt: 1,
             organization_id: Uuid::nil(),
             batch_id: None,
+            job_type: JobType::Other,
+            available_at: chrono::Utc::now(),
         }],
     )
     .await
@@ -784,6 +786,8 @@ async fn rescue_fails_jobs_out_of_attempts_and_drops_leases_of_finished_claims()
             attempt: 1,
             organization_id: Uuid::nil(),
             batch_id: None,
+            job_type: JobType::Other,
+            available_at: chrono::Utc::now(),
         }],
     )
     .await
@@ -1107,6 +1111,8 @@ async fn claims_planned_while_jobs_was_tiny_still_look_jobs_up_by_key() {
             attempt: 1,
             organization_id: Uuid::nil(),
             batch_id: None,
+            job_type: JobType::Other,
+            available_at: chrono::Utc::now(),
         };
         let written = queue::complete_many(conn, &[done]).await.unwrap();
         assert_eq!(written.len(), 1);

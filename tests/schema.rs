@@ -422,6 +422,66 @@ async fn job_values_are_checked_by_domains_under_their_old_constraint_names() {
     }
 }
 
+#[tokio::test]
+async fn claims_and_completions_stay_hot() {
+    use veriphy_jobs::domain::JobType;
+    use veriphy_jobs::server::queue::{self, ClaimRequest, Completion, NewJob};
+    let test_db = common::fresh_database().await;
+    let organization = test_db.new_organization().await;
+    // one connection (the only one writing this fresh database), each step
+    // its own transaction as in the engine
+    let mut conn = test_db.db.worker.acquire().await.unwrap();
+    let jobs: Vec<NewJob> = (0..20)
+        .map(|i| {
+            NewJob::new(
+                organization,
+                JobType::Other,
+                "hot",
+                serde_json::json!({ "i": i }),
+            )
+        })
+        .collect();
+    queue::enqueue_many(&mut conn, &jobs).await.unwrap();
+    let claimed = queue::claim(
+        &mut conn,
+        &ClaimRequest {
+            queue: "default",
+            job_types: &[JobType::Other],
+            limit: 20,
+            worker_id: "hot-test",
+            lease_token: uuid::Uuid::new_v4(),
+            lease: std::time::Duration::from_secs(30),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(claimed.len(), 20);
+    let now = chrono::Utc::now();
+    let completions: Vec<Completion> = claimed
+        .iter()
+        .map(|job| Completion::of(job, now, now, None))
+        .collect();
+    queue::complete_many(&mut conn, &completions).await.unwrap();
+    // the backend hands its counts to the shared statistics once idle
+    sqlx::query("select pg_stat_force_next_flush()")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let (updated, hot): (i64, i64) = sqlx::query_as(
+        "select n_tup_upd, n_tup_hot_upd from pg_stat_user_tables where relname = 'jobs'",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    // An index on a column they change would make none of them HOT; a
+    // page that runs out of room makes the odd one not HOT.
+    assert_eq!(updated, 40);
+    assert!(
+        hot >= 36,
+        "{hot} of 40 claim and completion updates were HOT"
+    );
+}
+
 /// Inserts the organizations "one" and "two"; returns their ids.
 async fn organizations_one_and_two(conn: &mut sqlx::PgConnection) -> Vec<uuid::Uuid> {
     let mut orgs = Vec::new();

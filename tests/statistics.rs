@@ -65,16 +65,7 @@ async fn claimed(test: &TestDb, organization: Uuid, n: usize) -> Vec<queue::Clai
 
 fn completion(job: &queue::ClaimedJob, run: ChronoDuration) -> Completion {
     let finished_at = Utc::now();
-    Completion {
-        id: job.id,
-        lease_token: job.lease_token,
-        started_at: finished_at - run,
-        finished_at,
-        result: None,
-        attempt: job.attempts,
-        organization_id: job.organization_id,
-        batch_id: job.batch_id,
-    }
+    Completion::of(job, finished_at - run, finished_at, None)
 }
 
 fn held(job: &queue::ClaimedJob) -> queue::HeldJob {

@@ -186,6 +186,15 @@ pub fn bucket_bounds(bucket: usize) -> (f64, f64) {
     (2f64.powf((i - 1.0) / 2.0), 2f64.powf(i / 2.0))
 }
 
+/// The bucket of `ms` milliseconds, as the server's `timing_bucket`
+/// computes it (migrations/0016_overview_statistics.sql).
+pub fn timing_bucket(ms: f64) -> i16 {
+    if ms.is_nan() || ms < 1.0 {
+        return 0;
+    }
+    (1.0 + (2.0 * ms.log2()).floor()).min(63.0) as i16
+}
+
 /// The `quantile` (0–1) of the samples counted in `counts` (per bucket),
 /// estimated as the geometric middle of the bucket it falls in (within
 /// ±19 % of the true value); `None` without samples.
@@ -265,6 +274,19 @@ mod tests {
         let p95 = percentile(&counts, 0.95).unwrap();
         assert!((2896.0..4096.0).contains(&p95), "{p95}");
         assert_eq!(percentile(&[0; 4], 0.5), None);
+    }
+
+    #[test]
+    fn a_duration_falls_in_the_bucket_whose_bounds_hold_it() {
+        for ms in [0.2, 1.0, 1.5, 7.0, 300.0, 12_345.0, 86_400_000.0] {
+            let bucket = timing_bucket(ms) as usize;
+            let (low, high) = bucket_bounds(bucket);
+            assert!(
+                low <= ms && ms < high,
+                "{ms} ms in bucket {bucket} [{low}, {high})"
+            );
+        }
+        assert_eq!(timing_bucket(1e15), 63);
     }
 
     #[test]

@@ -114,7 +114,8 @@ async fn fill(db: &Database, options: &PgConnectOptions, n: usize) -> Result<(),
     sqlx::query(
         "insert into jobs (organization_id, job_type, job_name, payload, status, priority, queue,
                            attempts, max_attempts, available_at, started_at, completed_at,
-                           failed_at, error_message, batch_id, created_at, updated_at)
+                           failed_at, cancelled_at, error_message, batch_id, created_at,
+                           updated_at)
          select o.id, t.job_type,
                 case when g % 1000 = 7 then 'KYC refresh ' || g else 'Statement run ' || g end,
                 jsonb_build_object('n', g), s.status, p.priority, q.queue,
@@ -125,6 +126,8 @@ async fn fill(db: &Database, options: &PgConnectOptions, n: usize) -> Result<(),
                 case when s.status in ('completed', 'cancelled')
                      then c.created_at + make_interval(secs => 3 + g % 40) end,
                 case when s.status = 'failed' then c.created_at + interval '30 seconds' end,
+                case when s.status = 'cancelled'
+                     then c.created_at + make_interval(secs => 3 + g % 40) end,
                 case when s.status = 'failed' then 'Provider answered 503' end,
                 case when g % 10 = 0 then o.batches[1 + (g / 10) % cardinality(o.batches)] end,
                 c.created_at, c.created_at
@@ -150,6 +153,21 @@ async fn fill(db: &Database, options: &PgConnectOptions, n: usize) -> Result<(),
                                          else 'default' end as queue) q",
     )
     .bind(n as i64)
+    .execute(&owner)
+    .await?;
+    // running jobs are held by a (benchmark) worker's lease, as claims hold them
+    sqlx::query(
+        "with leased as (
+           insert into job_leases (lease_token, organization_id, worker_id, locked_until, job_ids)
+           select gen_random_uuid(), organization_id, 'bench-worker', now() + interval '1 day',
+                  array_agg(id)
+           from jobs where status = 'running'
+           group by organization_id
+           returning lease_token, job_ids
+         )
+         update jobs j set lease_token = l.lease_token, locked_by = 'bench-worker'
+         from leased l where j.id = any (l.job_ids)",
+    )
     .execute(&owner)
     .await?;
     sqlx::query(

@@ -43,6 +43,24 @@ impl JobFilter {
             "j.status",
             self.status.map(|s| s.as_str().to_string()),
         );
+        // Conditions the status implies, which lead PostgreSQL to the
+        // status's own rows (migrations/0017_status_filter_plans.sql).
+        match self.status {
+            Some(JobStatus::Failed) => {
+                query.push("\n  and j.failed_at is not null");
+            }
+            Some(JobStatus::Cancelled) => {
+                query.push("\n  and j.cancelled_at is not null");
+            }
+            Some(JobStatus::Running) => {
+                query.push(
+                    "\n  and j.id in (select h.id from job_leases l
+                  cross join unnest(l.job_ids) as h (id)
+                  where l.organization_id = j.organization_id)",
+                );
+            }
+            _ => {}
+        }
         if !self.ids.is_empty() {
             query
                 .push("\n  and j.id = any(")

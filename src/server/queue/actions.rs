@@ -62,7 +62,8 @@ pub async fn apply(
             query
                 .push(
                     "cancelled as (
-  update jobs j set status = 'cancelled', completed_at = now(), error_message = ",
+  update jobs j set status = 'cancelled', completed_at = now(), cancelled_at = now(),
+                    error_message = ",
                 )
                 .push_bind(reason.to_string())
                 .push(format!(
@@ -98,6 +99,7 @@ select (select count(*) from cancelled) + (select count(*) from requested),
     attempts = case when j.status = 'pending' then j.attempts else 0 end,
     failed_at = null,
     completed_at = null,
+    cancelled_at = null,
     cancel_requested_at = null,
     updated_at = now()
   from target t where j.id = t.id
@@ -244,7 +246,7 @@ pub async fn cancel_batch(
     .await?;
     let cancelled: i64 = sqlx::query_scalar(&format!(
         "with cancelled as (
-           update jobs set status = 'cancelled', completed_at = now(),
+           update jobs set status = 'cancelled', completed_at = now(), cancelled_at = now(),
                            error_message = 'The batch was cancelled.', updated_at = now()
            where batch_id = $1 and status = 'pending'
            returning organization_id, job_type

@@ -8,7 +8,7 @@
 
 use super::outcome::Transition;
 use super::stats;
-use crate::domain::JobStatus;
+use crate::domain::{JobStatus, JobType};
 use crate::server::live::{self, Change};
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -33,6 +33,34 @@ pub struct Completion {
     pub organization_id: Uuid,
     /// Its batch (whose counters the write moves).
     pub batch_id: Option<Uuid>,
+    /// Its type (for the statistics).
+    pub job_type: JobType,
+    /// When it became runnable (its queue wait, for the statistics).
+    pub available_at: DateTime<Utc>,
+}
+
+impl Completion {
+    /// The successful attempt of `job` that ran from `started_at` to
+    /// `finished_at`.
+    pub fn of(
+        job: &super::ClaimedJob,
+        started_at: DateTime<Utc>,
+        finished_at: DateTime<Utc>,
+        result: Option<serde_json::Value>,
+    ) -> Completion {
+        Completion {
+            id: job.id,
+            lease_token: job.lease_token,
+            started_at,
+            finished_at,
+            result,
+            attempt: job.attempts,
+            organization_id: job.organization_id,
+            batch_id: job.batch_id,
+            job_type: job.job_type,
+            available_at: job.available_at,
+        }
+    }
 }
 
 /// Marks many jobs completed with one statement; returns the ids written
@@ -59,7 +87,17 @@ pub async fn complete_many(
         .flat_map(|c| live::job_changes(c.organization_id, c.id, c.batch_id))
         .collect();
     let payloads = live::feed::encode(&announcement.into());
-    sqlx::query_scalar(&format!(
+    let mut tally = stats::CompletedTally::default();
+    for c in completions {
+        tally.add(
+            c.organization_id,
+            c.job_type,
+            c.available_at,
+            c.started_at,
+            c.finished_at,
+        );
+    }
+    let sql = format!(
         "with done as (
            update jobs j set
              status = 'completed',
@@ -76,15 +114,8 @@ pub async fn complete_many(
              as c (id, lease_token, started_at, finished_at, result)
            where j.id = c.id
              and j.lease_token = c.lease_token
-           returning j.id, j.organization_id, j.job_type, j.available_at, c.started_at,
-                     c.finished_at
+           returning j.id
          ),
-         ended as (
-           select organization_id, job_type, 'completed' as outcome, {} as minute,
-                  {} as wait_ms, {} as run_ms
-           from done
-         ),
-         {},
          resolved as (
            update failed_jobs f set
              is_resolved = true,
@@ -93,22 +124,20 @@ pub async fn complete_many(
            from done
            where f.job_id = done.id and not f.is_resolved
          ),
+         {},
          {}
          select done.id from done cross join announced",
-        stats::minute_of("finished_at"),
-        stats::millis_between("available_at", "started_at"),
-        stats::millis_between("started_at", "finished_at"),
-        stats::recorded_cte("ended"),
+        stats::CompletedTally::cte("done", 7),
         live::feed::announced_cte("done", 6)
-    ))
-    .bind(&ids)
-    .bind(&tokens)
-    .bind(&started)
-    .bind(&finished)
-    .bind(&results)
-    .bind(&payloads)
-    .fetch_all(conn)
-    .await
+    );
+    let query = sqlx::query_scalar(&sql)
+        .bind(&ids)
+        .bind(&tokens)
+        .bind(&started)
+        .bind(&finished)
+        .bind(&results)
+        .bind(&payloads);
+    tally.bind(query).fetch_all(conn).await
 }
 
 /// The job an outcome is written for.
@@ -152,6 +181,7 @@ pub async fn finish(
            error_details = $8,
            failed_at = case when $3 = 'failed' then now() end,
            completed_at = case when $3 = 'cancelled' then now() end,
+           cancelled_at = case when $3 = 'cancelled' then now() end,
            attempt_log = attempt_log || jsonb_build_array($9::jsonb),
            cancel_requested_at = null,
            lease_token = null,

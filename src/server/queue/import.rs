@@ -59,11 +59,12 @@ pub async fn import_job(conn: &mut PgConnection, job: &ImportedJob) -> Result<Uu
            insert into jobs (organization_id, job_type, job_name, payload, status, priority, queue,
                              attempts, max_attempts, available_at, started_at, completed_at,
                              failed_at, error_message, error_details, result, batch_id, created_by,
-                             created_at, updated_at, lease_token, locked_by)
+                             created_at, updated_at, lease_token, locked_by, cancelled_at)
            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
                    $10, $10,
                    case when $5 = 'running' then gen_random_uuid() end,
-                   case when $5 = 'running' then 'imported' end)
+                   case when $5 = 'running' then 'imported' end,
+                   case when $5 = 'cancelled' then $12 end)
            returning id, organization_id, lease_token
          ),
          lease as (

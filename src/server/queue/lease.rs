@@ -107,6 +107,7 @@ pub async fn rescue(conn: &mut PgConnection, limit: i64) -> Result<Rescued, sqlx
              failed_at = case
                when j.cancel_requested_at is null and j.attempts >= j.max_attempts then now() end,
              completed_at = case when j.cancel_requested_at is not null then now() end,
+             cancelled_at = case when j.cancel_requested_at is not null then now() end,
              attempt_log = j.attempt_log || jsonb_build_array(jsonb_build_object(
                'attempt', j.attempts,
                'started_at', j.started_at,

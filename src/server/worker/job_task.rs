@@ -64,16 +64,9 @@ async fn attempt(
     let finished_at = Utc::now();
     if let Outcome::Completed(result) = outcome {
         shared.held.release(job.id);
-        let _ = shared.completions.send(Completion {
-            id: job.id,
-            lease_token: job.lease_token,
-            started_at,
-            finished_at,
-            result,
-            attempt: job.attempts,
-            organization_id: job.organization_id,
-            batch_id: job.batch_id,
-        });
+        let _ = shared
+            .completions
+            .send(Completion::of(&job, started_at, finished_at, result));
         return;
     }
     let attempt = Attempt {
