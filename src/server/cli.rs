@@ -296,7 +296,7 @@ async fn serve(db: Database, config: &Config) -> Result<(), CliError> {
     options.site_addr = config.site_addr;
     let addr = config.site_addr;
     let app = http::router(db, config, options, worker.as_ref().map(Worker::probe), hub);
-    let listener = tokio::net::TcpListener::bind(addr)
+    let listener = http::listen(addr)
         .await
         .map_err(|source| CliError::Listen { addr, source })?;
     tracing::info!("console listening on http://{addr}");

@@ -13,6 +13,9 @@ use sqlx::{Connection, Executor};
 use std::time::Instant;
 use uuid::Uuid;
 
+/// How the data set is made; raise it when `fill` changes.
+const DATA_VERSION: u32 = 2;
+
 /// Loads of each page measured, after one that warms the caches.
 const SAMPLES: usize = 10;
 
@@ -32,7 +35,8 @@ struct PageLine {
 
 /// Makes (or reuses) the database and prints a line per page.
 pub(super) async fn run(options: &PgConnectOptions, args: &BenchArgs) -> Result<(), BenchError> {
-    let name = format!("bench_veriphy_console_{}", args.n);
+    // the version names how the data is made: a change makes a new database
+    let name = format!("bench_veriphy_console_v{DATA_VERSION}_{}", args.n);
     let mut admin = sqlx::PgConnection::connect_with(options)
         .await
         .map_err(BenchError::Connect)?;
@@ -94,7 +98,7 @@ async fn fill(db: &Database, options: &PgConnectOptions, n: usize) -> Result<(),
     // Realistic spreads: most jobs completed, some failed, cancelled,
     // pending or running; types, priorities and queues weighted; ages
     // uniform over 30 days; one job in a thousand names a KYC refresh (what
-    // the name search looks for); one in ten belongs to a batch.
+    // the name search looks for); one in five belongs to a batch.
     sqlx::query(
         "insert into job_batches (organization_id, batch_name, created_at)
          select o.id, 'Bench batch ' || o.slug || ' ' || b, now() - make_interval(hours => b * 3)
@@ -129,7 +133,7 @@ async fn fill(db: &Database, options: &PgConnectOptions, n: usize) -> Result<(),
                 case when s.status = 'cancelled'
                      then c.created_at + make_interval(secs => 3 + g % 40) end,
                 case when s.status = 'failed' then 'Provider answered 503' end,
-                case when g % 10 = 0 then o.batches[1 + (g / 10) % cardinality(o.batches)] end,
+                case when g % 5 = 0 then o.batches[1 + (g / 5) % cardinality(o.batches)] end,
                 c.created_at, c.created_at
          from generate_series(1, $1) g
          join bench_orgs o on o.k = g % 2
@@ -228,14 +232,18 @@ async fn fill(db: &Database, options: &PgConnectOptions, n: usize) -> Result<(),
 async fn measure(db: &Database, n: usize) -> Result<Vec<PageLine>, sqlx::Error> {
     let console = InProcessConsole::start(db).await?;
     let browser = client([127, 0, 0, 1].into());
-    let northwind: Uuid =
-        sqlx::query_scalar("select id from organizations where slug = 'northwind'")
-            .fetch_one(&db.worker)
-            .await?;
-    let (job, batch): (Uuid, Uuid) = sqlx::query_as(
-        "select j.id, j.batch_id from jobs j
-         where j.organization_id = $1 and j.batch_id is not null and j.status = 'failed'
-         limit 1",
+    let northwind: Uuid = sqlx::query_scalar("select id from organizations where slug = $1")
+        .bind(demo_data::DEMO_ORGANIZATIONS[0].1)
+        .fetch_one(&db.worker)
+        .await?;
+    let job: Uuid = sqlx::query_scalar(
+        "select id from jobs where organization_id = $1 and status = 'failed' limit 1",
+    )
+    .bind(northwind)
+    .fetch_one(&db.worker)
+    .await?;
+    let batch: Uuid = sqlx::query_scalar(
+        "select batch_id from jobs where organization_id = $1 and batch_id is not null limit 1",
     )
     .bind(northwind)
     .fetch_one(&db.worker)

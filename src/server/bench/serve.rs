@@ -39,11 +39,10 @@ impl InProcessConsole {
             None,
             crate::server::live::Hub::new(),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let listener = crate::server::http::listen(([127, 0, 0, 1], 0).into())
             .await
             .map_err(|e| failed("bind", &e))?;
-        let port = listener
-            .local_addr()
+        let port = axum::serve::Listener::local_addr(&listener)
             .map_err(|e| failed("bind", &e))?
             .port();
         let server = tokio::spawn(async move {

@@ -53,10 +53,11 @@ impl JobFilter {
                 query.push("\n  and j.cancelled_at is not null");
             }
             Some(JobStatus::Running) => {
+                // every lease's ids once (a few thousand at most), not a
+                // lookup per job row
                 query.push(
-                    "\n  and j.id in (select h.id from job_leases l
-                  cross join unnest(l.job_ids) as h (id)
-                  where l.organization_id = j.organization_id)",
+                    "\n  and j.id = any (array(select h.id from job_leases l
+                  cross join unnest(l.job_ids) as h (id)))",
                 );
             }
             _ => {}

@@ -43,6 +43,24 @@ impl FromRef<AppState> for Database {
     }
 }
 
+/// The console's listener: every accepted connection sends without delay.
+/// A streamed page is written in several small pieces; with Nagle's
+/// algorithm each piece after the first waited for the browser's delayed
+/// acknowledgement, about 40 ms per page.
+pub async fn listen(
+    addr: std::net::SocketAddr,
+) -> std::io::Result<axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)>> {
+    use axum::serve::ListenerExt;
+    fn no_delay(stream: &mut tokio::net::TcpStream) {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
+    }
+    Ok(tokio::net::TcpListener::bind(addr)
+        .await?
+        .tap_io(no_delay as fn(&mut tokio::net::TcpStream)))
+}
+
 /// Builds the whole application router; `worker` is the in-process
 /// worker's probe, if there is one (for `/readyz`); `hub` is the process's
 /// live-console hub (its flusher and its feed listener start here).
