@@ -8,9 +8,10 @@
 -- a cancellation, the rescuer) appends its own rows: nothing is updated in
 -- place, so concurrent workers never wait for each other here. A worker
 -- folds the rows of minutes that have ended into one row per organization,
--- type and minute, and minutes older than two days into hours, so the
--- Overview reads at most a few thousand rows for any period, whatever the
--- number of jobs.
+-- subject and minute, and adds them to that hour's and that day's rows too,
+-- so each period of the Overview reads rows of its own size (the last hour
+-- minutes, 24 hours and 7 days hours, 30 days days): a few thousand rows
+-- whatever the number of jobs.
 --
 -- No references to organizations: a check per written row would cost
 -- every completion; the rows go with their organization (see the delete
@@ -21,8 +22,8 @@ create table job_stats (
   organization_id uuid not null,
   job_type varchar(50) not null,
   period_start timestamptz not null,
-  -- 60 (a minute) or 3600 (an hour, folded from minutes)
-  period_seconds integer not null check (period_seconds in (60, 3600)),
+  -- 60 (a minute), 3600 (an hour) or 86400 (a UTC day); see the folding
+  period_seconds integer not null check (period_seconds in (60, 3600, 86400)),
   -- attempts that ended the job completed / failed / cancelled
   completed integer not null default 0,
   failed integer not null default 0,
@@ -49,7 +50,7 @@ create table timing_stats (
   subject varchar(255) not null,
   measure varchar(8) not null check (measure in ('wait', 'run', 'response')),
   period_start timestamptz not null,
-  period_seconds integer not null check (period_seconds in (60, 3600)),
+  period_seconds integer not null check (period_seconds in (60, 3600, 86400)),
   bucket smallint not null check (bucket between 0 and 63),
   samples integer not null,
   folded boolean not null default false
@@ -66,7 +67,7 @@ create table api_call_stats (
   organization_id uuid not null,
   api_name varchar(255) not null,
   period_start timestamptz not null,
-  period_seconds integer not null check (period_seconds in (60, 3600)),
+  period_seconds integer not null check (period_seconds in (60, 3600, 86400)),
   succeeded integer not null default 0,
   failed integer not null default 0,
   timed_out integer not null default 0,
@@ -128,16 +129,23 @@ create trigger organizations_drop_job_stats after delete on organizations
 
 -- Folding -------------------------------------------------------------------------
 
--- Folds the rows of every minute that has ended into one row per
--- organization, type and minute, and minutes older than two days into
--- hours. One caller at a time (others return at once); statements that
--- append meanwhile are folded by the next call. Returns how many rows it
--- folded away (a folded row is replaced by one with the same totals).
+-- The periods rows are kept at, and for how long: minutes for two days,
+-- hours for 60 days, days for 400 days.
+create function stats_granularities() returns table (seconds integer, kept interval)
+language sql immutable
+as $$ values (60, interval '2 days'), (3600, interval '60 days'), (86400, interval '400 days') $$;
+
+-- Folds the rows that statements appended during minutes that have ended:
+-- each is added to its minute's, its hour's and its day's row (a row
+-- appended for an hour, like the backfill's, to its hour's and day's). One
+-- caller at a time (others return at once); statements that append
+-- meanwhile are folded by the next call. Drops rows past their keeping.
+-- Returns how many appended rows it folded.
 create function fold_job_stats() returns bigint
 language plpgsql
 as $$
 declare
-  removed bigint := 0;
+  folded_rows bigint := 0;
   n bigint;
 begin
   if not pg_try_advisory_xact_lock(hashtextextended('fold_job_stats', 0)) then
@@ -146,107 +154,106 @@ begin
 
   with taken as (
     delete from job_stats
-    where (not folded and period_start < date_trunc('minute', now(), 'UTC'))
-       or (folded and period_seconds = 60 and period_start < now() - interval '2 days')
+    where not folded and period_start < date_bin('1 minute', now(), timestamptz '2000-01-01 00:00:00+00')
     returning *
   ),
   grouped as (
-    select organization_id, job_type,
-           case when period_start < now() - interval '2 days'
-                then date_trunc('hour', period_start, 'UTC') else period_start end as period_start,
-           case when period_start < now() - interval '2 days' then 3600 else period_seconds end
-             as period_seconds,
-           sum(completed) as completed, sum(failed) as failed, sum(cancelled) as cancelled,
-           sum(retried) as retried, sum(wait_ms_sum) as wait_ms_sum,
-           sum(run_ms_sum) as run_ms_sum
-    from taken
+    select t.organization_id, t.job_type,
+           date_bin(make_interval(secs => g.seconds), t.period_start,
+                    timestamptz '2000-01-01 00:00:00+00') as period_start,
+           g.seconds as period_seconds,
+           sum(t.completed) as completed, sum(t.failed) as failed,
+           sum(t.cancelled) as cancelled, sum(t.retried) as retried,
+           sum(t.wait_ms_sum) as wait_ms_sum, sum(t.run_ms_sum) as run_ms_sum
+    from taken t
+    join stats_granularities() g on g.seconds >= t.period_seconds
     group by 1, 2, 3, 4
   ),
   written as (
-  insert into job_stats as s (organization_id, job_type, period_start, period_seconds,
-                              completed, failed, cancelled, retried, wait_ms_sum, run_ms_sum,
-                              folded)
-  select organization_id, job_type, period_start, period_seconds, completed, failed,
-         cancelled, retried, wait_ms_sum, run_ms_sum, true
-  from grouped
-  on conflict (organization_id, job_type, period_seconds, period_start) where folded
-  do update set
-    completed = s.completed + excluded.completed,
-    failed = s.failed + excluded.failed,
-    cancelled = s.cancelled + excluded.cancelled,
-    retried = s.retried + excluded.retried,
-    wait_ms_sum = s.wait_ms_sum + excluded.wait_ms_sum,
-    run_ms_sum = s.run_ms_sum + excluded.run_ms_sum
+    insert into job_stats as s (organization_id, job_type, period_start, period_seconds,
+                                completed, failed, cancelled, retried, wait_ms_sum,
+                                run_ms_sum, folded)
+    select organization_id, job_type, period_start, period_seconds, completed, failed,
+           cancelled, retried, wait_ms_sum, run_ms_sum, true
+    from grouped
+    on conflict (organization_id, job_type, period_seconds, period_start) where folded
+    do update set
+      completed = s.completed + excluded.completed,
+      failed = s.failed + excluded.failed,
+      cancelled = s.cancelled + excluded.cancelled,
+      retried = s.retried + excluded.retried,
+      wait_ms_sum = s.wait_ms_sum + excluded.wait_ms_sum,
+      run_ms_sum = s.run_ms_sum + excluded.run_ms_sum
   )
   select count(*) into n from taken;
-  removed := removed + n;
+  folded_rows := folded_rows + n;
 
   with taken as (
     delete from timing_stats
-    where (not folded and period_start < date_trunc('minute', now(), 'UTC'))
-       or (folded and period_seconds = 60 and period_start < now() - interval '2 days')
+    where not folded and period_start < date_bin('1 minute', now(), timestamptz '2000-01-01 00:00:00+00')
     returning *
   ),
   grouped as (
-    select organization_id, subject, measure,
-           case when period_start < now() - interval '2 days'
-                then date_trunc('hour', period_start, 'UTC') else period_start end as period_start,
-           case when period_start < now() - interval '2 days' then 3600 else period_seconds end
-             as period_seconds,
-           bucket, sum(samples) as samples
-    from taken
+    select t.organization_id, t.subject, t.measure,
+           date_bin(make_interval(secs => g.seconds), t.period_start,
+                    timestamptz '2000-01-01 00:00:00+00') as period_start,
+           g.seconds as period_seconds, t.bucket, sum(t.samples) as samples
+    from taken t
+    join stats_granularities() g on g.seconds >= t.period_seconds
     group by 1, 2, 3, 4, 5, 6
   ),
   written as (
-  insert into timing_stats as s (organization_id, subject, measure, period_start,
-                                 period_seconds, bucket, samples, folded)
-  select organization_id, subject, measure, period_start, period_seconds, bucket, samples, true
-  from grouped
-  on conflict (organization_id, subject, measure, period_seconds, period_start, bucket)
-    where folded
-  do update set samples = s.samples + excluded.samples
+    insert into timing_stats as s (organization_id, subject, measure, period_start,
+                                   period_seconds, bucket, samples, folded)
+    select organization_id, subject, measure, period_start, period_seconds, bucket, samples,
+           true
+    from grouped
+    on conflict (organization_id, subject, measure, period_seconds, period_start, bucket)
+      where folded
+    do update set samples = s.samples + excluded.samples
   )
   select count(*) into n from taken;
-  removed := removed + n;
+  folded_rows := folded_rows + n;
 
   with taken as (
     delete from api_call_stats
-    where (not folded and period_start < date_trunc('minute', now(), 'UTC'))
-       or (folded and period_seconds = 60 and period_start < now() - interval '2 days')
+    where not folded and period_start < date_bin('1 minute', now(), timestamptz '2000-01-01 00:00:00+00')
     returning *
   ),
   grouped as (
-    select organization_id, api_name,
-           case when period_start < now() - interval '2 days'
-                then date_trunc('hour', period_start, 'UTC') else period_start end as period_start,
-           case when period_start < now() - interval '2 days' then 3600 else period_seconds end
-             as period_seconds,
-           sum(succeeded) as succeeded, sum(failed) as failed, sum(timed_out) as timed_out,
-           sum(response_ms_sum) as response_ms_sum
-    from taken
+    select t.organization_id, t.api_name,
+           date_bin(make_interval(secs => g.seconds), t.period_start,
+                    timestamptz '2000-01-01 00:00:00+00') as period_start,
+           g.seconds as period_seconds,
+           sum(t.succeeded) as succeeded, sum(t.failed) as failed,
+           sum(t.timed_out) as timed_out, sum(t.response_ms_sum) as response_ms_sum
+    from taken t
+    join stats_granularities() g on g.seconds >= t.period_seconds
     group by 1, 2, 3, 4
   ),
   written as (
-  insert into api_call_stats as s (organization_id, api_name, period_start, period_seconds,
-                                   succeeded, failed, timed_out, response_ms_sum, folded)
-  select organization_id, api_name, period_start, period_seconds, succeeded, failed, timed_out,
-         response_ms_sum, true
-  from grouped
-  on conflict (organization_id, api_name, period_seconds, period_start) where folded
-  do update set
-    succeeded = s.succeeded + excluded.succeeded,
-    failed = s.failed + excluded.failed,
-    timed_out = s.timed_out + excluded.timed_out,
-    response_ms_sum = s.response_ms_sum + excluded.response_ms_sum
+    insert into api_call_stats as s (organization_id, api_name, period_start, period_seconds,
+                                     succeeded, failed, timed_out, response_ms_sum, folded)
+    select organization_id, api_name, period_start, period_seconds, succeeded, failed,
+           timed_out, response_ms_sum, true
+    from grouped
+    on conflict (organization_id, api_name, period_seconds, period_start) where folded
+    do update set
+      succeeded = s.succeeded + excluded.succeeded,
+      failed = s.failed + excluded.failed,
+      timed_out = s.timed_out + excluded.timed_out,
+      response_ms_sum = s.response_ms_sum + excluded.response_ms_sum
   )
   select count(*) into n from taken;
-  removed := removed + n;
+  folded_rows := folded_rows + n;
 
-  -- the Overview's longest period is 30 days; a year is kept
-  delete from job_stats where period_start < now() - interval '400 days';
-  delete from timing_stats where period_start < now() - interval '400 days';
-  delete from api_call_stats where period_start < now() - interval '400 days';
-  return removed;
+  delete from job_stats s using stats_granularities() g
+  where s.folded and s.period_seconds = g.seconds and s.period_start < now() - g.kept;
+  delete from timing_stats s using stats_granularities() g
+  where s.folded and s.period_seconds = g.seconds and s.period_start < now() - g.kept;
+  delete from api_call_stats s using stats_granularities() g
+  where s.folded and s.period_seconds = g.seconds and s.period_start < now() - g.kept;
+  return folded_rows;
 end
 $$;
 grant execute on function fold_job_stats() to veriphy_worker;

@@ -23,7 +23,8 @@ struct Totals {
     timed_runs: i64,
 }
 
-/// Totals of `organization`'s statistics, folded or not.
+/// Totals of `organization`'s statistics: the rows not folded yet and the
+/// day rows (each attempt is in exactly one of them).
 async fn totals(test: &TestDb, organization: Uuid) -> Totals {
     let mut conn = test.owner_connection().await;
     sqlx::query_as(
@@ -32,8 +33,10 @@ async fn totals(test: &TestDb, organization: Uuid) -> Totals {
                 coalesce(sum(cancelled), 0)::int8 as cancelled,
                 coalesce(sum(retried), 0)::int8 as retried,
                 (select coalesce(sum(samples), 0)::int8 from timing_stats
-                  where organization_id = $1 and measure = 'run') as timed_runs
-         from job_stats where organization_id = $1",
+                  where organization_id = $1 and measure = 'run'
+                    and (not folded or period_seconds = 86400)) as timed_runs
+         from job_stats
+         where organization_id = $1 and (not folded or period_seconds = 86400)",
     )
     .bind(organization)
     .fetch_one(&mut conn)
@@ -215,22 +218,34 @@ async fn folding_keeps_the_totals_in_one_row_per_type_and_period() {
     assert_eq!(folded, 5, "every appended row was folded");
     assert_eq!(totals(&test, organization).await, before);
     let rows: Vec<(i32, i32, i32, bool)> = sqlx::query_as(
-        "select period_seconds, completed, failed, folded from job_stats
-         where organization_id = $1 order by period_start",
+        "select period_seconds, sum(completed)::int4, sum(failed)::int4, bool_and(folded)
+         from job_stats where organization_id = $1
+         group by period_seconds order by period_seconds",
     )
     .bind(organization)
     .fetch_all(&mut owner)
     .await
     .unwrap();
-    let hour_rows = rows.iter().filter(|r| r.0 == 3600).count();
-    assert!(
-        (1..=2).contains(&hour_rows),
-        "old minutes fold into their hour(s): {rows:?}"
+    assert_eq!(
+        rows,
+        vec![
+            // minutes are kept for two days: only the recent one's rows
+            (60, 6, 3, true),
+            // every row is in its hour and its day
+            (3600, 10, 5, true),
+            (86400, 10, 5, true),
+        ]
     );
-    assert!(rows.iter().all(|r| r.3), "all rows folded: {rows:?}");
-    assert!(
-        rows.contains(&(60, 6, 3, true)),
-        "the recent minute's three rows became one: {rows:?}"
+    let recent_minute_rows: i64 = sqlx::query_scalar(
+        "select count(*) from job_stats where organization_id = $1 and period_seconds = 60",
+    )
+    .bind(organization)
+    .fetch_one(&mut owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        recent_minute_rows, 1,
+        "the recent minute's three rows became one"
     );
 }
 

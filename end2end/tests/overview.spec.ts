@@ -46,7 +46,7 @@ test("a period is chosen from the Overview's header and kept in the address", as
   await periods.getByRole("link", { name: "Last 7 days" }).click();
   await expect(page).toHaveURL(/period=7d/);
   await expect(periods.getByRole("link", { name: "Last 7 days" })).toHaveAttribute("aria-current", "page");
-  await expect(page.getByRole("img", { name: /Jobs finished per two hours, last 7 days/ })).toBeVisible();
+  await expect(page.getByRole("img", { name: /Jobs finished per six hours, last 7 days/ })).toBeVisible();
   await page.getByText("as a table").click();
   await expect(page.getByRole("columnheader", { name: "Completed" }).first()).toBeVisible();
 });

@@ -10,12 +10,12 @@ use serde::{Deserialize, Serialize};
 pub enum Period {
     /// The last hour, by minute.
     Hour,
-    /// The last 24 hours, by quarter hour.
+    /// The last 24 hours, by hour.
     #[default]
     Day,
-    /// The last 7 days, by two hours.
+    /// The last 7 days, by six hours.
     Week,
-    /// The last 30 days, by six hours.
+    /// The last 30 days, by day (UTC).
     Month,
 }
 
@@ -62,9 +62,19 @@ impl Period {
     pub fn step(self) -> Duration {
         match self {
             Period::Hour => Duration::minutes(1),
-            Period::Day => Duration::minutes(15),
-            Period::Week => Duration::hours(2),
-            Period::Month => Duration::hours(6),
+            Period::Day => Duration::hours(1),
+            Period::Week => Duration::hours(6),
+            Period::Month => Duration::days(1),
+        }
+    }
+
+    /// The statistics rows it reads: minutes, hours or days (their
+    /// `period_seconds`), so every period reads a few thousand rows.
+    pub fn granularity_seconds(self) -> i32 {
+        match self {
+            Period::Hour => 60,
+            Period::Day | Period::Week => 3600,
+            Period::Month => 86_400,
         }
     }
 
@@ -255,6 +265,10 @@ mod tests {
         assert_eq!(
             Period::Day.start(now).to_rfc3339(),
             "2026-12-01T10:00:00+00:00"
+        );
+        assert_eq!(
+            Period::Month.start(now).to_rfc3339(),
+            "2026-11-02T00:00:00+00:00"
         );
         assert_eq!(
             Period::Hour.start(now).to_rfc3339(),

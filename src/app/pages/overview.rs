@@ -192,9 +192,9 @@ fn overview_view(o: Overview, org: Option<Uuid>) -> impl IntoView {
 fn step_words(period: Period) -> &'static str {
     match period {
         Period::Hour => "minute",
-        Period::Day => "quarter hour",
-        Period::Week => "two hours",
-        Period::Month => "six hours",
+        Period::Day => "hour",
+        Period::Week => "six hours",
+        Period::Month => "day",
     }
 }
 
@@ -205,7 +205,8 @@ fn throughput_columns(
 ) -> Vec<Column> {
     let format = match period {
         Period::Hour => "%H:%M",
-        Period::Day | Period::Week | Period::Month => "%b %d, %H:%M",
+        Period::Day | Period::Week => "%b %d, %H:%M",
+        Period::Month => "%b %d",
     };
     points
         .iter()
@@ -213,7 +214,11 @@ fn throughput_columns(
             let end = point.at + period.step();
             let window = [("from", filter_time(point.at)), ("to", filter_time(end))];
             Column {
-                label: format!("{}–{} UTC", point.at.format(format), end.format("%H:%M")),
+                label: if period == Period::Month {
+                    format!("{} UTC", point.at.format(format))
+                } else {
+                    format!("{}–{} UTC", point.at.format(format), end.format("%H:%M"))
+                },
                 segments: vec![
                     (
                         point.completed,

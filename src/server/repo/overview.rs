@@ -41,7 +41,7 @@ pub async fn load(
         pending_is_estimate,
         running_now: counts.running,
         throughput: throughput(tx, organization_id, period, since, now).await?,
-        by_type: by_type(tx, organization_id, since).await?,
+        by_type: by_type(tx, organization_id, since, period.granularity_seconds()).await?,
         batches: super::batches::recent(tx, organization_id, since, RECENT_BATCHES).await?,
         open_batches: counts.open_batches,
         failure_ages: FailureAges {
@@ -50,7 +50,7 @@ pub async fn load(
             under_a_week: counts.failures_under_a_week,
             older: counts.failures_older,
         },
-        apis: apis(tx, organization_id, since).await?,
+        apis: apis(tx, organization_id, since, period.granularity_seconds()).await?,
         active_webhooks: counts.active_webhooks,
         erroring_webhooks: counts.erroring_webhooks,
     })
@@ -153,11 +153,13 @@ async fn throughput(
                 sum(completed)::int8, sum(failed)::int8
          from job_stats
          where ($1::uuid is null or organization_id = $1) and period_start >= $3
+           and (period_seconds = $4 or not folded)
          group by 1",
     )
     .bind(organization_id)
     .bind(step_seconds)
     .bind(since)
+    .bind(period.granularity_seconds())
     .fetch_all(&mut **tx)
     .await?;
     let counted: BTreeMap<DateTime<Utc>, (i64, i64)> =
@@ -181,19 +183,22 @@ async fn by_type(
     tx: &mut Tx,
     organization_id: Option<Uuid>,
     since: DateTime<Utc>,
+    granularity: i32,
 ) -> Result<Vec<TypeMetrics>, sqlx::Error> {
     let counts: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
         "select job_type::text, sum(completed)::int8, sum(failed)::int8, sum(cancelled)::int8,
                 sum(retried)::int8
          from job_stats
          where ($1::uuid is null or organization_id = $1) and period_start >= $2
+           and (period_seconds = $3 or not folded)
          group by 1",
     )
     .bind(organization_id)
     .bind(since)
+    .bind(granularity)
     .fetch_all(&mut **tx)
     .await?;
-    let timings = timings(tx, organization_id, since, &["wait", "run"]).await?;
+    let timings = timings(tx, organization_id, since, granularity, &["wait", "run"]).await?;
     let mut metrics: Vec<TypeMetrics> = counts
         .into_iter()
         .filter_map(|(job_type, completed, failed, cancelled, retried)| {
@@ -224,19 +229,22 @@ async fn apis(
     tx: &mut Tx,
     organization_id: Option<Uuid>,
     since: DateTime<Utc>,
+    granularity: i32,
 ) -> Result<Vec<ApiMetrics>, sqlx::Error> {
     let counts: Vec<(String, i64, i64, i64)> = sqlx::query_as(
         "select api_name::text, sum(succeeded)::int8, sum(failed)::int8, sum(timed_out)::int8
          from api_call_stats
          where ($1::uuid is null or organization_id = $1) and period_start >= $2
+           and (period_seconds = $3 or not folded)
          group by 1
          order by 1",
     )
     .bind(organization_id)
     .bind(since)
+    .bind(granularity)
     .fetch_all(&mut **tx)
     .await?;
-    let timings = timings(tx, organization_id, since, &["response"]).await?;
+    let timings = timings(tx, organization_id, since, granularity, &["response"]).await?;
     Ok(counts
         .into_iter()
         .map(|(api_name, succeeded, failed, timed_out)| {
@@ -253,22 +261,26 @@ async fn apis(
         .collect())
 }
 
-/// Bucket counts per (subject, measure) of `measures` since `since`.
+/// Bucket counts per (subject, measure) of `measures` since `since`, from
+/// rows of `granularity` seconds (and those not folded yet).
 async fn timings(
     tx: &mut Tx,
     organization_id: Option<Uuid>,
     since: DateTime<Utc>,
+    granularity: i32,
     measures: &[&str],
 ) -> Result<BTreeMap<(String, String), Vec<i64>>, sqlx::Error> {
     let rows: Vec<(String, String, i16, i64)> = sqlx::query_as(
         "select subject::text, measure::text, bucket, sum(samples)::int8
          from timing_stats
          where ($1::uuid is null or organization_id = $1) and period_start >= $2
-           and measure = any ($3)
+           and (period_seconds = $3 or not folded)
+           and measure = any ($4)
          group by 1, 2, 3",
     )
     .bind(organization_id)
     .bind(since)
+    .bind(granularity)
     .bind(measures)
     .fetch_all(&mut **tx)
     .await?;
