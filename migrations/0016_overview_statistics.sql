@@ -39,8 +39,12 @@ create table job_stats (
 );
 create unique index job_stats_folded_key
   on job_stats (organization_id, job_type, period_seconds, period_start) where folded;
-create index job_stats_organization_idx on job_stats (organization_id, period_start);
-create index job_stats_period_idx on job_stats (period_start);
+-- a period's rows of one size (an organization's, or everyone's), and the
+-- rows not folded yet
+create index job_stats_organization_idx on job_stats (organization_id, period_seconds, period_start)
+  where folded;
+create index job_stats_period_idx on job_stats (period_seconds, period_start) where folded;
+create index job_stats_unfolded_idx on job_stats (period_start) where not folded;
 
 -- How long things took: counts per bucket of a logarithmic scale (see
 -- timing_bucket), from which percentiles are read. `subject` is the job
@@ -58,8 +62,12 @@ create table timing_stats (
 create unique index timing_stats_folded_key
   on timing_stats (organization_id, subject, measure, period_seconds, period_start, bucket)
   where folded;
-create index timing_stats_organization_idx on timing_stats (organization_id, period_start);
-create index timing_stats_period_idx on timing_stats (period_start);
+-- a period's rows of one size (an organization's, or everyone's), and the
+-- rows not folded yet
+create index timing_stats_organization_idx on timing_stats (organization_id, period_seconds, period_start)
+  where folded;
+create index timing_stats_period_idx on timing_stats (period_seconds, period_start) where folded;
+create index timing_stats_unfolded_idx on timing_stats (period_start) where not folded;
 
 -- How third-party calls ended (rows of third_party_api_log that left
 -- 'pending'), written by triggers of that table.
@@ -76,8 +84,12 @@ create table api_call_stats (
 );
 create unique index api_call_stats_folded_key
   on api_call_stats (organization_id, api_name, period_seconds, period_start) where folded;
-create index api_call_stats_organization_idx on api_call_stats (organization_id, period_start);
-create index api_call_stats_period_idx on api_call_stats (period_start);
+-- a period's rows of one size (an organization's, or everyone's), and the
+-- rows not folded yet
+create index api_call_stats_organization_idx on api_call_stats (organization_id, period_seconds, period_start)
+  where folded;
+create index api_call_stats_period_idx on api_call_stats (period_seconds, period_start) where folded;
+create index api_call_stats_unfolded_idx on api_call_stats (period_start) where not folded;
 
 -- Bucket 0 holds durations under 1 ms; bucket i >= 1 those in
 -- [2^((i-1)/2), 2^(i/2)) ms, so a bucket is at most 41 % wider than its

@@ -153,7 +153,7 @@ async fn throughput(
                 sum(completed)::int8, sum(failed)::int8
          from job_stats
          where ($1::uuid is null or organization_id = $1) and period_start >= $3
-           and (period_seconds = $4 or not folded)
+           and ((folded and period_seconds = $4) or not folded)
          group by 1",
     )
     .bind(organization_id)
@@ -190,7 +190,7 @@ async fn by_type(
                 sum(retried)::int8
          from job_stats
          where ($1::uuid is null or organization_id = $1) and period_start >= $2
-           and (period_seconds = $3 or not folded)
+           and ((folded and period_seconds = $3) or not folded)
          group by 1",
     )
     .bind(organization_id)
@@ -235,7 +235,7 @@ async fn apis(
         "select api_name::text, sum(succeeded)::int8, sum(failed)::int8, sum(timed_out)::int8
          from api_call_stats
          where ($1::uuid is null or organization_id = $1) and period_start >= $2
-           and (period_seconds = $3 or not folded)
+           and ((folded and period_seconds = $3) or not folded)
          group by 1
          order by 1",
     )
@@ -274,7 +274,7 @@ async fn timings(
         "select subject::text, measure::text, bucket, sum(samples)::int8
          from timing_stats
          where ($1::uuid is null or organization_id = $1) and period_start >= $2
-           and (period_seconds = $3 or not folded)
+           and ((folded and period_seconds = $3) or not folded)
            and measure = any ($4)
          group by 1, 2, 3",
     )
