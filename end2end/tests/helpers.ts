@@ -1,4 +1,4 @@
-import { expect, type Page } from "@playwright/test";
+import { expect, type Browser, type Page } from "@playwright/test";
 
 /** Password of every demo account (load-demo's default). */
 export const DEMO_PASSWORD = process.env.VERIPHY_DEMO_PASSWORD ?? "veriphy-demo-2026";
@@ -31,4 +31,27 @@ export async function signIn(page: Page, email: string, password = DEMO_PASSWORD
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
+}
+
+/** A signed-in tab of its own on `path`, connected to the live feed. */
+export async function watching(browser: Browser, baseURL: string, email: string, path: string) {
+  const context = await browser.newContext({ baseURL });
+  const page = await context.newPage();
+  const errors = trackErrors(page);
+  await signIn(page, email);
+  await page.goto(path);
+  await waitForHydration(page);
+  await expect(page.getByTestId("live-status")).toHaveAttribute("data-state", "live");
+  return { page, errors };
+}
+
+/** Enqueues a diagnostic job through the console's form. */
+export async function enqueue(page: Page, name: string, payload: string) {
+  await page.goto("/jobs/new");
+  await waitForHydration(page);
+  await page.getByTestId("job-type").selectOption("other");
+  await page.getByTestId("job-name").fill(name);
+  await page.getByTestId("job-payload").fill(payload);
+  await page.getByRole("button", { name: "Enqueue job" }).click();
+  await expect(page).toHaveURL(/\/jobs\/[0-9a-f-]{36}$/);
 }

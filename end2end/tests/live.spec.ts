@@ -1,31 +1,8 @@
-import { expect, test, type Browser, type Page } from "@playwright/test";
-import { BANK_ADMIN, NORTHWIND_VIEWER, signIn, trackErrors, waitForHydration } from "./helpers";
+import { expect, test } from "@playwright/test";
+import { BANK_ADMIN, enqueue, NORTHWIND_VIEWER, signIn, trackErrors, waitForHydration, watching } from "./helpers";
 
 const NORTHWIND_ADMIN = "admin@northwind.example";
 const HARBOR_VIEWER = "viewer@harbor.example";
-
-/** A signed-in tab of its own on `path`, connected to the live feed. */
-async function watching(browser: Browser, baseURL: string, email: string, path: string) {
-  const context = await browser.newContext({ baseURL });
-  const page = await context.newPage();
-  const errors = trackErrors(page);
-  await signIn(page, email);
-  await page.goto(path);
-  await waitForHydration(page);
-  await expect(page.getByTestId("live-status")).toHaveAttribute("data-state", "live");
-  return { page, errors };
-}
-
-/** Enqueues a diagnostic job through the console's form. */
-async function enqueue(page: Page, name: string, payload: string) {
-  await page.goto("/jobs/new");
-  await waitForHydration(page);
-  await page.getByTestId("job-type").selectOption("other");
-  await page.getByTestId("job-name").fill(name);
-  await page.getByTestId("job-payload").fill(payload);
-  await page.getByRole("button", { name: "Enqueue job" }).click();
-  await expect(page).toHaveURL(/\/jobs\/[0-9a-f-]{36}$/);
-}
 
 test("a job appears and completes live for its organization and the bank, and never for another organization", async ({
   page,

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { NORTHWIND_VIEWER, signIn, trackErrors, waitForHydration } from "./helpers";
+import { enqueue, NORTHWIND_VIEWER, signIn, waitForHydration, watching } from "./helpers";
 
 const NORTHWIND_ADMIN = "admin@northwind.example";
 
@@ -8,24 +8,12 @@ test("the Overview counts a failure as it happens and links to the failed jobs o
   browser,
   baseURL,
 }) => {
-  const context = await browser.newContext({ baseURL });
-  const viewer = await context.newPage();
-  const errors = trackErrors(viewer);
-  await signIn(viewer, NORTHWIND_VIEWER);
-  await viewer.goto("/?period=1h");
-  await waitForHydration(viewer);
-  await expect(viewer.getByTestId("live-status")).toHaveAttribute("data-state", "live");
+  const { page: viewer, errors } = await watching(browser, baseURL!, NORTHWIND_VIEWER, "/?period=1h");
   const failedBefore = Number(await viewer.getByTestId("failed-in-period").textContent());
 
   await signIn(page, NORTHWIND_ADMIN);
   const name = `Overview failure ${Date.now()}`;
-  await page.goto("/jobs/new");
-  await waitForHydration(page);
-  await page.getByTestId("job-type").selectOption("other");
-  await page.getByTestId("job-name").fill(name);
-  await page.getByTestId("job-payload").fill('{"fail_with": "counted by the Overview"}');
-  await page.getByRole("button", { name: "Enqueue job" }).click();
-  await expect(page).toHaveURL(/\/jobs\/[0-9a-f-]{36}$/);
+  await enqueue(page, name, '{"fail_with": "counted by the Overview"}');
 
   await expect
     .poll(async () => Number(await viewer.getByTestId("failed-in-period").textContent()), { timeout: 5000 })
