@@ -329,22 +329,17 @@ fn batch_panel(o: &Overview) -> AnyView {
             }
         })
         .collect_view();
-    view! {
-        <div class="table-wrap">
-            <table class="list">
-                <thead><tr>
-                    <th scope="col">"Batch"</th>
-                    <th scope="col">"Status"</th>
-                    <th scope="col" class="num">"Progress"</th>
-                    <th scope="col" class="num">"Duration"</th>
-                    <th scope="col" class="num">"Jobs/s"</th>
-                    <th scope="col" class="num">"Failed"</th>
-                </tr></thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
-    }
-    .into_any()
+    figures_table(
+        &[
+            ("Batch", false),
+            ("Status", false),
+            ("Progress", true),
+            ("Duration", true),
+            ("Jobs/s", true),
+            ("Failed", true),
+        ],
+        rows,
+    )
 }
 
 fn failure_age_panel(o: &Overview, org: Option<Uuid>, unresolved: i64) -> AnyView {
@@ -393,17 +388,29 @@ fn api_panel(o: &Overview, org: Option<Uuid>) -> AnyView {
             }
         })
         .collect_view();
+    figures_table(
+        &[
+            ("API", false),
+            ("Calls", true),
+            ("Success rate", true),
+            ("Failed", true),
+            ("Timed out", true),
+            ("Response p50 / p95", true),
+        ],
+        rows,
+    )
+}
+
+/// A panel's table: `headers` as (label, whether the column holds numbers).
+fn figures_table(headers: &[(&'static str, bool)], rows: impl IntoView + 'static) -> AnyView {
+    let headers = headers
+        .iter()
+        .map(|(label, numeric)| view! { <th scope="col" class:num=*numeric>{*label}</th> })
+        .collect_view();
     view! {
         <div class="table-wrap">
             <table class="list">
-                <thead><tr>
-                    <th scope="col">"API"</th>
-                    <th scope="col" class="num">"Calls"</th>
-                    <th scope="col" class="num">"Success rate"</th>
-                    <th scope="col" class="num">"Failed"</th>
-                    <th scope="col" class="num">"Timed out"</th>
-                    <th scope="col" class="num">"Response p50 / p95"</th>
-                </tr></thead>
+                <thead><tr>{headers}</tr></thead>
                 <tbody>{rows}</tbody>
             </table>
         </div>
