@@ -1029,12 +1029,37 @@ async fn the_queues_view_counts_each_organizations_waiting_scheduled_and_running
             let mut tx = db.begin(Scope::bank()).await.unwrap();
             let rows = queues::list(&mut tx, organization).await.unwrap();
             let row = rows.into_iter().find(|q| q.name == "default").unwrap();
-            (row.backlog, row.scheduled, row.running)
+            (row.backlog, row.scheduled, row.running, row.estimated)
         }
     };
-    assert_eq!(counts(Some(mine)).await, (1, 1, 1));
-    assert_eq!(counts(Some(theirs)).await, (1, 0, 0));
-    assert_eq!(counts(None).await, (2, 1, 1));
+    assert_eq!(counts(Some(mine)).await, (1, 1, 1, false));
+    assert_eq!(counts(Some(theirs)).await, (1, 0, 0, false));
+    assert_eq!(counts(None).await, (2, 1, 1, false));
+}
+
+#[tokio::test]
+async fn the_queues_view_counts_a_long_queue_from_its_entries() {
+    use veriphy_jobs::server::db::Scope;
+    use veriphy_jobs::server::repo::{overview::EXACT_PENDING_LIMIT, queues};
+    let test = fresh_database().await;
+    let org = test.new_organization().await;
+    let listed = EXACT_PENDING_LIMIT + 1;
+    let jobs: Vec<NewJob> = (0..listed).map(|i| job(org, json!({ "i": i }))).collect();
+    let ids = enqueue(&test, &jobs).await;
+    // a job cancelled while listed is still counted: the figure is an estimate
+    let mut owner = test.owner_connection().await;
+    sqlx::query("update jobs set status = 'cancelled', completed_at = now() where id = $1")
+        .bind(ids[0])
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    let mut tx = test.db.begin(Scope::bank()).await.unwrap();
+    let rows = queues::list(&mut tx, Some(org)).await.unwrap();
+    let row = rows.into_iter().find(|q| q.name == "default").unwrap();
+    assert_eq!(
+        (row.backlog, row.scheduled, row.estimated),
+        (listed, 0, true)
+    );
 }
 
 #[tokio::test]
@@ -1205,4 +1230,28 @@ async fn a_result_the_database_refuses_fails_only_its_own_job() {
         1,
         "its failure is on record"
     );
+}
+
+#[tokio::test]
+async fn a_claim_commits_without_waiting_for_its_wal_flush() {
+    // migrations/0018: the claim sets this for its own transaction only
+    let test = fresh_database().await;
+    let org = test.new_organization().await;
+    enqueue(&test, &[job(org, json!({}))]).await;
+    let mut conn = test.db.worker.acquire().await.unwrap();
+    let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+    let claimed = queue::claim(&mut tx, &claim_of_other_jobs(Uuid::new_v4(), 1))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let within: String = sqlx::query_scalar("show synchronous_commit")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let after: String = sqlx::query_scalar("show synchronous_commit")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!((within.as_str(), after.as_str()), ("off", "on"));
 }

@@ -358,7 +358,11 @@ pub struct QueueRow {
     pub backlog: i64,
     /// Pending jobs scheduled for later.
     pub scheduled: i64,
+    /// Jobs running now.
     pub running: i64,
+    /// Backlog and scheduled were counted from the queue's entries, not job
+    /// by job (a long queue): they may include a few jobs cancelled since.
+    pub estimated: bool,
 }
 
 /// An organization as the Access view shows it to bank admins.

@@ -163,6 +163,21 @@ fn cap_row(
     }
 }
 
+/// A count, as an estimate when `estimated` ("about 1200", with the reason on
+/// hover).
+fn about(estimated: bool, count: i64) -> impl IntoView {
+    if estimated {
+        view! {
+            <span title="Counted from the queue's entries: may include jobs cancelled since they were listed">
+                {format!("about {count}")}
+            </span>
+        }
+        .into_any()
+    } else {
+        count.to_string().into_any()
+    }
+}
+
 fn queue_row(
     queue: QueueRow,
     bank_admin: bool,
@@ -179,8 +194,8 @@ fn queue_row(
         <tr data-testid="queue-row">
             <td class="name">{queue.name.clone()}</td>
             <td><span class=format!("badge badge-{state}")>{state}</span></td>
-            <td class="num">{queue.backlog}</td>
-            <td class="num">{queue.scheduled}</td>
+            <td class="num">{about(queue.estimated, queue.backlog)}</td>
+            <td class="num">{about(queue.estimated, queue.scheduled)}</td>
             <td class="num">{queue.running}</td>
             <td class="num">
                 {if bank_admin {

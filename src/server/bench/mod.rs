@@ -296,6 +296,11 @@ async fn latency(
 ) -> Result<ResultLine, sqlx::Error> {
     let samples = Arc::new(Mutex::new(Vec::<f64>::new()));
     let sink = samples.clone();
+    // Each measured job's latency and its enqueue's round trip (micros), to
+    // split the latency into the enqueue and what follows its commit.
+    let starts = Arc::new(Mutex::new(Vec::<(Uuid, i64)>::new()));
+    let start_sink = starts.clone();
+    let enqueued = Arc::new(Mutex::new(std::collections::HashMap::<Uuid, i64>::new()));
     let registry = Registry::empty().with(
         JobType::Other,
         FnHandler(move |ctx: Arc<super::worker::JobContext>| {
@@ -306,6 +311,10 @@ async fn latency(
                     sink.lock()
                         .expect("samples lock")
                         .push((now - t0) as f64 / 1000.0);
+                    start_sink
+                        .lock()
+                        .expect("starts lock")
+                        .push((ctx.job.id, now - t0));
                 }
             }
             async { Outcome::Completed(None) }
@@ -330,13 +339,19 @@ async fn latency(
         }
         let pool = db.worker.clone();
         let warm = i < warmup;
+        let enqueued = enqueued.clone();
         producers.spawn(async move {
-            let job = noop_job(
-                organization,
-                json!({ "t0": epoch_micros(), "warmup": warm }),
-            );
+            let t0 = epoch_micros();
+            let job = noop_job(organization, json!({ "t0": t0, "warmup": warm }));
             let mut conn = pool.acquire().await?;
-            queue::enqueue(&mut conn, &job).await.map(|_| ())
+            let id = queue::enqueue(&mut conn, &job).await?;
+            if !warm {
+                enqueued
+                    .lock()
+                    .expect("enqueued lock")
+                    .insert(id, epoch_micros() - t0);
+            }
+            Ok::<(), sqlx::Error>(())
         });
         while let Some(done) = producers.try_join_next() {
             done.map_err(|e| sqlx::Error::Protocol(e.to_string()))??;
@@ -354,6 +369,10 @@ async fn latency(
     let mut samples = samples.lock().expect("samples lock").clone();
     samples.sort_by(|a, b| a.total_cmp(b));
     let pct = |p: f64| percentile(&samples, p);
+    let (enqueue_p50, after_enqueue_p50) = latency_split(
+        &enqueued.lock().expect("enqueued lock"),
+        &starts.lock().expect("starts lock"),
+    );
     Ok(ResultLine {
         system: "veriphy-jobs",
         mode: "latency",
@@ -366,7 +385,7 @@ async fn latency(
         p99_ms: pct(0.99),
         max_ms: samples.last().copied().map(round),
         notes: format!(
-            "offered {rate}/s for {}s after 2s warmup (open loop, one enqueue statement per job, LISTEN/NOTIFY wake-ups); measured {}/{measured} samples; DB verified {completed}/{} completed; producer max lag {:.1}ms; {}",
+            "offered {rate}/s for {}s after 2s warmup (open loop, one enqueue statement per job, LISTEN/NOTIFY wake-ups); enqueue round trip p50 {enqueue_p50:.2}ms, the rest p50 {after_enqueue_p50:.2}ms; measured {}/{measured} samples; DB verified {completed}/{} completed; producer max lag {:.1}ms; {}",
             args.duration,
             samples.len(),
             warmup + measured,
@@ -374,6 +393,25 @@ async fn latency(
             load()
         ),
     })
+}
+
+/// The medians, in milliseconds, of the enqueues' round trips (`enqueued`:
+/// micros by job id) and of what follows them (each job's latency in
+/// `latencies`, micros, minus its enqueue's round trip).
+fn latency_split(
+    enqueued: &std::collections::HashMap<Uuid, i64>,
+    latencies: &[(Uuid, i64)],
+) -> (f64, f64) {
+    let median = |mut micros: Vec<i64>| {
+        micros.sort_unstable();
+        let millis: Vec<f64> = micros.iter().map(|&us| us as f64 / 1000.0).collect();
+        percentile(&millis, 0.5).unwrap_or(f64::NAN)
+    };
+    let after: Vec<i64> = latencies
+        .iter()
+        .filter_map(|(id, latency)| enqueued.get(id).map(|round_trip| latency - round_trip))
+        .collect();
+    (median(enqueued.values().copied().collect()), median(after))
 }
 
 fn bench_worker_config(args: &BenchArgs) -> WorkerConfig {
