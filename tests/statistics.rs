@@ -320,3 +320,99 @@ async fn api_totals(owner: &mut sqlx::PgConnection, organization: Uuid) -> (i64,
     .await
     .unwrap()
 }
+
+/// The Overview of `organization` for the last 24 hours, read as a bank admin.
+async fn overview_of_the_day(test: &TestDb, organization: Uuid) -> veriphy_jobs::domain::Overview {
+    use veriphy_jobs::server::{db::Scope, repo::overview};
+    let mut tx = test.db.begin(Scope::bank()).await.unwrap();
+    overview::load(
+        &mut tx,
+        Some(organization),
+        veriphy_jobs::domain::metrics::Period::Day,
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_overview_sums_its_periods_folded_rows_and_the_rows_not_folded_yet() {
+    let test = fresh_database().await;
+    let organization = test.new_organization().await;
+    let mut owner = test.owner_connection().await;
+    // (folded, period seconds, hours ago, completed): the day's hour rows and
+    // an unfolded row count; minute rows (another size), an hour row from
+    // before the period and a day row do not
+    for (folded, seconds, hours_ago, completed) in [
+        (true, 3600, 2, 1),
+        (true, 3600, 5, 10),
+        (false, 60, 0, 100),
+        (true, 60, 2, 1000),
+        (true, 3600, 30, 10_000),
+        (true, 86_400, 2, 100_000),
+    ] {
+        sqlx::query(
+            "insert into job_stats (organization_id, job_type, period_start, period_seconds,
+                                    completed, folded)
+             values ($1, 'email', date_trunc('hour', now() - make_interval(hours => $2), 'UTC'),
+                     $3, $4, $5)",
+        )
+        .bind(organization)
+        .bind(hours_ago)
+        .bind(seconds)
+        .bind(completed)
+        .bind(folded)
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    }
+    let overview = overview_of_the_day(&test, organization).await;
+    let email = overview
+        .by_type
+        .iter()
+        .find(|t| t.job_type == JobType::Email)
+        .unwrap();
+    assert_eq!(email.completed, 111);
+    let charted: i64 = overview.throughput.iter().map(|p| p.completed).sum();
+    assert_eq!(charted, 111);
+}
+
+#[tokio::test]
+async fn the_overview_counts_a_few_pending_jobs_one_by_one() {
+    let test = fresh_database().await;
+    let organization = test.new_organization().await;
+    let jobs: Vec<NewJob> = (0..3)
+        .map(|i| NewJob::new(organization, JobType::Other, "pending", json!({ "i": i })))
+        .collect();
+    let mut conn = test.db.worker.acquire().await.unwrap();
+    let ids = queue::enqueue_many(&mut conn, &jobs).await.unwrap();
+    // still listed in its queue entry, but no longer pending
+    let mut owner = test.owner_connection().await;
+    sqlx::query("update jobs set status = 'cancelled', completed_at = now() where id = $1")
+        .bind(ids[0])
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    let overview = overview_of_the_day(&test, organization).await;
+    assert_eq!(
+        (overview.pending_now, overview.pending_is_estimate),
+        (2, false)
+    );
+}
+
+#[tokio::test]
+async fn the_overview_estimates_a_long_backlog_from_the_queue_entries() {
+    use veriphy_jobs::server::repo::overview::EXACT_PENDING_LIMIT;
+    let test = fresh_database().await;
+    let organization = test.new_organization().await;
+    let listed = EXACT_PENDING_LIMIT + 1;
+    let jobs: Vec<NewJob> = (0..listed)
+        .map(|i| NewJob::new(organization, JobType::Other, "pending", json!({ "i": i })))
+        .collect();
+    let mut conn = test.db.worker.acquire().await.unwrap();
+    queue::enqueue_many(&mut conn, &jobs).await.unwrap();
+    let overview = overview_of_the_day(&test, organization).await;
+    assert_eq!(
+        (overview.pending_now, overview.pending_is_estimate),
+        (listed, true)
+    );
+}
