@@ -1010,13 +1010,8 @@ async fn the_queues_view_counts_each_organizations_waiting_scheduled_and_running
         ],
     )
     .await;
-    let mut owner = test.owner_connection().await;
     // a cancelled job leaves a stale queue entry that must not count
-    sqlx::query("update jobs set status = 'cancelled', completed_at = now() where id = $1")
-        .bind(ids[2])
-        .execute(&mut owner)
-        .await
-        .unwrap();
+    test.cancel_behind_the_engine(ids[2]).await;
     let mut conn = test.db.worker.acquire().await.unwrap();
     let claimed = queue::claim(&mut conn, &claim_of_other_jobs(Uuid::new_v4(), 1))
         .await
@@ -1047,12 +1042,7 @@ async fn the_queues_view_counts_a_long_queue_from_its_entries() {
     let jobs: Vec<NewJob> = (0..listed).map(|i| job(org, json!({ "i": i }))).collect();
     let ids = enqueue(&test, &jobs).await;
     // a job cancelled while listed is still counted: the figure is an estimate
-    let mut owner = test.owner_connection().await;
-    sqlx::query("update jobs set status = 'cancelled', completed_at = now() where id = $1")
-        .bind(ids[0])
-        .execute(&mut owner)
-        .await
-        .unwrap();
+    test.cancel_behind_the_engine(ids[0]).await;
     let mut tx = test.db.begin(Scope::bank()).await.unwrap();
     let rows = queues::list(&mut tx, Some(org)).await.unwrap();
     let row = rows.into_iter().find(|q| q.name == "default").unwrap();

@@ -904,3 +904,22 @@ async fn each_failure_episode_keeps_its_own_record_and_open_failures_block_delet
         ]
     );
 }
+
+#[tokio::test]
+async fn policies_read_the_callers_scope_once_per_statement() {
+    // migrations/0020: app_can_access(organization_id) in a policy is
+    // evaluated for every row; the scope belongs in scalar subqueries
+    let test_db = common::fresh_database().await;
+    let mut conn = test_db.owner_connection().await;
+    let per_row: Vec<String> = sqlx::query_scalar(
+        "select polrelid::regclass::text || '.' || polname
+         from pg_policy
+         where coalesce(pg_get_expr(polqual, polrelid), '') like '%app_can_access(%'
+            or coalesce(pg_get_expr(polwithcheck, polrelid), '') like '%app_can_access(%'
+         order by 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(per_row, Vec::<String>::new());
+}

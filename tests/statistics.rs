@@ -386,12 +386,7 @@ async fn the_overview_counts_a_few_pending_jobs_one_by_one() {
     let mut conn = test.db.worker.acquire().await.unwrap();
     let ids = queue::enqueue_many(&mut conn, &jobs).await.unwrap();
     // still listed in its queue entry, but no longer pending
-    let mut owner = test.owner_connection().await;
-    sqlx::query("update jobs set status = 'cancelled', completed_at = now() where id = $1")
-        .bind(ids[0])
-        .execute(&mut owner)
-        .await
-        .unwrap();
+    test.cancel_behind_the_engine(ids[0]).await;
     let overview = overview_of_the_day(&test, organization).await;
     assert_eq!(
         (overview.pending_now, overview.pending_is_estimate),

@@ -129,6 +129,16 @@ impl TestDb {
             .await
             .expect("owner connection")
     }
+
+    /// Cancels job `id` by direct SQL, as another tool would: its queue
+    /// entry still lists it (entries are hints).
+    pub async fn cancel_behind_the_engine(&self, id: uuid::Uuid) {
+        sqlx::query("update jobs set status = 'cancelled', completed_at = now() where id = $1")
+            .bind(id)
+            .execute(&mut self.owner_connection().await)
+            .await
+            .expect("cancel by direct SQL");
+    }
 }
 
 /// The console served on 127.0.0.1 at a free port.

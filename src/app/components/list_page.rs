@@ -116,7 +116,7 @@ where
         on_live_change(topic, move |update| {
             if query.get_untracked().cursor.is_some() {
                 unseen.update(|seen| {
-                    *seen = Some(seen.unwrap_or_default().including(update));
+                    *seen = Some(seen.take().unwrap_or_default().including(update));
                 });
             }
             reload.call();
@@ -187,31 +187,40 @@ where
     }
 }
 
-/// How much changed since an older page was opened.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// How much changed since an older page was opened: the distinct records
+/// the updates named (a job enqueued, claimed and completed is one), up to
+/// [`UnseenChanges::MOST_NAMED`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UnseenChanges {
     /// Records named by the updates.
-    pub named: usize,
-    /// Some update said more changed than it named.
-    pub more: bool,
+    named: std::collections::BTreeSet<uuid::Uuid>,
+    /// Some update said more changed than it named, or more were named than
+    /// are kept.
+    more: bool,
 }
 
 impl UnseenChanges {
+    /// Most records remembered; beyond it the marker says "100+".
+    pub const MOST_NAMED: usize = 100;
+
     /// These and `update`'s.
-    pub fn including(self, update: &LiveUpdate) -> Self {
-        UnseenChanges {
-            named: self.named + update.ids.len(),
-            more: self.more || update.more,
+    pub fn including(mut self, update: &LiveUpdate) -> Self {
+        for id in &update.ids {
+            if self.named.len() == Self::MOST_NAMED && !self.named.contains(id) {
+                self.more = true;
+                break;
+            }
+            self.named.insert(*id);
         }
+        self.more |= update.more;
+        self
     }
 
-    /// The marker's words ("3 new", "100+ new").
-    pub fn label(self) -> String {
-        if self.more {
-            format!("{}+ new", self.named)
-        } else {
-            format!("{} new", self.named)
-        }
+    /// The marker's words ("3 updated", "100+ updated"): the updates name
+    /// new records and changed ones alike.
+    pub fn label(&self) -> String {
+        let plus = if self.more { "+" } else { "" };
+        format!("{}{plus} updated", self.named.len())
     }
 }
 
@@ -329,17 +338,33 @@ fn Filters(
 mod tests {
     use super::*;
 
-    #[test]
-    fn unseen_changes_count_what_updates_named_and_say_when_there_was_more() {
-        let update = |ids: usize, more: bool| LiveUpdate {
+    fn update(ids: std::ops::Range<u128>, more: bool) -> LiveUpdate {
+        LiveUpdate {
             topic: Topic::Jobs,
-            ids: (0..ids as u128).map(uuid::Uuid::from_u128).collect(),
+            ids: ids.map(uuid::Uuid::from_u128).collect(),
             more,
-        };
+        }
+    }
+
+    #[test]
+    fn unseen_changes_count_each_named_record_once() {
         let seen = UnseenChanges::default()
-            .including(&update(2, false))
-            .including(&update(1, false));
-        assert_eq!(seen.label(), "3 new");
-        assert_eq!(seen.including(&update(100, true)).label(), "103+ new");
+            .including(&update(0..2, false))
+            .including(&update(1..3, false));
+        assert_eq!(seen.label(), "3 updated");
+    }
+
+    #[test]
+    fn unseen_changes_say_when_more_changed_than_was_named() {
+        let seen = UnseenChanges::default().including(&update(0..2, true));
+        assert_eq!(seen.label(), "2+ updated");
+    }
+
+    #[test]
+    fn unseen_changes_stop_remembering_at_a_hundred() {
+        let seen = UnseenChanges::default()
+            .including(&update(0..90, false))
+            .including(&update(80..130, false));
+        assert_eq!(seen.label(), "100+ updated");
     }
 }

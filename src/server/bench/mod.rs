@@ -294,12 +294,10 @@ async fn latency(
     organization: Uuid,
     args: &BenchArgs,
 ) -> Result<ResultLine, sqlx::Error> {
-    let samples = Arc::new(Mutex::new(Vec::<f64>::new()));
-    let sink = samples.clone();
     // Each measured job's latency and its enqueue's round trip (micros), to
     // split the latency into the enqueue and what follows its commit.
-    let starts = Arc::new(Mutex::new(Vec::<(Uuid, i64)>::new()));
-    let start_sink = starts.clone();
+    let latencies = Arc::new(Mutex::new(Vec::<(Uuid, i64)>::new()));
+    let sink = latencies.clone();
     let enqueued = Arc::new(Mutex::new(std::collections::HashMap::<Uuid, i64>::new()));
     let registry = Registry::empty().with(
         JobType::Other,
@@ -309,11 +307,7 @@ async fn latency(
             if !payload["warmup"].as_bool().unwrap_or(false) {
                 if let Some(t0) = payload["t0"].as_i64() {
                     sink.lock()
-                        .expect("samples lock")
-                        .push((now - t0) as f64 / 1000.0);
-                    start_sink
-                        .lock()
-                        .expect("starts lock")
+                        .expect("latencies lock")
                         .push((ctx.job.id, now - t0));
                 }
             }
@@ -366,13 +360,15 @@ async fn latency(
     }
     worker.shutdown().await;
     let completed = completed(owner).await?;
-    let mut samples = samples.lock().expect("samples lock").clone();
+    let latencies = latencies.lock().expect("latencies lock").clone();
+    let mut samples: Vec<f64> = latencies
+        .iter()
+        .map(|&(_, micros)| micros as f64 / 1000.0)
+        .collect();
     samples.sort_by(|a, b| a.total_cmp(b));
     let pct = |p: f64| percentile(&samples, p);
-    let (enqueue_p50, after_enqueue_p50) = latency_split(
-        &enqueued.lock().expect("enqueued lock"),
-        &starts.lock().expect("starts lock"),
-    );
+    let (enqueue_p50, after_enqueue_p50) =
+        latency_split(&enqueued.lock().expect("enqueued lock"), &latencies);
     Ok(ResultLine {
         system: "veriphy-jobs",
         mode: "latency",
@@ -476,6 +472,15 @@ fn load() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn latency_splits_into_the_enqueue_and_the_rest() {
+        let (a, b, c) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let enqueued = std::collections::HashMap::from([(a, 1_000), (b, 3_000), (c, 2_000)]);
+        // c's job was not seen starting; it still counts for the enqueue
+        let latencies = [(a, 1_500), (b, 3_100)];
+        assert_eq!(latency_split(&enqueued, &latencies), (2.0, 0.5));
+    }
 
     #[test]
     fn percentiles_pick_the_nearest_rank() {

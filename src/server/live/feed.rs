@@ -200,10 +200,11 @@ pub fn spawn_listener(hub: &Hub, pool: PgPool) {
         let mut failures = 0u32;
         loop {
             let Some(hub) = weak.upgrade() else { return };
+            let started = std::time::Instant::now();
             match listen(&hub, &pool).await {
                 Ok(()) => return,
                 Err(error) => {
-                    failures += 1;
+                    failures = failures_after(failures, started.elapsed());
                     tracing::warn!(error = %crate::server::db::loggable(&error), "live feed listener lost; reconnecting");
                     hub.resync();
                 }
@@ -212,6 +213,19 @@ pub fn spawn_listener(hub: &Hub, pool: PgPool) {
             tokio::time::sleep(Duration::from_millis(250 * u64::from(failures.min(20)))).await;
         }
     });
+}
+
+/// A listening connection that lasted this long was a success: the next
+/// failure waits as after a first one.
+const SERVED_WELL: Duration = Duration::from_secs(30);
+
+/// Failures in a row once a connection that lasted `served` failed.
+fn failures_after(failures: u32, served: Duration) -> u32 {
+    if served >= SERVED_WELL {
+        1
+    } else {
+        failures + 1
+    }
 }
 
 /// Listens until the connection fails (an error) or the hub is gone (Ok).
@@ -249,6 +263,14 @@ mod tests {
             topic,
             id: Uuid::from_u128(id),
         }
+    }
+
+    #[test]
+    fn reconnects_back_off_until_a_connection_serves_well() {
+        let quick = Duration::from_millis(10);
+        assert_eq!(failures_after(0, quick), 1);
+        assert_eq!(failures_after(7, quick), 8);
+        assert_eq!(failures_after(7, SERVED_WELL), 1);
     }
 
     #[test]
