@@ -8,7 +8,7 @@ use chrono::Utc;
 use serde_json::json;
 use std::time::Duration;
 use uuid::Uuid;
-use veriphy_jobs::domain::{JobAction, JobErrorKind, JobStatus, JobType};
+use veriphy_jobs::domain::{JobAction, JobErrorKind, JobListFilters, JobStatus, JobType, Priority};
 use veriphy_jobs::server::db::{JobFilter, Scope};
 use veriphy_jobs::server::queue::{
     self, actions, Attempt, ClaimRequest, Completion, JobError, NewJob, Outcome, RetryPolicy,
@@ -106,4 +106,137 @@ async fn each_status_filter_lists_exactly_the_jobs_in_that_status() {
             );
         }
     }
+}
+
+/// Enqueues `count` jobs of `organization` with `priority` in `queue`.
+async fn enqueue_some(
+    test: &common::TestDb,
+    organization: Uuid,
+    count: usize,
+    priority: Priority,
+    queue_name: &str,
+) -> Vec<Uuid> {
+    let jobs: Vec<NewJob> = (0..count)
+        .map(|i| {
+            let mut job = NewJob::new(organization, JobType::Other, "listed", json!({ "i": i }));
+            job.priority = priority;
+            job.queue = queue_name.to_string();
+            job
+        })
+        .collect();
+    let mut conn = test.db.worker.acquire().await.unwrap();
+    queue::enqueue_many(&mut conn, &jobs).await.unwrap()
+}
+
+/// The ids a bank admin's Jobs tab lists for `more`, over every organization.
+async fn listed(test: &common::TestDb, more: JobListFilters) -> Vec<Uuid> {
+    let mut tx = test.db.begin(Scope::bank()).await.unwrap();
+    let filter = JobFilter {
+        more,
+        ..JobFilter::default()
+    };
+    let mut ids: Vec<Uuid> = veriphy_jobs::server::repo::jobs::list(&mut tx, &filter, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|job| job.id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn priority_and_queue_filters_list_exactly_their_jobs() {
+    let test = common::fresh_database().await;
+    let organization = test.new_organization().await;
+    let mut normal = enqueue_some(&test, organization, 2, Priority::Normal, "default").await;
+    let mut urgent = enqueue_some(&test, organization, 2, Priority::Urgent, "default").await;
+    let mut reports = enqueue_some(&test, organization, 2, Priority::Normal, "reports").await;
+    normal.sort();
+    urgent.sort();
+    reports.sort();
+    let by_priority = |priority| JobListFilters {
+        priority: Some(priority),
+        ..JobListFilters::default()
+    };
+    let by_queue = |queue: &str| JobListFilters {
+        queue: Some(queue.to_string()),
+        ..JobListFilters::default()
+    };
+    assert_eq!(listed(&test, by_priority(Priority::Urgent)).await, urgent);
+    let mut normal_anywhere = [normal.clone(), reports.clone()].concat();
+    normal_anywhere.sort();
+    assert_eq!(
+        listed(&test, by_priority(Priority::Normal)).await,
+        normal_anywhere
+    );
+    assert_eq!(listed(&test, by_queue("reports")).await, reports);
+    let mut in_default = [normal, urgent].concat();
+    in_default.sort();
+    assert_eq!(listed(&test, by_queue("default")).await, in_default);
+}
+
+#[tokio::test]
+async fn an_uncommon_priority_is_listed_from_its_own_index() {
+    let test = common::fresh_database().await;
+    let organization = test.new_organization().await;
+    enqueue_some(&test, organization, 3000, Priority::Normal, "default").await;
+    enqueue_some(&test, organization, 3, Priority::Urgent, "default").await;
+    let mut owner = test.owner_connection().await;
+    sqlx::query("analyze jobs")
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    let scans = || async {
+        let mut owner = test.owner_connection().await;
+        sqlx::query("select pg_stat_clear_snapshot()")
+            .execute(&mut owner)
+            .await
+            .unwrap();
+        sqlx::query_scalar::<_, i64>(
+            "select idx_scan from pg_stat_user_indexes
+             where indexrelname = 'jobs_uncommon_priority_idx'",
+        )
+        .fetch_one(&mut owner)
+        .await
+        .unwrap()
+    };
+    let before = scans().await;
+    let mut tx = test.db.begin(Scope::bank()).await.unwrap();
+    // as once PostgreSQL settles on a statement's generic plan, which knows
+    // the condition but not the bound priority
+    sqlx::query("set local plan_cache_mode = force_generic_plan")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let filter = JobFilter {
+        organization_id: Some(organization),
+        more: JobListFilters {
+            priority: Some(Priority::Urgent),
+            ..JobListFilters::default()
+        },
+        ..JobFilter::default()
+    };
+    let jobs = veriphy_jobs::server::repo::jobs::list(&mut tx, &filter, None)
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 3);
+    sqlx::query("select pg_stat_force_next_flush()")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut after = scans().await;
+    for _ in 0..100 {
+        if after > before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        after = scans().await;
+    }
+    assert_eq!(
+        after - before,
+        1,
+        "the list read jobs_uncommon_priority_idx once"
+    );
 }

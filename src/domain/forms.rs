@@ -174,7 +174,7 @@ impl NewJobForm {
             text => Priority::parse(text).ok_or_else(|| "Choose a priority.".to_string())?,
         };
         let queue = match self.queue.trim() {
-            "" => "default".to_string(),
+            "" => super::DEFAULT_QUEUE.to_string(),
             text if valid_queue_name(text) => text.to_string(),
             _ => {
                 return Err(

@@ -347,6 +347,9 @@ impl JobDetail {
     }
 }
 
+/// The queue a job goes to when none is named.
+pub const DEFAULT_QUEUE: &str = "default";
+
 /// One queue in the Queues view.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
@@ -528,7 +531,7 @@ mod tests {
             payload: serde_json::json!({}),
             status: JobStatus::Failed,
             priority: Priority::Normal,
-            queue: "default".into(),
+            queue: DEFAULT_QUEUE.into(),
             attempts: 1,
             max_attempts: 1,
             timeout_seconds: 300,

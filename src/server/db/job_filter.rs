@@ -4,7 +4,7 @@
 //! what the action then touches.
 
 use super::list;
-use crate::domain::{JobListFilters, JobStatus};
+use crate::domain::{JobListFilters, JobStatus, Priority, DEFAULT_QUEUE};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -80,6 +80,15 @@ impl JobFilter {
             more.priority.map(|p| p.as_str().to_string()),
         );
         list::equals(query, "j.queue", more.queue.clone());
+        // Conditions a filter on an uncommon priority or queue implies, which
+        // lead PostgreSQL to those jobs' own indexes
+        // (migrations/0021_minority_priority_and_queue_indexes.sql).
+        if more.priority.is_some_and(|p| p != Priority::Normal) {
+            query.push("\n  and j.priority <> 'normal'");
+        }
+        if more.queue.as_deref().is_some_and(|q| q != DEFAULT_QUEUE) {
+            query.push("\n  and j.queue <> 'default'");
+        }
         if let Some(batch) = more.batch_id {
             query.push("\n  and j.batch_id = ").push_bind(batch);
         }

@@ -1,7 +1,7 @@
 //! Putting jobs on the queue: one, or thousands in one statement, on any
 //! connection, so a caller's open transaction decides whether they exist.
 
-use crate::domain::{JobType, Priority};
+use crate::domain::{JobType, Priority, DEFAULT_QUEUE};
 use crate::server::live;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -49,7 +49,7 @@ impl NewJob {
             job_name: job_name.into(),
             payload,
             priority: Priority::Normal,
-            queue: "default".to_string(),
+            queue: DEFAULT_QUEUE.to_string(),
             max_attempts: 3,
             available_at: None,
             timeout_seconds: 300,
