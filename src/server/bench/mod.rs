@@ -40,6 +40,29 @@ pub enum Mode {
     Console,
 }
 
+/// The workloads that run in a database of their own, made for the run and
+/// dropped after it (the console benchmark keeps and reuses its data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FreshDatabaseWorkload {
+    Enqueue,
+    Drain,
+    Latency,
+    LoginFlood,
+}
+
+impl Mode {
+    /// The workload when it runs in a fresh database; `None` for the console.
+    fn fresh_database_workload(self) -> Option<FreshDatabaseWorkload> {
+        match self {
+            Mode::Enqueue => Some(FreshDatabaseWorkload::Enqueue),
+            Mode::Drain => Some(FreshDatabaseWorkload::Drain),
+            Mode::Latency => Some(FreshDatabaseWorkload::Latency),
+            Mode::LoginFlood => Some(FreshDatabaseWorkload::LoginFlood),
+            Mode::Console => None,
+        }
+    }
+}
+
 /// Benchmark settings (the command line's).
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
@@ -136,9 +159,9 @@ impl ResultLine {
 /// Runs one benchmark against the server of `options` and prints its line
 /// (the console benchmark: a line per page).
 pub async fn run(options: &PgConnectOptions, args: &BenchArgs) -> Result<(), BenchError> {
-    if args.mode == Mode::Console {
+    let Some(workload) = args.mode.fresh_database_workload() else {
         return console::run(options, args).await;
-    }
+    };
     let name = format!(
         "bench_veriphy_{}_{}",
         SystemTime::now()
@@ -155,7 +178,7 @@ pub async fn run(options: &PgConnectOptions, args: &BenchArgs) -> Result<(), Ben
         .await
         .map_err(BenchError::CreateDatabase)?;
     let bench_options = options.clone().database(&name);
-    let outcome = run_in(&bench_options, args).await;
+    let outcome = run_in(&bench_options, workload, args).await;
     if !args.keep_db {
         let _ = admin
             .execute(format!("drop database if exists {name} with (force)").as_str())
@@ -166,7 +189,11 @@ pub async fn run(options: &PgConnectOptions, args: &BenchArgs) -> Result<(), Ben
     Ok(())
 }
 
-async fn run_in(options: &PgConnectOptions, args: &BenchArgs) -> Result<ResultLine, BenchError> {
+async fn run_in(
+    options: &PgConnectOptions,
+    workload: FreshDatabaseWorkload,
+    args: &BenchArgs,
+) -> Result<ResultLine, BenchError> {
     db::migrate(options).await?;
     let owner = PgPoolOptions::new()
         .max_connections(2)
@@ -179,12 +206,11 @@ async fn run_in(options: &PgConnectOptions, args: &BenchArgs) -> Result<ResultLi
     .await?;
     let pool_size = (args.concurrency as u32 + 8).clamp(12, 100);
     let db = Database::connect(options.clone(), pool_size).await?;
-    let line = match args.mode {
-        Mode::Enqueue => enqueue(&db, &owner, organization, args).await,
-        Mode::Drain => drain(&db, &owner, organization, args).await,
-        Mode::Latency => latency(&db, &owner, organization, args).await,
-        Mode::LoginFlood => login_flood::login_flood(&db, args).await,
-        Mode::Console => unreachable!("the console benchmark has its own database"),
+    let line = match workload {
+        FreshDatabaseWorkload::Enqueue => enqueue(&db, &owner, organization, args).await,
+        FreshDatabaseWorkload::Drain => drain(&db, &owner, organization, args).await,
+        FreshDatabaseWorkload::Latency => latency(&db, &owner, organization, args).await,
+        FreshDatabaseWorkload::LoginFlood => login_flood::login_flood(&db, args).await,
     };
     db.app.close().await;
     db.worker.close().await;
@@ -472,6 +498,24 @@ fn load() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_workload_but_the_console_gets_a_fresh_database() {
+        let fresh: Vec<Mode> = [
+            Mode::Enqueue,
+            Mode::Drain,
+            Mode::Latency,
+            Mode::LoginFlood,
+            Mode::Console,
+        ]
+        .into_iter()
+        .filter(|mode| mode.fresh_database_workload().is_some())
+        .collect();
+        assert_eq!(
+            fresh,
+            [Mode::Enqueue, Mode::Drain, Mode::Latency, Mode::LoginFlood]
+        );
+    }
 
     #[test]
     fn latency_splits_into_the_enqueue_and_the_rest() {
