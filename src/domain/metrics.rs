@@ -230,6 +230,16 @@ pub fn percentile(counts: &[i64], quantile: f64) -> Option<f64> {
     None
 }
 
+/// A count as people read it: "1200", or "about 1200" when it was estimated
+/// (a long backlog counted from its queue entries).
+pub fn format_count(count: i64, estimated: bool) -> String {
+    if estimated {
+        format!("about {count}")
+    } else {
+        count.to_string()
+    }
+}
+
 /// Formats milliseconds for people: "840 ms", "2.4 s", "3.1 min", "2.0 h".
 pub fn format_ms(ms: f64) -> String {
     if ms < 1.0 {
@@ -314,6 +324,12 @@ mod tests {
         };
         assert_eq!(some.completion_rate(), Some(0.75));
         assert_eq!(some.failure_rate(), Some(0.25));
+    }
+
+    #[test]
+    fn estimated_counts_say_so() {
+        assert_eq!(format_count(1200, false), "1200");
+        assert_eq!(format_count(1200, true), "about 1200");
     }
 
     #[test]

@@ -11,7 +11,9 @@ use crate::app::components::charts::{Column, ShareBar, ShareBars, StackedColumns
 use crate::app::components::query::{href_with_org, query_href, selected_org};
 use crate::app::pages::batches::format_duration;
 use crate::domain::live::Topic;
-use crate::domain::metrics::{format_ms, share, Period, ThroughputPoint, TypeMetrics};
+use crate::domain::metrics::{
+    format_count, format_ms, share, Period, ThroughputPoint, TypeMetrics,
+};
 use crate::domain::{ListQuery, Overview};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
@@ -110,11 +112,7 @@ fn overview_view(o: Overview, org: Option<Uuid>) -> impl IntoView {
         + o.failure_ages.under_a_day
         + o.failure_ages.under_a_week
         + o.failure_ages.older;
-    let pending = if o.pending_is_estimate {
-        format!("about {}", o.pending_now)
-    } else {
-        o.pending_now.to_string()
-    };
+    let pending = format_count(o.pending_now, o.pending_is_estimate);
     let period_words = o.period.label().to_lowercase();
     view! {
         <div class="cards">

@@ -8,6 +8,7 @@ use crate::app::components::action_result::load_error;
 use crate::app::components::action_result::ActionResult;
 use crate::app::components::list_table::ListTable;
 use crate::app::components::organization_picker::OrganizationPicker;
+use crate::domain::metrics::format_count;
 use crate::domain::{CurrentUser, QueueCapRow, QueueRow};
 use leptos::prelude::*;
 
@@ -163,18 +164,18 @@ fn cap_row(
     }
 }
 
-/// A count, as an estimate when `estimated` ("about 1200", with the reason on
-/// hover).
+/// A backlog count, marked when it was estimated (the reason on hover).
 fn about(estimated: bool, count: i64) -> impl IntoView {
+    let text = format_count(count, estimated);
     if estimated {
         view! {
             <span title="Counted from the queue's entries: may include jobs cancelled since they were listed">
-                {format!("about {count}")}
+                {text}
             </span>
         }
         .into_any()
     } else {
-        count.to_string().into_any()
+        text.into_any()
     }
 }
 

@@ -84,10 +84,11 @@ impl JobFilter {
         // lead PostgreSQL to those jobs' own indexes
         // (migrations/0021_minority_priority_and_queue_indexes.sql).
         if more.priority.is_some_and(|p| p != Priority::Normal) {
-            query.push("\n  and j.priority <> 'normal'");
+            let common = Priority::Normal.as_str();
+            query.push(format!("\n  and j.priority <> '{common}'"));
         }
         if more.queue.as_deref().is_some_and(|q| q != DEFAULT_QUEUE) {
-            query.push("\n  and j.queue <> 'default'");
+            query.push(format!("\n  and j.queue <> '{DEFAULT_QUEUE}'"));
         }
         if let Some(batch) = more.batch_id {
             query.push("\n  and j.batch_id = ").push_bind(batch);
