@@ -373,6 +373,20 @@ async fn job_updates_have_no_before_row_trigger() {
 }
 
 #[tokio::test]
+async fn lease_job_ids_are_stored_without_a_compression_attempt() {
+    let test_db = common::fresh_database().await;
+    let mut conn = test_db.owner_connection().await;
+    let storage: String = sqlx::query_scalar(
+        "select attstorage::text from pg_attribute
+         where attrelid = 'job_leases'::regclass and attname = 'job_ids'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(storage, "e", "external: out of line, never compressed");
+}
+
+#[tokio::test]
 async fn job_values_are_checked_by_domains_under_their_old_constraint_names() {
     let test_db = common::fresh_database().await;
     let mut conn = test_db.owner_connection().await;

@@ -10,7 +10,10 @@ use super::runtime::Shared;
 use crate::domain::JobErrorKind;
 use crate::server::queue::{self, Attempt, ClaimedJob, Completion, JobError, Outcome, Transition};
 use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
 use rand::Rng;
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
@@ -46,11 +49,19 @@ async fn attempt(
         _ = signal.token().cancelled() => None,
         slot = runner.slots().acquire_owned() => slot.ok(),
     };
+    // The handler's context owns the job (no copy of its payload); the
+    // attempt reads it from there.
+    let ctx = Arc::new(JobContext {
+        job,
+        db: shared.db.clone(),
+        cancel: signal.token().clone(),
+    });
+    let job = &ctx.job;
     let started_at = Utc::now();
     let outcome = if slot.is_none() {
         stopped_outcome(signal.reason())
     } else {
-        run_handler(&shared, &job, &signal).await
+        run_handler(&shared, &ctx, &signal).await
     };
     drop(slot);
     let Some(outcome) = outcome else {
@@ -66,7 +77,7 @@ async fn attempt(
         shared.held.release(job.id);
         let _ = shared
             .completions
-            .send(Completion::of(&job, started_at, finished_at, result));
+            .send(Completion::of(job, started_at, finished_at, result));
         return;
     }
     let attempt = Attempt {
@@ -78,48 +89,45 @@ async fn attempt(
     let unit: f64 = rand::thread_rng().gen();
     let transition = Transition::decide(&outcome, attempt, &shared.config.retry, unit)
         .expect("non-success outcomes have a transition");
-    let written = write_transition(&shared, &job, started_at, &transition).await;
+    let written = write_transition(&shared, job, started_at, &transition).await;
     shared.held.release(job.id);
     shared.lease_book().end(job.lease_token, written);
 }
 
 /// Runs the handler under its timeout and stop signal; `None` means the job
 /// must be left alone (lease lost, or the worker is abandoning it).
-async fn run_handler(shared: &Shared, job: &ClaimedJob, signal: &StopSignal) -> Option<Outcome> {
+async fn run_handler(
+    shared: &Shared,
+    ctx: &Arc<JobContext>,
+    signal: &StopSignal,
+) -> Option<Outcome> {
+    let job = &ctx.job;
     let Some(handler) = shared.registry.get(job.job_type) else {
         return Some(Outcome::Fail(JobError::new(
             JobErrorKind::NoHandler,
             format!("No handler is configured for {} jobs.", job.job_type),
         )));
     };
-    let ctx = Arc::new(JobContext {
-        job: job.clone(),
-        db: shared.db.clone(),
-        cancel: signal.token().clone(),
-    });
     let timeout = Duration::from_secs(job.timeout_seconds.max(1) as u64);
-    // The handler runs in its own task (in the job's span) so a panic becomes
-    // a failed attempt.
-    let mut task = tokio::spawn(handler.run(ctx).in_current_span());
+    // The handler runs inside this task, in the job's span, and a panic is
+    // caught where it is polled so that it becomes a failed attempt. (Its own
+    // task would cost a second spawn per job; dropping the future on a
+    // timeout or stop ends it as an abort would.)
+    let ctx = ctx.clone();
+    let run = AssertUnwindSafe(async move { handler.run(ctx).await }).catch_unwind();
     tokio::select! {
-        result = tokio::time::timeout(timeout, &mut task) => match result {
+        result = tokio::time::timeout(timeout, run) => match result {
             Ok(Ok(outcome)) => Some(outcome),
-            Ok(Err(join_error)) => Some(Outcome::Retry(JobError::new(
+            Ok(Err(panic)) => Some(Outcome::Retry(JobError::new(
                 JobErrorKind::Panic,
-                format!("The {} handler crashed: {}", job.job_type, panic_message(join_error)),
+                format!("The {} handler crashed: {}", job.job_type, panic_message(panic)),
             ))),
-            Err(_) => {
-                task.abort();
-                Some(Outcome::Retry(JobError::new(
-                    JobErrorKind::Timeout,
-                    format!("The attempt did not finish within {} s.", job.timeout_seconds),
-                )))
-            }
+            Err(_) => Some(Outcome::Retry(JobError::new(
+                JobErrorKind::Timeout,
+                format!("The attempt did not finish within {} s.", job.timeout_seconds),
+            ))),
         },
-        _ = signal.token().cancelled() => {
-            task.abort();
-            stopped_outcome(signal.reason())
-        }
+        _ = signal.token().cancelled() => stopped_outcome(signal.reason()),
     }
 }
 
@@ -134,15 +142,13 @@ pub(super) fn stopped_outcome(reason: Option<StopReason>) -> Option<Outcome> {
     }
 }
 
-fn panic_message(error: tokio::task::JoinError) -> String {
-    match error.try_into_panic() {
-        Ok(panic) => panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "panic".into()),
-        Err(error) => error.to_string(),
-    }
+/// The text a panic was raised with.
+fn panic_message(panic: Box<dyn Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
 }
 
 /// Writes a non-success outcome, retrying briefly on connection trouble (the
@@ -197,8 +203,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_panic_is_reported_by_its_message() {
-        let task = tokio::spawn(async { panic!("boom at step 3") });
-        let error = task.await.unwrap_err();
-        assert_eq!(panic_message(error), "boom at step 3");
+        let step = 3;
+        let caught = AssertUnwindSafe(async move { panic!("boom at step {step}") })
+            .catch_unwind()
+            .await;
+        assert_eq!(panic_message(caught.unwrap_err()), "boom at step 3");
     }
 }
