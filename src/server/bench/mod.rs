@@ -459,8 +459,8 @@ async fn unfinished(owner: &sqlx::PgPool) -> Result<i64, sqlx::Error> {
     // One pass over the table: polled every few milliseconds at the end of
     // a drain, while the last completions are still being written.
     sqlx::query_scalar("select count(*) from jobs where status in ('pending', 'running')")
-    .fetch_one(owner)
-    .await
+        .fetch_one(owner)
+        .await
 }
 
 /// Checkpoint (when allowed) and pause, as the peer harness does.

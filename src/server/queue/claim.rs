@@ -66,7 +66,11 @@ pub struct ClaimedJob {
 /// column up by name cost more than decoding it.
 impl<'r> sqlx::FromRow<'r, PgRow> for ClaimedJob {
     fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
-        fn vocabulary<T>(row: &PgRow, index: usize, parse: fn(&str) -> Option<T>) -> Result<T, sqlx::Error> {
+        fn vocabulary<T>(
+            row: &PgRow,
+            index: usize,
+            parse: fn(&str) -> Option<T>,
+        ) -> Result<T, sqlx::Error> {
             let text: &str = row.try_get(index)?;
             parse(text).ok_or_else(|| sqlx::Error::ColumnDecode {
                 index: index.to_string(),
