@@ -163,6 +163,17 @@ impl JobAction {
             ),
         }
     }
+
+    /// The state the console shows for a job in `status` while this action
+    /// is on its way: a running job stops only when its worker notices.
+    pub fn expected_state(self, status: JobStatus) -> &'static str {
+        match self {
+            JobAction::Cancel if status == JobStatus::Running => "cancelling",
+            JobAction::Cancel => "cancelled",
+            JobAction::Retry => "pending",
+            JobAction::Delete => "deleted",
+        }
+    }
 }
 
 string_enum!(
@@ -269,6 +280,22 @@ mod tests {
             );
         }
         assert_eq!(HttpMethod::parse("PATCH"), Some(HttpMethod::Patch));
+    }
+
+    #[test]
+    fn a_cancel_is_expected_to_end_a_waiting_job_and_only_ask_a_running_one() {
+        assert_eq!(
+            JobAction::Cancel.expected_state(JobStatus::Pending),
+            "cancelled"
+        );
+        assert_eq!(
+            JobAction::Cancel.expected_state(JobStatus::Running),
+            "cancelling"
+        );
+        assert_eq!(
+            JobAction::Retry.expected_state(JobStatus::Failed),
+            "pending"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod badge;
 pub mod charts;
 pub mod list_page;
 pub mod list_table;
+pub mod optimistic;
 pub mod organization_picker;
 pub mod query;
 pub mod selection;

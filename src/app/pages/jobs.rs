@@ -7,6 +7,7 @@ use crate::app::components::action_result::load_error;
 use crate::app::components::action_result::ActionResult;
 use crate::app::components::badge::Badge;
 use crate::app::components::list_page::{refresh_on_success, FilterField, FilterKind, ListPage};
+use crate::app::components::optimistic::expected_effect;
 use crate::app::components::organization_picker::OrganizationPicker;
 use crate::app::components::query::list_query;
 use crate::app::components::selection::Selection;
@@ -372,6 +373,15 @@ fn job_view(job: JobDetail, can_write: bool, act: ServerAction<JobActionFn>) -> 
         .then(|| job.job_type.waiting_reason())
         .flatten();
     let attempts = job.attempt_log.clone();
+    // an action shows its effect at once; a refusal puts the job back
+    let expected = expected_effect(act);
+    let status = job.status;
+    let shown_state = move || {
+        expected
+            .get()
+            .map(|input| input.action.expected_state(status))
+            .unwrap_or(status.as_str())
+    };
     let actions = JobAction::ALL
         .iter()
         .filter(|a| can_write && a.allowed(job.status))
@@ -386,7 +396,8 @@ fn job_view(job: JobDetail, can_write: bool, act: ServerAction<JobActionFn>) -> 
                 <ActionForm action=act attr:class="inline-form">
                     <input type="hidden" name="id" value=job.id.to_string()/>
                     <input type="hidden" name="action" value=value/>
-                    <button type="submit" data-testid=format!("job-{value}")>{label}</button>
+                    <button type="submit" data-testid=format!("job-{value}")
+                        disabled=move || expected.with(Option::is_some)>{label}</button>
                 </ActionForm>
             }
         })
@@ -394,7 +405,7 @@ fn job_view(job: JobDetail, can_write: bool, act: ServerAction<JobActionFn>) -> 
     view! {
         <div class="page-header">
             <h1 id="page-title">{job.job_name.clone()}</h1>
-            <span data-testid="job-status"><Badge word=job.status.as_str()/></span>
+            <span data-testid="job-status">{move || view! { <Badge word=shown_state()/> }}</span>
         </div>
         {waiting.map(|w| view! { <p class="notice" data-testid="waiting-reason">{w}</p> })}
         <div class="actions">{actions}<ActionResult action=act/></div>

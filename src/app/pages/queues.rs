@@ -7,6 +7,7 @@ use crate::api::queues::{
 use crate::app::components::action_result::load_error;
 use crate::app::components::action_result::ActionResult;
 use crate::app::components::list_table::ListTable;
+use crate::app::components::optimistic::expected_effect;
 use crate::app::components::organization_picker::OrganizationPicker;
 use crate::domain::metrics::format_count;
 use crate::domain::{CurrentUser, QueueCapRow, QueueRow};
@@ -185,16 +186,21 @@ fn queue_row(
     toggle: ServerAction<SetQueuePaused>,
     resize: ServerAction<SetQueueConcurrency>,
 ) -> impl IntoView {
-    let state = if queue.paused { "paused" } else { "active" };
-    let (value, label) = if queue.paused {
-        ("false", "Resume")
-    } else {
-        ("true", "Pause")
-    };
+    // a pause or resume shows at once; a refusal puts the queue back
+    let expected = expected_effect(toggle);
+    let name = queue.name.clone();
+    let server_paused = queue.paused;
+    let paused = Memo::new(move |_| {
+        expected.with(|input| match input {
+            Some(input) if input.name == name => input.paused,
+            _ => server_paused,
+        })
+    });
+    let state = move || if paused.get() { "paused" } else { "active" };
     view! {
         <tr data-testid="queue-row">
             <td class="name">{queue.name.clone()}</td>
-            <td><span class=format!("badge badge-{state}")>{state}</span></td>
+            <td><span class=move || format!("badge badge-{}", state()) data-testid="queue-state">{state}</span></td>
             <td class="num">{about(queue.estimated, queue.backlog)}</td>
             <td class="num">{about(queue.estimated, queue.scheduled)}</td>
             <td class="num">{queue.running}</td>
@@ -219,8 +225,10 @@ fn queue_row(
                 <td>
                     <ActionForm action=toggle attr:class="inline-form">
                         <input type="hidden" name="name" value=queue.name.clone()/>
-                        <input type="hidden" name="paused" value=value/>
-                        <button type="submit" data-testid="toggle-queue">{label}</button>
+                        <input type="hidden" name="paused" value=move || (!paused.get()).to_string()/>
+                        <button type="submit" data-testid="toggle-queue" disabled=move || toggle.pending().get()>
+                            {move || if paused.get() { "Resume" } else { "Pause" }}
+                        </button>
                     </ActionForm>
                 </td>
             })}
