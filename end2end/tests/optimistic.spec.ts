@@ -1,5 +1,5 @@
 import { expect, test, type Page } from "@playwright/test";
-import { enqueue, signIn, trackErrors, waitForHydration } from "./helpers";
+import { BANK_ADMIN, enqueue, signIn, trackErrors, waitForHydration } from "./helpers";
 
 const NORTHWIND_ADMIN = "admin@northwind.example";
 
@@ -84,4 +84,53 @@ test("a resolution shows on its failure at once", async ({ page }) => {
 
   await expect(page.getByTestId("list-notice")).toContainText("resolved");
   await expect(page.getByTestId("failed-row").filter({ hasText: name })).toHaveCount(0);
+});
+
+test("a bulk cancel shows on the ticked rows at once, and only on them", async ({ page }) => {
+  await signIn(page, NORTHWIND_ADMIN);
+  const name = `Bulk optimistic ${Date.now()}`;
+  await enqueue(page, `${name} A`, '{"delay_ms": 30000}');
+  await enqueue(page, `${name} B`, '{"delay_ms": 30000}');
+  await page.goto(`/jobs?q=${encodeURIComponent(name)}`);
+  await waitForHydration(page);
+  const ticked = page.getByTestId("job-row").filter({ hasText: `${name} A` });
+  const other = page.getByTestId("job-row").filter({ hasText: `${name} B` });
+  await expect(ticked.getByTestId("job-row-status")).toHaveText("running", { timeout: 6000 });
+  await expect(other.getByTestId("job-row-status")).toHaveText("running", { timeout: 6000 });
+  await ticked.getByTestId("select-row").check();
+  await page.getByTestId("bulk-action").selectOption("cancel");
+  await page.getByTestId("bulk-selected").click();
+  await expect(page.getByTestId("bulk-prompt")).toHaveText("Cancel 1 of 1 jobs?");
+  const call = await hold(page, "bulk_jobs");
+
+  await page.getByTestId("bulk-confirm").click();
+  await call.arrived;
+  await expect(ticked.getByTestId("job-row-status")).toHaveText("cancelling");
+  await expect(other.getByTestId("job-row-status")).toHaveText("running");
+  call.release();
+
+  await expect(page.getByRole("status").filter({ hasText: "cancel" })).toBeVisible();
+  await expect(ticked.getByTestId("job-row-status")).toHaveText("cancelled", { timeout: 6000 });
+  await expect(other.getByTestId("job-row-status")).toHaveText("running");
+});
+
+test("a queue's pause shows at once, and the server's answer keeps it", async ({ page }) => {
+  await signIn(page, BANK_ADMIN);
+  await page.goto("/queues");
+  await waitForHydration(page);
+  const name = `optimistic_${Date.now()}`;
+  await page.getByTestId("new-queue-name").fill(name);
+  await page.getByTestId("create-queue").click();
+  const row = page.getByTestId("queue-row").filter({ hasText: name });
+  await expect(row.getByTestId("queue-state")).toHaveText("active");
+  const call = await hold(page, "set_queue_paused");
+
+  await row.getByTestId("toggle-queue").click();
+  await call.arrived;
+  await expect(row.getByTestId("queue-state")).toHaveText("paused");
+  await expect(row.getByTestId("toggle-queue")).toHaveText("Resume");
+  call.release();
+
+  await expect(page.getByRole("status").filter({ hasText: `Queue ${name} paused.` })).toBeVisible();
+  await expect(row.getByTestId("queue-state")).toHaveText("paused");
 });

@@ -281,7 +281,7 @@ pub fn BatchDetailPage() -> impl IntoView {
                                             {page
                                                 .items
                                                 .into_iter()
-                                                .map(|job| crate::app::pages::jobs::job_row(job, false, None))
+                                                .map(|job| crate::app::pages::jobs::job_row(job, false, None, None))
                                                 .collect_view()}
                                         </tbody>
                                     </table>

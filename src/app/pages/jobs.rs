@@ -84,12 +84,14 @@ pub fn JobsPage() -> impl IntoView {
     // Rows render after an await, where context lookups do not reach; they
     // get the selection through the row closure instead.
     let selection = can_write.then(Selection::provide);
+    // shared by the bulk bar and the rows, which show its effect at once
+    let bulk = ServerAction::<BulkJobs>::new();
     let actions = ViewFn::from(move || {
         can_write.then(|| {
             view! {
                 <a class="button" href="/jobs/new" data-testid="new-job">"New job"</a>
                 <a class="button" href="/documents/new" data-testid="upload-document">"Process a document"</a>
-                <BulkBar/>
+                <BulkBar apply=bulk/>
             }
         })
     });
@@ -102,15 +104,33 @@ pub fn JobsPage() -> impl IntoView {
             filters=JOB_FILTERS
             columns=&["Select", "Name", "Type", "Status", "Priority", "Queue", "Attempts", "Created"]
             fetch=list_jobs
-            row=move |job, show_org| job_row(job, show_org, selection)
+            row=move |job, show_org| job_row(job, show_org, selection, Some(bulk))
             empty="No jobs match. Jobs appear here as soon as they are enqueued."
             live=crate::domain::live::Topic::Jobs
         />
     }
 }
 
-/// One `<tr>` of a jobs table (the Jobs tab, a batch's page).
-pub(crate) fn job_row(job: JobRow, show_org: bool, selection: Option<Selection>) -> AnyView {
+/// One `<tr>` of a jobs table (the Jobs tab, a batch's page); with `bulk`,
+/// a bulk action on its way shows on the rows it is expected to change.
+pub(crate) fn job_row(
+    job: JobRow,
+    show_org: bool,
+    selection: Option<Selection>,
+    bulk: Option<ServerAction<BulkJobs>>,
+) -> AnyView {
+    let expected = bulk.map(expected_effect);
+    let (id, status) = (job.id, job.status);
+    let state = move || {
+        expected
+            .and_then(|expected| expected.get())
+            // no ticked ids: the action is on everything the filters match,
+            // which this row does
+            .filter(|input| input.ids.is_empty() || input.ids.contains(&id))
+            .filter(|input| input.action.allowed(status))
+            .map(|input| input.action.expected_state(status))
+            .unwrap_or(status.as_str())
+    };
     let waiting = (job.status == crate::domain::JobStatus::Pending)
         .then(|| job.job_type.waiting_reason())
         .flatten();
@@ -125,7 +145,7 @@ pub(crate) fn job_row(job: JobRow, show_org: bool, selection: Option<Selection>)
                 {waiting.map(|w| view! { <span class="detail muted">{w}</span> })}
             </td>
             <td><code>{job.job_type.as_str()}</code></td>
-            <td><Badge word=job.status.as_str()/></td>
+            <td data-testid="job-row-status">{move || view! { <Badge word=state()/> }}</td>
             <td><Badge word=job.priority.as_str()/></td>
             <td>{job.queue.clone()}</td>
             <td class="num">{format!("{}/{}", job.attempts, job.max_attempts)}</td>
@@ -138,14 +158,13 @@ pub(crate) fn job_row(job: JobRow, show_org: bool, selection: Option<Selection>)
 /// Bulk cancel / retry / delete, on the ticked jobs or on everything the
 /// filters match (all pages), always after a preview and a confirmation.
 #[component]
-fn BulkBar() -> impl IntoView {
+fn BulkBar(apply: ServerAction<BulkJobs>) -> impl IntoView {
     let selection = expect_context::<Selection>();
     let params = use_query_map();
     let action = RwSignal::new(JobAction::Retry);
     // what the preview was asked about, so the confirmation acts on the same
     let asked = RwSignal::new(None::<(ListQuery, Vec<Uuid>)>);
     let preview = ServerAction::<PreviewBulkJobs>::new();
-    let apply = ServerAction::<BulkJobs>::new();
     refresh_on_success(apply);
     Effect::new(move |_| {
         if apply.value().with(|v| matches!(v, Some(Ok(_)))) {
