@@ -276,6 +276,30 @@ async fn a_console_action_is_seen_live_by_the_organization_s_other_viewers() {
 }
 
 #[tokio::test]
+async fn a_queue_paused_by_the_bank_reloads_every_organization_s_queues_view() {
+    let app = spawn_app().await;
+    let viewer = signed_in(&app, NORTHWIND_VIEWER).await;
+    let admin = signed_in(&app, BANK_ADMIN).await;
+    let mut socket = open(&app, &viewer, "topics=queues", None).await.unwrap();
+    until_subscribed(&app, 1).await;
+
+    let (status, _) = common::call(
+        &app,
+        &admin,
+        "set_queue_paused",
+        &[("name", "notifications"), ("paused", "true")],
+    )
+    .await;
+
+    assert_eq!(status, 200);
+    assert_eq!(
+        next_updates(&mut socket).await,
+        vec![LiveUpdate::reload(Topic::Queues)],
+        "a reload that names no queue"
+    );
+}
+
+#[tokio::test]
 async fn a_job_enqueued_through_one_node_and_run_by_a_standalone_worker_is_seen_live_on_another() {
     use veriphy_jobs::server::db::Database;
     use veriphy_jobs::server::worker::{Registry, Worker, WorkerConfig};

@@ -133,3 +133,20 @@ test("a tab whose connection drops shows it, reconnects, and then shows what cha
   // the dropped connection shows in the console only as the browser's own notice
   expect(errors.filter((e) => !e.includes("WebSocket"))).toEqual([]);
 });
+
+test("a queue created and paused by one bank admin changes on another's Queues tab", async ({ page, browser, baseURL }) => {
+  const viewer = await watching(browser, baseURL!, BANK_ADMIN, "/queues");
+  await signIn(page, BANK_ADMIN);
+  await page.goto("/queues");
+  await waitForHydration(page);
+  const name = `live_${Date.now()}`;
+
+  await page.getByTestId("new-queue-name").fill(name);
+  await page.getByTestId("create-queue").click();
+  const row = viewer.page.getByTestId("queue-row").filter({ hasText: name });
+  await expect(row.getByTestId("queue-state")).toHaveText("active", { timeout: 3000 });
+  await page.getByTestId("queue-row").filter({ hasText: name }).getByTestId("toggle-queue").click();
+
+  await expect(row.getByTestId("queue-state")).toHaveText("paused", { timeout: 3000 });
+  expect(viewer.errors).toEqual([]);
+});

@@ -9,6 +9,7 @@ use crate::app::components::action_result::ActionResult;
 use crate::app::components::list_table::ListTable;
 use crate::app::components::optimistic::expected_effect;
 use crate::app::components::organization_picker::OrganizationPicker;
+use crate::domain::live::Topic;
 use crate::domain::metrics::format_count;
 use crate::domain::{CurrentUser, QueueCapRow, QueueRow};
 use leptos::prelude::*;
@@ -20,12 +21,16 @@ pub fn QueuesPage() -> impl IntoView {
     let toggle = ServerAction::<SetQueuePaused>::new();
     let resize = ServerAction::<SetQueueConcurrency>::new();
     let create = ServerAction::<CreateQueue>::new();
+    // settings change with anyone's action; backlogs and running counts
+    // with the jobs in scope
+    let changed = crate::app::live::live_version(&[Topic::Queues, Topic::Jobs], |_| true);
     let queues = Resource::new(
         move || {
             (
                 toggle.version().get(),
                 resize.version().get(),
                 create.version().get(),
+                changed.get(),
             )
         },
         |_| list_queues(),
@@ -77,8 +82,15 @@ fn OrganizationCaps(
 ) -> impl IntoView {
     let set_cap = ServerAction::<SetQueueCap>::new();
     let clear_cap = ServerAction::<ClearQueueCap>::new();
+    let changed = crate::app::live::live_version(&[Topic::Queues], |_| true);
     let caps = Resource::new(
-        move || (set_cap.version().get(), clear_cap.version().get()),
+        move || {
+            (
+                set_cap.version().get(),
+                clear_cap.version().get(),
+                changed.get(),
+            )
+        },
         |_| list_queue_caps(),
     );
     let queue_options = move || {

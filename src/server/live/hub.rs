@@ -37,9 +37,17 @@ pub enum Audience {
     Organization(Uuid),
 }
 
+/// The organization under which the bank's own records (queues and their
+/// settings) are announced: every viewer may learn that they changed, but
+/// never which ones (the hub passes on no id of theirs).
+pub const BANK_WIDE: Uuid = Uuid::nil();
+
 impl Audience {
     /// Whether a change of `organization` may reach this viewer.
     pub fn admits(&self, organization: Uuid) -> bool {
+        if organization == BANK_WIDE {
+            return true;
+        }
         match self {
             Audience::Bank { narrowed_to: None } => true,
             Audience::Bank {
@@ -298,8 +306,13 @@ fn updates_for(
         for (topic, group) in topics {
             if interest.topics.contains(topic) {
                 let merged = per_topic.entry(*topic).or_default();
-                merged.ids.extend(&group.ids);
-                merged.more |= group.more;
+                if *organization == BANK_WIDE {
+                    // said as "reload": their ids are nobody's to see
+                    merged.more = true;
+                } else {
+                    merged.ids.extend(&group.ids);
+                    merged.more |= group.more;
+                }
             }
         }
     }
@@ -404,6 +417,33 @@ mod tests {
             ]
         );
         assert!(viewer.updates.try_recv().is_err(), "one message per flush");
+    }
+
+    #[test]
+    fn a_bank_wide_change_reaches_every_viewer_without_its_ids() {
+        let hub = Hub::new();
+        let mut northwind =
+            hub.subscribe(watching(Audience::Organization(org(1)), &[Topic::Queues]));
+        let mut narrowed = hub.subscribe(watching(
+            Audience::Bank {
+                narrowed_to: Some(org(2)),
+            },
+            &[Topic::Queues],
+        ));
+        hub.publish([Change {
+            organization_id: BANK_WIDE,
+            topic: Topic::Queues,
+            id: Uuid::from_u128(7),
+        }]);
+
+        assert_eq!(hub.flush(), 2);
+
+        for viewer in [&mut northwind, &mut narrowed] {
+            assert_eq!(
+                viewer.updates.try_recv().unwrap(),
+                vec![LiveUpdate::reload(Topic::Queues)]
+            );
+        }
     }
 
     #[test]

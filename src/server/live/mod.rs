@@ -7,7 +7,7 @@ pub mod hub;
 pub mod socket;
 
 pub use feed::{announce, Announcement};
-pub use hub::{Audience, Change, Hub, Interest, Subscription, WeakHub};
+pub use hub::{Audience, Change, Hub, Interest, Subscription, WeakHub, BANK_WIDE};
 pub use socket::Live;
 
 /// How often the hub sends what changed: often enough to feel live, rarely
@@ -57,5 +57,18 @@ pub fn resolution_change(organization_id: uuid::Uuid, job_id: uuid::Uuid) -> Cha
         organization_id,
         topic: crate::domain::live::Topic::FailedJobs,
         id: job_id,
+    }
+}
+
+/// What a change of queue settings touches: a cap, the queues view of its
+/// organization (and of bank admins); anything else about a queue, every
+/// viewer's.
+pub fn queue_settings_changed(capped_organization: Option<uuid::Uuid>) -> Announcement {
+    Announcement {
+        changes: Vec::new(),
+        overflow: vec![(
+            capped_organization.unwrap_or(BANK_WIDE),
+            crate::domain::live::Topic::Queues,
+        )],
     }
 }

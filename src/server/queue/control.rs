@@ -1,7 +1,9 @@
 //! Queue controls (pause, concurrency) and wake-ups. Queues are shared by all
-//! organizations, so only bank admins change them; every worker reads them.
+//! organizations, so only bank admins change them; every worker reads them,
+//! and every change is announced to live viewers in the caller's transaction.
 
 use super::{JOBS_CHANNEL, QUEUES_CHANNEL};
+use crate::server::live;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -57,8 +59,11 @@ pub async fn create(
     .bind(name)
     .bind(concurrency)
     .bind(by)
-    .fetch_optional(conn)
+    .fetch_optional(&mut *conn)
     .await?;
+    if created.is_some() {
+        live::announce(conn, live::queue_settings_changed(None)).await?;
+    }
     Ok(created.is_some())
 }
 
@@ -79,8 +84,11 @@ pub async fn set_paused(
     .bind(queue)
     .bind(paused)
     .bind(by)
-    .fetch_optional(conn)
+    .fetch_optional(&mut *conn)
     .await?;
+    if changed.is_some() {
+        live::announce(conn, live::queue_settings_changed(None)).await?;
+    }
     Ok(changed.is_some())
 }
 
@@ -101,8 +109,11 @@ pub async fn set_concurrency(
     .bind(queue)
     .bind(concurrency)
     .bind(by)
-    .fetch_optional(conn)
+    .fetch_optional(&mut *conn)
     .await?;
+    if changed.is_some() {
+        live::announce(conn, live::queue_settings_changed(None)).await?;
+    }
     Ok(changed.is_some())
 }
 
@@ -128,8 +139,11 @@ pub async fn set_organization_cap(
     .bind(organization)
     .bind(max_running)
     .bind(by)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    if written.rows_affected() == 1 {
+        live::announce(conn, live::queue_settings_changed(Some(organization))).await?;
+    }
     Ok(written.rows_affected() == 1)
 }
 
@@ -144,8 +158,11 @@ pub async fn clear_organization_cap(
     )
     .bind(queue)
     .bind(organization)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    if cleared.rows_affected() == 1 {
+        live::announce(conn, live::queue_settings_changed(Some(organization))).await?;
+    }
     Ok(cleared.rows_affected() == 1)
 }
 
