@@ -6,6 +6,7 @@
 mod console;
 mod login_flood;
 mod serve;
+mod viewers;
 
 use super::db::{self, Database};
 use super::queue::{self, NewJob, Outcome};
@@ -38,6 +39,10 @@ pub enum Mode {
     /// rows (a database made once and reused), as a bank admin and as an
     /// organization's admin; one line per page.
     Console,
+    /// `n` viewers watch the Jobs tab live (websocket, reloading as a tab
+    /// does) while jobs run at `rate` per second for `duration` seconds;
+    /// measures the database's transactions and rows read per second.
+    Viewers,
 }
 
 /// The workloads that run in a database of their own, made for the run and
@@ -48,6 +53,7 @@ enum FreshDatabaseWorkload {
     Drain,
     Latency,
     LoginFlood,
+    Viewers,
 }
 
 impl Mode {
@@ -58,6 +64,7 @@ impl Mode {
             Mode::Drain => Some(FreshDatabaseWorkload::Drain),
             Mode::Latency => Some(FreshDatabaseWorkload::Latency),
             Mode::LoginFlood => Some(FreshDatabaseWorkload::LoginFlood),
+            Mode::Viewers => Some(FreshDatabaseWorkload::Viewers),
             Mode::Console => None,
         }
     }
@@ -69,16 +76,16 @@ pub struct BenchArgs {
     /// Workload.
     #[arg(long, value_enum)]
     pub mode: Mode,
-    /// Jobs (enqueue, drain).
+    /// Jobs (enqueue, drain); clients (login-flood); viewers (viewers).
     #[arg(long, default_value_t = 100_000)]
     pub n: usize,
-    /// Handlers running at once (drain, latency).
+    /// Handlers running at once (drain, latency, viewers).
     #[arg(long, default_value_t = 10)]
     pub concurrency: usize,
-    /// Jobs per second offered (latency).
+    /// Jobs per second offered (latency, viewers).
     #[arg(long, default_value_t = 500)]
     pub rate: u32,
-    /// Seconds measured (latency), after a 2 s warm-up.
+    /// Seconds measured (latency, login-flood, viewers), after a warm-up.
     #[arg(long, default_value_t = 20)]
     pub duration: u64,
     /// Jobs per enqueue statement (enqueue).
@@ -211,6 +218,7 @@ async fn run_in(
         FreshDatabaseWorkload::Drain => drain(&db, &owner, organization, args).await,
         FreshDatabaseWorkload::Latency => latency(&db, &owner, organization, args).await,
         FreshDatabaseWorkload::LoginFlood => login_flood::login_flood(&db, args).await,
+        FreshDatabaseWorkload::Viewers => viewers::viewers(&db, args).await,
     };
     db.app.close().await;
     db.worker.close().await;

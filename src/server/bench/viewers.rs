@@ -1,0 +1,228 @@
+//! The database cost of live viewers: jobs run at `rate` per second while
+//! `n` signed-in viewers watch the Jobs tab over the websocket and reload it
+//! as a browser tab does (shortly after the first change of a burst, then
+//! at most once a second). Measures what the database does per second, so
+//! runs with 1 and with 100 viewers can be compared.
+
+use super::serve::{client, failed, InProcessConsole};
+use super::{bench_worker_config, load, noop_job, percentile, round, BenchArgs, ResultLine};
+use crate::domain::JobType;
+use crate::server::db::Database;
+use crate::server::demo_data;
+use crate::server::queue::{self, Outcome};
+use crate::server::worker::{FnHandler, Registry, Worker};
+use futures_util::StreamExt;
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// Who watches: an organization's viewer (one session shared by every
+/// simulated tab; each request reads it as a tab's would).
+const VIEWER: &str = "viewer@northwind.example";
+
+/// Seconds of load before the measured window (sockets open, worker warm).
+const WARMUP: Duration = Duration::from_secs(3);
+
+/// The viewers' benchmark: the console served in-process (hub, live feed
+/// listener and all), the demo data loaded, a worker running no-op jobs.
+pub(super) async fn viewers(db: &Database, args: &BenchArgs) -> Result<ResultLine, sqlx::Error> {
+    demo_data::load(db, demo_data::DEFAULT_DEMO_PASSWORD, false)
+        .await
+        .map_err(|e| failed("demo data", &e))?;
+    let organization: Uuid =
+        sqlx::query_scalar("select id from organizations where slug = 'northwind-lending'")
+            .fetch_one(&db.worker)
+            .await?;
+    let console = InProcessConsole::start(db).await?;
+    let http = client([127, 0, 0, 1].into());
+    let cookie = console
+        .sign_in(&http, VIEWER, demo_data::DEFAULT_DEMO_PASSWORD)
+        .await?;
+    let registry = Registry::empty().with(
+        JobType::Other,
+        FnHandler(|_ctx| async { Outcome::Completed(None) }),
+    );
+    let worker = Worker::start(db.clone(), registry, bench_worker_config(args)).await?;
+
+    let stop = CancellationToken::new();
+    let loads = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let measuring = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut tabs = tokio::task::JoinSet::new();
+    for _ in 0..args.n.max(1) {
+        let socket = open_socket(&console.base, &cookie).await?;
+        let tab = Tab {
+            console_base: console.base.clone(),
+            http: http.clone(),
+            cookie: cookie.clone(),
+            loads: loads.clone(),
+            measuring: measuring.clone(),
+        };
+        tabs.spawn(tab.watch(socket, stop.clone()));
+    }
+
+    let producer = tokio::spawn(produce(db.clone(), organization, args.rate, stop.clone()));
+    tokio::time::sleep(WARMUP).await;
+    let before = activity(db).await?;
+    measuring.store(true, std::sync::atomic::Ordering::Relaxed);
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(args.duration)).await;
+    let after = activity(db).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    measuring.store(false, std::sync::atomic::Ordering::Relaxed);
+    stop.cancel();
+    let enqueued = producer.await.unwrap_or(Ok(0))?;
+    while tabs.join_next().await.is_some() {}
+    worker.shutdown().await;
+
+    let mut loads = std::mem::take(&mut *loads.lock().expect("loads lock"));
+    loads.sort_by(|a, b| a.total_cmp(b));
+    let per_second = |count: i64| round(count as f64 / seconds);
+    Ok(ResultLine {
+        system: "veriphy-jobs",
+        mode: "viewers",
+        n: args.n.max(1),
+        concurrency: Some(args.concurrency),
+        rate: Some(args.rate),
+        jobs_per_s: per_second(after.completed - before.completed),
+        p50_ms: percentile(&loads, 0.5),
+        p95_ms: percentile(&loads, 0.95),
+        p99_ms: percentile(&loads, 0.99),
+        max_ms: loads.last().copied().map(round),
+        notes: format!(
+            "{} viewers (websocket, topic jobs) of one organization reload GET /jobs as a tab does while jobs are enqueued at {}/s and run ({enqueued} enqueued); over {seconds:.1}s the database committed {} transactions/s and read {} rows/s; the viewers loaded {} pages/s (p50..max = their load times); {}",
+            args.n.max(1),
+            args.rate,
+            per_second(after.transactions - before.transactions),
+            per_second(after.rows_read - before.rows_read),
+            round(loads.len() as f64 / seconds),
+            load()
+        ),
+    })
+}
+
+/// One simulated browser tab on the Jobs tab.
+struct Tab {
+    console_base: String,
+    http: reqwest::Client,
+    cookie: String,
+    loads: Arc<Mutex<Vec<f64>>>,
+    measuring: Arc<std::sync::atomic::AtomicBool>,
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+impl Tab {
+    /// Reloads the page after changes arrive, as `app::live::Throttle` does:
+    /// 150 ms after the first of a burst, then at most once a second.
+    async fn watch(self, mut socket: Socket, stop: CancellationToken) {
+        let mut due: Option<tokio::time::Instant> = None;
+        let mut last_load = tokio::time::Instant::now() - Duration::from_secs(1);
+        loop {
+            let wake =
+                due.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                message = socket.next() => match message {
+                    Some(Ok(_)) => {
+                        if due.is_none() {
+                            let soon = tokio::time::Instant::now() + Duration::from_millis(150);
+                            due = Some(soon.max(last_load + Duration::from_secs(1)));
+                        }
+                    }
+                    _ => return,
+                },
+                _ = tokio::time::sleep_until(wake), if due.is_some() => {
+                    due = None;
+                    last_load = tokio::time::Instant::now();
+                    self.reload().await;
+                }
+            }
+        }
+    }
+
+    async fn reload(&self) {
+        let started = Instant::now();
+        let loaded = self
+            .http
+            .get(format!("{}/jobs", self.console_base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await;
+        if let Ok(answer) = loaded {
+            let _ = answer.bytes().await;
+        }
+        if self.measuring.load(std::sync::atomic::Ordering::Relaxed) {
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            self.loads.lock().expect("loads lock").push(ms);
+        }
+    }
+}
+
+/// A viewer's websocket on the Jobs topic.
+async fn open_socket(base: &str, cookie: &str) -> Result<Socket, sqlx::Error> {
+    let url = format!("{}/ws?topics=jobs", base.replacen("http", "ws", 1));
+    let mut request = url
+        .into_client_request()
+        .map_err(|e| failed("websocket request", &e))?;
+    request.headers_mut().insert(
+        "cookie",
+        cookie.parse().map_err(|e| failed("cookie header", &e))?,
+    );
+    let (socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .map_err(|e| failed("websocket", &e))?;
+    Ok(socket)
+}
+
+/// Enqueues `rate` jobs per second (a statement every 10 ms) until stopped;
+/// returns how many.
+async fn produce(
+    db: Database,
+    organization: Uuid,
+    rate: u32,
+    stop: CancellationToken,
+) -> Result<usize, sqlx::Error> {
+    let per_tick = (rate as usize).div_ceil(100).max(1);
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let mut conn = db.worker.acquire().await?;
+    let mut enqueued = 0;
+    while !stop.is_cancelled() {
+        tick.tick().await;
+        let jobs: Vec<_> = (0..per_tick)
+            .map(|i| noop_job(organization, json!({ "i": enqueued + i })))
+            .collect();
+        queue::enqueue_many(&mut conn, &jobs).await?;
+        enqueued += per_tick;
+    }
+    Ok(enqueued)
+}
+
+/// What the database has done so far (this database's counters).
+struct Activity {
+    transactions: i64,
+    rows_read: i64,
+    completed: i64,
+}
+
+async fn activity(db: &Database) -> Result<Activity, sqlx::Error> {
+    // the statistics collector reports with a short delay: ask it to flush
+    let (transactions, rows_read): (i64, i64) = sqlx::query_as(
+        "select (xact_commit + xact_rollback)::bigint, (tup_returned + tup_fetched)::bigint
+         from pg_stat_database where datname = current_database()",
+    )
+    .fetch_one(&db.worker)
+    .await?;
+    let completed: i64 =
+        sqlx::query_scalar("select coalesce(sum(completed), 0)::bigint from job_stats")
+            .fetch_one(&db.worker)
+            .await?;
+    Ok(Activity {
+        transactions,
+        rows_read,
+        completed,
+    })
+}
