@@ -447,6 +447,44 @@ async fn cleanup_removes_stored_files_past_the_organization_s_retention() {
 }
 
 #[tokio::test]
+async fn cleanup_keeps_an_old_file_that_a_waiting_document_job_will_read() {
+    let test = fresh_database().await;
+    let org = organization(&test, "files").await;
+    let needed = store_document(&test, org, "needed.pdf", b"needed").await;
+    let unneeded = store_document(&test, org, "unneeded.pdf", b"unneeded").await;
+    let mut owner = test.owner_connection().await;
+    sqlx::query("update stored_files set created_at = now() - interval '100 days'")
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    {
+        let mut conn = test.db.worker.acquire().await.unwrap();
+        let mut later = NewJob::new(
+            org,
+            JobType::DocumentProcessing,
+            "scheduled analysis",
+            json!({ "file_id": needed }),
+        );
+        later.available_at = Some(chrono::Utc::now() + chrono::Duration::hours(1));
+        queue::enqueue(&mut conn, &later).await.unwrap();
+    }
+
+    let (status, result) = run(&test, org, JobType::Cleanup, json!({})).await;
+
+    assert_eq!(status, "completed", "{result}");
+    assert_eq!(result["deleted"]["stored_files"], 1, "{result}");
+    let files: Vec<Uuid> = sqlx::query_scalar("select id from stored_files")
+        .fetch_all(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(
+        files,
+        vec![needed],
+        "{unneeded} went, the needed one stayed"
+    );
+}
+
+#[tokio::test]
 async fn concurrent_offers_schedule_each_active_organization_s_cleanup_once_a_day() {
     use veriphy_jobs::server::queue::retention;
     let test = fresh_database().await;

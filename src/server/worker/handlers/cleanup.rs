@@ -92,13 +92,28 @@ const STEPS: &[Step] = &[
     },
     Step {
         name: "stored_files",
-        // Documents and reports past the organization's file retention (a
-        // document job still waiting for one fails with "does not exist").
-        sql: "with deleted as (
+        // Documents and reports past the organization's file retention,
+        // except those a document job still waiting or running will read.
+        // Those jobs are found through the queue's entries and the leases
+        // (pending and running jobs have no index of their own on jobs).
+        sql: "with needed as (
+                select j.payload ->> 'file_id' as file_id
+                from jobs j
+                where j.id in (
+                    select unnest(e.job_ids) from job_queue e
+                    where e.organization_id = $1 and e.job_type = 'document_processing'
+                    union all
+                    select unnest(l.job_ids) from job_leases l where l.organization_id = $1)
+                  and j.organization_id = $1
+                  and j.job_type = 'document_processing'
+                  and j.status in ('pending', 'running')
+              ),
+              deleted as (
                 delete from stored_files where id in (
                   select f.id from stored_files f join organizations o on o.id = f.organization_id
                   where f.organization_id = $1
                     and f.created_at < now() - make_interval(days => o.file_retention_days)
+                    and f.id::text not in (select file_id from needed where file_id is not null)
                   limit $2)
                 returning id, file_name, kind, size_bytes
               ),
