@@ -11,7 +11,7 @@ use crate::app::components::optimistic::expected_effect;
 use crate::app::components::organization_picker::OrganizationPicker;
 use crate::app::components::query::list_query;
 use crate::app::components::selection::Selection;
-use crate::app::components::time::Time;
+use crate::app::components::time::{OptionalTime, Time};
 use crate::domain::{
     CurrentUser, JobAction, JobDetail, JobRow, JobType, ListQuery, NewJobForm, Priority,
 };
@@ -385,11 +385,6 @@ pub fn JobDetailPage() -> impl IntoView {
 
 fn job_view(job: JobDetail, can_write: bool, act: ServerAction<JobActionFn>) -> impl IntoView {
     let json = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
-    // its age, with the exact time on hover; a dash when it has not happened
-    let maybe_time = |at: Option<chrono::DateTime<chrono::Utc>>| match at {
-        Some(at) => view! { <Time at=at/> }.into_any(),
-        None => "—".into_any(),
-    };
     let waiting = (job.status == crate::domain::JobStatus::Pending)
         .then(|| job.job_type.waiting_reason())
         .flatten();
@@ -440,9 +435,9 @@ fn job_view(job: JobDetail, can_write: bool, act: ServerAction<JobActionFn>) -> 
             <dt>"Batch"</dt><dd>{job.batch_name.clone().unwrap_or_else(|| "—".into())}</dd>
             <dt>"Created"</dt><dd><Time at=job.created_at/></dd>
             <dt>"Runs at"</dt><dd><Time at=job.available_at/></dd>
-            <dt>"Started"</dt><dd>{maybe_time(job.started_at)}</dd>
-            <dt>"Completed"</dt><dd>{maybe_time(job.completed_at)}</dd>
-            <dt>"Failed"</dt><dd>{maybe_time(job.failed_at)}</dd>
+            <dt>"Started"</dt><dd><OptionalTime at=job.started_at/></dd>
+            <dt>"Completed"</dt><dd><OptionalTime at=job.completed_at/></dd>
+            <dt>"Failed"</dt><dd><OptionalTime at=job.failed_at/></dd>
             {job.locked_by.clone().map(|w| view! { <dt>"Worker"</dt><dd data-testid="job-worker">{w}</dd> })}
         </dl>
         {job.error_message.clone().map(|e| view! {
@@ -476,7 +471,7 @@ fn job_view(job: JobDetail, can_write: bool, act: ServerAction<JobActionFn>) -> 
                                 <td>{a.outcome.as_str()}</td>
                                 <td><code>{a.kind.map(|k| k.as_str()).unwrap_or("—")}</code></td>
                                 <td class="error-text">{a.error.unwrap_or_default()}</td>
-                                <td class="time">{maybe_time(a.started_at)}</td>
+                                <td class="time"><OptionalTime at=a.started_at/></td>
                                 <td class="time"><Time at=a.finished_at/></td>
                             </tr>
                         }).collect_view()}
