@@ -330,3 +330,85 @@ async fn a_bank_admin_sets_an_organization_s_storage_quota_and_file_retention() 
     .unwrap();
     assert_eq!((quota, days), (2048 * 1024 * 1024, 30));
 }
+
+/// Adds `count` viewers of Northwind named "Bulk n" (bulk-n@northwind.example).
+async fn add_bulk_viewers(app: &TestApp, count: i32) {
+    let mut owner = app.test_db.owner_connection().await;
+    sqlx::query(
+        "insert into users (email, full_name, role, organization_id, password_hash)
+         select format('bulk-%s@northwind.example', lpad(g::text, 3, '0')), 'Bulk ' || g,
+                'org_viewer', o.id, 'not a hash'
+         from generate_series(1, $1) g, organizations o where o.slug = 'northwind-lending'",
+    )
+    .bind(count)
+    .execute(&mut owner)
+    .await
+    .unwrap();
+}
+
+fn emails(page: &serde_json::Value) -> Vec<String> {
+    page["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["email"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_access_users_list_goes_on_page_by_page_past_a_hundred() {
+    let app = spawn_app().await;
+    add_bulk_viewers(&app, 120).await;
+    let admin = signed_in(&app, BANK_ADMIN).await;
+
+    let (status, first) = call(&app, &admin, "list_user_access", &[("search", "bulk-")]).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(emails(&first).len(), 100);
+    assert_eq!(first["next_after"], "bulk-100@northwind.example");
+
+    let (status, second) = call(
+        &app,
+        &admin,
+        "list_user_access",
+        &[("search", "bulk-"), ("after", "bulk-100@northwind.example")],
+    )
+    .await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(
+        emails(&second).first().unwrap(),
+        "bulk-101@northwind.example"
+    );
+    assert_eq!(emails(&second).len(), 20);
+    assert!(second["next_after"].is_null());
+}
+
+#[tokio::test]
+async fn the_access_users_search_matches_email_or_name_literally() {
+    let app = spawn_app().await;
+    add_bulk_viewers(&app, 3).await;
+    let admin = signed_in(&app, BANK_ADMIN).await;
+
+    let (_, by_name) = call(&app, &admin, "list_user_access", &[("search", "bulk 2")]).await;
+    let (_, wildcard) = call(&app, &admin, "list_user_access", &[("search", "%")]).await;
+
+    assert_eq!(emails(&by_name), vec!["bulk-002@northwind.example"]);
+    assert_eq!(
+        emails(&wildcard),
+        Vec::<String>::new(),
+        "% is a character, not a wildcard"
+    );
+}
+
+#[tokio::test]
+async fn an_access_users_search_with_a_nul_character_is_refused_with_a_message() {
+    let app = spawn_app().await;
+    let admin = signed_in(&app, BANK_ADMIN).await;
+
+    let (status, body) = call(&app, &admin, "list_user_access", &[("search", "a\0b")]).await;
+
+    assert_eq!(status, 422);
+    assert_eq!(
+        body["message"].as_str(),
+        Some("The search cannot contain a NUL character.")
+    );
+}

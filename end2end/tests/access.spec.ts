@@ -50,3 +50,22 @@ test("a bank admin deactivates a user, who is signed out at once, and reactivate
   await signIn(viewer, NORTHWIND_VIEWER);
   expect(errors).toEqual([]);
 });
+
+test("a bank admin finds users by email or name", async ({ page }) => {
+  const errors = trackErrors(page);
+  await signIn(page, BANK_ADMIN);
+  await page.goto("/access");
+  await waitForHydration(page);
+
+  await page.getByTestId("user-search").fill("viewer");
+  await page.getByTestId("user-search-form").getByRole("button", { name: "Search" }).click();
+
+  await expect(page).toHaveURL(/user=viewer/);
+  const rows = page.getByTestId("user-access-row");
+  await expect(rows).toHaveCount(2);
+  await expect(rows.first()).toContainText("viewer@");
+  await page.getByTestId("user-search").fill("nobody-like-this");
+  await page.getByTestId("user-search-form").getByRole("button", { name: "Search" }).click();
+  await expect(page.getByTestId("no-users")).toHaveText("No user matches.");
+  expect(errors).toEqual([]);
+});

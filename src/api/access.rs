@@ -1,13 +1,18 @@
 //! The Access view (bank admins only): organizations and users, and turning
 //! either off with immediate effect on their open sessions.
 
-use crate::domain::{OrganizationAccess, UserAccess};
+use crate::domain::{OrganizationAccess, UserAccessPage};
 use crate::error::AppError;
 use leptos::prelude::*;
 use uuid::Uuid;
 
-/// Most users one listing shows (filter by organization to see others).
-pub const USER_LIST_LIMIT: i64 = 500;
+/// Users one page of the listing shows.
+pub const USER_PAGE_SIZE: i64 = 100;
+
+/// The longest text a user search or page position may be (an email's
+/// longest form).
+#[cfg(feature = "ssr")]
+const MAX_LISTING_TEXT: usize = 320;
 
 /// Every organization with its state and user count.
 #[server(endpoint = "list_organization_access")]
@@ -20,15 +25,51 @@ pub async fn list_organization_access() -> Result<Vec<OrganizationAccess>, AppEr
     Ok(rows)
 }
 
-/// Users of one organization (or all), by email, with their open sessions.
+/// A page of users by email, with their open sessions: of one organization
+/// (or all), whose email or name contains `search`, after the email `after`.
 #[server(endpoint = "list_user_access")]
-pub async fn list_user_access(organization_id: Option<Uuid>) -> Result<Vec<UserAccess>, AppError> {
+pub async fn list_user_access(
+    organization_id: Option<Uuid>,
+    search: Option<String>,
+    after: Option<String>,
+) -> Result<UserAccessPage, AppError> {
     use crate::server::repo::users;
     let caller = bank_admin().await?;
+    let search = listing_text(search, "The search")?;
+    let after = listing_text(after, "The page position")?;
     let mut tx = caller.begin().await?;
-    let rows = users::list_for_access(&mut tx, organization_id, USER_LIST_LIMIT).await?;
+    let listing = users::AccessListing {
+        organization: organization_id,
+        search: search.as_deref(),
+        after: after.as_deref(),
+    };
+    // one more than a page tells whether another follows
+    let mut rows = users::list_for_access(&mut tx, &listing, USER_PAGE_SIZE + 1).await?;
     tx.commit().await?;
-    Ok(rows)
+    let next_after = (rows.len() as i64 > USER_PAGE_SIZE).then(|| {
+        rows.truncate(USER_PAGE_SIZE as usize);
+        rows.last().map(|row| row.email.clone()).unwrap_or_default()
+    });
+    Ok(UserAccessPage { rows, next_after })
+}
+
+/// A listing's text as given (trimmed; empty means none), or why not.
+#[cfg(feature = "ssr")]
+fn listing_text(text: Option<String>, what: &str) -> Result<Option<String>, AppError> {
+    let Some(text) = text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if text.contains('\0') {
+        return Err(AppError::invalid(format!(
+            "{what} cannot contain a NUL character."
+        )));
+    }
+    if text.chars().count() > MAX_LISTING_TEXT {
+        return Err(AppError::invalid(format!(
+            "{what} is longer than {MAX_LISTING_TEXT} characters."
+        )));
+    }
+    Ok(Some(text))
 }
 
 /// Deactivates (its users are signed out and cannot sign in) or reactivates

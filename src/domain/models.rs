@@ -410,6 +410,16 @@ pub struct UserAccess {
     pub open_sessions: i64,
 }
 
+/// A page of the Access view's users, by email.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserAccessPage {
+    /// The users of this page.
+    pub rows: Vec<UserAccess>,
+    /// The last email of this page when more follow (the next page starts
+    /// after it).
+    pub next_after: Option<String>,
+}
+
 /// One of the caller's signed-in sessions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]

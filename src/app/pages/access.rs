@@ -3,7 +3,7 @@
 
 use crate::api::access::{
     list_organization_access, list_user_access, SetOrganizationActive, SetOrganizationStorage,
-    SetUserActive, MAX_QUOTA_MIB, USER_LIST_LIMIT,
+    SetUserActive, MAX_QUOTA_MIB,
 };
 use crate::app::components::action_result::load_error;
 use crate::app::components::action_result::ActionResult;
@@ -11,6 +11,7 @@ use crate::app::components::list_table::ListTable;
 use crate::app::components::time::OptionalTime;
 use crate::domain::{CurrentUser, OrganizationAccess, UserAccess};
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
 /// Organizations and users with their state; bank admins only (others get
 /// the server's refusal).
@@ -24,9 +25,20 @@ pub fn AccessPage() -> impl IntoView {
         move || set_org.version().get(),
         |_| list_organization_access(),
     );
+    // the users' search and page live in the URL (`?user=…&after=…`)
+    let query = use_query_map();
+    let search = move || query.read().get("user").unwrap_or_default();
+    let after = move || query.read().get("after");
     let users = Resource::new(
-        move || (set_org.version().get(), set_user.version().get()),
-        |_| list_user_access(None),
+        move || {
+            (
+                set_org.version().get(),
+                set_user.version().get(),
+                search(),
+                after(),
+            )
+        },
+        |(_, _, search, after)| list_user_access(None, Some(search), after),
     );
     view! {
         <section class="list-page" aria-labelledby="page-title">
@@ -50,15 +62,38 @@ pub fn AccessPage() -> impl IntoView {
                 })}
             </Transition>
             <h2 id="users-title">"Users"</h2>
-            <p class="hint">{format!("The first {USER_LIST_LIMIT} users by email.")}</p>
+            <form method="get" action="/access" class="inline-form" role="search" data-testid="user-search-form">
+                <label>"Email or name contains"
+                    <input name="user" maxlength="320" prop:value=search data-testid="user-search"/>
+                </label>
+                <button type="submit">"Search"</button>
+                {move || (!search().is_empty() || after().is_some()).then(|| view! { <a href="/access">"Clear"</a> })}
+            </form>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match users.await {
-                        Ok(rows) => view! {
-                            <ListTable heads={vec!["Email", "Name", "Role", "Organization", "State", "Last sign-in", "Open sessions", "Actions"]} labelled_by="users-title">
-                                {rows.into_iter().map(|row| user_row(row, me, set_user)).collect_view()}
-                            </ListTable>
+                        Ok(page) if page.rows.is_empty() => view! {
+                            <p class="empty-state" data-testid="no-users">"No user matches."</p>
                         }.into_any(),
+                        Ok(page) => {
+                            let next = page.next_after.clone().map(|last| {
+                                let href = format!(
+                                    "/access?user={}&after={}",
+                                    crate::domain::percent_encode(&search()),
+                                    crate::domain::percent_encode(&last)
+                                );
+                                view! { <a href=href data-testid="next-users">"Next users »"</a> }
+                            });
+                            view! {
+                                <ListTable heads={vec!["Email", "Name", "Role", "Organization", "State", "Last sign-in", "Open sessions", "Actions"]} labelled_by="users-title">
+                                    {page.rows.into_iter().map(|row| user_row(row, me, set_user)).collect_view()}
+                                </ListTable>
+                                <nav class="pager" aria-label="Users pages">
+                                    {after().is_some().then(|| view! { <a href=format!("/access?user={}", crate::domain::percent_encode(&search()))>"« First users"</a> })}
+                                    {next}
+                                </nav>
+                            }.into_any()
+                        }
                         Err(error) => load_error(error),
                     }
                 })}

@@ -108,7 +108,7 @@ impl JobFilter {
 }
 
 /// Escapes `%`, `_` and `\\` so user text matches literally in LIKE.
-fn escape_like(text: &str) -> String {
+pub fn escape_like(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
         if matches!(c, '%' | '_' | '\\') {

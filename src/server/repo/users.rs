@@ -184,13 +184,27 @@ pub async fn any_exist(tx: &mut Tx) -> Result<bool, sqlx::Error> {
         .await
 }
 
-/// Users for the Access view (bank scope), of one organization or all, by
-/// email; at most `limit`, with the sessions of each that still work.
+/// Which users the Access view lists.
+#[derive(Debug, Clone, Default)]
+pub struct AccessListing<'a> {
+    /// Only this organization's.
+    pub organization: Option<Uuid>,
+    /// Only those whose email or name contains this (any case).
+    pub search: Option<&'a str>,
+    /// Only those whose email sorts after this one (the next page).
+    pub after: Option<&'a str>,
+}
+
+/// Users for the Access view (bank scope), by email: at most `limit` of
+/// those `listing` selects, with the sessions of each that still work.
 pub async fn list_for_access(
     tx: &mut Tx,
-    organization: Option<Uuid>,
+    listing: &AccessListing<'_>,
     limit: i64,
 ) -> Result<Vec<crate::domain::UserAccess>, sqlx::Error> {
+    let pattern = listing
+        .search
+        .map(|text| format!("%{}%", crate::server::db::job_filter::escape_like(text)));
     sqlx::query_as(
         "select u.id, u.email, u.full_name, u.role, o.name as organization_name, u.is_active,
                 u.last_login_at,
@@ -199,11 +213,15 @@ pub async fn list_for_access(
                    and s.expires_at > now() and s.idle_expires_at > now()) as open_sessions
          from users u
          left join organizations o on o.id = u.organization_id
-         where $1::uuid is null or u.organization_id = $1
+         where ($1::uuid is null or u.organization_id = $1)
+           and ($2::text is null or u.email ilike $2 or u.full_name ilike $2)
+           and ($3::text is null or u.email > $3)
          order by u.email
-         limit $2",
+         limit $4",
     )
-    .bind(organization)
+    .bind(listing.organization)
+    .bind(pattern)
+    .bind(listing.after)
     .bind(limit)
     .fetch_all(&mut **tx)
     .await
