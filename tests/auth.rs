@@ -399,6 +399,37 @@ async fn repeated_failures_lock_the_account_out_for_a_growing_while() {
 }
 
 #[tokio::test]
+async fn an_account_locked_out_through_one_node_is_locked_out_on_another() {
+    let app = spawn_app().await;
+    let other = app.other_node().await;
+    for _ in 0..6 {
+        assert_eq!(
+            app.login(VIEWER, "wrong password", None).await.status(),
+            401
+        );
+    }
+
+    let elsewhere = app
+        .client()
+        .post(format!("{}/api/login", other.base))
+        .header("accept", "application/json")
+        .form(&[("email", VIEWER), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(elsewhere.status(), 429);
+    let body: serde_json::Value = elsewhere.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Too many failed sign-ins. Try again in"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn text_typed_into_the_email_field_is_not_audited_unless_it_is_an_address() {
     let app = spawn_app().await;
     assert_eq!(

@@ -6,15 +6,16 @@ use leptos::prelude::*;
 
 /// Signs in with email and password, then redirects to `next` (a local path)
 /// or the overview. Wrong password and unknown email answer identically.
-/// Repeated failures of an account or from an address lock them out for a
-/// growing while (429); the password is hashed outside any transaction, a
+/// Repeated failures of an account (counted across every node) or from an
+/// address lock them out for a growing while (429); the password is hashed outside any transaction, a
 /// few at a time (503 when every slot stays busy).
 #[server(endpoint = "login")]
 pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
     use crate::server::auth::password as passwords;
     use crate::server::auth::session::{SessionUser, USER_KEY};
+    use crate::server::auth::throttle::Refusal;
     use crate::server::db::Scope;
-    use crate::server::repo::{audit, user_sessions, users};
+    use crate::server::repo::{audit, sign_in_failures, user_sessions, users};
     use std::time::Instant;
 
     let (info, db) = crate::server::auth::caller().await?;
@@ -36,6 +37,11 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         let _slot = guard.hashing_slot().await.map_err(refused_sign_in)?;
         // a short read, committed before the slow hash
         let mut tx = db.begin(Scope::no_tenant(None)).await?;
+        // an account locked out through another node is locked here too
+        if let Some(wait) = sign_in_failures::locked_for(&mut tx, &email).await? {
+            tx.commit().await?;
+            return Err(refused_sign_in(Refusal::LockedOut(wait)));
+        }
         let mut candidate = users::find_for_login(&mut tx, &email).await?;
         // a deactivated organization's users cannot sign in (and learn
         // nothing from trying: the answer is the usual one)
@@ -72,7 +78,14 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
     };
     let mut tx = db.begin(Scope::no_tenant(None)).await?;
     let Some(user) = verified else {
-        let lockout = guard.failed(&email, address, Instant::now());
+        let here = guard.failed(&email, address, Instant::now());
+        let failures =
+            sign_in_failures::record_failure(&mut tx, &email, guard.forget_after()).await?;
+        let shared = guard.account_lockout_after(failures);
+        if let Some(lockout) = shared {
+            sign_in_failures::lock(&mut tx, &email, lockout).await?;
+        }
+        let lockout = here.max(shared);
         entry.action = "login.failed".into();
         if let Some(lockout) = lockout {
             entry.summary = serde_json::json!({ "locked_out_seconds": lockout.as_secs() });
@@ -86,6 +99,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         return Err(AppError::BadCredentials);
     };
     guard.succeeded(&email);
+    sign_in_failures::clear(&mut tx, &email).await?;
     users::touch_last_login(&mut tx, &user).await?;
     let key = uuid::Uuid::new_v4();
     let policy = crate::server::auth::context::session_policy().await?;

@@ -163,6 +163,18 @@ impl SignInGuard {
             .remove(&Subject::Account(email.to_string()));
     }
 
+    /// The lockout an account has earned after `failures` failures, by
+    /// this guard's policy (for counts kept elsewhere: the nodes' shared
+    /// record).
+    pub fn account_lockout_after(&self, failures: u32) -> Option<Duration> {
+        self.lockout_after(failures, self.policy.free_per_account)
+    }
+
+    /// After how long without a failure an account's failures are forgotten.
+    pub fn forget_after(&self) -> Duration {
+        self.policy.forget_after
+    }
+
     /// The lockout after `failures` failures when `free` are allowed.
     fn lockout_after(&self, failures: u32, free: u32) -> Option<Duration> {
         if failures <= free {

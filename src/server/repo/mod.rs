@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod organizations;
 pub mod overview;
 pub mod queues;
+pub mod sign_in_failures;
 pub mod stored_files;
 pub mod user_sessions;
 pub mod users;
