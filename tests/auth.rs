@@ -409,14 +409,7 @@ async fn an_account_locked_out_through_one_node_is_locked_out_on_another() {
         );
     }
 
-    let elsewhere = app
-        .client()
-        .post(format!("{}/api/login", other.base))
-        .header("accept", "application/json")
-        .form(&[("email", VIEWER), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
+    let elsewhere = other.login(VIEWER, PASSWORD).await;
 
     assert_eq!(elsewhere.status(), 429);
     let body: serde_json::Value = elsewhere.json().await.unwrap();

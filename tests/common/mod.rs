@@ -224,10 +224,7 @@ impl TestApp {
 
     /// A client without redirects or cookie jar: tests handle cookies by hand.
     pub fn client(&self) -> reqwest::Client {
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client")
+        plain_client()
     }
 
     /// `GET path` with `cookie` (a `name=value` session cookie).
@@ -247,16 +244,40 @@ impl TestApp {
         password: &str,
         cookie: Option<&str>,
     ) -> reqwest::Response {
-        let mut request = self
-            .client()
-            .post(format!("{}/api/login", self.base))
-            .header("accept", "application/json")
-            .form(&[("email", email), ("password", password), ("next", "/jobs")]);
-        if let Some(cookie) = cookie {
-            request = request.header("cookie", cookie);
-        }
-        request.send().await.expect("login request")
+        login_at(&self.base, email, password, cookie).await
     }
+}
+
+impl OtherNode {
+    /// [`TestApp::login`] on this node.
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        login_at(&self.base, email, password, None).await
+    }
+}
+
+/// A client without redirects or cookie jar.
+fn plain_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// Posts the sign-in form to the node at `base`.
+async fn login_at(
+    base: &str,
+    email: &str,
+    password: &str,
+    cookie: Option<&str>,
+) -> reqwest::Response {
+    let mut request = plain_client()
+        .post(format!("{base}/api/login"))
+        .header("accept", "application/json")
+        .form(&[("email", email), ("password", password), ("next", "/jobs")]);
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    request.send().await.expect("login request")
 }
 
 /// The `name=value` of the session cookie a response sets.
