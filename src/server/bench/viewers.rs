@@ -23,12 +23,21 @@ use uuid::Uuid;
 /// simulated tab; each request reads it as a tab's would).
 const VIEWER: &str = "viewer@northwind.example";
 
+/// Most simulated tabs (each holds a socket and a task).
+const MAX_VIEWERS: usize = 1000;
+
 /// Seconds of load before the measured window (sockets open, worker warm).
 const WARMUP: Duration = Duration::from_secs(3);
 
 /// The viewers' benchmark: the console served in-process (hub, live feed
 /// listener and all), the demo data loaded, a worker running no-op jobs.
 pub(super) async fn viewers(db: &Database, args: &BenchArgs) -> Result<ResultLine, sqlx::Error> {
+    if !(1..=MAX_VIEWERS).contains(&args.n) {
+        return Err(failed(
+            "viewers",
+            &format!("--n is the number of viewers here: 1 to {MAX_VIEWERS}"),
+        ));
+    }
     demo_data::load(db, demo_data::DEFAULT_DEMO_PASSWORD, false)
         .await
         .map_err(|e| failed("demo data", &e))?;
@@ -51,7 +60,7 @@ pub(super) async fn viewers(db: &Database, args: &BenchArgs) -> Result<ResultLin
     let loads = Arc::new(Mutex::new(Vec::<f64>::new()));
     let measuring = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut tabs = tokio::task::JoinSet::new();
-    for _ in 0..args.n.max(1) {
+    for _ in 0..args.n {
         let socket = open_socket(&console.base, &cookie).await?;
         let tab = Tab {
             console_base: console.base.clone(),
@@ -83,7 +92,7 @@ pub(super) async fn viewers(db: &Database, args: &BenchArgs) -> Result<ResultLin
     Ok(ResultLine {
         system: "veriphy-jobs",
         mode: "viewers",
-        n: args.n.max(1),
+        n: args.n,
         concurrency: Some(args.concurrency),
         rate: Some(args.rate),
         jobs_per_s: per_second(after.completed - before.completed),
@@ -93,7 +102,7 @@ pub(super) async fn viewers(db: &Database, args: &BenchArgs) -> Result<ResultLin
         max_ms: loads.last().copied().map(round),
         notes: format!(
             "{} viewers (websocket, topic jobs) of one organization reload GET /jobs as a tab does while jobs are enqueued at {}/s and run ({enqueued} enqueued); over {seconds:.1}s the database committed {} transactions/s and read {} rows/s; the viewers loaded {} pages/s (p50..max = their load times); {}",
-            args.n.max(1),
+            args.n,
             args.rate,
             per_second(after.transactions - before.transactions),
             per_second(after.rows_read - before.rows_read),
