@@ -11,6 +11,7 @@ pub mod demo_data;
 pub mod embedded_pg;
 pub mod http;
 pub mod live;
+pub mod outbound;
 pub mod queue;
 pub mod repo;
 pub mod sandbox;
