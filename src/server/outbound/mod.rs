@@ -1,6 +1,8 @@
 //! Calls to the outside world (integrations, webhooks): where a call may go
-//! and what of it may be kept. Every outbound request is checked against
-//! [`destination`] at connect time and recorded only through [`redact`].
+//! and what of it may be kept. Every outbound request goes through the one
+//! [`client`], is checked against [`destination`] at connect time, and is
+//! recorded only through [`redact`].
 
+pub mod client;
 pub mod destination;
 pub mod redact;
