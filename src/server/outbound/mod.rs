@@ -5,4 +5,5 @@
 
 pub mod client;
 pub mod destination;
+pub mod logged;
 pub mod redact;

@@ -25,3 +25,104 @@ pub async fn list(
     list::page(&mut query, "a", cursor);
     query.build_query_as().fetch_all(&mut **tx).await
 }
+
+/// An outbound call about to be made, as its log row starts.
+#[derive(Debug, Clone)]
+pub struct NewCall {
+    /// Whose call it is.
+    pub organization_id: Uuid,
+    /// The integration it goes through, if any.
+    pub integration_id: Option<Uuid>,
+    /// What is called (`smtp`, `twilio_sms`, …).
+    pub api_name: String,
+    /// Where (the URL, without credentials).
+    pub endpoint: String,
+    /// How.
+    pub method: crate::domain::HttpMethod,
+    /// What is sent, already redacted and capped.
+    pub request_payload: Option<serde_json::Value>,
+    /// The job's attempt (0 outside jobs).
+    pub retry_count: i32,
+    /// Links to the job and attempt, and the like.
+    pub metadata: serde_json::Value,
+}
+
+/// How a logged call ended.
+#[derive(Debug, Clone)]
+pub struct CallOutcome {
+    /// Success, failed or timeout.
+    pub status: ApiCallStatus,
+    /// The provider's HTTP status, when it answered.
+    pub status_code: Option<i32>,
+    /// Milliseconds from sending to the answer (or the give-up).
+    pub response_time_ms: i32,
+    /// What came back, already redacted and capped.
+    pub response_payload: Option<serde_json::Value>,
+    /// Why it did not succeed.
+    pub error_message: Option<String>,
+}
+
+/// Most characters kept of a logged api name and endpoint (their columns').
+const MAX_API_NAME: usize = 255;
+const MAX_ENDPOINT: usize = 500;
+
+fn within(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(limit - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// Writes the pending row of a call before it is made (committed by the
+/// caller first, so a call cut short by a crash is still on record).
+pub async fn open_call(tx: &mut Tx, call: &NewCall) -> Result<Uuid, sqlx::Error> {
+    sqlx::query_scalar(
+        "insert into third_party_api_log
+           (organization_id, integration_id, api_name, endpoint, method, request_payload,
+            status, retry_count, metadata)
+         values ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)
+         returning id",
+    )
+    .bind(call.organization_id)
+    .bind(call.integration_id)
+    .bind(within(&call.api_name, MAX_API_NAME))
+    .bind(within(&call.endpoint, MAX_ENDPOINT))
+    .bind(call.method.as_str())
+    .bind(&call.request_payload)
+    .bind(call.retry_count.max(0))
+    .bind(&call.metadata)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// Records how call `id` of `organization` ended; false if there is no
+/// such pending call.
+pub async fn close_call(
+    tx: &mut Tx,
+    organization: Uuid,
+    id: Uuid,
+    outcome: &CallOutcome,
+) -> Result<bool, sqlx::Error> {
+    let closed = sqlx::query(
+        "update third_party_api_log set
+           status = $3, is_success = ($3 = 'success'), status_code = $4,
+           response_time = $5, response_payload = $6, error_message = $7
+         where organization_id = $1 and id = $2 and status = 'pending'",
+    )
+    .bind(organization)
+    .bind(id)
+    .bind(outcome.status.as_str())
+    .bind(
+        outcome
+            .status_code
+            .filter(|code| (100..=599).contains(code)),
+    )
+    .bind(outcome.response_time_ms.max(0))
+    .bind(&outcome.response_payload)
+    .bind(&outcome.error_message)
+    .execute(&mut **tx)
+    .await?;
+    Ok(closed.rows_affected() == 1)
+}

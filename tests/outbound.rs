@@ -1,0 +1,181 @@
+//! Outbound calls and their record in the API call log, against a real
+//! PostgreSQL and a provider stand-in on loopback (allowlisted).
+
+mod common;
+
+use common::{fresh_database, TestDb};
+use serde_json::{json, Value};
+use std::time::Duration;
+use uuid::Uuid;
+use veriphy_jobs::domain::HttpMethod;
+use veriphy_jobs::server::outbound::client::Outbound;
+use veriphy_jobs::server::outbound::destination::Allowlist;
+use veriphy_jobs::server::outbound::logged::{CallError, CallRecord, CallRequest};
+
+/// A provider stand-in answering every request with `answer` (a full HTTP
+/// response); its port.
+async fn provider(answer: &'static str) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let _ = socket.write_all(answer.as_bytes()).await;
+        }
+    });
+    port
+}
+
+fn record(organization: Uuid) -> CallRecord {
+    CallRecord {
+        organization_id: organization,
+        integration_id: None,
+        api_name: "test_provider".into(),
+        retry_count: 2,
+        metadata: json!({ "job_id": "00000000-0000-0000-0000-000000000001", "attempt": 2 }),
+    }
+}
+
+/// The log row of `id`: status, is_success, status_code, response_time,
+/// request and response payloads, error, endpoint.
+async fn row(
+    test: &TestDb,
+    id: Uuid,
+) -> (
+    String,
+    bool,
+    Option<i32>,
+    Option<i32>,
+    Value,
+    Option<Value>,
+    Option<String>,
+    String,
+) {
+    let mut owner = test.owner_connection().await;
+    sqlx::query_as(
+        "select status, is_success, status_code, response_time, request_payload,
+                response_payload, error_message, endpoint
+         from third_party_api_log where id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut owner)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_call_is_recorded_with_its_outcome_and_without_credentials() {
+    let test = fresh_database().await;
+    let organization = test.new_organization().await;
+    let body = r#"{"sid":"SM1","card":"4111 1111 1111 1111","auth_token":"t"}"#;
+    let answer: &'static str = Box::leak(
+        format!(
+            "HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .into_boxed_str(),
+    );
+    let port = provider(answer).await;
+    let outbound = Outbound::new(Allowlist::new(["127.0.0.1"])).unwrap();
+
+    let answered = outbound
+        .call_logged(
+            &test.db,
+            &record(organization),
+            &CallRequest {
+                method: HttpMethod::Post,
+                url: format!("http://127.0.0.1:{port}/v1/messages?api_key=s3cret"),
+                headers: vec![("Authorization".into(), "Basic dXNlcjpwdw==".into())],
+                body: Some(json!({ "To": "+4915112345678", "password": "p" })),
+            },
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(answered.status, 201);
+    let (status, success, code, time, request, response, error, endpoint) =
+        row(&test, answered.log_id).await;
+    assert_eq!(
+        (status.as_str(), success, code),
+        ("success", true, Some(201))
+    );
+    assert!(time.is_some_and(|ms| ms >= 0));
+    assert_eq!(endpoint, format!("http://127.0.0.1:{port}/v1/messages"));
+    assert_eq!(request["headers"]["authorization"], "[redacted]");
+    assert_eq!(
+        request["body"],
+        json!({ "To": "+4915112345678", "password": "[redacted]" })
+    );
+    let response = response.unwrap();
+    assert_eq!(response["body"]["card"], "****1111");
+    assert_eq!(response["body"]["auth_token"], "[redacted]");
+    assert_eq!(error, None);
+}
+
+#[tokio::test]
+async fn a_refused_destination_is_recorded_as_a_failed_call() {
+    let test = fresh_database().await;
+    let organization = test.new_organization().await;
+    let outbound = Outbound::new(Allowlist::default()).unwrap();
+
+    let refused = outbound
+        .call_logged(
+            &test.db,
+            &record(organization),
+            &CallRequest {
+                method: HttpMethod::Get,
+                url: "https://169.254.169.254/latest/meta-data/".into(),
+                headers: Vec::new(),
+                body: None,
+            },
+            Duration::from_secs(5),
+        )
+        .await;
+
+    let Err(CallError::Send { log_id, .. }) = refused else {
+        panic!("expected a refusal, got {refused:?}");
+    };
+    let (status, success, code, _, _, _, error, _) = row(&test, log_id).await;
+    assert_eq!((status.as_str(), success, code), ("failed", false, None));
+    assert_eq!(
+        error.as_deref(),
+        Some("169.254.169.254 is an internal address; only public hosts can be called.")
+    );
+}
+
+#[tokio::test]
+async fn an_error_answer_is_a_failed_call_with_its_status() {
+    let test = fresh_database().await;
+    let organization = test.new_organization().await;
+    let port = provider(
+        "HTTP/1.1 400 Bad Request\r\ncontent-length: 7\r\nconnection: close\r\n\r\nbad to!",
+    )
+    .await;
+    let outbound = Outbound::new(Allowlist::new(["127.0.0.1"])).unwrap();
+
+    let answered = outbound
+        .call_logged(
+            &test.db,
+            &record(organization),
+            &CallRequest {
+                method: HttpMethod::Post,
+                url: format!("http://127.0.0.1:{port}/"),
+                headers: Vec::new(),
+                body: Some(json!({})),
+            },
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+
+    let (status, success, code, _, _, response, error, _) = row(&test, answered.log_id).await;
+    assert_eq!(
+        (status.as_str(), success, code),
+        ("failed", false, Some(400))
+    );
+    assert_eq!(response.unwrap()["body"], "bad to!");
+    assert_eq!(error.as_deref(), Some("The provider answered HTTP 400."));
+}
