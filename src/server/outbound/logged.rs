@@ -52,6 +52,8 @@ pub struct CallAnswer {
     pub status: u16,
     /// The body as text.
     pub body: String,
+    /// How long the provider asked to wait (`Retry-After` in seconds).
+    pub retry_after: Option<Duration>,
 }
 
 /// Why a logged call has no usable answer; the row says so too.
@@ -139,7 +141,7 @@ impl Outbound {
         let answer = self.exchange(request, timeout).await;
         let elapsed = started.elapsed().as_millis().min(i32::MAX as u128) as i32;
         let outcome = match &answer {
-            Ok((status, body)) => CallOutcome {
+            Ok((status, body, _)) => CallOutcome {
                 status: if (200..300).contains(status) {
                     ApiCallStatus::Success
                 } else {
@@ -168,10 +170,11 @@ impl Outbound {
         api_logs::close_call(&mut tx, record.organization_id, log_id, &outcome).await?;
         tx.commit().await?;
         match answer {
-            Ok((status, body)) => Ok(CallAnswer {
+            Ok((status, body, retry_after)) => Ok(CallAnswer {
                 log_id,
                 status,
                 body,
+                retry_after,
             }),
             Err(error) => Err(CallError::Send { log_id, error }),
         }
@@ -183,7 +186,7 @@ impl Outbound {
         &self,
         request: &CallRequest,
         timeout: Duration,
-    ) -> Result<(u16, String), SendError> {
+    ) -> Result<(u16, String, Option<Duration>), SendError> {
         let method = reqwest::Method::from_bytes(request.method.as_str().as_bytes())
             .map_err(|_| SendError::Failed("unknown method".into()))?;
         let mut builder = self.request(method, &request.url)?;
@@ -195,6 +198,12 @@ impl Outbound {
         }
         let mut response = self.send(builder, timeout).await?;
         let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         let mut body = Vec::new();
         while let Some(chunk) = tokio::time::timeout(timeout, response.chunk())
             .await
@@ -209,7 +218,11 @@ impl Outbound {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok((status, String::from_utf8_lossy(&body).into_owned()))
+        Ok((
+            status,
+            String::from_utf8_lossy(&body).into_owned(),
+            retry_after,
+        ))
     }
 }
 

@@ -6,4 +6,5 @@
 pub mod client;
 pub mod destination;
 pub mod logged;
+pub mod outcome;
 pub mod redact;

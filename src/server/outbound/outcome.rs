@@ -1,0 +1,168 @@
+//! What a provider's answer means for the job that called it: a success
+//! lets the handler go on; "busy" answers (429, 503) postpone the job for
+//! as long as the provider asked, within bounds, without spending an
+//! attempt; other server errors, timeouts and broken connections are worth
+//! another attempt; a refusal of the request itself (other 4xx) or of the
+//! destination fails the job for good, with the provider's words.
+
+use super::client::SendError;
+use super::logged::{CallAnswer, CallError};
+use crate::domain::JobErrorKind;
+use crate::server::queue::{JobError, Outcome};
+use std::time::Duration;
+
+/// The wait when a busy provider names none.
+pub const DEFAULT_BUSY_WAIT: Duration = Duration::from_secs(60);
+/// The shortest and longest wait a provider may ask for.
+pub const BUSY_WAIT_BOUNDS: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(3600));
+
+/// Most characters of a provider's answer quoted in a failure.
+const QUOTED: usize = 300;
+
+/// `None` when the call succeeded (2xx); otherwise how the job ends this
+/// attempt.
+pub fn of_call(result: &Result<CallAnswer, CallError>, api_name: &str) -> Option<Outcome> {
+    match result {
+        Ok(answer) if (200..300).contains(&answer.status) => None,
+        Ok(answer) if matches!(answer.status, 429 | 503) => {
+            let (shortest, longest) = BUSY_WAIT_BOUNDS;
+            let wait = answer
+                .retry_after
+                .unwrap_or(DEFAULT_BUSY_WAIT)
+                .clamp(shortest, longest);
+            Some(Outcome::Snooze(wait))
+        }
+        Ok(answer) => {
+            let error = JobError::new(
+                JobErrorKind::Handler,
+                format!(
+                    "{api_name} answered HTTP {}: {}",
+                    answer.status,
+                    quoted(&answer.body)
+                ),
+            );
+            Some(if answer.status >= 500 {
+                Outcome::Retry(error)
+            } else {
+                Outcome::Fail(error)
+            })
+        }
+        Err(CallError::Send { error, .. }) => Some(match error {
+            SendError::Refused(refusal) => Outcome::Fail(JobError::new(
+                JobErrorKind::Handler,
+                format!("{api_name} cannot be called: {refusal}"),
+            )),
+            SendError::Timeout(_) => Outcome::Retry(JobError::new(
+                JobErrorKind::Timeout,
+                format!("{api_name} did not answer in time."),
+            )),
+            SendError::Failed(cause) => Outcome::Retry(JobError::new(
+                JobErrorKind::Handler,
+                format!("{api_name} could not be reached: {cause}"),
+            )),
+        }),
+        Err(CallError::Log(_)) => Some(Outcome::Retry(JobError::new(
+            JobErrorKind::Database,
+            "The call could not be recorded; it will be tried again.",
+        ))),
+    }
+}
+
+/// The start of an answer's body, on one line.
+fn quoted(body: &str) -> String {
+    let line = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() <= QUOTED {
+        return line;
+    }
+    let mut cut: String = line.chars().take(QUOTED - 1).collect();
+    cut.push('…');
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::outbound::destination::DestinationError;
+    use uuid::Uuid;
+
+    fn answer(status: u16, body: &str, retry_after: Option<u64>) -> Result<CallAnswer, CallError> {
+        Ok(CallAnswer {
+            log_id: Uuid::nil(),
+            status,
+            body: body.into(),
+            retry_after: retry_after.map(Duration::from_secs),
+        })
+    }
+
+    fn sent(error: SendError) -> Result<CallAnswer, CallError> {
+        Err(CallError::Send {
+            log_id: Uuid::nil(),
+            error,
+        })
+    }
+
+    #[test]
+    fn a_success_lets_the_handler_go_on() {
+        assert!(of_call(&answer(202, "{}", None), "sms").is_none());
+    }
+
+    #[test]
+    fn a_busy_provider_postpones_for_its_wait_within_bounds() {
+        let snooze = |result| match of_call(&result, "sms") {
+            Some(Outcome::Snooze(wait)) => wait,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(snooze(answer(429, "", Some(30))), Duration::from_secs(30));
+        assert_eq!(snooze(answer(503, "", None)), DEFAULT_BUSY_WAIT);
+        assert_eq!(
+            snooze(answer(429, "", Some(86_400))),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(snooze(answer(429, "", Some(0))), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn server_errors_and_broken_connections_are_retried() {
+        assert!(matches!(
+            of_call(&answer(502, "gateway", None), "sms"),
+            Some(Outcome::Retry(_))
+        ));
+        assert!(matches!(
+            of_call(&sent(SendError::Timeout(Duration::from_secs(5))), "sms"),
+            Some(Outcome::Retry(JobError {
+                kind: JobErrorKind::Timeout,
+                ..
+            }))
+        ));
+        assert!(matches!(
+            of_call(&sent(SendError::Failed("reset".into())), "sms"),
+            Some(Outcome::Retry(_))
+        ));
+    }
+
+    #[test]
+    fn a_refused_request_fails_for_good_in_the_provider_s_words() {
+        let Some(Outcome::Fail(error)) = of_call(
+            &answer(
+                400,
+                "{\"message\": \"The 'To' number\n is not valid\"}",
+                None,
+            ),
+            "twilio_sms",
+        ) else {
+            panic!("expected a permanent failure");
+        };
+        assert_eq!(
+            error.message,
+            "twilio_sms answered HTTP 400: {\"message\": \"The 'To' number is not valid\"}"
+        );
+        assert!(matches!(
+            of_call(
+                &sent(SendError::Refused(DestinationError::NotHttps)),
+                "webhook"
+            ),
+            Some(Outcome::Fail(_))
+        ));
+    }
+}
