@@ -15,5 +15,6 @@ pub mod outbound;
 pub mod queue;
 pub mod repo;
 pub mod sandbox;
+pub mod secrets;
 pub mod telemetry;
 pub mod worker;
