@@ -10,7 +10,7 @@ use uuid::Uuid;
 use veriphy_jobs::domain::HttpMethod;
 use veriphy_jobs::server::outbound::client::Outbound;
 use veriphy_jobs::server::outbound::destination::Allowlist;
-use veriphy_jobs::server::outbound::logged::{CallError, CallRecord, CallRequest};
+use veriphy_jobs::server::outbound::logged::{CallAnswer, CallError, CallRecord, CallRequest};
 
 /// A provider stand-in answering every request with `answer` (a full HTTP
 /// response); its port.
@@ -36,6 +36,23 @@ fn record(organization: Uuid) -> CallRecord {
         retry_count: 2,
         metadata: json!({ "job_id": "00000000-0000-0000-0000-000000000001", "attempt": 2 }),
     }
+}
+
+/// Makes `request` for `organization` through `outbound`, logged.
+async fn call(
+    test: &TestDb,
+    outbound: &Outbound,
+    organization: Uuid,
+    request: CallRequest,
+) -> Result<CallAnswer, CallError> {
+    outbound
+        .call_logged(
+            &test.db,
+            &record(organization),
+            &request,
+            Duration::from_secs(5),
+        )
+        .await
 }
 
 /// The log row of `id`: status, is_success, status_code, response_time,
@@ -80,20 +97,19 @@ async fn a_call_is_recorded_with_its_outcome_and_without_credentials() {
     let port = provider(answer).await;
     let outbound = Outbound::new(Allowlist::new(["127.0.0.1"])).unwrap();
 
-    let answered = outbound
-        .call_logged(
-            &test.db,
-            &record(organization),
-            &CallRequest {
-                method: HttpMethod::Post,
-                url: format!("http://127.0.0.1:{port}/v1/messages?api_key=s3cret"),
-                headers: vec![("Authorization".into(), "Basic dXNlcjpwdw==".into())],
-                body: Some(json!({ "To": "+4915112345678", "password": "p" })),
-            },
-            Duration::from_secs(5),
-        )
-        .await
-        .unwrap();
+    let answered = call(
+        &test,
+        &outbound,
+        organization,
+        CallRequest {
+            method: HttpMethod::Post,
+            url: format!("http://127.0.0.1:{port}/v1/messages?api_key=s3cret"),
+            headers: vec![("Authorization".into(), "Basic dXNlcjpwdw==".into())],
+            body: Some(json!({ "To": "+4915112345678", "password": "p" })),
+        },
+    )
+    .await
+    .unwrap();
 
     assert_eq!(answered.status, 201);
     let (status, success, code, time, request, response, error, endpoint) =
@@ -121,19 +137,18 @@ async fn a_refused_destination_is_recorded_as_a_failed_call() {
     let organization = test.new_organization().await;
     let outbound = Outbound::new(Allowlist::default()).unwrap();
 
-    let refused = outbound
-        .call_logged(
-            &test.db,
-            &record(organization),
-            &CallRequest {
-                method: HttpMethod::Get,
-                url: "https://169.254.169.254/latest/meta-data/".into(),
-                headers: Vec::new(),
-                body: None,
-            },
-            Duration::from_secs(5),
-        )
-        .await;
+    let refused = call(
+        &test,
+        &outbound,
+        organization,
+        CallRequest {
+            method: HttpMethod::Get,
+            url: "https://169.254.169.254/latest/meta-data/".into(),
+            headers: Vec::new(),
+            body: None,
+        },
+    )
+    .await;
 
     let Err(CallError::Send { log_id, .. }) = refused else {
         panic!("expected a refusal, got {refused:?}");
@@ -156,20 +171,19 @@ async fn an_error_answer_is_a_failed_call_with_its_status() {
     .await;
     let outbound = Outbound::new(Allowlist::new(["127.0.0.1"])).unwrap();
 
-    let answered = outbound
-        .call_logged(
-            &test.db,
-            &record(organization),
-            &CallRequest {
-                method: HttpMethod::Post,
-                url: format!("http://127.0.0.1:{port}/"),
-                headers: Vec::new(),
-                body: Some(json!({})),
-            },
-            Duration::from_secs(5),
-        )
-        .await
-        .unwrap();
+    let answered = call(
+        &test,
+        &outbound,
+        organization,
+        CallRequest {
+            method: HttpMethod::Post,
+            url: format!("http://127.0.0.1:{port}/"),
+            headers: Vec::new(),
+            body: Some(json!({})),
+        },
+    )
+    .await
+    .unwrap();
 
     let (status, success, code, _, _, response, error, _) = row(&test, answered.log_id).await;
     assert_eq!(
