@@ -87,25 +87,21 @@ pub(super) async fn login_flood(
     let mut answers: Vec<(u16, usize)> = answers.into_iter().collect();
     answers.sort();
     let sign_ins: usize = answers.iter().map(|(_, n)| n).sum();
-    Ok(ResultLine {
-        system: "veriphy-jobs",
-        mode: "login-flood",
-        n: args.n,
-        concurrency: Some(args.n),
-        rate: None,
-        jobs_per_s: round(sign_ins as f64 / args.duration.max(1) as f64),
-        p50_ms: percentile(&during, 0.50),
-        p95_ms: percentile(&during, 0.95),
-        p99_ms: percentile(&during, 0.99),
-        max_ms: during.last().copied().map(round),
-        notes: format!(
-            "{} clients (one loopback address each) sending wrong sign-ins for {}s; jobs_per_s = sign-in answers per second; p50..max = a signed-in viewer's GET /jobs during the flood ({} loads, {page_errors} not 200); before the flood p50 {:?} ms, max {:?} ms; sign-in answers by status {answers:?}; {}",
-            args.n,
-            args.duration,
-            during.len(),
-            percentile(&baseline, 0.5),
-            baseline.last().copied().map(round),
-            load()
-        ),
-    })
+    let notes = format!(
+        "{} clients (one loopback address each) sending wrong sign-ins for {}s; jobs_per_s = sign-in answers per second; p50..max = a signed-in viewer's GET /jobs during the flood ({} loads, {page_errors} not 200); before the flood p50 {:?} ms, max {:?} ms; sign-in answers by status {answers:?}; {}",
+        args.n,
+        args.duration,
+        during.len(),
+        percentile(&baseline, 0.5),
+        baseline.last().copied().map(round),
+        load()
+    );
+    Ok(ResultLine::throughput(
+        "login-flood",
+        args.n,
+        Some(args.n),
+        sign_ins as f64 / args.duration.max(1) as f64,
+        notes,
+    )
+    .with_times(&during))
 }

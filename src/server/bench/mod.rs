@@ -161,6 +161,22 @@ impl ResultLine {
             notes,
         }
     }
+
+    /// The same line for a workload offered at `rate` per second.
+    fn at_rate(mut self, rate: u32) -> Self {
+        self.rate = Some(rate);
+        self
+    }
+
+    /// The same line with the p50, p95, p99 and max of `sorted` (ms,
+    /// ascending).
+    fn with_times(mut self, sorted: &[f64]) -> Self {
+        self.p50_ms = percentile(sorted, 0.50);
+        self.p95_ms = percentile(sorted, 0.95);
+        self.p99_ms = percentile(sorted, 0.99);
+        self.max_ms = sorted.last().copied().map(round);
+        self
+    }
 }
 
 /// Runs one benchmark against the server of `options` and prints its line
@@ -400,29 +416,25 @@ async fn latency(
         .map(|&(_, micros)| micros as f64 / 1000.0)
         .collect();
     samples.sort_by(|a, b| a.total_cmp(b));
-    let pct = |p: f64| percentile(&samples, p);
     let (enqueue_p50, after_enqueue_p50) =
         latency_split(&enqueued.lock().expect("enqueued lock"), &latencies);
-    Ok(ResultLine {
-        system: "veriphy-jobs",
-        mode: "latency",
-        n: measured,
-        concurrency: Some(args.concurrency),
-        rate: Some(rate),
-        jobs_per_s: rate as f64,
-        p50_ms: pct(0.50),
-        p95_ms: pct(0.95),
-        p99_ms: pct(0.99),
-        max_ms: samples.last().copied().map(round),
-        notes: format!(
-            "offered {rate}/s for {}s after 2s warmup (open loop, one enqueue statement per job, LISTEN/NOTIFY wake-ups); enqueue round trip p50 {enqueue_p50:.2}ms, the rest p50 {after_enqueue_p50:.2}ms; measured {}/{measured} samples; DB verified {completed}/{} completed; producer max lag {:.1}ms; {}",
-            args.duration,
-            samples.len(),
-            warmup + measured,
-            max_lag.as_secs_f64() * 1000.0,
-            load()
-        ),
-    })
+    let notes = format!(
+        "offered {rate}/s for {}s after 2s warmup (open loop, one enqueue statement per job, LISTEN/NOTIFY wake-ups); enqueue round trip p50 {enqueue_p50:.2}ms, the rest p50 {after_enqueue_p50:.2}ms; measured {}/{measured} samples; DB verified {completed}/{} completed; producer max lag {:.1}ms; {}",
+        args.duration,
+        samples.len(),
+        warmup + measured,
+        max_lag.as_secs_f64() * 1000.0,
+        load()
+    );
+    Ok(ResultLine::throughput(
+        "latency",
+        measured,
+        Some(args.concurrency),
+        rate as f64,
+        notes,
+    )
+    .at_rate(rate)
+    .with_times(&samples))
 }
 
 /// The medians, in milliseconds, of the enqueues' round trips (`enqueued`:

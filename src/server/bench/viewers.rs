@@ -5,7 +5,7 @@
 //! runs with 1 and with 100 viewers can be compared.
 
 use super::serve::{client, failed, InProcessConsole};
-use super::{bench_worker_config, load, noop_job, percentile, round, BenchArgs, ResultLine};
+use super::{bench_worker_config, load, noop_job, round, BenchArgs, ResultLine};
 use crate::domain::JobType;
 use crate::server::db::Database;
 use crate::server::demo_data;
@@ -89,18 +89,7 @@ pub(super) async fn viewers(db: &Database, args: &BenchArgs) -> Result<ResultLin
     let mut loads = std::mem::take(&mut *loads.lock().expect("loads lock"));
     loads.sort_by(|a, b| a.total_cmp(b));
     let per_second = |count: i64| round(count as f64 / seconds);
-    Ok(ResultLine {
-        system: "veriphy-jobs",
-        mode: "viewers",
-        n: args.n,
-        concurrency: Some(args.concurrency),
-        rate: Some(args.rate),
-        jobs_per_s: per_second(after.completed - before.completed),
-        p50_ms: percentile(&loads, 0.5),
-        p95_ms: percentile(&loads, 0.95),
-        p99_ms: percentile(&loads, 0.99),
-        max_ms: loads.last().copied().map(round),
-        notes: format!(
+    let notes = format!(
             "{} viewers (websocket, topic jobs) of one organization reload GET /jobs as a tab does while jobs are enqueued at {}/s and run ({enqueued} enqueued); over {seconds:.1}s the database committed {} transactions/s and read {} rows/s; the viewers loaded {} pages/s (p50..max = their load times); {}",
             args.n,
             args.rate,
@@ -108,8 +97,16 @@ pub(super) async fn viewers(db: &Database, args: &BenchArgs) -> Result<ResultLin
             per_second(after.rows_read - before.rows_read),
             round(loads.len() as f64 / seconds),
             load()
-        ),
-    })
+        );
+    Ok(ResultLine::throughput(
+        "viewers",
+        args.n,
+        Some(args.concurrency),
+        (after.completed - before.completed) as f64 / seconds,
+        notes,
+    )
+    .at_rate(args.rate)
+    .with_times(&loads))
 }
 
 /// One simulated browser tab on the Jobs tab.
