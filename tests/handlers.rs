@@ -414,6 +414,14 @@ async fn cleanup_prunes_only_what_retention_allows_in_chunks() {
     assert_eq!(apis, ["New API"]);
 }
 
+/// The ids of every stored file.
+async fn stored_file_ids(owner: &mut PgConnection) -> Vec<Uuid> {
+    sqlx::query_scalar("select id from stored_files")
+        .fetch_all(owner)
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn cleanup_removes_stored_files_past_the_organization_s_retention() {
     let test = fresh_database().await;
@@ -431,10 +439,7 @@ async fn cleanup_removes_stored_files_past_the_organization_s_retention() {
 
     assert_eq!(status, "completed", "{result}");
     assert_eq!(result["deleted"]["stored_files"], 1, "{result}");
-    let files: Vec<Uuid> = sqlx::query_scalar("select id from stored_files")
-        .fetch_all(&mut owner)
-        .await
-        .unwrap();
+    let files = stored_file_ids(&mut owner).await;
     assert_eq!(files, vec![new]);
     let audited: i64 = sqlx::query_scalar(
         "select count(*) from audit_log where action = 'file.prune'
@@ -473,10 +478,7 @@ async fn cleanup_keeps_an_old_file_that_a_waiting_document_job_will_read() {
 
     assert_eq!(status, "completed", "{result}");
     assert_eq!(result["deleted"]["stored_files"], 1, "{result}");
-    let files: Vec<Uuid> = sqlx::query_scalar("select id from stored_files")
-        .fetch_all(&mut owner)
-        .await
-        .unwrap();
+    let files = stored_file_ids(&mut owner).await;
     assert_eq!(
         files,
         vec![needed],
