@@ -4,12 +4,14 @@
 mod common;
 
 use common::{signed_in, spawn_app, spawn_app_with, TestApp};
+use futures_util::SinkExt;
 use futures_util::StreamExt;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
-use veriphy_jobs::domain::live::{LiveUpdate, Topic};
+use veriphy_jobs::domain::live::{LiveUpdate, PushedPage, Topic};
+use veriphy_jobs::domain::{JobRow, Page};
 use veriphy_jobs::server::live::{Change, Hub};
 
 const NORTHWIND_VIEWER: &str = "viewer@northwind.example";
@@ -88,6 +90,39 @@ async fn next_updates(socket: &mut Socket) -> Vec<LiveUpdate> {
     match message {
         Message::Text(text) => serde_json::from_str(&text).unwrap(),
         other => panic!("expected updates, got {other:?}"),
+    }
+}
+
+/// Tells the server that each socket's tab shows the first page of the
+/// Jobs tab, and waits a moment for the hub to take it in.
+async fn show_first_jobs_page(sockets: &mut [&mut Socket]) {
+    let wanted = serde_json::json!({
+        "topics": ["jobs"],
+        "view": { "list": "jobs", "query": {} }
+    });
+    for socket in sockets {
+        socket
+            .send(Message::Text(wanted.to_string().into()))
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+/// The next pushed page (skipping updates), within three seconds.
+async fn next_pushed_page(socket: &mut Socket) -> PushedPage {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        let message = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .expect("a page within 3 s")
+            .expect("the socket is open")
+            .unwrap();
+        if let Message::Text(text) = message {
+            if let Ok(page) = serde_json::from_str::<PushedPage>(&text) {
+                return page;
+            }
+        }
     }
 }
 
@@ -356,4 +391,46 @@ async fn a_job_enqueued_through_one_node_and_run_by_a_standalone_worker_is_seen_
 
     assert!(next_updates(&mut socket).await[0].ids.contains(&id), "run");
     worker.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_changed_list_page_is_pushed_read_in_the_viewer_s_organization_only() {
+    let app = spawn_app().await;
+    let northwind = app.test_db.organization_id("northwind-lending").await;
+    let mut northwind_viewer = watching_jobs(&app, NORTHWIND_VIEWER).await;
+    let mut harbor_viewer = watching_jobs(&app, "viewer@harbor.example").await;
+    until_subscribed(&app, 2).await;
+    show_first_jobs_page(&mut [&mut northwind_viewer, &mut harbor_viewer]).await;
+
+    app.hub.publish([job_change(northwind, 1)]);
+
+    let pushed = next_pushed_page(&mut northwind_viewer).await;
+    let page: Page<JobRow> = serde_json::from_value(pushed.page.expect("a page")).unwrap();
+    assert!(!page.items.is_empty());
+    assert!(page
+        .items
+        .iter()
+        .all(|job| job.organization_id == northwind));
+    let nothing = tokio::time::timeout(Duration::from_millis(800), harbor_viewer.next()).await;
+    assert!(nothing.is_err(), "harbor's viewer received {nothing:?}");
+}
+
+#[tokio::test]
+async fn a_hundred_viewers_of_one_page_cost_one_read() {
+    let app = spawn_app().await;
+    let northwind = app.test_db.organization_id("northwind-lending").await;
+    let cookie = signed_in(&app, NORTHWIND_VIEWER).await;
+    let mut viewers = Vec::new();
+    for _ in 0..100 {
+        viewers.push(open(&app, &cookie, "topics=jobs", None).await.unwrap());
+    }
+    show_first_jobs_page(&mut viewers.iter_mut().collect::<Vec<_>>()).await;
+
+    app.hub.publish([job_change(northwind, 1)]);
+
+    let first = next_pushed_page(&mut viewers[0]).await;
+    for viewer in &mut viewers[1..] {
+        assert_eq!(next_pushed_page(viewer).await, first);
+    }
+    assert_eq!(app.hub.pages_read(), 1);
 }

@@ -26,6 +26,25 @@ test("a job appears and completes live for its organization and the bank, and ne
   for (const viewer of [northwind, bank, harbor]) expect(viewer.errors).toEqual([]);
 });
 
+test("a list's new rows are pushed: the tab does not ask for its page again", async ({ page, browser, baseURL }) => {
+  const name = `Pushed ${Date.now()}`;
+  const northwind = await watching(browser, baseURL!, NORTHWIND_VIEWER, "/jobs");
+  // the reading the tab makes when its connection opens
+  await northwind.page.waitForLoadState("networkidle");
+  const listRequests: string[] = [];
+  northwind.page.on("request", (request) => {
+    if (request.url().includes("/api/list_jobs")) listRequests.push(request.url());
+  });
+  await signIn(page, NORTHWIND_ADMIN);
+
+  await enqueue(page, name, '{"delay_ms": 200}');
+
+  const row = northwind.page.getByTestId("job-row").filter({ hasText: name });
+  await expect(row.getByText("completed", { exact: true })).toBeVisible({ timeout: 4000 });
+  expect(listRequests).toEqual([]);
+  expect(northwind.errors).toEqual([]);
+});
+
 test("a job's page follows its status without reloading", async ({ page }) => {
   await signIn(page, NORTHWIND_ADMIN);
   await enqueue(page, `Followed ${Date.now()}`, '{"delay_ms": 1000}');

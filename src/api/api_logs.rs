@@ -9,9 +9,19 @@ use leptos::prelude::*;
 pub async fn list_api_logs(
     #[server(default)] query: ListQuery,
 ) -> Result<Page<ApiLogRow>, AppError> {
+    page(&super::listing::Reader::caller().await?, query).await
+}
+
+/// One page of the list for `reader` (the server function's, or a pushed
+/// view's).
+#[cfg(feature = "ssr")]
+pub(crate) async fn page(
+    reader: &super::listing::Reader,
+    query: ListQuery,
+) -> Result<Page<ApiLogRow>, AppError> {
     use crate::domain::{ApiCallStatus, Cursor};
     use crate::server::repo::api_logs;
-    let mut request = super::listing::begin(query, ApiCallStatus::parse, &[]).await?;
+    let mut request = super::listing::begin(reader, query, ApiCallStatus::parse, &[]).await?;
     let rows = api_logs::list(
         &mut request.tx,
         request.organization_id,

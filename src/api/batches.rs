@@ -7,9 +7,19 @@ use leptos::prelude::*;
 /// Job batches, newest first, in the caller's scope; `status` filters by [`crate::domain::JobStatus`].
 #[server(endpoint = "list_batches")]
 pub async fn list_batches(#[server(default)] query: ListQuery) -> Result<Page<BatchRow>, AppError> {
+    page(&super::listing::Reader::caller().await?, query).await
+}
+
+/// One page of the list for `reader` (the server function's, or a pushed
+/// view's).
+#[cfg(feature = "ssr")]
+pub(crate) async fn page(
+    reader: &super::listing::Reader,
+    query: ListQuery,
+) -> Result<Page<BatchRow>, AppError> {
     use crate::domain::{Cursor, JobStatus};
     use crate::server::repo::batches;
-    let mut request = super::listing::begin(query, JobStatus::parse, &[]).await?;
+    let mut request = super::listing::begin(reader, query, JobStatus::parse, &[]).await?;
     let rows = batches::list(
         &mut request.tx,
         request.organization_id,

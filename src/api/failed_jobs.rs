@@ -9,9 +9,19 @@ use leptos::prelude::*;
 pub async fn list_failed_jobs(
     #[server(default)] query: ListQuery,
 ) -> Result<Page<FailedJobRow>, AppError> {
+    page(&super::listing::Reader::caller().await?, query).await
+}
+
+/// One page of the list for `reader` (the server function's, or a pushed
+/// view's).
+#[cfg(feature = "ssr")]
+pub(crate) async fn page(
+    reader: &super::listing::Reader,
+    query: ListQuery,
+) -> Result<Page<FailedJobRow>, AppError> {
     use crate::domain::Cursor;
     use crate::server::repo::failed_jobs;
-    let mut request = super::listing::begin(query, resolution_filter, &[]).await?;
+    let mut request = super::listing::begin(reader, query, resolution_filter, &[]).await?;
     let rows = failed_jobs::list(
         &mut request.tx,
         request.organization_id,

@@ -7,9 +7,19 @@ use leptos::prelude::*;
 /// Jobs, newest first, in the caller's scope; `status` filters by [`crate::domain::JobStatus`].
 #[server(endpoint = "list_jobs")]
 pub async fn list_jobs(#[server(default)] query: ListQuery) -> Result<Page<JobRow>, AppError> {
+    page(&super::listing::Reader::caller().await?, query).await
+}
+
+/// One page of the Jobs tab for `reader` (the server function's, or a
+/// pushed view's).
+#[cfg(feature = "ssr")]
+pub(crate) async fn page(
+    reader: &super::listing::Reader,
+    query: ListQuery,
+) -> Result<Page<JobRow>, AppError> {
     use crate::domain::Cursor;
     use crate::server::repo::jobs;
-    let (mut request, filter) = begin_filtered(query, Vec::new()).await?;
+    let (mut request, filter) = begin_filtered(reader, query, Vec::new()).await?;
     let rows = jobs::list(&mut request.tx, &filter, request.cursor).await?;
     super::listing::finish(request.tx, rows, |row| Cursor {
         created_at: row.created_at,
@@ -18,10 +28,11 @@ pub async fn list_jobs(#[server(default)] query: ListQuery) -> Result<Page<JobRo
     .await
 }
 
-/// Validates a Jobs-tab query (plus an optional selection) and opens the
-/// caller's transaction.
+/// Validates a Jobs-tab query (plus an optional selection) and opens
+/// `reader`'s transaction.
 #[cfg(feature = "ssr")]
 async fn begin_filtered(
+    reader: &super::listing::Reader,
     query: ListQuery,
     ids: Vec<uuid::Uuid>,
 ) -> Result<
@@ -32,7 +43,7 @@ async fn begin_filtered(
     AppError,
 > {
     use crate::domain::{JobListFilters, JobStatus, JOB_FILTER_NAMES};
-    let request = super::listing::begin(query, JobStatus::parse, &JOB_FILTER_NAMES).await?;
+    let request = super::listing::begin(reader, query, JobStatus::parse, &JOB_FILTER_NAMES).await?;
     let more = JobListFilters::parse(&request.filters).map_err(AppError::Invalid)?;
     let filter = crate::server::db::JobFilter {
         organization_id: request.organization_id,
@@ -56,9 +67,11 @@ pub async fn preview_bulk_jobs(
 ) -> Result<crate::domain::BulkPreview, AppError> {
     use crate::server::auth::require_caller;
     use crate::server::repo::jobs;
-    require_caller().await?.require_write()?;
+    let caller = require_caller().await?;
+    caller.require_write()?;
     check_selection(&ids)?;
-    let (mut request, filter) = begin_filtered(query, ids).await?;
+    let reader = super::listing::Reader::of(&caller);
+    let (mut request, filter) = begin_filtered(&reader, query, ids).await?;
     let (matching, eligible) = jobs::count_for(&mut request.tx, &filter, action).await?;
     request.tx.commit().await?;
     Ok(crate::domain::BulkPreview {
@@ -85,7 +98,8 @@ pub async fn bulk_jobs(
     caller.require_write()?;
     check_selection(&ids)?;
     let selection = ids.len();
-    let (mut request, filter) = begin_filtered(query.clone(), ids).await?;
+    let reader = super::listing::Reader::of(&caller);
+    let (mut request, filter) = begin_filtered(&reader, query.clone(), ids).await?;
     let (_, eligible) = jobs::count_for(&mut request.tx, &filter, action).await?;
     if eligible == 0 {
         return Err(AppError::invalid(format!(

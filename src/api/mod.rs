@@ -9,6 +9,8 @@ pub mod batches;
 pub mod failed_jobs;
 pub mod jobs;
 pub mod overview;
+#[cfg(feature = "ssr")]
+pub mod pushed_views;
 pub mod queues;
 pub mod webhooks;
 
@@ -18,9 +20,35 @@ pub(crate) mod listing {
 
     use crate::domain::{Cursor, ListQuery, Page};
     use crate::error::AppError;
-    use crate::server::auth::require_caller;
-    use crate::server::db::Tx;
+    use crate::server::auth::{require_caller, Caller};
+    use crate::server::db::{Database, Scope, Tx};
     use uuid::Uuid;
+
+    /// Whom a list is read for: a signed-in caller, or the audience of a
+    /// pushed view (`server::live::views`), which reads once for all its
+    /// viewers.
+    #[derive(Debug, Clone)]
+    pub struct Reader {
+        /// The pools.
+        pub db: Database,
+        /// The row-level-security scope the list is read in.
+        pub scope: Scope,
+    }
+
+    impl Reader {
+        /// The signed-in caller of this server function.
+        pub async fn caller() -> Result<Self, AppError> {
+            Ok(Reader::of(&require_caller().await?))
+        }
+
+        /// A caller already resolved.
+        pub fn of(caller: &Caller) -> Self {
+            Reader {
+                scope: caller.scope(),
+                db: caller.db.clone(),
+            }
+        }
+    }
 
     /// A list request, validated, with its transaction open.
     pub struct ListRequest<S> {
@@ -36,9 +64,10 @@ pub(crate) mod listing {
         pub filters: std::collections::BTreeMap<String, String>,
     }
 
-    /// Checks the caller and the query, and opens the transaction. Filters
-    /// other than `known_filters` are refused.
+    /// Checks the query and opens `reader`'s transaction. Filters other
+    /// than `known_filters` are refused.
     pub async fn begin<S>(
+        reader: &Reader,
         query: ListQuery,
         parse_status: fn(&str) -> Option<S>,
         known_filters: &[&str],
@@ -50,7 +79,6 @@ pub(crate) mod listing {
         {
             return Err(AppError::invalid(format!("Unknown filter {unknown:?}.")));
         }
-        let caller = require_caller().await?;
         let status = match query
             .status
             .as_deref()
@@ -67,8 +95,8 @@ pub(crate) mod listing {
             Some(token) => Some(Cursor::decode(token).map_err(AppError::Invalid)?),
             None => None,
         };
-        let organization_id = caller.organization_filter(query.organization_id);
-        let tx = caller.begin().await?;
+        let organization_id = reader.scope.organization_filter(query.organization_id);
+        let tx = reader.db.begin(reader.scope).await?;
         Ok(ListRequest {
             tx,
             organization_id,

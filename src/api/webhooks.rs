@@ -9,9 +9,19 @@ use leptos::prelude::*;
 pub async fn list_webhooks(
     #[server(default)] query: ListQuery,
 ) -> Result<Page<WebhookRow>, AppError> {
+    page(&super::listing::Reader::caller().await?, query).await
+}
+
+/// One page of the list for `reader` (the server function's, or a pushed
+/// view's).
+#[cfg(feature = "ssr")]
+pub(crate) async fn page(
+    reader: &super::listing::Reader,
+    query: ListQuery,
+) -> Result<Page<WebhookRow>, AppError> {
     use crate::domain::{Cursor, WebhookStatus};
     use crate::server::repo::webhooks;
-    let mut request = super::listing::begin(query, WebhookStatus::parse, &[]).await?;
+    let mut request = super::listing::begin(reader, query, WebhookStatus::parse, &[]).await?;
     let rows = webhooks::list(
         &mut request.tx,
         request.organization_id,

@@ -5,7 +5,7 @@
 //! time it opens asks every view to reload (what changed since the view was
 //! read, before the connection or during a gap, was sent to nobody).
 
-use crate::domain::live::{LiveUpdate, Topic};
+use crate::domain::live::{LiveUpdate, PushedPage, Topic, ViewRequest};
 use leptos::prelude::*;
 
 /// The state of the tab's live connection, as the indicator shows it.
@@ -51,6 +51,15 @@ pub struct LiveFeed {
     /// The latest batch of updates, numbered so that two equal batches still
     /// count as two.
     pub latest: RwSignal<(u64, Vec<LiveUpdate>)>,
+    /// The list page the tab shows, which the server pushes when it
+    /// changes (set by the list while it is on the page).
+    pub view: RwSignal<Option<ViewRequest>>,
+    /// The latest page the server pushed.
+    pub pushed: RwSignal<Option<PushedPage>>,
+    /// Moves each time the connection (re)opens: what a view shows may have
+    /// changed unseen, and nothing will be pushed for it until it changes
+    /// again, so views read it themselves.
+    pub reopened: RwSignal<u64>,
 }
 
 impl LiveFeed {
@@ -58,6 +67,9 @@ impl LiveFeed {
         LiveFeed {
             connection: RwSignal::new(Connection::Connecting),
             latest: RwSignal::new((0, Vec::new())),
+            view: RwSignal::new(None),
+            pushed: RwSignal::new(None),
+            reopened: RwSignal::new(0),
         }
     }
 
@@ -72,6 +84,7 @@ impl LiveFeed {
     /// Asks every view to reload (after a gap in the connection). Alerts
     /// are not views: nothing is raised for what may have failed meanwhile.
     pub fn reload_everything(&self) {
+        self.reopened.update(|n| *n += 1);
         self.deliver(
             Topic::ALL
                 .iter()
@@ -311,7 +324,7 @@ pub fn reconnect_delay_ms(attempt: u32, spread: f64) -> u32 {
 #[cfg(feature = "hydrate")]
 mod browser {
     use super::{reconnect_delay_ms, topics_for_path, Connection, LiveFeed};
-    use crate::domain::live::LiveUpdate;
+    use crate::domain::live::{LiveUpdate, PushedPage};
     use leptos::prelude::*;
     use std::cell::RefCell;
     use std::rc::Rc;
@@ -344,7 +357,9 @@ mod browser {
                     .read()
                     .get("org")
                     .and_then(|o| uuid::Uuid::parse_str(&o).ok());
-                let wanted = serde_json::json!({ "topics": topics, "org": org }).to_string();
+                let view = feed.view.get();
+                let wanted =
+                    serde_json::json!({ "topics": topics, "org": org, "view": view }).to_string();
                 let socket = {
                     let mut s = state.borrow_mut();
                     s.wanted = wanted.clone();
@@ -419,6 +434,8 @@ mod browser {
                 if let Some(text) = event.data().as_string() {
                     if let Ok(updates) = serde_json::from_str::<Vec<LiveUpdate>>(&text) {
                         feed.deliver(updates);
+                    } else if let Ok(page) = serde_json::from_str::<PushedPage>(&text) {
+                        feed.pushed.set(Some(page));
                     }
                 }
             },

@@ -1,6 +1,7 @@
 //! What the live console's websocket carries: the browser decodes these, the
 //! server's hub (`server::live`) builds them.
 
+use super::ListQuery;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -81,6 +82,56 @@ impl LiveUpdate {
             more: true,
         }
     }
+}
+
+/// A list tab whose pages the server computes once for every tab showing
+/// the same page to the same audience, and pushes over the websocket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListView {
+    /// The Jobs tab.
+    Jobs,
+    /// The Failed jobs tab.
+    FailedJobs,
+    /// The Batches tab.
+    Batches,
+    /// The API logs tab.
+    ApiLogs,
+    /// The Webhooks tab.
+    Webhooks,
+}
+
+impl ListView {
+    /// The topic whose changes make this list out of date.
+    pub fn topic(self) -> Topic {
+        match self {
+            ListView::Jobs => Topic::Jobs,
+            ListView::FailedJobs => Topic::FailedJobs,
+            ListView::Batches => Topic::Batches,
+            ListView::ApiLogs => Topic::ApiLogs,
+            ListView::Webhooks => Topic::Webhooks,
+        }
+    }
+}
+
+/// The page a tab shows: which list, filtered and positioned how.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ViewRequest {
+    /// Which list.
+    pub list: ListView,
+    /// Its filters and position, as the tab's URL says.
+    pub query: ListQuery,
+}
+
+/// A page pushed to a tab, sent as `{"view": …, "page": …}`: the page is
+/// the list server function's answer for `view`, or null when the server
+/// could not compute it (the tab then asks for it itself, and sees why).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushedPage {
+    /// The view the page answers (as the tab asked for it).
+    pub view: ViewRequest,
+    /// The page, in the shape of the list's `Page<T>`.
+    pub page: Option<serde_json::Value>,
 }
 
 #[cfg(test)]

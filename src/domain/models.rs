@@ -247,7 +247,7 @@ pub struct Overview {
 
 /// List filters shared by every tab: the organization (bank admins only) and
 /// the page position.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ListQuery {
     /// Narrow a bank admin's view to one organization.
     pub organization_id: Option<Uuid>,

@@ -4,8 +4,8 @@
 use super::action_result::load_error;
 use super::action_result::{last_outcome, outcome_view, MessageAction};
 use super::query::{list_query, next_page_href, query_href};
-use crate::app::live::{on_live_change, Throttle};
-use crate::domain::live::{LiveUpdate, Topic};
+use crate::app::live::{on_live_change, LiveFeed};
+use crate::domain::live::{ListView, LiveUpdate, ViewRequest};
 use crate::domain::{CurrentUser, ListQuery, Page};
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -82,10 +82,10 @@ pub fn ListPage<T, F, Fut, R>(
     row: R,
     /// Shown when nothing matches.
     empty: &'static str,
-    /// The live topic whose changes reload this list (none: it does not
-    /// follow changes).
+    /// Which list this is, for the live console: the server pushes its page
+    /// when it changes (none: it does not follow changes).
     #[prop(optional)]
-    live: Option<Topic>,
+    live: Option<ListView>,
 ) -> impl IntoView
 where
     T: Clone + Serialize + DeserializeOwned + Send + Sync + 'static,
@@ -111,15 +111,14 @@ where
         query.track();
         unseen.set(None);
     });
-    if let Some(topic) = live {
-        let reload = Throttle::new(move || refresh.0.update(|n| *n += 1));
-        on_live_change(topic, move |update| {
+    if let (Some(list), Some(feed)) = (live, use_context::<LiveFeed>()) {
+        follow_pushed_pages(feed, list, query, page, refresh);
+        on_live_change(list.topic(), move |update| {
             if query.get_untracked().cursor.is_some() {
                 unseen.update(|seen| {
                     *seen = Some(seen.take().unwrap_or_default().including(update));
                 });
             }
-            reload.call();
         });
     }
 
@@ -185,6 +184,57 @@ where
             </Transition>
         </section>
     }
+}
+
+/// Keeps the tab's socket told which page of `list` it shows, and shows
+/// each page the server pushes for it in place of the one loaded. A page
+/// the server could not read, and every reopening of the connection, make
+/// the list read its page itself.
+fn follow_pushed_pages<T>(
+    feed: LiveFeed,
+    list: ListView,
+    query: Memo<ListQuery>,
+    page: Resource<Result<Page<T>, AppError>>,
+    refresh: ListRefresh,
+) where
+    T: Clone + Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    Effect::new(move |_| {
+        feed.view.set(Some(ViewRequest {
+            list,
+            query: query.get(),
+        }));
+    });
+    // leaving the list: unless the next list already said what it shows
+    on_cleanup(move || {
+        feed.view.try_update(|shown| {
+            if shown.as_ref().is_some_and(|view| view.list == list) {
+                *shown = None;
+            }
+        });
+    });
+    Effect::new(move |_| {
+        let Some(pushed) = feed.pushed.get() else {
+            return;
+        };
+        if pushed.view.list != list || pushed.view.query != query.get_untracked() {
+            return;
+        }
+        match pushed
+            .page
+            .and_then(|value| serde_json::from_value::<Page<T>>(value).ok())
+        {
+            Some(fresh) => page.set(Some(Ok(fresh))),
+            None => refresh.0.update(|n| *n += 1),
+        }
+    });
+    Effect::new(move |seen: Option<u64>| {
+        let reopened = feed.reopened.get();
+        if seen.is_some_and(|seen| seen != reopened) {
+            refresh.0.update(|n| *n += 1);
+        }
+        reopened
+    });
 }
 
 /// How much changed since an older page was opened: the distinct records

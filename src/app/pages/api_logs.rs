@@ -19,7 +19,7 @@ pub fn ApiLogsPage() -> impl IntoView {
             fetch=list_api_logs
             row=api_log_row
             empty="No API calls match. Every call to a third-party service is recorded here."
-            live=crate::domain::live::Topic::ApiLogs
+            live=crate::domain::live::ListView::ApiLogs
         />
     }
 }

@@ -31,7 +31,7 @@ pub fn BatchesPage() -> impl IntoView {
             fetch=list_batches
             row=batch_row
             empty="No batches match. A batch groups related jobs, such as one email per customer."
-            live=crate::domain::live::Topic::Batches
+            live=crate::domain::live::ListView::Batches
         />
     }
 }

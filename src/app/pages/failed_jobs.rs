@@ -29,7 +29,7 @@ pub fn FailedJobsPage() -> impl IntoView {
             fetch=list_failed_jobs
             row=move |failure, show_org| failed_row(failure, show_org, selection, can_write, bulk_resolve)
             empty="No failed jobs. When a job runs out of attempts it lands here for resolution."
-            live=crate::domain::live::Topic::FailedJobs
+            live=crate::domain::live::ListView::FailedJobs
         />
     }
 }

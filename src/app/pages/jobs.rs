@@ -106,7 +106,7 @@ pub fn JobsPage() -> impl IntoView {
             fetch=list_jobs
             row=move |job, show_org| job_row(job, show_org, selection, Some(bulk))
             empty="No jobs match. Jobs appear here as soon as they are enqueued."
-            live=crate::domain::live::Topic::Jobs
+            live=crate::domain::live::ListView::Jobs
         />
     }
 }

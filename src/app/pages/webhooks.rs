@@ -19,7 +19,7 @@ pub fn WebhooksPage() -> impl IntoView {
             fetch=list_webhooks
             row=webhook_row
             empty="No webhooks match. Webhooks tell other systems when something happens here."
-            live=crate::domain::live::Topic::Webhooks
+            live=crate::domain::live::ListView::Webhooks
         />
     }
 }

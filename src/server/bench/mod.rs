@@ -39,8 +39,8 @@ pub enum Mode {
     /// rows (a database made once and reused), as a bank admin and as an
     /// organization's admin; one line per page.
     Console,
-    /// `n` viewers watch the Jobs tab live (websocket, reloading as a tab
-    /// does) while jobs run at `rate` per second for `duration` seconds;
+    /// `n` viewers watch the Jobs tab live (websocket, its first page
+    /// pushed) while jobs run at `rate` per second for `duration` seconds;
     /// measures the database's transactions and rows read per second.
     Viewers,
 }

@@ -9,6 +9,8 @@ use std::time::Instant;
 pub(super) struct InProcessConsole {
     /// `http://127.0.0.1:port`.
     pub base: String,
+    /// Its live-console hub.
+    pub hub: crate::server::live::Hub,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -32,13 +34,8 @@ impl InProcessConsole {
             .output_name("veriphy-jobs")
             .site_root("target/site")
             .build();
-        let app = crate::server::http::router(
-            db.clone(),
-            &config,
-            options,
-            None,
-            crate::server::live::Hub::new(),
-        );
+        let hub = crate::server::live::Hub::new();
+        let app = crate::server::http::router(db.clone(), &config, options, None, hub.clone());
         let listener = crate::server::http::listen(([127, 0, 0, 1], 0).into())
             .await
             .map_err(|e| failed("bind", &e))?;
@@ -54,6 +51,7 @@ impl InProcessConsole {
         });
         Ok(InProcessConsole {
             base: format!("http://127.0.0.1:{port}"),
+            hub,
             server,
         })
     }

@@ -1,8 +1,8 @@
 //! The database cost of live viewers: jobs run at `rate` per second while
-//! `n` signed-in viewers watch the Jobs tab over the websocket and reload it
-//! as a browser tab does (shortly after the first change of a burst, then
-//! at most once a second). Measures what the database does per second, so
-//! runs with 1 and with 100 viewers can be compared.
+//! `n` signed-in viewers watch the Jobs tab over the websocket as a browser
+//! tab does — they say which page they show and receive it pushed when it
+//! changes. Measures what the database does per second, so runs with 1 and
+//! with 100 viewers can be compared.
 
 use super::serve::{client, failed, InProcessConsole};
 use super::{bench_worker_config, load, noop_job, round, BenchArgs, ResultLine};
@@ -16,6 +16,7 @@ use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -57,16 +58,13 @@ pub(super) async fn viewers(db: &Database, args: &BenchArgs) -> Result<ResultLin
     let worker = Worker::start(db.clone(), registry, bench_worker_config(args)).await?;
 
     let stop = CancellationToken::new();
-    let loads = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let gaps = Arc::new(Mutex::new(Vec::<f64>::new()));
     let measuring = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut tabs = tokio::task::JoinSet::new();
     for _ in 0..args.n {
         let socket = open_socket(&console.base, &cookie).await?;
         let tab = Tab {
-            console_base: console.base.clone(),
-            http: http.clone(),
-            cookie: cookie.clone(),
-            loads: loads.clone(),
+            gaps: gaps.clone(),
             measuring: measuring.clone(),
         };
         tabs.spawn(tab.watch(socket, stop.clone()));
@@ -75,10 +73,12 @@ pub(super) async fn viewers(db: &Database, args: &BenchArgs) -> Result<ResultLin
     let producer = tokio::spawn(produce(db.clone(), organization, args.rate, stop.clone()));
     tokio::time::sleep(WARMUP).await;
     let before = activity(db).await?;
+    let pages_read_before = console.hub.pages_read();
     measuring.store(true, std::sync::atomic::Ordering::Relaxed);
     let started = Instant::now();
     tokio::time::sleep(Duration::from_secs(args.duration)).await;
     let after = activity(db).await?;
+    let pages_read = console.hub.pages_read() - pages_read_before;
     let seconds = started.elapsed().as_secs_f64();
     measuring.store(false, std::sync::atomic::Ordering::Relaxed);
     stop.cancel();
@@ -86,16 +86,17 @@ pub(super) async fn viewers(db: &Database, args: &BenchArgs) -> Result<ResultLin
     while tabs.join_next().await.is_some() {}
     worker.shutdown().await;
 
-    let mut loads = std::mem::take(&mut *loads.lock().expect("loads lock"));
-    loads.sort_by(|a, b| a.total_cmp(b));
+    let mut gaps = std::mem::take(&mut *gaps.lock().expect("gaps lock"));
+    gaps.sort_by(|a, b| a.total_cmp(b));
     let per_second = |count: i64| round(count as f64 / seconds);
     let notes = format!(
-            "{} viewers (websocket, topic jobs) of one organization reload GET /jobs as a tab does while jobs are enqueued at {}/s and run ({enqueued} enqueued); over {seconds:.1}s the database committed {} transactions/s and read {} rows/s; the viewers loaded {} pages/s (p50..max = their load times); {}",
+            "{} viewers (websocket, Jobs tab's first page pushed) of one organization while jobs are enqueued at {}/s and run ({enqueued} enqueued); over {seconds:.1}s the database committed {} transactions/s and read {} rows/s; the hub read {} pages/s and the viewers received {} pages/s (p50..max = time between one viewer's pages); {}",
             args.n,
             args.rate,
             per_second(after.transactions - before.transactions),
             per_second(after.rows_read - before.rows_read),
-            round(loads.len() as f64 / seconds),
+            round(pages_read as f64 / seconds),
+            round(gaps.len() as f64 / seconds),
             load()
         );
     Ok(ResultLine::throughput(
@@ -106,15 +107,12 @@ pub(super) async fn viewers(db: &Database, args: &BenchArgs) -> Result<ResultLin
         notes,
     )
     .at_rate(args.rate)
-    .with_times(&loads))
+    .with_times(&gaps))
 }
 
 /// One simulated browser tab on the Jobs tab.
 struct Tab {
-    console_base: String,
-    http: reqwest::Client,
-    cookie: String,
-    loads: Arc<Mutex<Vec<f64>>>,
+    gaps: Arc<Mutex<Vec<f64>>>,
     measuring: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -122,54 +120,33 @@ type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 impl Tab {
-    /// Reloads the page after changes arrive, as `app::live::Throttle` does:
-    /// 150 ms after the first of a burst, then at most once a second.
+    /// Receives what the server sends and notes the time between pushed
+    /// pages (what a person sees as the list's refresh rate).
     async fn watch(self, mut socket: Socket, stop: CancellationToken) {
-        let mut due: Option<tokio::time::Instant> = None;
-        let mut last_load = tokio::time::Instant::now() - Duration::from_secs(1);
+        let mut last_page: Option<Instant> = None;
         loop {
-            let wake =
-                due.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
             tokio::select! {
                 _ = stop.cancelled() => return,
                 message = socket.next() => match message {
-                    Some(Ok(_)) => {
-                        if due.is_none() {
-                            let soon = tokio::time::Instant::now() + Duration::from_millis(150);
-                            due = Some(soon.max(last_load + Duration::from_secs(1)));
+                    Some(Ok(Message::Text(text))) if text.starts_with('{') => {
+                        let now = Instant::now();
+                        if let (Some(last), true) = (last_page, self.measuring.load(std::sync::atomic::Ordering::Relaxed)) {
+                            let ms = now.duration_since(last).as_secs_f64() * 1000.0;
+                            self.gaps.lock().expect("gaps lock").push(ms);
                         }
+                        last_page = Some(now);
                     }
+                    Some(Ok(_)) => {}
                     _ => return,
                 },
-                _ = tokio::time::sleep_until(wake), if due.is_some() => {
-                    due = None;
-                    last_load = tokio::time::Instant::now();
-                    self.reload().await;
-                }
             }
-        }
-    }
-
-    async fn reload(&self) {
-        let started = Instant::now();
-        let loaded = self
-            .http
-            .get(format!("{}/jobs", self.console_base))
-            .header("cookie", &self.cookie)
-            .send()
-            .await;
-        if let Ok(answer) = loaded {
-            let _ = answer.bytes().await;
-        }
-        if self.measuring.load(std::sync::atomic::Ordering::Relaxed) {
-            let ms = started.elapsed().as_secs_f64() * 1000.0;
-            self.loads.lock().expect("loads lock").push(ms);
         }
     }
 }
 
-/// A viewer's websocket on the Jobs topic.
+/// A viewer's websocket on the Jobs topic, showing the Jobs tab's first page.
 async fn open_socket(base: &str, cookie: &str) -> Result<Socket, sqlx::Error> {
+    use futures_util::SinkExt;
     let url = format!("{}/ws?topics=jobs", base.replacen("http", "ws", 1));
     let mut request = url
         .into_client_request()
@@ -178,7 +155,12 @@ async fn open_socket(base: &str, cookie: &str) -> Result<Socket, sqlx::Error> {
         "cookie",
         cookie.parse().map_err(|e| failed("cookie header", &e))?,
     );
-    let (socket, _) = tokio_tungstenite::connect_async(request)
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .map_err(|e| failed("websocket", &e))?;
+    let wanted = json!({ "topics": ["jobs"], "view": { "list": "jobs", "query": {} } });
+    socket
+        .send(Message::Text(wanted.to_string().into()))
         .await
         .map_err(|e| failed("websocket", &e))?;
     Ok(socket)

@@ -92,7 +92,7 @@ impl SessionLimits {
 }
 
 /// Whose tenant rows a transaction may touch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Reach {
     /// Every organization (bank admins; bank-level work).
     Bank,
@@ -103,7 +103,7 @@ pub enum Reach {
 }
 
 /// Whose data a transaction may touch, and for whom it acts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Scope {
     /// The organizations in reach.
     pub reach: Reach,

@@ -84,6 +84,7 @@ pub fn router(
         &policy,
     );
 
+    hub.push_views_from(crate::api::pushed_views::source(db.clone()));
     hub.spawn_flusher(crate::server::live::FLUSH_EVERY);
     crate::server::live::feed::spawn_listener(&hub, db.worker.clone());
     let live = crate::server::live::Live {

@@ -6,7 +6,9 @@
 //! slow browser never holds back the others, and a dropped one reconnects
 //! and reloads.
 
-use crate::domain::live::{LiveUpdate, Topic, MAX_IDS_PER_UPDATE};
+use super::views::{page_message, ViewKey, ViewSource, Views};
+use crate::domain::live::{LiveUpdate, Topic, ViewRequest, MAX_IDS_PER_UPDATE};
+use crate::server::db::Reach;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -56,6 +58,14 @@ impl Audience {
             | Audience::Organization(only) => *only == organization,
         }
     }
+
+    /// Whose rows a page pushed to this viewer is read for.
+    pub fn reach(&self) -> Reach {
+        match self {
+            Audience::Bank { .. } => Reach::Bank,
+            Audience::Organization(own) => Reach::Organization(*own),
+        }
+    }
 }
 
 /// What one connected tab wants.
@@ -65,6 +75,29 @@ pub struct Interest {
     pub audience: Audience,
     /// What its tab shows.
     pub topics: HashSet<Topic>,
+    /// The list page its tab shows, pushed to it when its topic changes
+    /// (none: the tab reloads what it shows itself).
+    pub view: Option<ViewRequest>,
+}
+
+impl Interest {
+    /// The pushed view this interest shows, for its audience.
+    fn view_key(&self) -> Option<ViewKey> {
+        self.view.as_ref().map(|view| ViewKey {
+            reach: self.audience.reach(),
+            view: view.clone(),
+        })
+    }
+}
+
+/// What a viewer's socket sends on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outgoing {
+    /// The coalesced updates of one flush.
+    Updates(Vec<LiveUpdate>),
+    /// A pushed page, already in its wire form (one text for every viewer
+    /// of the view).
+    Page(Arc<str>),
 }
 
 /// Updates queued per subscriber before it counts as too slow.
@@ -73,16 +106,18 @@ pub const SUBSCRIBER_QUEUE: usize = 32;
 struct Subscriber {
     id: u64,
     interest: Interest,
-    sender: mpsc::Sender<Vec<LiveUpdate>>,
+    sender: mpsc::Sender<Outgoing>,
 }
 
-/// A viewer's end: coalesced updates arrive on `updates`; `None` means the
-/// hub dropped it (too slow, or shutting down) and it should reload.
+/// A viewer's end: coalesced updates and pushed pages arrive on `updates`;
+/// `None` means the hub dropped it (too slow, or shutting down) and it
+/// should reload.
 pub struct Subscription {
     /// This subscriber's number (to change its interest or leave).
     pub id: u64,
-    /// Batches of updates, one per coalescing interval with news for it.
-    pub updates: mpsc::Receiver<Vec<LiveUpdate>>,
+    /// Batches of updates, one per coalescing interval with news for it,
+    /// and the pages of its view.
+    pub updates: mpsc::Receiver<Outgoing>,
 }
 
 /// One per process; cheap to clone.
@@ -104,6 +139,10 @@ struct Inner {
     pending: Mutex<Pending>,
     subscribers: Mutex<Vec<Subscriber>>,
     next_id: AtomicU64,
+    /// pushed views, once a source to read them is installed
+    views: Mutex<Option<Views>>,
+    /// pushed views read so far
+    pages_read: AtomicU64,
 }
 
 /// What arrived since the last flush.
@@ -147,6 +186,12 @@ impl Hub {
     /// A hub with no subscribers.
     pub fn new() -> Self {
         Hub::default()
+    }
+
+    /// Lets viewers have their list pages pushed, read through `source`.
+    /// Without it a tab's view is ignored and the tab reloads itself.
+    pub fn push_views_from(&self, source: ViewSource) {
+        *self.inner.views.lock().expect("hub lock") = Some(Views::new(source));
     }
 
     /// Records changes for the next flush.
@@ -232,8 +277,15 @@ impl Hub {
                 tick.tick().await;
                 let Some(hub) = weak.upgrade() else { return };
                 hub.flush();
+                hub.start_due_views();
             }
         });
+    }
+
+    /// How many pushed pages this hub has read (each served every viewer
+    /// of its view and audience).
+    pub fn pages_read(&self) -> u64 {
+        self.inner.pages_read.load(Ordering::Relaxed)
     }
 
     /// How many viewers are connected.
@@ -269,6 +321,7 @@ impl Hub {
                 .more = true;
         }
         let mut subscribers = self.inner.subscribers.lock().expect("hub lock");
+        let mut views = self.inner.views.lock().expect("hub lock");
         let mut sent = 0;
         subscribers.retain(|subscriber| {
             let updates = if pending.resync {
@@ -279,7 +332,15 @@ impl Hub {
             if updates.is_empty() {
                 return !subscriber.sender.is_closed();
             }
-            match subscriber.sender.try_send(updates) {
+            if let (Some(views), Some(key)) = (views.as_mut(), subscriber.interest.view_key()) {
+                if updates
+                    .iter()
+                    .any(|update| update.topic == key.view.list.topic())
+                {
+                    views.mark_due(key, subscriber.id);
+                }
+            }
+            match subscriber.sender.try_send(Outgoing::Updates(updates)) {
                 Ok(()) => {
                     sent += 1;
                     true
@@ -290,6 +351,55 @@ impl Hub {
             }
         });
         sent
+    }
+}
+
+impl Hub {
+    /// Starts reading the pushed views that are due (each on a task of its
+    /// own, a few at a time); each viewer waiting for one receives its page.
+    pub fn start_due_views(&self) {
+        let due = match self.inner.views.lock().expect("hub lock").as_mut() {
+            Some(views) => views.take_due(std::time::Instant::now()),
+            None => return,
+        };
+        for read in due {
+            self.inner.pages_read.fetch_add(1, Ordering::Relaxed);
+            let weak = self.downgrade();
+            tokio::spawn(async move {
+                let result = {
+                    let _permit = read.permits.acquire().await;
+                    read.read.await
+                };
+                let message: Arc<str> = page_message(read.key.view.clone(), result).into();
+                if let Some(hub) = weak.upgrade() {
+                    hub.deliver_page(&read.key, &read.waiting, message);
+                }
+            });
+        }
+    }
+
+    /// Sends a read page to the viewers that waited for it and still show
+    /// that view to that audience.
+    fn deliver_page(&self, key: &ViewKey, waiting: &BTreeSet<u64>, message: Arc<str>) {
+        if let Some(views) = self.inner.views.lock().expect("hub lock").as_mut() {
+            views.finished(key);
+        }
+        self.inner
+            .subscribers
+            .lock()
+            .expect("hub lock")
+            .retain(|subscriber| {
+                if !waiting.contains(&subscriber.id)
+                    || subscriber.interest.view_key().as_ref() != Some(key)
+                {
+                    return true;
+                }
+                // full or gone: it leaves, as at a flush
+                subscriber
+                    .sender
+                    .try_send(Outgoing::Page(message.clone()))
+                    .is_ok()
+            });
     }
 }
 
@@ -353,6 +463,15 @@ mod tests {
         Interest {
             audience,
             topics: topics.iter().copied().collect(),
+            view: None,
+        }
+    }
+
+    /// The updates of the next message, which must be updates.
+    fn next_updates(subscription: &mut Subscription) -> Vec<LiveUpdate> {
+        match subscription.updates.try_recv().unwrap() {
+            Outgoing::Updates(updates) => updates,
+            other => panic!("expected updates, got {other:?}"),
         }
     }
 
@@ -383,9 +502,9 @@ mod tests {
 
         hub.flush();
 
-        let narrowed_ids: Vec<Uuid> = narrowed.updates.try_recv().unwrap()[0].ids.clone();
+        let narrowed_ids: Vec<Uuid> = next_updates(&mut narrowed)[0].ids.clone();
         assert_eq!(narrowed_ids, vec![Uuid::from_u128(10)]);
-        assert_eq!(everything.updates.try_recv().unwrap()[0].ids.len(), 2);
+        assert_eq!(next_updates(&mut everything)[0].ids.len(), 2);
     }
 
     #[test]
@@ -400,7 +519,7 @@ mod tests {
 
         hub.flush();
 
-        let updates = viewer.updates.try_recv().unwrap();
+        let updates = next_updates(&mut viewer);
         assert_eq!(
             updates,
             vec![
@@ -440,7 +559,7 @@ mod tests {
 
         for viewer in [&mut northwind, &mut narrowed] {
             assert_eq!(
-                viewer.updates.try_recv().unwrap(),
+                next_updates(viewer),
                 vec![LiveUpdate::reload(Topic::Queues)]
             );
         }
@@ -464,7 +583,7 @@ mod tests {
 
         hub.flush();
 
-        let update = &viewer.updates.try_recv().unwrap()[0];
+        let update = &next_updates(&mut viewer)[0];
         assert_eq!(update.ids.len(), MAX_IDS_PER_UPDATE);
         assert!(update.more);
     }
@@ -477,7 +596,7 @@ mod tests {
         for round in 0..=SUBSCRIBER_QUEUE as u128 {
             hub.publish([change(1, Topic::Jobs, round)]);
             hub.flush();
-            quick.updates.try_recv().unwrap();
+            next_updates(&mut quick);
         }
 
         assert_eq!(hub.subscribers(), 1, "the slow one left");
@@ -531,10 +650,7 @@ mod tests {
 
         hub.flush();
 
-        assert_eq!(
-            viewer.updates.try_recv().unwrap()[0].ids,
-            vec![Uuid::from_u128(2)]
-        );
+        assert_eq!(next_updates(&mut viewer)[0].ids, vec![Uuid::from_u128(2)]);
     }
 
     #[test]
@@ -546,10 +662,7 @@ mod tests {
 
         hub.flush();
 
-        assert_eq!(
-            a.updates.try_recv().unwrap(),
-            vec![LiveUpdate::reload(Topic::Jobs)]
-        );
+        assert_eq!(next_updates(&mut a), vec![LiveUpdate::reload(Topic::Jobs)]);
         assert!(b.updates.try_recv().is_err());
     }
 
@@ -564,7 +677,7 @@ mod tests {
 
         hub.flush();
 
-        let updates = viewer.updates.try_recv().unwrap();
+        let updates = next_updates(&mut viewer);
         assert_eq!(
             updates
                 .iter()
@@ -572,5 +685,131 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![(Topic::Jobs, true, 0), (Topic::Batches, true, 0)]
         );
+    }
+
+    mod pushed_views {
+        use super::*;
+        use crate::domain::live::{ListView, PushedPage};
+        use crate::domain::ListQuery;
+        use crate::server::db::Scope;
+
+        fn jobs_view() -> ViewRequest {
+            ViewRequest {
+                list: ListView::Jobs,
+                query: ListQuery::default(),
+            }
+        }
+
+        fn showing(audience: Audience) -> Interest {
+            Interest {
+                view: Some(jobs_view()),
+                ..watching(audience, &[Topic::Jobs])
+            }
+        }
+
+        /// A hub whose views read as `{"reach": "<scope's reach>"}` and
+        /// that counts its reads.
+        fn counting_hub() -> (Hub, Arc<Mutex<Vec<Scope>>>) {
+            let reads = Arc::new(Mutex::new(Vec::new()));
+            let hub = Hub::new();
+            let seen = reads.clone();
+            hub.push_views_from(Arc::new(move |scope: Scope, _view| {
+                seen.lock().unwrap().push(scope);
+                Box::pin(
+                    async move { Ok(serde_json::json!({ "reach": format!("{:?}", scope.reach) })) },
+                )
+            }));
+            (hub, reads)
+        }
+
+        /// Skips the updates and returns the next pushed page.
+        async fn next_page(subscription: &mut Subscription) -> PushedPage {
+            loop {
+                let next = tokio::time::timeout(
+                    std::time::Duration::from_secs(5),
+                    subscription.updates.recv(),
+                )
+                .await
+                .expect("a page within 5 s")
+                .expect("still subscribed");
+                if let Outgoing::Page(text) = next {
+                    return serde_json::from_str(&text).unwrap();
+                }
+            }
+        }
+
+        #[tokio::test]
+        async fn one_read_serves_every_viewer_of_a_view_and_no_other_organization() {
+            let (hub, reads) = counting_hub();
+            let mut first = hub.subscribe(showing(Audience::Organization(org(1))));
+            let mut second = hub.subscribe(showing(Audience::Organization(org(1))));
+            let mut other = hub.subscribe(showing(Audience::Organization(org(2))));
+            hub.publish([change(1, Topic::Jobs, 10)]);
+
+            hub.flush();
+            hub.start_due_views();
+
+            let expected =
+                serde_json::json!({ "reach": format!("{:?}", Reach::Organization(org(1))) });
+            assert_eq!(next_page(&mut first).await.page, Some(expected.clone()));
+            assert_eq!(next_page(&mut second).await.page, Some(expected));
+            assert_eq!(*reads.lock().unwrap(), vec![Scope::organization(org(1))]);
+            assert!(other.updates.try_recv().is_err(), "org 2 was sent nothing");
+        }
+
+        #[tokio::test]
+        async fn a_bank_admin_and_an_organization_viewer_never_share_a_read() {
+            let (hub, reads) = counting_hub();
+            let mut admin = hub.subscribe(showing(Audience::Bank { narrowed_to: None }));
+            let mut viewer = hub.subscribe(showing(Audience::Organization(org(1))));
+            hub.publish([change(1, Topic::Jobs, 10)]);
+
+            hub.flush();
+            hub.start_due_views();
+
+            let admin_page = next_page(&mut admin).await.page.unwrap();
+            let viewer_page = next_page(&mut viewer).await.page.unwrap();
+            assert_eq!(admin_page["reach"], "Bank");
+            assert_eq!(
+                viewer_page["reach"],
+                format!("{:?}", Reach::Organization(org(1)))
+            );
+            assert_eq!(reads.lock().unwrap().len(), 2);
+        }
+
+        #[tokio::test]
+        async fn a_viewer_that_changed_its_view_meanwhile_gets_no_stale_page() {
+            let (hub, _) = counting_hub();
+            let mut viewer = hub.subscribe(showing(Audience::Organization(org(1))));
+            hub.publish([change(1, Topic::Jobs, 10)]);
+            hub.flush();
+            next_updates(&mut viewer);
+            hub.update_interest(
+                viewer.id,
+                watching(Audience::Organization(org(1)), &[Topic::Jobs]),
+            );
+
+            hub.start_due_views();
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+
+            assert!(viewer.updates.try_recv().is_err());
+        }
+
+        #[tokio::test]
+        async fn changes_of_a_topic_the_view_does_not_list_read_nothing() {
+            let (hub, reads) = counting_hub();
+            let mut viewer = hub.subscribe(Interest {
+                topics: [Topic::Jobs, Topic::Batches].into_iter().collect(),
+                ..showing(Audience::Organization(org(1)))
+            });
+            hub.publish([change(1, Topic::Batches, 10)]);
+
+            hub.flush();
+            hub.start_due_views();
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+
+            next_updates(&mut viewer);
+            assert!(reads.lock().unwrap().is_empty());
+        }
     }
 }

@@ -5,9 +5,10 @@
 pub mod feed;
 pub mod hub;
 pub mod socket;
+pub mod views;
 
 pub use feed::{announce, Announcement};
-pub use hub::{Audience, Change, Hub, Interest, Subscription, WeakHub, BANK_WIDE};
+pub use hub::{Audience, Change, Hub, Interest, Outgoing, Subscription, WeakHub, BANK_WIDE};
 pub use socket::Live;
 
 /// How often the hub sends what changed: often enough to feel live, rarely

@@ -6,13 +6,16 @@
 //!
 //! The browser says what its tab shows in the query (`?topics=jobs,batches`,
 //! bank admins `&org=<id>` when narrowed) and may change it later by sending
-//! `{"topics": [...], "org": "<id>" | null}`. It receives JSON arrays of
-//! [`LiveUpdate`](crate::domain::live::LiveUpdate), one per coalescing
-//! interval with news for it; a close with code 4000 means "you fell
-//! behind: reload and reconnect".
+//! `{"topics": [...], "org": "<id>" | null, "view": {...} | null}`. It
+//! receives JSON arrays of [`LiveUpdate`](crate::domain::live::LiveUpdate),
+//! one per coalescing interval with news for it, and, when it named a list
+//! page as its `view`, that page as a
+//! [`PushedPage`](crate::domain::live::PushedPage) object after the list
+//! changed (see `views`); a close with code 4000 means "you fell behind:
+//! reload and reconnect".
 
-use super::hub::{Audience, Hub, Interest};
-use crate::domain::live::Topic;
+use super::hub::{Audience, Hub, Interest, Outgoing};
+use crate::domain::live::{Topic, ViewRequest};
 use crate::domain::CurrentUser;
 use crate::error::AppError;
 use crate::server::auth::gate::{error_response, same_site_request};
@@ -32,6 +35,10 @@ use uuid::Uuid;
 pub const CLOSE_FELL_BEHIND: u16 = 4000;
 /// Close code: the session ended (signed out, expired, deactivated).
 pub const CLOSE_SIGNED_OUT: u16 = 4401;
+
+/// The largest message a tab may send (what it shows: topics, an
+/// organization and a list page's query); a larger one ends the connection.
+pub const MAX_INCOMING_MESSAGE: usize = 16 * 1024;
 
 /// What the websocket endpoint needs, shared by every connection.
 #[derive(Clone)]
@@ -62,6 +69,8 @@ struct WantedMessage {
     topics: Vec<Topic>,
     #[serde(default)]
     org: Option<Uuid>,
+    #[serde(default)]
+    view: Option<ViewRequest>,
 }
 
 /// The interest of `user` asking for `topics` narrowed to `org`: an
@@ -76,7 +85,11 @@ pub fn interest_for(
         Some(own) if org.is_none_or(|asked| asked == own) => Audience::Organization(own),
         Some(_) => return Err(AppError::Forbidden),
     };
-    Ok(Interest { audience, topics })
+    Ok(Interest {
+        audience,
+        topics,
+        view: None,
+    })
 }
 
 /// Parses `jobs,batches`; empty or absent means every topic.
@@ -127,7 +140,9 @@ pub async fn upgrade(
         Ok(interest) => interest,
         Err(error) => return error_response(error),
     };
-    upgrade.on_upgrade(move |socket| serve(socket, live, db, user, session_key, interest))
+    upgrade
+        .max_message_size(MAX_INCOMING_MESSAGE)
+        .on_upgrade(move |socket| serve(socket, live, db, user, session_key, interest))
 }
 
 /// Serves one connection until the browser leaves, the session ends or the
@@ -145,9 +160,15 @@ async fn serve(
     session_check.tick().await;
     let close = loop {
         tokio::select! {
-            batch = subscription.updates.recv() => match batch {
-                Some(updates) => {
-                    let Ok(text) = serde_json::to_string(&updates) else { continue };
+            outgoing = subscription.updates.recv() => match outgoing {
+                Some(outgoing) => {
+                    let text = match outgoing {
+                        Outgoing::Updates(updates) => {
+                            let Ok(text) = serde_json::to_string(&updates) else { continue };
+                            text
+                        }
+                        Outgoing::Page(text) => text.to_string(),
+                    };
                     if socket.send(Message::Text(text.into())).await.is_err() {
                         break None;
                     }
@@ -157,8 +178,11 @@ async fn serve(
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Text(text))) => {
                     match serde_json::from_str::<WantedMessage>(&text)
-                        .map_err(|_| AppError::invalid("Send {\"topics\": [...], \"org\": ...}."))
-                        .and_then(|wanted| interest_for(&user, wanted.topics.into_iter().collect(), wanted.org))
+                        .map_err(|_| AppError::invalid("Send {\"topics\": [...], \"org\": ..., \"view\": ...}."))
+                        .and_then(|wanted| {
+                            let interest = interest_for(&user, wanted.topics.into_iter().collect(), wanted.org)?;
+                            Ok(Interest { view: wanted.view, ..interest })
+                        })
                     {
                         Ok(interest) => {
                             live.hub.update_interest(subscription.id, interest);
