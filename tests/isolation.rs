@@ -235,13 +235,17 @@ async fn every_listed_job(
     let mut cursor = None;
     loop {
         let mut tx = test_db.db.begin(scope).await.unwrap();
-        let rows = veriphy_jobs::server::repo::jobs::list(&mut tx, filter, cursor)
+        let found = veriphy_jobs::server::repo::jobs::list(&mut tx, filter, cursor)
             .await
             .unwrap();
-        let page = Page::from_rows(rows, |row| Cursor {
-            created_at: row.created_at,
-            id: row.id,
-        });
+        let page = Page::from_search(
+            found.rows,
+            |row| Cursor {
+                created_at: row.created_at,
+                id: row.id,
+            },
+            found.searched_to,
+        );
         shown.extend(page.items.iter().map(|row| (row.id, row.organization_id)));
         match page.next_cursor {
             Some(token) => cursor = Some(Cursor::decode(&token).unwrap()),

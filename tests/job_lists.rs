@@ -97,6 +97,7 @@ async fn each_status_filter_lists_exactly_the_jobs_in_that_status() {
             let listed: Vec<Uuid> = veriphy_jobs::server::repo::jobs::list(&mut tx, &filter, None)
                 .await
                 .unwrap()
+                .rows
                 .into_iter()
                 .map(|job| job.id)
                 .collect();
@@ -138,6 +139,7 @@ async fn listed(test: &common::TestDb, more: JobListFilters) -> Vec<Uuid> {
     let mut ids: Vec<Uuid> = veriphy_jobs::server::repo::jobs::list(&mut tx, &filter, None)
         .await
         .unwrap()
+        .rows
         .into_iter()
         .map(|job| job.id)
         .collect();
@@ -220,7 +222,7 @@ async fn an_uncommon_priority_is_listed_from_its_own_index() {
     let jobs = veriphy_jobs::server::repo::jobs::list(&mut tx, &filter, None)
         .await
         .unwrap();
-    assert_eq!(jobs.len(), 3);
+    assert_eq!(jobs.rows.len(), 3);
     sqlx::query("select pg_stat_force_next_flush()")
         .execute(&mut *tx)
         .await
@@ -239,4 +241,98 @@ async fn an_uncommon_priority_is_listed_from_its_own_index() {
         1,
         "the list read jobs_uncommon_priority_idx once"
     );
+}
+
+/// Enqueues `count` jobs of `job_type` for `organization` in one statement
+/// (one creation time); their ids.
+async fn enqueue_typed(
+    test: &common::TestDb,
+    organization: Uuid,
+    count: usize,
+    job_type: JobType,
+) -> Vec<Uuid> {
+    let jobs: Vec<NewJob> = (0..count)
+        .map(|i| NewJob::new(organization, job_type, "searched", json!({ "i": i })))
+        .collect();
+    let mut conn = test.db.worker.acquire().await.unwrap();
+    queue::enqueue_many(&mut conn, &jobs).await.unwrap()
+}
+
+/// One page of a bank admin's Jobs tab filtered to `job_type` (narrowed to
+/// `organization` if given), after `cursor`.
+async fn searched(
+    test: &common::TestDb,
+    organization: Option<Uuid>,
+    job_type: JobType,
+    cursor: Option<veriphy_jobs::domain::Cursor>,
+) -> veriphy_jobs::server::repo::jobs::JobPage {
+    let mut tx = test.db.begin(Scope::bank()).await.unwrap();
+    let filter = JobFilter {
+        organization_id: organization,
+        more: JobListFilters {
+            job_type: Some(job_type),
+            ..JobListFilters::default()
+        },
+        ..JobFilter::default()
+    };
+    veriphy_jobs::server::repo::jobs::list(&mut tx, &filter, cursor)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_type_filter_searches_a_window_and_the_next_page_continues_where_it_stopped() {
+    use veriphy_jobs::server::repo::jobs::SEARCH_WINDOW;
+    let test = common::fresh_database().await;
+    let organization = test.new_organization().await;
+    let mut old_sms = enqueue_typed(&test, organization, 2, JobType::Sms).await;
+    enqueue_typed(
+        &test,
+        organization,
+        SEARCH_WINDOW as usize + 500,
+        JobType::Other,
+    )
+    .await;
+
+    let first = searched(&test, Some(organization), JobType::Sms, None).await;
+    assert!(first.rows.is_empty());
+    let stopped_at = first.searched_to.expect("the search stopped at its window");
+    let second = searched(&test, Some(organization), JobType::Sms, Some(stopped_at)).await;
+
+    let mut found: Vec<Uuid> = second.rows.iter().map(|job| job.id).collect();
+    found.sort();
+    old_sms.sort();
+    assert_eq!(found, old_sms);
+    assert_eq!(
+        second.searched_to, None,
+        "the search reached the oldest job"
+    );
+}
+
+#[tokio::test]
+async fn a_bank_wide_search_shows_only_what_every_organization_has_been_searched_for() {
+    let test = common::fresh_database().await;
+    let (busy, quiet) = (test.new_organization().await, test.new_organization().await);
+    let quiet_oldest = enqueue_typed(&test, quiet, 1, JobType::Sms).await;
+    let busy_older = enqueue_typed(&test, busy, 1, JobType::Sms).await;
+    enqueue_typed(
+        &test,
+        busy,
+        veriphy_jobs::server::repo::jobs::SEARCH_WINDOW as usize + 500,
+        JobType::Other,
+    )
+    .await;
+    let quiet_newest = enqueue_typed(&test, quiet, 1, JobType::Sms).await;
+
+    let first = searched(&test, None, JobType::Sms, None).await;
+    let second = searched(&test, None, JobType::Sms, first.searched_to).await;
+
+    let ids = |page: &veriphy_jobs::server::repo::jobs::JobPage| -> Vec<Uuid> {
+        page.rows.iter().map(|job| job.id).collect()
+    };
+    // the quiet organization's old job lies beyond what the busy one's
+    // window covered: it waits for the page that searched that far
+    assert_eq!(ids(&first), quiet_newest);
+    assert_eq!(ids(&second), [busy_older, quiet_oldest].concat());
+    assert_eq!(second.searched_to, None);
 }

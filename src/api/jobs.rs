@@ -20,11 +20,16 @@ pub(crate) async fn page(
     use crate::domain::Cursor;
     use crate::server::repo::jobs;
     let (mut request, filter) = begin_filtered(reader, query, Vec::new()).await?;
-    let rows = jobs::list(&mut request.tx, &filter, request.cursor).await?;
-    super::listing::finish(request.tx, rows, |row| Cursor {
-        created_at: row.created_at,
-        id: row.id,
-    })
+    let found = jobs::list(&mut request.tx, &filter, request.cursor).await?;
+    super::listing::finish_search(
+        request.tx,
+        found.rows,
+        |row| Cursor {
+            created_at: row.created_at,
+            id: row.id,
+        },
+        found.searched_to,
+    )
     .await
 }
 

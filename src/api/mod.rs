@@ -115,4 +115,16 @@ pub(crate) mod listing {
         tx.commit().await?;
         Ok(Page::from_rows(rows, key))
     }
+
+    /// Commits and turns a search's rows into a page that continues from
+    /// where the search stopped.
+    pub async fn finish_search<T>(
+        tx: Tx,
+        rows: Vec<T>,
+        key: impl Fn(&T) -> Cursor,
+        searched_to: Option<Cursor>,
+    ) -> Result<Page<T>, AppError> {
+        tx.commit().await?;
+        Ok(Page::from_search(rows, key, searched_to))
+    }
 }

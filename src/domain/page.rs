@@ -15,6 +15,11 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Present when older rows exist.
     pub next_cursor: Option<String>,
+    /// Set when a search stopped before the oldest row with less than a
+    /// page: rows created at or after this time have been searched, and
+    /// `next_cursor` searches further back.
+    #[serde(default)]
+    pub searched_to: Option<DateTime<Utc>>,
 }
 
 /// Position after which the next page starts.
@@ -59,6 +64,26 @@ impl<T> Page<T> {
         Page {
             items: rows,
             next_cursor,
+            searched_to: None,
+        }
+    }
+
+    /// [`Page::from_rows`] for a search that may have stopped at
+    /// `searched_to` before the oldest row: a short page then continues
+    /// from there.
+    pub fn from_search(
+        rows: Vec<T>,
+        key: impl Fn(&T) -> Cursor,
+        searched_to: Option<Cursor>,
+    ) -> Self {
+        let page = Page::from_rows(rows, key);
+        match searched_to {
+            Some(end) if page.next_cursor.is_none() => Page {
+                next_cursor: Some(end.encode()),
+                searched_to: Some(end.created_at),
+                ..page
+            },
+            _ => page,
         }
     }
 }
@@ -103,6 +128,28 @@ mod tests {
             let err = Cursor::decode(token).unwrap_err();
             assert!(err.contains("page link"), "{token}: {err}");
         }
+    }
+
+    #[test]
+    fn a_short_search_page_continues_from_where_the_search_stopped() {
+        let stopped = Cursor {
+            created_at: DateTime::<Utc>::from_timestamp_micros(1_764_000_000_000_000).unwrap(),
+            id: Uuid::from_u128(9),
+        };
+        let key = |n: &i64| Cursor {
+            created_at: DateTime::<Utc>::from_timestamp_micros(1_764_000_000_000_000 + n).unwrap(),
+            id: Uuid::nil(),
+        };
+        let short = Page::from_search(vec![3, 2], key, Some(stopped));
+        assert_eq!(short.next_cursor, Some(stopped.encode()));
+        assert_eq!(short.searched_to, Some(stopped.created_at));
+
+        let full = Page::from_search((0..=PAGE_SIZE).rev().collect(), key, Some(stopped));
+        assert_eq!(full.searched_to, None, "a full page is an ordinary page");
+        assert_eq!(full.next_cursor, Some(key(&1).encode()));
+
+        let last = Page::from_search(vec![1], key, None);
+        assert_eq!((last.next_cursor, last.searched_to), (None, None));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use super::action_result::load_error;
 use super::action_result::{last_outcome, outcome_view, MessageAction};
 use super::query::{list_query, next_page_href, query_href};
+use super::time::Time;
 use crate::app::live::{on_live_change, LiveFeed};
 use crate::domain::live::{ListView, LiveUpdate, ViewRequest};
 use crate::domain::{CurrentUser, ListQuery, Page};
@@ -149,7 +150,7 @@ where
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match page.await {
-                        Ok(page) if page.items.is_empty() => {
+                        Ok(page) if page.items.is_empty() && page.next_cursor.is_none() => {
                             view! { <div class="empty-state" data-testid="empty-state">{empty}</div> }.into_any()
                         }
                         Ok(page) => {
@@ -157,7 +158,18 @@ where
                             let first_href = query_href(path, &current.first_page());
                             let on_later_page = current.cursor.is_some();
                             let next_href = page.next_cursor.as_deref().map(|c| next_page_href(path, &current, c));
-                            view! {
+                            let searched = page.searched_to.map(|to| {
+                                let found = if page.items.is_empty() { "No matches yet" } else { "That is all so far" };
+                                view! {
+                                    <p class="search-window" data-testid="search-window" role="status">
+                                        {found}" — searched back to records created "<Time at=to/>
+                                        ". “Older »” searches further."
+                                    </p>
+                                }
+                            });
+                            let has_rows = !page.items.is_empty();
+                            let items = page.items;
+                            let table = has_rows.then(move || view! {
                                 <div class="table-wrap">
                                     <table class="list">
                                         <thead>
@@ -167,10 +179,14 @@ where
                                             </tr>
                                         </thead>
                                         <tbody>
-                                            {page.items.into_iter().map(|item| row(item, show_org)).collect_view()}
+                                            {items.into_iter().map(|item| row(item, show_org)).collect_view()}
                                         </tbody>
                                     </table>
                                 </div>
+                            });
+                            view! {
+                                {searched}
+                                {table}
                                 <nav class="pager" aria-label="Pages">
                                     {on_later_page.then(|| view! { <a href=first_href.clone()>"« Newest"</a> })}
                                     {next_href.map(|href| view! { <a href=href rel="next" data-testid="next-page">"Older »"</a> })}
@@ -387,6 +403,7 @@ fn Filters(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::live::Topic;
 
     fn update(ids: std::ops::Range<u128>, more: bool) -> LiveUpdate {
         LiveUpdate {

@@ -33,6 +33,21 @@ impl JobFilter {
 }
 
 impl JobFilter {
+    /// Whether a list with this filter finds its rows only by walking the
+    /// organizations' jobs newest first: it filters by type or name text
+    /// and by nothing that has an index of its own (status, batch, a
+    /// selection, an uncommon priority or queue).
+    pub fn walks_the_organization_index(&self) -> bool {
+        let more = &self.more;
+        let sparse = more.job_type.is_some() || more.name_contains.is_some();
+        let indexed = self.status.is_some()
+            || !self.ids.is_empty()
+            || more.batch_id.is_some()
+            || more.priority.is_some_and(|p| p != Priority::Normal)
+            || more.queue.as_deref().is_some_and(|q| q != DEFAULT_QUEUE);
+        sparse && !indexed
+    }
+
     /// Adds this filter's conditions on jobs aliased `j` (lists, counts and
     /// bulk actions use the same conditions, so a preview counts what the
     /// action then touches).
@@ -121,6 +136,42 @@ pub fn escape_like(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::domain::JobType;
+
+    #[test]
+    fn only_a_type_or_name_filter_without_an_indexed_one_is_searched_in_windows() {
+        let with = |status, more| JobFilter {
+            status,
+            more,
+            ..JobFilter::default()
+        };
+        let by_type = JobListFilters {
+            job_type: Some(JobType::Sms),
+            ..JobListFilters::default()
+        };
+        assert!(with(None, by_type.clone()).walks_the_organization_index());
+        assert!(with(
+            None,
+            JobListFilters {
+                name_contains: Some("KYC".into()),
+                priority: Some(Priority::Normal),
+                ..JobListFilters::default()
+            }
+        )
+        .walks_the_organization_index());
+        assert!(!with(Some(JobStatus::Failed), by_type.clone()).walks_the_organization_index());
+        assert!(!with(
+            None,
+            JobListFilters {
+                queue: Some("reports".into()),
+                ..by_type
+            }
+        )
+        .walks_the_organization_index());
+        assert!(!with(None, JobListFilters::default()).walks_the_organization_index());
+    }
+
     #[test]
     fn like_wildcards_in_search_text_match_literally() {
         assert_eq!(super::escape_like("50%_off\\"), "50\\%\\_off\\\\");

@@ -3,18 +3,46 @@
 use crate::domain::{Cursor, JobAction, JobRow, JobStatus, PAGE_SIZE};
 use crate::server::db::{list, JobFilter, Tx};
 use crate::server::queue::actions::push_eligible;
-use sqlx::QueryBuilder;
+use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
+/// The columns a Jobs-tab row reads from `jobs j`.
+const JOB_COLUMNS: &str = "j.id, j.organization_id, j.job_type, j.job_name, j.status,
+     j.priority, j.queue, j.attempts, j.max_attempts, j.batch_id, j.available_at,
+     j.error_message, j.created_at";
+
+/// Jobs one page of a search examines per organization (see [`list`]).
+pub const SEARCH_WINDOW: i64 = 10_000;
+
+/// One page of jobs, newest first, and — when the page was searched through
+/// a window and ended short — the position the search reached.
+#[derive(Debug)]
+pub struct JobPage {
+    /// Up to a page and one row.
+    pub rows: Vec<JobRow>,
+    /// Where the search stopped before reaching the oldest job; the next
+    /// page continues from here.
+    pub searched_to: Option<Cursor>,
+}
+
 /// One page of jobs, newest first.
+///
+/// A filter that has no index of its own — a job type, a text in the name —
+/// would walk an organization's jobs newest first until a page matched,
+/// which for a type the organization has few of means all of them. Such a
+/// filter examines at most [`SEARCH_WINDOW`] jobs per organization and
+/// page: a page that fills stays a page; one that does not ends where the
+/// search stopped, and the next continues from there
+/// ([`JobPage::searched_to`]). Every other filter reaches its rows through
+/// an index and pages as usual.
 pub async fn list(
     tx: &mut Tx,
     filter: &JobFilter,
     cursor: Option<Cursor>,
-) -> Result<Vec<JobRow>, sqlx::Error> {
-    const JOB_COLUMNS: &str = "j.id, j.organization_id, j.job_type, j.job_name, j.status,
-         j.priority, j.queue, j.attempts, j.max_attempts, j.batch_id, j.available_at,
-         j.error_message, j.created_at";
+) -> Result<JobPage, sqlx::Error> {
+    if filter.walks_the_organization_index() {
+        return search(tx, filter, cursor).await;
+    }
     let mut query = if filter.organization_id.is_some() {
         list::select(
             &format!("{JOB_COLUMNS}, o.name as organization_name"),
@@ -40,7 +68,114 @@ pub async fn list(
             .push("\n) j\norder by j.created_at desc, j.id desc\nlimit ")
             .push_bind(PAGE_SIZE + 1);
     }
-    query.build_query_as().fetch_all(&mut **tx).await
+    Ok(JobPage {
+        rows: query.build_query_as().fetch_all(&mut **tx).await?,
+        searched_to: None,
+    })
+}
+
+/// [`list`] for filters without an index: each organization's newest
+/// [`SEARCH_WINDOW`] jobs after the cursor, filtered, merged newest first.
+async fn search(
+    tx: &mut Tx,
+    filter: &JobFilter,
+    cursor: Option<Cursor>,
+) -> Result<JobPage, sqlx::Error> {
+    let mut query = QueryBuilder::new(format!(
+        "select j.*, o.name as organization_name
+         from organizations o
+         cross join lateral (
+         select j.* from (
+         select {JOB_COLUMNS}
+         from jobs j
+         where j.organization_id = o.id"
+    ));
+    push_window(&mut query, filter, cursor);
+    query.push(" limit ").push_bind(SEARCH_WINDOW);
+    query.push(") j\nwhere true");
+    filter.push_conditions(&mut query);
+    query
+        .push("\norder by j.created_at desc, j.id desc\nlimit ")
+        .push_bind(PAGE_SIZE + 1)
+        .push("\n) j\nwhere true");
+    only_organization(&mut query, filter.organization_id);
+    query
+        .push("\norder by j.created_at desc, j.id desc\nlimit ")
+        .push_bind(PAGE_SIZE + 1);
+    let mut rows: Vec<JobRow> = query.build_query_as().fetch_all(&mut **tx).await?;
+    if rows.len() as i64 > PAGE_SIZE {
+        return Ok(JobPage {
+            rows,
+            searched_to: None,
+        });
+    }
+    // Short: the search reached the end of every organization's jobs, or
+    // stopped at some organization's window. Everything at or after the
+    // newest window end has been examined in every organization; rows
+    // beyond it are left for the next page, which starts there.
+    let searched_to = window_end(tx, filter, cursor).await?;
+    if let Some(end) = searched_to {
+        rows.retain(|row| (row.created_at, row.id) >= (end.created_at, end.id));
+    }
+    Ok(JobPage { rows, searched_to })
+}
+
+/// The newest of the organizations' window ends: the last job each
+/// organization's window examined, for those with more jobs beyond it.
+async fn window_end(
+    tx: &mut Tx,
+    filter: &JobFilter,
+    cursor: Option<Cursor>,
+) -> Result<Option<Cursor>, sqlx::Error> {
+    let mut query = QueryBuilder::new(
+        "select e.created_at, e.id
+         from organizations o
+         cross join lateral (
+         select j.created_at, j.id
+         from jobs j
+         where j.organization_id = o.id",
+    );
+    push_window(&mut query, filter, cursor);
+    query.push(" offset ").push_bind(SEARCH_WINDOW - 1);
+    query.push(" limit 1) e\nwhere true");
+    only_organization(&mut query, filter.organization_id);
+    query.push("\norder by e.created_at desc, e.id desc\nlimit 1");
+    let end: Option<(chrono::DateTime<chrono::Utc>, Uuid)> =
+        query.build_query_as().fetch_optional(&mut **tx).await?;
+    Ok(end.map(|(created_at, id)| Cursor { created_at, id }))
+}
+
+/// Narrows `organizations o` to `organization`, when given.
+fn only_organization(query: &mut QueryBuilder<'_, Postgres>, organization: Option<Uuid>) {
+    if let Some(organization) = organization {
+        query.push("\n  and o.id = ").push_bind(organization);
+    }
+}
+
+/// An organization's jobs (`j`, already narrowed to it) that a search
+/// window walks: in the time range, after the cursor, newest first, at most
+/// [`SEARCH_WINDOW`] once the caller adds its `limit` (or `offset`).
+fn push_window(query: &mut QueryBuilder<'_, Postgres>, filter: &JobFilter, cursor: Option<Cursor>) {
+    let range = JobFilter {
+        organization_id: None,
+        status: None,
+        more: crate::domain::JobListFilters {
+            created_from: filter.more.created_from,
+            created_to: filter.more.created_to,
+            ..Default::default()
+        },
+        ids: Vec::new(),
+    };
+    range.push_conditions(query);
+    if let Some(cursor) = cursor {
+        query
+            .push("\n  and (j.created_at, j.id) < (")
+            .push_bind(cursor.created_at)
+            .push(", ")
+            .push_bind(cursor.id)
+            .push(")");
+    }
+    query.push("\norder by j.created_at desc, j.id desc");
 }
 
 /// One job with everything the detail view shows.
