@@ -3,6 +3,9 @@
 # other against one throwaway PostgreSQL cluster (the peers' start-pg.sh), and
 # appends their JSON lines to OUT (default bench/results-<utc>.jsonl).
 #
+# VIEWERS=100 runs ours with that many live viewers connected (the console
+# served in-process, its hub pushing the Jobs tab to a bank admin's tabs).
+#
 # Needs: a release build (cargo build --release --features ssr), Node.js and
 # npm (graphile-worker is installed from the npm registry into a copy of the
 # peers folder), PostgreSQL server binaries.
@@ -34,11 +37,12 @@ run() {
   }
 }
 run node graphile.mjs --mode enqueue --n 100000 --chunk 1000
-run "$BIN" bench --mode enqueue --n 100000 --chunk 1000
-run "$BIN" bench --mode enqueue --n 100000 --chunk 5000
+viewers=(${VIEWERS:+--viewers "$VIEWERS"})
+run "$BIN" bench --mode enqueue --n 100000 --chunk 1000 "${viewers[@]}"
+run "$BIN" bench --mode enqueue --n 100000 --chunk 5000 "${viewers[@]}"
 run node graphile.mjs --mode drain --n 100000 --concurrency 10
-run "$BIN" bench --mode drain --n 100000 --concurrency 10
+run "$BIN" bench --mode drain --n 100000 --concurrency 10 "${viewers[@]}"
 run node graphile.mjs --mode latency --rate 500 --duration 20 --concurrency 10
-run "$BIN" bench --mode latency --rate 500 --duration 20 --concurrency 10
+run "$BIN" bench --mode latency --rate 500 --duration 20 --concurrency 10 "${viewers[@]}"
 echo "results: $OUT" >&2
 exit $((failures > 0))

@@ -100,6 +100,11 @@ pub struct BenchArgs {
     /// Keep the benchmark database afterwards.
     #[arg(long)]
     pub keep_db: bool,
+    /// Live viewers watching while the workload runs (enqueue, drain,
+    /// latency): the console served in-process with its hub, and this many
+    /// websockets of a bank admin showing the Jobs tab's first page.
+    #[arg(long, default_value_t = 0)]
+    pub viewers: usize,
 }
 
 /// Why a benchmark could not run.
@@ -229,12 +234,30 @@ async fn run_in(
     .await?;
     let pool_size = (args.concurrency as u32 + 8).clamp(12, 100);
     let db = Database::connect(options.clone(), pool_size).await?;
+    let engine_workload = matches!(
+        workload,
+        FreshDatabaseWorkload::Enqueue
+            | FreshDatabaseWorkload::Drain
+            | FreshDatabaseWorkload::Latency
+    );
+    let watchers = if engine_workload && args.viewers > 0 {
+        Some(viewers::Watchers::start(&db, args.viewers).await?)
+    } else {
+        None
+    };
     let line = match workload {
         FreshDatabaseWorkload::Enqueue => enqueue(&db, &owner, organization, args).await,
         FreshDatabaseWorkload::Drain => drain(&db, &owner, organization, args).await,
         FreshDatabaseWorkload::Latency => latency(&db, &owner, organization, args).await,
         FreshDatabaseWorkload::LoginFlood => login_flood::login_flood(&db, args).await,
         FreshDatabaseWorkload::Viewers => viewers::viewers(&db, args).await,
+    };
+    let line = match (line, watchers) {
+        (Ok(mut line), Some(watchers)) => {
+            line.notes = format!("{}; {}", line.notes, watchers.stop().await);
+            Ok(line)
+        }
+        (line, _) => line,
     };
     db.app.close().await;
     db.worker.close().await;

@@ -110,6 +110,75 @@ pub(super) async fn viewers(db: &Database, args: &BenchArgs) -> Result<ResultLin
     .with_times(&gaps))
 }
 
+/// Live viewers of another workload (`bench --viewers`): the console served
+/// in-process with its hub and feed listener, and a bank admin's tabs on
+/// the Jobs tab's first page, receiving what is pushed.
+pub(super) struct Watchers {
+    console: InProcessConsole,
+    stop: CancellationToken,
+    tabs: tokio::task::JoinSet<()>,
+    pages: Arc<Mutex<Vec<f64>>>,
+    viewers: usize,
+}
+
+impl Watchers {
+    /// Signs a bank admin in and opens `viewers` tabs.
+    pub(super) async fn start(db: &Database, viewers: usize) -> Result<Watchers, sqlx::Error> {
+        const EMAIL: &str = "bench.viewer@veriphy.example";
+        let password = crate::server::auth::password::generate();
+        let hash = crate::server::auth::password::hash(&password);
+        let mut tx = db.begin(crate::server::db::Scope::bank()).await?;
+        crate::server::repo::users::insert(
+            &mut tx,
+            &crate::server::repo::users::NewUser {
+                email: EMAIL,
+                full_name: "Benchmark viewer",
+                role: crate::domain::Role::BankAdmin,
+                organization_id: None,
+                password_hash: &hash,
+                must_change_password: false,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        let console = InProcessConsole::start(db).await?;
+        let cookie = console
+            .sign_in(&client([127, 0, 0, 1].into()), EMAIL, &password)
+            .await?;
+        let stop = CancellationToken::new();
+        let pages = Arc::new(Mutex::new(Vec::new()));
+        let measuring = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let mut tabs = tokio::task::JoinSet::new();
+        for _ in 0..viewers {
+            let socket = open_socket(&console.base, &cookie).await?;
+            let tab = Tab {
+                gaps: pages.clone(),
+                measuring: measuring.clone(),
+            };
+            tabs.spawn(tab.watch(socket, stop.clone()));
+        }
+        Ok(Watchers {
+            console,
+            stop,
+            tabs,
+            pages,
+            viewers,
+        })
+    }
+
+    /// Closes the tabs; what they received, for the result's notes.
+    pub(super) async fn stop(mut self) -> String {
+        self.stop.cancel();
+        while self.tabs.join_next().await.is_some() {}
+        let later_pages = self.pages.lock().expect("pages lock").len();
+        format!(
+            "{} live viewers connected (bank admin, Jobs tab pushed): the hub read {} pages; the tabs received {later_pages} after their first",
+            self.viewers,
+            self.console.hub.pages_read()
+        )
+    }
+}
+
 /// One simulated browser tab on the Jobs tab.
 struct Tab {
     gaps: Arc<Mutex<Vec<f64>>>,

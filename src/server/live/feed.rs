@@ -203,6 +203,9 @@ pub fn spawn_listener(hub: &Hub, pool: PgPool) {
             let started = std::time::Instant::now();
             match listen(&hub, &pool).await {
                 Ok(()) => return,
+                // the process is shutting down: nothing to listen for
+                Err(sqlx::Error::PoolClosed) => return,
+                Err(_) if pool.is_closed() => return,
                 Err(error) => {
                     failures = failures_after(failures, started.elapsed());
                     tracing::warn!(error = %crate::server::db::loggable(&error), "live feed listener lost; reconnecting");
