@@ -47,6 +47,8 @@ macro_rules! string_enum {
     };
 }
 
+pub(crate) use string_enum;
+
 string_enum!(
     /// What a signed-in person may do.
     Role {

@@ -3,6 +3,7 @@
 pub mod csv;
 pub mod enums;
 pub mod forms;
+pub mod integrations;
 pub mod live;
 pub mod metrics;
 pub mod models;

@@ -83,6 +83,23 @@ pub struct Config {
     #[arg(long, value_name = "on|off", env = "VERIPHY_WORKER", global = true, default_value = "on", value_parser = switch, action = clap::ArgAction::Set)]
     pub in_process_worker: bool,
 
+    /// Key that encrypts integration credentials: base64 of 32 bytes [default: a key file made under the data directory]
+    #[arg(long, env = "VERIPHY_SECRET_KEY", global = true, hide_env_values = true, value_parser = secret_key)]
+    pub secret_key: Option<String>,
+
+    /// Earlier keys (comma-separated), which still decrypt what they encrypted until `rotate-key` has run
+    #[arg(long, env = "VERIPHY_PREVIOUS_SECRET_KEYS", global = true, hide_env_values = true, value_delimiter = ',', value_parser = secret_key)]
+    pub previous_secret_keys: Vec<String>,
+
+    /// Hosts integrations may call although they resolve to internal addresses (comma-separated; tests, on-premises providers)
+    #[arg(
+        long,
+        env = "VERIPHY_OUTBOUND_ALLOWLIST",
+        global = true,
+        value_delimiter = ','
+    )]
+    pub outbound_allowlist: Vec<String>,
+
     /// The database pools' sizes and session limits.
     #[command(flatten)]
     pub database: DatabaseSettings,
@@ -175,6 +192,45 @@ impl Config {
         }
     }
 
+    /// The key file used without `VERIPHY_SECRET_KEY`.
+    pub fn key_file(&self) -> PathBuf {
+        self.data_dir.join("secret.key")
+    }
+
+    /// Where email goes when an organization has no mail server: one
+    /// `.eml` file per message under a folder per organization.
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.data_dir.join("outbox")
+    }
+
+    /// The keyring that seals integration credentials: the configured key
+    /// (and earlier ones), or the key file's, made on first use.
+    pub fn keyring(
+        &self,
+    ) -> Result<crate::server::secrets::Keyring, crate::server::secrets::SecretError> {
+        use crate::server::secrets::{Keyring, SecretKey};
+        match &self.secret_key {
+            Some(current) => Ok(Keyring::new(
+                SecretKey::from_base64(current)?,
+                self.previous_secret_keys
+                    .iter()
+                    .map(|key| SecretKey::from_base64(key))
+                    .collect::<Result<_, _>>()?,
+            )),
+            None => crate::server::secrets::load_or_create_key_file(&self.key_file()),
+        }
+    }
+
+    /// The hosts outbound calls may reach although they are internal.
+    pub fn outbound_allowlist(&self) -> crate::server::outbound::Allowlist {
+        crate::server::outbound::Allowlist::new(
+            self.outbound_allowlist
+                .iter()
+                .map(|host| host.trim())
+                .filter(|host| !host.is_empty()),
+        )
+    }
+
     /// Every setting at its default, whatever the environment says (tests,
     /// and code that needs a configuration without a command line).
     pub fn defaults() -> Self {
@@ -232,6 +288,14 @@ fn public_url(value: &str) -> Result<String, String> {
         return Err("must name a host, e.g. https://jobs.veriphy.example".into());
     }
     Ok(value.to_string())
+}
+
+fn secret_key(value: &str) -> Result<String, String> {
+    crate::server::secrets::SecretKey::from_base64(value.trim())
+        .map(|_| value.trim().to_string())
+        .map_err(|_| {
+            "must be base64 of 32 random bytes (e.g. `openssl rand -base64 32`)".to_string()
+        })
 }
 
 fn email(value: &str) -> Result<String, String> {

@@ -83,32 +83,64 @@ impl SecretKey {
     }
 }
 
-/// Reads the key file at `path`, or creates it with a new key, readable and
-/// writable by its owner only.
-pub fn load_or_create_key_file(path: &Path) -> Result<SecretKey, SecretError> {
-    let failed = |reason: String| SecretError::KeyFile {
-        path: path.display().to_string(),
-        reason,
-    };
+/// Reads the keyring of the key file at `path` — the current key on its
+/// first line, earlier ones (still opening what they sealed) on the next —
+/// or creates the file with a new key, readable and writable by its owner
+/// only.
+pub fn load_or_create_key_file(path: &Path) -> Result<Keyring, SecretError> {
     match std::fs::read_to_string(path) {
-        Ok(text) => SecretKey::from_base64(&text),
+        Ok(text) => keyring_of_file(&text),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            use std::io::Write;
-            use std::os::unix::fs::OpenOptionsExt;
             let (key, text) = SecretKey::generate();
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-                .map_err(|e| failed(e.to_string()))?;
-            file.write_all(text.as_bytes())
-                .and_then(|()| file.sync_all())
-                .map_err(|e| failed(e.to_string()))?;
-            Ok(key)
+            write_key_file(path, &text, true)?;
+            Ok(Keyring::new(key, Vec::new()))
         }
-        Err(error) => Err(failed(error.to_string())),
+        Err(error) => Err(key_file_error(path, error)),
     }
+}
+
+/// Puts a new current key at the head of the key file at `path` (the
+/// earlier ones stay, to open what they sealed until it is sealed again).
+pub fn add_key_to_file(path: &Path) -> Result<Keyring, SecretError> {
+    let earlier = std::fs::read_to_string(path).map_err(|e| key_file_error(path, e))?;
+    keyring_of_file(&earlier)?;
+    let (_, text) = SecretKey::generate();
+    let replacement = path.with_extension("key.new");
+    write_key_file(&replacement, &format!("{text}\n{}", earlier.trim()), true)?;
+    std::fs::rename(&replacement, path).map_err(|e| key_file_error(path, e))?;
+    load_or_create_key_file(path)
+}
+
+fn keyring_of_file(text: &str) -> Result<Keyring, SecretError> {
+    let mut keys = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(SecretKey::from_base64);
+    let current = keys.next().ok_or(SecretError::BadKey)??;
+    Ok(Keyring::new(current, keys.collect::<Result<_, _>>()?))
+}
+
+fn key_file_error(path: &Path, error: std::io::Error) -> SecretError {
+    SecretError::KeyFile {
+        path: path.display().to_string(),
+        reason: error.to_string(),
+    }
+}
+
+/// Writes `text` to a new file at `path`, mode 0600, flushed to disk.
+fn write_key_file(path: &Path, text: &str, create_new: bool) -> Result<(), SecretError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).mode(0o600);
+    if create_new {
+        options.create_new(true);
+    }
+    let mut file = options.open(path).map_err(|e| key_file_error(path, e))?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| key_file_error(path, e))
 }
 
 /// A sealed secret as stored: the key's id and nonce + ciphertext.
@@ -176,6 +208,11 @@ impl Keyring {
             )
             .map_err(|_| SecretError::Unreadable)?;
         String::from_utf8(plain).map_err(|_| SecretError::Unreadable)
+    }
+
+    /// The id of the key that seals.
+    pub fn current_id(&self) -> &str {
+        self.current.id()
     }
 
     /// Whether `sealed` should be sealed again under the current key.
@@ -267,7 +304,26 @@ mod tests {
         let again = load_or_create_key_file(&path).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(mode, 0o600);
-        assert_eq!(made.id(), again.id());
+        assert_eq!(made.current_id(), again.current_id());
+    }
+
+    #[test]
+    fn a_key_added_to_the_file_seals_and_the_earlier_one_still_opens() {
+        let dir = std::env::temp_dir().join(format!("veriphy-key-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("secret.key");
+        let before = load_or_create_key_file(&path).unwrap();
+        let sealed = before.seal("token", "ctx");
+
+        let after = add_key_to_file(&path).unwrap();
+        let reread = load_or_create_key_file(&path).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        assert_ne!(after.current_id(), before.current_id());
+        assert_eq!(reread.current_id(), after.current_id());
+        assert!(after.is_stale(&sealed));
+        assert_eq!(after.open(&sealed, "ctx").unwrap(), "token");
+        assert!(!after.is_stale(&after.seal("token", "ctx")));
     }
 
     #[test]

@@ -8,3 +8,7 @@ pub mod destination;
 pub mod logged;
 pub mod outcome;
 pub mod redact;
+
+pub use client::{Outbound, SendError};
+pub use destination::Allowlist;
+pub use logged::{CallAnswer, CallError, CallRecord, CallRequest};
