@@ -27,43 +27,8 @@ async fn organization(test: &TestDb, slug: &str) -> Uuid {
 
 /// Runs one job of `job_type` through a standard worker; returns status and result.
 async fn run(test: &TestDb, org: Uuid, job_type: JobType, payload: Value) -> (String, Value) {
-    let worker = Worker::start(
-        test.db.clone(),
-        Registry::standard_with(analyser()),
-        WorkerConfig {
-            poll_interval: Duration::from_millis(100),
-            ..WorkerConfig::default()
-        },
-    )
-    .await
-    .unwrap();
-    let id = {
-        let mut conn = test.db.worker.acquire().await.unwrap();
-        queue::enqueue(
-            &mut conn,
-            &NewJob::new(org, job_type, "handler test", payload),
-        )
+    test.run_one_job(Registry::standard_with(analyser()), org, job_type, payload)
         .await
-        .unwrap()
-    };
-    let mut conn = PgConnection::connect_with(&test.owner).await.unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let (status, result, error): (String, Option<Value>, Option<String>) = loop {
-        let row: (String, Option<Value>, Option<String>) =
-            sqlx::query_as("select status, result, error_message from jobs where id = $1")
-                .bind(id)
-                .fetch_one(&mut conn)
-                .await
-                .unwrap();
-        if !matches!(row.0.as_str(), "pending" | "running") {
-            break row;
-        }
-        assert!(std::time::Instant::now() < deadline, "job did not finish");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    worker.shutdown().await;
-    let result = result.unwrap_or_else(|| json!({ "error": error }));
-    (status, result)
 }
 
 #[tokio::test]

@@ -10,7 +10,9 @@ use uuid::Uuid;
 use veriphy_jobs::domain::HttpMethod;
 use veriphy_jobs::server::outbound::client::Outbound;
 use veriphy_jobs::server::outbound::destination::Allowlist;
-use veriphy_jobs::server::outbound::logged::{CallAnswer, CallError, CallRecord, CallRequest};
+use veriphy_jobs::server::outbound::logged::{
+    CallAnswer, CallBody, CallError, CallRecord, CallRequest,
+};
 
 /// A provider stand-in answering every request with `answer` (a full HTTP
 /// response); its port.
@@ -105,7 +107,9 @@ async fn a_call_is_recorded_with_its_outcome_and_without_credentials() {
             method: HttpMethod::Post,
             url: format!("http://127.0.0.1:{port}/v1/messages?api_key=s3cret"),
             headers: vec![("Authorization".into(), "Basic dXNlcjpwdw==".into())],
-            body: Some(json!({ "To": "+4915112345678", "password": "p" })),
+            body: Some(CallBody::Json(
+                json!({ "To": "+4915112345678", "password": "p" }),
+            )),
         },
     )
     .await
@@ -179,7 +183,7 @@ async fn an_error_answer_is_a_failed_call_with_its_status() {
             method: HttpMethod::Post,
             url: format!("http://127.0.0.1:{port}/"),
             headers: Vec::new(),
-            body: Some(json!({})),
+            body: Some(CallBody::Json(json!({}))),
         },
     )
     .await

@@ -169,6 +169,8 @@ pub async fn create_job(form: crate::domain::NewJobForm) -> Result<uuid::Uuid, A
     let caller = require_caller().await?;
     caller.require_write()?;
     let valid = form.validate().map_err(AppError::Invalid)?;
+    crate::server::providers::check_payload(valid.job_type, &valid.payload)
+        .map_err(AppError::Invalid)?;
     let organization_id = caller.target_organization(valid.organization_id)?;
     let mut tx = caller.begin().await?;
     // queues are the bank's: a job goes into one a bank admin created

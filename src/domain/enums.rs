@@ -118,6 +118,9 @@ impl JobType {
                 | JobType::ReportGeneration
                 | JobType::Cleanup
                 | JobType::Other
+                | JobType::Sms
+                | JobType::Whatsapp
+                | JobType::DataSync
         )
     }
 

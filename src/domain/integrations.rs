@@ -120,8 +120,7 @@ pub struct IntegrationRow {
     /// Non-secret settings (sender, account id, test path, …).
     #[cfg_attr(feature = "ssr", sqlx(json))]
     pub settings: IntegrationSettings,
-    /// The secret's last four characters, if one is stored.
-    #[cfg_attr(feature = "ssr", sqlx(skip))]
+    /// The secret, masked to its last four characters, if one is stored.
     pub secret_hint: Option<String>,
     /// When "test connection" last ran.
     pub last_tested_at: Option<DateTime<Utc>>,

@@ -92,6 +92,9 @@ pub enum CliError {
     /// The worker could not start.
     #[error("cannot start the worker")]
     Worker(#[source] sqlx::Error),
+    /// The provider services (credentials key, outbound client) could not start.
+    #[error("cannot start the provider services")]
+    Providers(#[source] crate::server::providers::ProvidersError),
     /// Leptos' own settings (LEPTOS_* variables) are invalid.
     #[error("invalid Leptos configuration")]
     Leptos(#[source] leptos::config::errors::LeptosConfigError),
@@ -273,9 +276,11 @@ async fn load_demo_data(db: &Database, config: &Config, force: bool) -> Result<(
 /// Starts a worker (what it changes reaches every live hub through
 /// PostgreSQL, whichever process it runs in).
 async fn start_worker(db: &Database, config: &Config) -> Result<Worker, CliError> {
+    let providers =
+        crate::server::providers::Providers::from_config(config).map_err(CliError::Providers)?;
     Worker::start(
         db.clone(),
-        Registry::standard(),
+        Registry::standard().with_providers(std::sync::Arc::new(providers)),
         WorkerConfig::from_settings(&config.worker),
     )
     .await

@@ -12,6 +12,7 @@ pub mod embedded_pg;
 pub mod http;
 pub mod live;
 pub mod outbound;
+pub mod providers;
 pub mod queue;
 pub mod repo;
 pub mod sandbox;

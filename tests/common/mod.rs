@@ -113,6 +113,59 @@ impl TestDb {
             .expect("organization")
     }
 
+    /// Runs one job of `job_type` for `organization` through a worker with
+    /// `registry`; its status and result (or `{"error": message}`).
+    #[allow(dead_code)]
+    pub async fn run_one_job(
+        &self,
+        registry: veriphy_jobs::server::worker::Registry,
+        organization: Uuid,
+        job_type: veriphy_jobs::domain::JobType,
+        payload: serde_json::Value,
+    ) -> (String, serde_json::Value) {
+        use sqlx::Connection;
+        use veriphy_jobs::server::queue::{self, NewJob};
+        use veriphy_jobs::server::worker::{Worker, WorkerConfig};
+        let worker = Worker::start(
+            self.db.clone(),
+            registry,
+            WorkerConfig {
+                poll_interval: std::time::Duration::from_millis(100),
+                ..WorkerConfig::default()
+            },
+        )
+        .await
+        .unwrap();
+        let id = {
+            let mut conn = self.db.worker.acquire().await.unwrap();
+            queue::enqueue(
+                &mut conn,
+                &NewJob::new(organization, job_type, "handler test", payload),
+            )
+            .await
+            .unwrap()
+        };
+        let mut conn = sqlx::PgConnection::connect_with(&self.owner).await.unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        type Row = (String, Option<serde_json::Value>, Option<String>);
+        let (status, result, error): Row = loop {
+            let row: Row =
+                sqlx::query_as("select status, result, error_message from jobs where id = $1")
+                    .bind(id)
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap();
+            if !matches!(row.0.as_str(), "running") && (row.0 != "pending" || row.2.is_some()) {
+                break row;
+            }
+            assert!(std::time::Instant::now() < deadline, "job did not finish");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        worker.shutdown().await;
+        let result = result.unwrap_or_else(|| serde_json::json!({ "error": error }));
+        (status, result)
+    }
+
     /// The id of the organization whose slug is `slug`.
     pub async fn organization_id(&self, slug: &str) -> Uuid {
         let mut conn = self.owner_connection().await;

@@ -39,8 +39,32 @@ pub struct CallRequest {
     pub url: String,
     /// Headers to send (credentials among them are never stored).
     pub headers: Vec<(String, String)>,
-    /// A JSON body, if any.
-    pub body: Option<Value>,
+    /// The body, if any.
+    pub body: Option<CallBody>,
+}
+
+/// What a request carries.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallBody {
+    /// A JSON document.
+    Json(Value),
+    /// Form fields (`application/x-www-form-urlencoded`), in order.
+    Form(Vec<(String, String)>),
+}
+
+impl CallBody {
+    /// The body as the log shows it: JSON as it is, form fields as an object.
+    fn as_logged(&self) -> Value {
+        match self {
+            CallBody::Json(value) => value.clone(),
+            CallBody::Form(fields) => Value::Object(
+                fields
+                    .iter()
+                    .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+                    .collect(),
+            ),
+        }
+    }
 }
 
 /// A provider's answer.
@@ -81,7 +105,10 @@ fn logged_request(request: &CallRequest) -> Value {
         .into_iter()
         .map(|(name, value)| (name.to_lowercase(), Value::String(value)))
         .collect();
-    let body = request.body.as_ref().map(redact::json);
+    let body = request
+        .body
+        .as_ref()
+        .map(|body| redact::json(&body.as_logged()));
     kept(json!({ "headers": headers, "body": body }))
 }
 
@@ -116,68 +143,7 @@ impl Outbound {
         request: &CallRequest,
         timeout: Duration,
     ) -> Result<CallAnswer, CallError> {
-        let log_id = {
-            let mut tx = db
-                .begin_for_handler(Scope::organization(record.organization_id))
-                .await?;
-            let id = api_logs::open_call(
-                &mut tx,
-                &NewCall {
-                    organization_id: record.organization_id,
-                    integration_id: record.integration_id,
-                    api_name: record.api_name.clone(),
-                    endpoint: endpoint_of(&request.url),
-                    method: request.method,
-                    request_payload: Some(logged_request(request)),
-                    retry_count: record.retry_count,
-                    metadata: record.metadata.clone(),
-                },
-            )
-            .await?;
-            tx.commit().await?;
-            id
-        };
-        let started = Instant::now();
-        let answer = self.exchange(request, timeout).await;
-        let elapsed = started.elapsed().as_millis().min(i32::MAX as u128) as i32;
-        let outcome = match &answer {
-            Ok((status, body, _)) => CallOutcome {
-                status: if (200..300).contains(status) {
-                    ApiCallStatus::Success
-                } else {
-                    ApiCallStatus::Failed
-                },
-                status_code: Some(i32::from(*status)),
-                response_time_ms: elapsed,
-                response_payload: Some(logged_answer(*status, body)),
-                error_message: (!(200..300).contains(status))
-                    .then(|| format!("The provider answered HTTP {status}.")),
-            },
-            Err(error) => CallOutcome {
-                status: match error {
-                    SendError::Timeout(_) => ApiCallStatus::Timeout,
-                    _ => ApiCallStatus::Failed,
-                },
-                status_code: None,
-                response_time_ms: elapsed,
-                response_payload: None,
-                error_message: Some(error.to_string()),
-            },
-        };
-        let mut tx = db
-            .begin_for_handler(Scope::organization(record.organization_id))
-            .await?;
-        api_logs::close_call(&mut tx, record.organization_id, log_id, &outcome).await?;
-        tx.commit().await?;
-        match answer {
-            Ok((status, body, retry_after)) => Ok(CallAnswer {
-                log_id,
-                status,
-                body,
-                retry_after,
-            }),
-            Err(error) => Err(CallError::Send { log_id, error }),
-        }
+        record_call(db, record, request, self.exchange(request, timeout)).await
     }
 
     /// Sends the request and reads at most [`MAX_ANSWER_BYTES`] of the
@@ -193,9 +159,11 @@ impl Outbound {
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }
-        if let Some(body) = &request.body {
-            builder = builder.json(body);
-        }
+        builder = match &request.body {
+            Some(CallBody::Json(body)) => builder.json(body),
+            Some(CallBody::Form(fields)) => builder.form(fields),
+            None => builder,
+        };
         let mut response = self.send(builder, timeout).await?;
         let status = response.status().as_u16();
         let retry_after = response
@@ -223,6 +191,79 @@ impl Outbound {
             String::from_utf8_lossy(&body).into_owned(),
             retry_after,
         ))
+    }
+}
+
+/// Records a call in the API call log around `exchange` (which makes it, or
+/// answers in its place — the sandbox): the pending row committed before,
+/// closed with the outcome after.
+pub async fn record_call(
+    db: &Database,
+    record: &CallRecord,
+    request: &CallRequest,
+    exchange: impl std::future::Future<Output = Result<(u16, String, Option<Duration>), SendError>>,
+) -> Result<CallAnswer, CallError> {
+    let log_id = {
+        let mut tx = db
+            .begin_for_handler(Scope::organization(record.organization_id))
+            .await?;
+        let id = api_logs::open_call(
+            &mut tx,
+            &NewCall {
+                organization_id: record.organization_id,
+                integration_id: record.integration_id,
+                api_name: record.api_name.clone(),
+                endpoint: endpoint_of(&request.url),
+                method: request.method,
+                request_payload: Some(logged_request(request)),
+                retry_count: record.retry_count,
+                metadata: record.metadata.clone(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        id
+    };
+    let started = Instant::now();
+    let answer = exchange.await;
+    let elapsed = started.elapsed().as_millis().min(i32::MAX as u128) as i32;
+    let outcome = match &answer {
+        Ok((status, body, _)) => CallOutcome {
+            status: if (200..300).contains(status) {
+                ApiCallStatus::Success
+            } else {
+                ApiCallStatus::Failed
+            },
+            status_code: Some(i32::from(*status)),
+            response_time_ms: elapsed,
+            response_payload: Some(logged_answer(*status, body)),
+            error_message: (!(200..300).contains(status))
+                .then(|| format!("The provider answered HTTP {status}.")),
+        },
+        Err(error) => CallOutcome {
+            status: match error {
+                SendError::Timeout(_) => ApiCallStatus::Timeout,
+                _ => ApiCallStatus::Failed,
+            },
+            status_code: None,
+            response_time_ms: elapsed,
+            response_payload: None,
+            error_message: Some(error.to_string()),
+        },
+    };
+    let mut tx = db
+        .begin_for_handler(Scope::organization(record.organization_id))
+        .await?;
+    api_logs::close_call(&mut tx, record.organization_id, log_id, &outcome).await?;
+    tx.commit().await?;
+    match answer {
+        Ok((status, body, retry_after)) => Ok(CallAnswer {
+            log_id,
+            status,
+            body,
+            retry_after,
+        }),
+        Err(error) => Err(CallError::Send { log_id, error }),
     }
 }
 
@@ -258,7 +299,9 @@ mod tests {
             method: HttpMethod::Post,
             url: "https://api.example.com/".into(),
             headers: vec![("Authorization".into(), "Bearer t0k".into())],
-            body: Some(json!({ "to": "+4915112345678", "password": "p" })),
+            body: Some(CallBody::Json(
+                json!({ "to": "+4915112345678", "password": "p" }),
+            )),
         });
         assert_eq!(
             logged,

@@ -11,4 +11,4 @@ pub mod redact;
 
 pub use client::{Outbound, SendError};
 pub use destination::Allowlist;
-pub use logged::{CallAnswer, CallError, CallRecord, CallRequest};
+pub use logged::{CallAnswer, CallBody, CallError, CallRecord, CallRequest};

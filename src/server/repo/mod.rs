@@ -9,6 +9,7 @@ pub mod api_logs;
 pub mod audit;
 pub mod batches;
 pub mod failed_jobs;
+pub mod integrations;
 pub mod jobs;
 pub mod organizations;
 pub mod overview;

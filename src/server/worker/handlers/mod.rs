@@ -124,6 +124,28 @@ impl Registry {
             .with(JobType::Other, diagnostic::DiagnosticHandler)
     }
 
+    /// Adds the handlers that call an organization's providers: SMS,
+    /// WhatsApp and data sync.
+    pub fn with_providers(self, providers: Arc<crate::server::providers::Providers>) -> Self {
+        use crate::domain::integrations::Channel;
+        use crate::server::providers::{data_sync::SyncHandler, messaging::MessageHandler};
+        self.with(
+            JobType::Sms,
+            MessageHandler {
+                channel: Channel::Sms,
+                providers: providers.clone(),
+            },
+        )
+        .with(
+            JobType::Whatsapp,
+            MessageHandler {
+                channel: Channel::Whatsapp,
+                providers: providers.clone(),
+            },
+        )
+        .with(JobType::DataSync, SyncHandler { providers })
+    }
+
     /// Adds (or replaces) the handler of `job_type`.
     pub fn with(mut self, job_type: JobType, handler: impl Handler) -> Self {
         self.handlers.insert(job_type, Arc::new(handler));
@@ -162,7 +184,16 @@ mod tests {
 
     #[test]
     fn the_standard_registry_matches_what_the_console_says() {
-        let handled = Registry::standard().job_types();
+        let providers = crate::server::providers::Providers {
+            keyring: Arc::new(crate::server::secrets::Keyring::new(
+                crate::server::secrets::SecretKey::generate().0,
+                Vec::new(),
+            )),
+            outbound: crate::server::outbound::Outbound::new(Default::default()).unwrap(),
+        };
+        let handled = Registry::standard()
+            .with_providers(Arc::new(providers))
+            .job_types();
         for job_type in JobType::ALL {
             assert_eq!(
                 handled.contains(job_type),

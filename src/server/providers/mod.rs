@@ -1,0 +1,228 @@
+//! Talking to an organization's providers: what the messaging and
+//! data-sync handlers and the console's "test connection" share — the
+//! keyring that opens credentials, the one logged outbound client, and the
+//! sandbox that answers like a provider without leaving the machine.
+
+pub mod data_sync;
+pub mod messaging;
+pub mod sandbox;
+
+use crate::domain::integrations::{Channel, IntegrationKind};
+use crate::domain::{HttpMethod, JobErrorKind};
+use crate::server::db::{Database, Scope};
+use crate::server::outbound::{CallAnswer, CallError, CallRecord, CallRequest, Outbound};
+use crate::server::queue::{ClaimedJob, JobError, Outcome};
+use crate::server::repo::integrations::{self, IntegrationTarget};
+use crate::server::secrets::Keyring;
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The services every provider call uses; one per process.
+pub struct Providers {
+    /// Opens integration credentials.
+    pub keyring: Arc<Keyring>,
+    /// The one outbound HTTP client (destination-guarded, logged).
+    pub outbound: Outbound,
+}
+
+impl std::fmt::Debug for Providers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Providers").finish_non_exhaustive()
+    }
+}
+
+/// Why the provider services could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvidersError {
+    /// The credentials key is unusable.
+    #[error("the credentials key: {0}")]
+    Key(#[from] crate::server::secrets::SecretError),
+    /// The HTTP client could not be built.
+    #[error("the outbound HTTP client: {0}")]
+    Client(#[from] crate::server::outbound::SendError),
+}
+
+impl Providers {
+    /// The services as configured: the credentials keyring and the outbound
+    /// client with the configured allowlist.
+    pub fn from_config(
+        config: &crate::server::config::Config,
+    ) -> Result<Providers, ProvidersError> {
+        Ok(Providers {
+            keyring: Arc::new(config.keyring()?),
+            outbound: Outbound::new(config.outbound_allowlist())?,
+        })
+    }
+}
+
+/// An integration's secret as stored: the user name or account id beside
+/// it lives in the clear settings.
+#[derive(Debug, Clone, Default, serde::Serialize, Deserialize)]
+pub struct Credentials {
+    /// Password or token.
+    pub secret: String,
+}
+
+impl Providers {
+    /// Opens `target`'s credentials (none stored: an empty secret).
+    pub fn credentials(&self, target: &IntegrationTarget) -> Result<Credentials, Outcome> {
+        let Some(sealed) = target.sealed() else {
+            return Ok(Credentials::default());
+        };
+        let text = self
+            .keyring
+            .open(&sealed, &integrations::credentials_context(target.id))
+            .map_err(|error| {
+                Outcome::Fail(JobError::new(
+                    JobErrorKind::Handler,
+                    format!(
+                        "The credentials of integration \"{}\" cannot be opened: {error}",
+                        target.name
+                    ),
+                ))
+            })?;
+        serde_json::from_str(&text).map_err(|_| {
+            Outcome::Fail(JobError::new(
+                JobErrorKind::Handler,
+                format!(
+                    "The credentials of integration \"{}\" are unreadable; save them again.",
+                    target.name
+                ),
+            ))
+        })
+    }
+
+    /// Makes `request` to `target` for `record`: through the sandbox when
+    /// that is its kind, otherwise over the network; logged either way.
+    pub async fn call(
+        &self,
+        db: &Database,
+        target: &IntegrationTarget,
+        record: &CallRecord,
+        request: &CallRequest,
+    ) -> Result<CallAnswer, CallError> {
+        let timeout = Duration::from_secs(target.timeout_seconds.max(1) as u64);
+        if target.kind == IntegrationKind::Sandbox {
+            return sandbox::call_logged(db, target, record, request).await;
+        }
+        self.outbound
+            .call_logged(db, record, request, timeout)
+            .await
+    }
+}
+
+/// Checks a new job's payload for the provider handlers (SMS and WhatsApp
+/// recipients in E.164 form, bounded data syncs); other types pass.
+pub fn check_payload(
+    job_type: crate::domain::JobType,
+    payload: &serde_json::Value,
+) -> Result<(), String> {
+    use crate::domain::JobType;
+    match job_type {
+        JobType::Sms => messaging::check_payload(Channel::Sms, payload),
+        JobType::Whatsapp => messaging::check_payload(Channel::Whatsapp, payload),
+        JobType::DataSync => data_sync::check_payload(payload),
+        _ => Ok(()),
+    }
+}
+
+/// The integration a job of `channel` uses — the one its payload names
+/// (`integration_id`) or its organization's default — or why it has none
+/// (a permanent failure).
+pub async fn integration_for(
+    db: &Database,
+    job: &ClaimedJob,
+    channel: Channel,
+    named: Option<Uuid>,
+) -> Result<IntegrationTarget, Outcome> {
+    let mut tx = db
+        .begin_for_handler(Scope::organization(job.organization_id))
+        .await
+        .map_err(|e| {
+            crate::server::worker::handlers::database_error("finding the integration", e)
+        })?;
+    let found = integrations::for_job(&mut tx, job.organization_id, channel, named)
+        .await
+        .map_err(|e| {
+            crate::server::worker::handlers::database_error("finding the integration", e)
+        })?;
+    let _ = tx.commit().await;
+    let fail = |message: String| Outcome::Fail(JobError::new(JobErrorKind::Handler, message));
+    match found {
+        None if named.is_some() => Err(fail(format!(
+            "The job names integration {} , which its organization does not have for {}.",
+            named.unwrap_or_default(),
+            channel.label()
+        ))),
+        None => Err(fail(format!(
+            "The organization has no default {} integration: add one under Integrations, or name one in the payload (\"integration_id\").",
+            channel.label()
+        ))),
+        Some(target) if !target.is_active => Err(fail(format!(
+            "Integration \"{}\" is disabled.",
+            target.name
+        ))),
+        Some(target) => Ok(target),
+    }
+}
+
+/// What a job's calls note beside themselves: the job and its attempt.
+pub fn call_record(job: &ClaimedJob, target: &IntegrationTarget, api_name: &str) -> CallRecord {
+    CallRecord {
+        organization_id: job.organization_id,
+        integration_id: Some(target.id),
+        api_name: api_name.to_string(),
+        retry_count: job.attempts,
+        metadata: json!({ "job_id": job.id, "attempt": job.attempts, "integration": target.name }),
+    }
+}
+
+/// The URL of `path` under `target`'s base URL.
+pub fn url_of(target: &IntegrationTarget, path: &str) -> String {
+    format!(
+        "{}{}",
+        target
+            .base_url
+            .as_deref()
+            .unwrap_or("")
+            .trim_end_matches('/'),
+        path
+    )
+}
+
+/// The "test connection" request of an HTTP integration: a GET of its test
+/// path, with its credentials as the kind sends them.
+pub fn test_request(target: &IntegrationTarget, credentials: &Credentials) -> CallRequest {
+    CallRequest {
+        method: HttpMethod::Get,
+        url: url_of(target, &target.settings.test_path),
+        headers: auth_headers(target, credentials),
+        body: None,
+    }
+}
+
+/// The headers that carry `credentials` for `target`'s kind: basic auth of
+/// the account id and token (SMS), a bearer token (WhatsApp, HTTP).
+pub fn auth_headers(
+    target: &IntegrationTarget,
+    credentials: &Credentials,
+) -> Vec<(String, String)> {
+    use base64::Engine;
+    if credentials.secret.is_empty() {
+        return Vec::new();
+    }
+    let value = match target.kind {
+        IntegrationKind::SmsHttp => format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                target.settings.username, credentials.secret
+            ))
+        ),
+        _ => format!("Bearer {}", credentials.secret),
+    };
+    vec![("Authorization".into(), value)]
+}

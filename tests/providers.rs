@@ -1,0 +1,498 @@
+//! SMS, WhatsApp and data-sync jobs through a real worker against provider
+//! stand-ins on loopback (allowlisted) and the sandbox: the request each
+//! provider receives, the job's outcome, the API log row, and that
+//! credentials and card numbers stay out of every stored row.
+
+mod common;
+
+use common::{fresh_database, TestDb};
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use uuid::Uuid;
+use veriphy_jobs::domain::integrations::{IntegrationForm, ValidIntegration};
+use veriphy_jobs::domain::JobType;
+use veriphy_jobs::server::db::Scope;
+use veriphy_jobs::server::outbound::{Allowlist, Outbound};
+use veriphy_jobs::server::providers::{Credentials, Providers};
+use veriphy_jobs::server::repo::integrations;
+use veriphy_jobs::server::secrets::{Keyring, SecretKey};
+use veriphy_jobs::server::worker::Registry;
+
+const TOKEN: &str = "tok-secret-7781";
+
+/// What a stand-in received: request line, headers (lowercased names) and body.
+#[derive(Debug, Clone, Default)]
+struct Received {
+    request_line: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A provider stand-in answering `status` with `body` (and `extra` header
+/// lines); its port and what it received.
+async fn stand_in(
+    status: &'static str,
+    extra: &'static str,
+    body: &'static str,
+) -> (u16, Arc<Mutex<Vec<Received>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let log = received.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let mut reader = BufReader::new(socket);
+            let mut got = Received::default();
+            reader.read_line(&mut got.request_line).await.unwrap();
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).await.unwrap();
+                let line = line.trim_end();
+                if line.is_empty() {
+                    break;
+                }
+                let (name, value) = line.split_once(':').unwrap();
+                let (name, value) = (name.to_lowercase(), value.trim().to_string());
+                if name == "content-length" {
+                    length = value.parse().unwrap();
+                }
+                got.headers.push((name, value));
+            }
+            let mut sent = vec![0u8; length];
+            reader.read_exact(&mut sent).await.unwrap();
+            got.body = String::from_utf8(sent).unwrap();
+            log.lock().unwrap().push(got);
+            let answer = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{extra}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = reader.get_mut().write_all(answer.as_bytes()).await;
+        }
+    });
+    (port, received)
+}
+
+fn keyring() -> Arc<Keyring> {
+    Arc::new(Keyring::new(SecretKey::generate().0, Vec::new()))
+}
+
+fn providers(keyring: Arc<Keyring>, allow_loopback: bool) -> Arc<Providers> {
+    let allowlist = if allow_loopback {
+        Allowlist::new(["127.0.0.1"])
+    } else {
+        Allowlist::default()
+    };
+    Arc::new(Providers {
+        keyring,
+        outbound: Outbound::new(allowlist).unwrap(),
+    })
+}
+
+/// Saves `form` as `organization`'s integration, its secret sealed with
+/// `keyring`; its id.
+async fn save(test: &TestDb, keyring: &Keyring, organization: Uuid, form: IntegrationForm) -> Uuid {
+    let valid: ValidIntegration = form.validate().unwrap();
+    let id = Uuid::new_v4();
+    let sealed = valid.secret.as_ref().map(|secret| {
+        let text = serde_json::to_string(&Credentials {
+            secret: secret.clone(),
+        })
+        .unwrap();
+        keyring.seal(&text, &integrations::credentials_context(id))
+    });
+    let mut tx = test
+        .db
+        .begin(Scope::organization(organization))
+        .await
+        .unwrap();
+    integrations::insert(
+        &mut tx,
+        organization,
+        id,
+        &valid,
+        sealed.as_ref(),
+        Some("••••7781"),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+fn sms_form(port: u16) -> IntegrationForm {
+    IntegrationForm {
+        name: "SMS provider".into(),
+        channel: "sms".into(),
+        kind: "sms_http".into(),
+        base_url: format!("http://127.0.0.1:{port}/2010-04-01"),
+        username: "AC123".into(),
+        secret: TOKEN.into(),
+        sender: "+15550001111".into(),
+        is_default: true,
+        is_active: true,
+        ..IntegrationForm::default()
+    }
+}
+
+fn registry(providers: Arc<Providers>) -> Registry {
+    Registry::empty().with_providers(providers)
+}
+
+/// Every stored text of `organization`'s API log and integrations.
+async fn stored_text(test: &TestDb) -> String {
+    let mut owner = test.owner_connection().await;
+    let rows: Vec<String> = sqlx::query_scalar(
+        "select coalesce(request_payload::text, '') || coalesce(response_payload::text, '')
+                || coalesce(error_message, '') || endpoint || coalesce(metadata::text, '')
+         from third_party_api_log
+         union all
+         select coalesce(encode(credentials_encrypted, 'escape'), '') || config::text || metadata::text
+         from system_integrations",
+    )
+    .fetch_all(&mut owner)
+    .await
+    .unwrap();
+    rows.join("\n")
+}
+
+#[tokio::test]
+async fn an_sms_job_posts_the_provider_s_form_with_basic_auth_and_is_logged_without_secrets() {
+    let test = fresh_database().await;
+    let organization = test.new_organization().await;
+    let (port, received) = stand_in("201 Created", "", r#"{"sid":"SM42","status":"queued"}"#).await;
+    let keyring = keyring();
+    let integration = save(&test, &keyring, organization, sms_form(port)).await;
+
+    let (status, result) = test
+        .run_one_job(
+            registry(providers(keyring, true)),
+            organization,
+            JobType::Sms,
+            json!({ "to": "+447700900123", "body": "Card 4111 1111 1111 1111 is due" }),
+        )
+        .await;
+
+    assert_eq!(status, "completed", "{result}");
+    assert_eq!(result["message_id"], "SM42");
+    let request = received.lock().unwrap()[0].clone();
+    assert_eq!(
+        request.request_line.trim(),
+        "POST /2010-04-01/Accounts/AC123/Messages.json HTTP/1.1"
+    );
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("AC123:{TOKEN}"));
+    assert_eq!(
+        request.header("authorization"),
+        Some(format!("Basic {basic}").as_str())
+    );
+    assert_eq!(
+        request.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(
+        request.body,
+        "To=%2B447700900123&From=%2B15550001111&Body=Card+4111+1111+1111+1111+is+due"
+    );
+    let mut owner = test.owner_connection().await;
+    let (api_name, log_status, code, success, logged_integration, retry_count, body): (
+        String,
+        String,
+        Option<i32>,
+        bool,
+        Option<Uuid>,
+        i32,
+        Value,
+    ) = sqlx::query_as(
+        "select api_name, status, status_code, is_success, integration_id, retry_count,
+                request_payload -> 'body'
+         from third_party_api_log",
+    )
+    .fetch_one(&mut owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            api_name.as_str(),
+            log_status.as_str(),
+            code,
+            success,
+            logged_integration,
+            retry_count
+        ),
+        ("sms_api", "success", Some(201), true, Some(integration), 1)
+    );
+    assert_eq!(body["To"], "+447700900123");
+    let stored = stored_text(&test).await;
+    assert!(!stored.contains(TOKEN), "the token is stored somewhere");
+    assert!(
+        !stored.contains(&basic),
+        "the basic credentials are stored somewhere"
+    );
+    assert!(
+        !stored.contains("4111 1111 1111 1111"),
+        "the card number is stored"
+    );
+}
+
+#[tokio::test]
+async fn a_busy_provider_s_retry_after_postpones_the_job() {
+    let test = fresh_database().await;
+    let organization = test.new_organization().await;
+    let (port, _) = stand_in("429 Too Many Requests", "retry-after: 40\r\n", "{}").await;
+    let keyring = keyring();
+    save(&test, &keyring, organization, sms_form(port)).await;
+    let worker = veriphy_jobs::server::worker::Worker::start(
+        test.db.clone(),
+        registry(providers(keyring, true)),
+        veriphy_jobs::server::worker::WorkerConfig {
+            poll_interval: std::time::Duration::from_millis(100),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let id = {
+        let mut conn = test.db.worker.acquire().await.unwrap();
+        veriphy_jobs::server::queue::enqueue(
+            &mut conn,
+            &veriphy_jobs::server::queue::NewJob::new(
+                organization,
+                JobType::Sms,
+                "busy",
+                json!({ "to": "+447700900123", "body": "hi" }),
+            ),
+        )
+        .await
+        .unwrap()
+    };
+    let mut owner = test.owner_connection().await;
+    let mut waited: Option<(String, f64)> = None;
+    for _ in 0..100 {
+        let row: (String, f64, i64) = sqlx::query_as(
+            "select j.status, extract(epoch from j.available_at - now())::float8,
+                    (select count(*) from third_party_api_log)
+             from jobs j where j.id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut owner)
+        .await
+        .unwrap();
+        if row.2 == 1 && row.0 == "pending" {
+            waited = Some((row.0, row.1));
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    worker.shutdown().await;
+    let (status, seconds) = waited.expect("the job went back to pending after one call");
+    assert_eq!(status, "pending");
+    assert!((30.0..=40.5).contains(&seconds), "available in {seconds} s");
+}
+
+#[tokio::test]
+async fn a_job_whose_organization_has_no_integration_fails_and_says_so() {
+    let test = fresh_database().await;
+    let organization = test.new_organization().await;
+
+    let (status, result) = test
+        .run_one_job(
+            registry(providers(keyring(), true)),
+            organization,
+            JobType::Whatsapp,
+            json!({ "to": "+447700900123", "body": "hi" }),
+        )
+        .await;
+
+    assert_eq!(status, "failed");
+    assert_eq!(
+        result["error"],
+        "The organization has no default WhatsApp integration: add one under Integrations, or name one in the payload (\"integration_id\")."
+    );
+}
+
+#[tokio::test]
+async fn an_integration_pointed_at_the_machine_itself_is_refused_at_call_time() {
+    let test = fresh_database().await;
+    let organization = test.new_organization().await;
+    let (port, received) = stand_in("201 Created", "", "{}").await;
+    let keyring = keyring();
+    save(&test, &keyring, organization, sms_form(port)).await;
+
+    let (status, result) = test
+        .run_one_job(
+            registry(providers(keyring, false)),
+            organization,
+            JobType::Sms,
+            json!({ "to": "+447700900123", "body": "hi" }),
+        )
+        .await;
+
+    assert_eq!(status, "failed");
+    assert!(
+        result["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("sms_api cannot be called:"),
+        "{result}"
+    );
+    assert!(
+        received.lock().unwrap().is_empty(),
+        "nothing reached the stand-in"
+    );
+}
+
+#[tokio::test]
+async fn credentials_sealed_with_another_key_fail_the_job_clearly() {
+    let test = fresh_database().await;
+    let organization = test.new_organization().await;
+    let (port, received) = stand_in("201 Created", "", "{}").await;
+    save(&test, &keyring(), organization, sms_form(port)).await;
+
+    let (status, result) = test
+        .run_one_job(
+            registry(providers(keyring(), true)),
+            organization,
+            JobType::Sms,
+            json!({ "to": "+447700900123", "body": "hi" }),
+        )
+        .await;
+
+    assert_eq!(status, "failed");
+    let error = result["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("The credentials of integration \"SMS provider\" cannot be opened:"),
+        "{error}"
+    );
+    assert!(received.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_whatsapp_template_message_is_posted_as_cloud_api_json_with_a_bearer_token() {
+    let test = fresh_database().await;
+    let organization = test.new_organization().await;
+    let (port, received) = stand_in(
+        "200 OK",
+        "",
+        r#"{"messaging_product":"whatsapp","messages":[{"id":"wamid.7"}]}"#,
+    )
+    .await;
+    let keyring = keyring();
+    save(
+        &test,
+        &keyring,
+        organization,
+        IntegrationForm {
+            name: "WhatsApp".into(),
+            channel: "whatsapp".into(),
+            kind: "whatsapp_http".into(),
+            base_url: format!("http://127.0.0.1:{port}/v19.0"),
+            secret: TOKEN.into(),
+            sender: "1234567890".into(),
+            is_default: true,
+            is_active: true,
+            ..IntegrationForm::default()
+        },
+    )
+    .await;
+
+    let (status, result) = test
+        .run_one_job(
+            registry(providers(keyring, true)),
+            organization,
+            JobType::Whatsapp,
+            json!({ "to": "+447700900123", "template": "kyc_reminder", "language": "en_GB" }),
+        )
+        .await;
+
+    assert_eq!(status, "completed", "{result}");
+    assert_eq!(result["message_id"], "wamid.7");
+    let request = received.lock().unwrap()[0].clone();
+    assert_eq!(
+        request.request_line.trim(),
+        "POST /v19.0/1234567890/messages HTTP/1.1"
+    );
+    assert_eq!(
+        request.header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&request.body).unwrap(),
+        json!({
+            "messaging_product": "whatsapp",
+            "to": "447700900123",
+            "type": "template",
+            "template": { "name": "kyc_reminder", "language": { "code": "en_GB" } }
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_data_sync_fetches_every_page_and_running_it_again_updates_without_duplicates() {
+    let test = fresh_database().await;
+    let organization = test.new_organization().await;
+    let keyring = keyring();
+    save(
+        &test,
+        &keyring,
+        organization,
+        IntegrationForm {
+            name: "Bureau sandbox".into(),
+            channel: "data_sync".into(),
+            kind: "sandbox".into(),
+            is_default: true,
+            is_active: true,
+            ..IntegrationForm::default()
+        },
+    )
+    .await;
+    let providers = providers(keyring, false);
+
+    let (first_status, first) = test
+        .run_one_job(
+            registry(providers.clone()),
+            organization,
+            JobType::DataSync,
+            json!({ "path": "/records" }),
+        )
+        .await;
+    let (_, second) = test
+        .run_one_job(
+            registry(providers),
+            organization,
+            JobType::DataSync,
+            json!({ "path": "/records" }),
+        )
+        .await;
+
+    assert_eq!(first_status, "completed", "{first}");
+    assert_eq!(
+        (&first["pages"], &first["added"], &first["updated"]),
+        (&json!(3), &json!(15), &json!(0))
+    );
+    assert_eq!(
+        (&second["added"], &second["updated"]),
+        (&json!(0), &json!(15))
+    );
+    let mut owner = test.owner_connection().await;
+    let (records, calls): (i64, i64) = sqlx::query_as(
+        "select (select count(*) from synced_records where organization_id = $1),
+                (select count(*) from third_party_api_log
+                 where organization_id = $1 and api_name = 'sandbox_data_sync' and is_success)",
+    )
+    .bind(organization)
+    .fetch_one(&mut owner)
+    .await
+    .unwrap();
+    assert_eq!((records, calls), (15, 6));
+}
