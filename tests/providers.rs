@@ -496,3 +496,38 @@ async fn a_data_sync_fetches_every_page_and_running_it_again_updates_without_dup
     .unwrap();
     assert_eq!((records, calls), (15, 6));
 }
+
+#[tokio::test]
+async fn rotation_re_encrypts_every_credential_under_the_new_key() {
+    use veriphy_jobs::server::providers::reseal_all;
+    let test = fresh_database().await;
+    let (first, second) = (test.new_organization().await, test.new_organization().await);
+    let old_key = SecretKey::generate().1;
+    let old = Keyring::new(SecretKey::from_base64(&old_key).unwrap(), Vec::new());
+    let ids = [
+        save(&test, &old, first, sms_form(1)).await,
+        save(&test, &old, second, sms_form(2)).await,
+    ];
+    let (new_key, _) = SecretKey::generate();
+    let new_id = new_key.id().to_string();
+    let rotated = Keyring::new(new_key, vec![SecretKey::from_base64(&old_key).unwrap()]);
+
+    assert_eq!(reseal_all(&test.db, &rotated).await.unwrap(), (2, 2));
+    assert_eq!(reseal_all(&test.db, &rotated).await.unwrap(), (0, 2));
+
+    let mut tx = test.db.begin(Scope::bank()).await.unwrap();
+    let stored = integrations::all_sealed(&mut tx).await.unwrap();
+    for (id, _, sealed) in stored {
+        assert!(ids.contains(&id));
+        assert_eq!(sealed.key_id, new_id);
+        let opened = rotated
+            .open(&sealed, &integrations::credentials_context(id))
+            .unwrap();
+        assert!(opened.contains(TOKEN));
+        assert!(
+            old.open(&sealed, &integrations::credentials_context(id))
+                .is_err(),
+            "the old key alone no longer opens it"
+        );
+    }
+}

@@ -44,6 +44,11 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Apply database migrations and exit.
     Migrate,
+    /// Encrypt every stored integration credential under the current key.
+    /// With VERIPHY_SECRET_KEY: set the new key there and the old one in
+    /// VERIPHY_PREVIOUS_SECRET_KEYS first. With the key file: a new key is
+    /// added to it (the old ones stay, to open anything sealed meanwhile).
+    RotateKey,
     /// Load two demo organizations with one user per role and realistic data
     /// (development databases only: their passwords are published).
     #[command(alias = "seed-demo")]
@@ -250,6 +255,7 @@ async fn run_command(command: Command, config: &Config, backend: &Backend) -> Re
     match command {
         Command::Migrate | Command::Bench(_) => unreachable!("handled above"),
         Command::LoadDemo { force } => load_demo_data(&db, config, force).await,
+        Command::RotateKey => rotate_key(&db, config).await,
         Command::Worker => {
             let worker = start_worker(&db, config).await?;
             shutdown_signal().await;
@@ -271,6 +277,27 @@ async fn load_demo_data(db: &Database, config: &Config, force: bool) -> Result<(
     demo_data::load(db, &config.demo_password, force)
         .await
         .map_err(CliError::DemoData)
+}
+
+/// `rotate-key`: a new key in the key file (unless the key comes from the
+/// environment), then every credential sealed under an older key sealed
+/// again under the current one.
+async fn rotate_key(db: &Database, config: &Config) -> Result<(), CliError> {
+    use crate::server::providers::ProvidersError;
+    let keyring = match &config.secret_key {
+        Some(_) => config.keyring(),
+        None => crate::server::secrets::add_key_to_file(&config.key_file()),
+    }
+    .map_err(|e| CliError::Providers(ProvidersError::Key(e)))?;
+    let (resealed, total) = crate::server::providers::reseal_all(db, &keyring)
+        .await
+        .map_err(CliError::Providers)?;
+    eprintln!(
+        "credentials now sealed with key {}: {resealed} re-encrypted, {} already were",
+        keyring.current_id(),
+        total - resealed
+    );
+    Ok(())
 }
 
 /// Starts a worker (what it changes reaches every live hub through

@@ -43,6 +43,42 @@ pub enum ProvidersError {
     /// The HTTP client could not be built.
     #[error("the outbound HTTP client: {0}")]
     Client(#[from] crate::server::outbound::SendError),
+    /// Credentials sealed under a key the keyring lacks, or altered.
+    #[error("integration {id}: {error}")]
+    Unopenable {
+        /// The integration.
+        id: Uuid,
+        /// Why.
+        error: crate::server::secrets::SecretError,
+    },
+    /// The database failed.
+    #[error("the database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Seals every stored credential that an older key sealed again under
+/// `keyring`'s current key, in one transaction (all or none); (re-sealed,
+/// credentials in all).
+pub async fn reseal_all(
+    db: &Database,
+    keyring: &Keyring,
+) -> Result<(usize, usize), ProvidersError> {
+    let mut tx = db.begin(Scope::bank()).await?;
+    let sealed = integrations::all_sealed(&mut tx).await?;
+    let mut resealed = 0;
+    for (id, _, credential) in &sealed {
+        if !keyring.is_stale(credential) {
+            continue;
+        }
+        let context = integrations::credentials_context(*id);
+        let plain = keyring
+            .open(credential, &context)
+            .map_err(|error| ProvidersError::Unopenable { id: *id, error })?;
+        integrations::reseal(&mut tx, *id, &keyring.seal(&plain, &context)).await?;
+        resealed += 1;
+    }
+    tx.commit().await?;
+    Ok((resealed, sealed.len()))
 }
 
 impl Providers {
