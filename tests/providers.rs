@@ -139,8 +139,8 @@ fn sms_form(port: u16) -> IntegrationForm {
         username: "AC123".into(),
         secret: TOKEN.into(),
         sender: "+15550001111".into(),
-        is_default: true,
-        is_active: true,
+        is_default: "on".into(),
+        is_active: "on".into(),
         ..IntegrationForm::default()
     }
 }
@@ -399,8 +399,8 @@ async fn a_whatsapp_template_message_is_posted_as_cloud_api_json_with_a_bearer_t
             base_url: format!("http://127.0.0.1:{port}/v19.0"),
             secret: TOKEN.into(),
             sender: "1234567890".into(),
-            is_default: true,
-            is_active: true,
+            is_default: "on".into(),
+            is_active: "on".into(),
             ..IntegrationForm::default()
         },
     )
@@ -450,8 +450,8 @@ async fn a_data_sync_fetches_every_page_and_running_it_again_updates_without_dup
             name: "Bureau sandbox".into(),
             channel: "data_sync".into(),
             kind: "sandbox".into(),
-            is_default: true,
-            is_active: true,
+            is_default: "on".into(),
+            is_active: "on".into(),
             ..IntegrationForm::default()
         },
     )

@@ -7,6 +7,7 @@ pub mod api_logs;
 pub mod auth;
 pub mod batches;
 pub mod failed_jobs;
+pub mod integrations;
 pub mod jobs;
 pub mod overview;
 #[cfg(feature = "ssr")]

@@ -176,10 +176,15 @@ pub struct IntegrationForm {
     pub timeout_seconds: String,
     /// Sandbox failure share, percent (empty: 0).
     pub failure_percent: String,
-    /// Default for its channel.
-    pub is_default: bool,
-    /// Enabled.
-    pub is_active: bool,
+    /// Default for its channel: a checked box (`on`, `true`) or not.
+    pub is_default: String,
+    /// Enabled: a checked box (`on`, `true`) or not.
+    pub is_active: String,
+}
+
+/// Whether a form's checkbox value means "checked".
+fn checked(value: &str) -> bool {
+    matches!(value.trim(), "on" | "true" | "yes" | "1")
 }
 
 /// A checked integration form.
@@ -326,8 +331,8 @@ impl IntegrationForm {
             tls_mode,
             secret,
             timeout_seconds,
-            is_default: self.is_default,
-            is_active: self.is_active,
+            is_default: checked(&self.is_default),
+            is_active: checked(&self.is_active),
             settings,
         })
     }
@@ -403,7 +408,7 @@ mod tests {
             channel: channel.into(),
             kind: kind.into(),
             base_url: "https://api.provider.example/v1".into(),
-            is_active: true,
+            is_active: "on".into(),
             ..IntegrationForm::default()
         }
     }

@@ -257,7 +257,7 @@ async fn run_command(command: Command, config: &Config, backend: &Backend) -> Re
         Command::LoadDemo { force } => load_demo_data(&db, config, force).await,
         Command::RotateKey => rotate_key(&db, config).await,
         Command::Worker => {
-            let worker = start_worker(&db, config).await?;
+            let worker = start_worker(&db, config, providers(config)?).await?;
             shutdown_signal().await;
             worker.shutdown().await;
             Ok(())
@@ -300,14 +300,26 @@ async fn rotate_key(db: &Database, config: &Config) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The provider services as configured (the credentials key is read, or
+/// its file made, here).
+fn providers(
+    config: &Config,
+) -> Result<std::sync::Arc<crate::server::providers::Providers>, CliError> {
+    crate::server::providers::Providers::from_config(config)
+        .map(std::sync::Arc::new)
+        .map_err(CliError::Providers)
+}
+
 /// Starts a worker (what it changes reaches every live hub through
 /// PostgreSQL, whichever process it runs in).
-async fn start_worker(db: &Database, config: &Config) -> Result<Worker, CliError> {
-    let providers =
-        crate::server::providers::Providers::from_config(config).map_err(CliError::Providers)?;
+async fn start_worker(
+    db: &Database,
+    config: &Config,
+    providers: std::sync::Arc<crate::server::providers::Providers>,
+) -> Result<Worker, CliError> {
     Worker::start(
         db.clone(),
-        Registry::standard().with_providers(std::sync::Arc::new(providers)),
+        Registry::standard().with_providers(providers),
         WorkerConfig::from_settings(&config.worker),
     )
     .await
@@ -316,8 +328,9 @@ async fn start_worker(db: &Database, config: &Config) -> Result<Worker, CliError
 
 async fn serve(db: Database, config: &Config) -> Result<(), CliError> {
     let hub = crate::server::live::Hub::new();
+    let providers = providers(config)?;
     let worker = if config.in_process_worker {
-        Some(start_worker(&db, config).await?)
+        Some(start_worker(&db, config, providers.clone()).await?)
     } else {
         tracing::info!("in-process worker disabled (VERIPHY_WORKER=off)");
         None
@@ -327,7 +340,14 @@ async fn serve(db: Database, config: &Config) -> Result<(), CliError> {
         .leptos_options;
     options.site_addr = config.site_addr;
     let addr = config.site_addr;
-    let app = http::router(db, config, options, worker.as_ref().map(Worker::probe), hub);
+    let app = http::router(
+        db,
+        config,
+        options,
+        worker.as_ref().map(Worker::probe),
+        hub,
+        providers,
+    );
     let listener = http::listen(addr)
         .await
         .map_err(|source| CliError::Listen { addr, source })?;

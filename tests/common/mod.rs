@@ -238,7 +238,14 @@ async fn serve(
         .site_root("target/site")
         .build();
     let hub = veriphy_jobs::server::live::Hub::new();
-    let app = veriphy_jobs::server::http::router(db, config, options, None, hub.clone());
+    let app = veriphy_jobs::server::http::router(
+        db,
+        config,
+        options,
+        None,
+        hub.clone(),
+        test_providers(),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -252,6 +259,19 @@ async fn serve(
         .expect("serve");
     });
     (format!("http://{addr}"), hub)
+}
+
+/// Provider services for tests: a fresh key, loopback allowlisted (the
+/// provider stand-ins listen there).
+pub fn test_providers() -> std::sync::Arc<veriphy_jobs::server::providers::Providers> {
+    use veriphy_jobs::server::secrets::{Keyring, SecretKey};
+    std::sync::Arc::new(veriphy_jobs::server::providers::Providers {
+        keyring: std::sync::Arc::new(Keyring::new(SecretKey::generate().0, Vec::new())),
+        outbound: veriphy_jobs::server::outbound::Outbound::new(
+            veriphy_jobs::server::outbound::Allowlist::new(["127.0.0.1"]),
+        )
+        .unwrap(),
+    })
 }
 
 /// A second web node on the same database, with pools and a hub of its own

@@ -35,7 +35,16 @@ impl InProcessConsole {
             .site_root("target/site")
             .build();
         let hub = crate::server::live::Hub::new();
-        let app = crate::server::http::router(db.clone(), &config, options, None, hub.clone());
+        let providers = std::sync::Arc::new(crate::server::providers::Providers {
+            keyring: std::sync::Arc::new(crate::server::secrets::Keyring::new(
+                crate::server::secrets::SecretKey::generate().0,
+                Vec::new(),
+            )),
+            outbound: crate::server::outbound::Outbound::new(Default::default())
+                .map_err(|e| failed("outbound client", &e))?,
+        });
+        let app =
+            crate::server::http::router(db.clone(), &config, options, None, hub.clone(), providers);
         let listener = crate::server::http::listen(([127, 0, 0, 1], 0).into())
             .await
             .map_err(|e| failed("bind", &e))?;

@@ -370,6 +370,9 @@ pub fn constraint_message(error: &sqlx::Error) -> Option<String> {
             "A job with an unresolved failure cannot be deleted: resolve the failure first."
         }
         "webhooks_webhook_url_check" => "The webhook URL must start with http:// or https://.",
+        "system_integrations_one_default" => {
+            "Another integration just became this channel's default; try again."
+        }
         _ if db.is_check_violation() => "A value is outside what is allowed.",
         _ => match db.code().as_deref() {
             // data exceptions: the input, not the server, is at fault. The

@@ -63,13 +63,15 @@ pub async fn listen(
 
 /// Builds the whole application router; `worker` is the in-process
 /// worker's probe, if there is one (for `/readyz`); `hub` is the process's
-/// live-console hub (its flusher and its feed listener start here).
+/// live-console hub (its flusher and its feed listener start here);
+/// `providers` serve the integrations' connection tests and credentials.
 pub fn router(
     db: Database,
     config: &Config,
     leptos_options: LeptosOptions,
     worker: Option<WorkerProbe>,
     hub: crate::server::live::Hub,
+    providers: std::sync::Arc<crate::server::providers::Providers>,
 ) -> Router {
     let routes = generate_route_list(App);
     let state = AppState {
@@ -122,6 +124,7 @@ pub fn router(
         .layer(Extension(db))
         .layer(Extension(policy))
         .layer(Extension(live))
+        .layer(Extension(providers))
         .layer(Extension(std::sync::Arc::new(
             super::auth::throttle::SignInGuard::default(),
         )))

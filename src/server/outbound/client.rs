@@ -71,6 +71,41 @@ impl Outbound {
         Ok(Outbound { http, allowlist })
     }
 
+    /// Whether an integration may be saved with this destination: an HTTP
+    /// kind's base URL, or an SMTP host and port. Refused: what the call
+    /// would refuse (scheme, internal literal or resolved address); a name
+    /// that does not resolve now is left to the call.
+    pub async fn check_destination(
+        &self,
+        url_or_host: &str,
+        smtp_port: Option<u16>,
+    ) -> Result<(), destination::DestinationError> {
+        let (host, port) = match smtp_port {
+            Some(port) => (url_or_host.trim_matches(['[', ']']).to_string(), port),
+            None => {
+                let url = reqwest::Url::parse(url_or_host)
+                    .map_err(|_| destination::DestinationError::NotHttp)?;
+                destination::check_url(&url, &self.allowlist)?;
+                let host = url
+                    .host_str()
+                    .unwrap_or_default()
+                    .trim_matches(['[', ']'])
+                    .to_string();
+                (host, url.port_or_known_default().unwrap_or(443))
+            }
+        };
+        if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+            if destination::is_internal(ip) && !self.allowlist.admits(&host) {
+                return Err(destination::DestinationError::Internal { host });
+            }
+            return Ok(());
+        }
+        match destination::resolve(&host, port, &self.allowlist).await {
+            Err(refused @ destination::DestinationError::Internal { .. }) => Err(refused),
+            _ => Ok(()),
+        }
+    }
+
     /// A request to `url`, once the URL itself passes the destination check.
     pub fn request(
         &self,
