@@ -18,8 +18,9 @@ cargo leptos build
 rm -rf "$DATA_DIR"
 echo "[e2e] starting the server on $ADDR with demo data (log: $LOG)" >&2
 # The specs read the demo data as loaded: no daily cleanup prunes it meanwhile.
+# Provider stand-ins of the specs listen on loopback, which is allowlisted.
 LEPTOS_SITE_ADDR="$ADDR" LEPTOS_SITE_ROOT="target/site" VERIPHY_DATA_DIR="$DATA_DIR" \
-  VERIPHY_WORKER_DAILY_RETENTION=off \
+  VERIPHY_WORKER_DAILY_RETENTION=off VERIPHY_OUTBOUND_ALLOWLIST=127.0.0.1 \
   RUST_LOG="${RUST_LOG:-info}" "$CARGO_TARGET_DIR/debug/veriphy-jobs" serve --demo >"$LOG" 2>&1 &
 SERVER_PID=$!
 stop_server() {

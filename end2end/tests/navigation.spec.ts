@@ -6,6 +6,7 @@ const TABS: [string, string, string][] = [
   ["Batches", "/batches", "batch-row"],
   ["Failed jobs", "/failed-jobs", "failed-row"],
   ["API logs", "/api-logs", "api-log-row"],
+  ["Integrations", "/integrations", "integration-row"],
   ["Webhooks", "/webhooks", "webhook-row"],
 ];
 

@@ -10,13 +10,14 @@ use leptos_router::components::Outlet;
 use leptos_router::hooks::{use_location, use_query_map};
 
 /// The console tabs: (path, label).
-pub const TABS: [(&str, &str); 7] = [
+pub const TABS: [(&str, &str); 8] = [
     ("/", "Overview"),
     ("/jobs", "Jobs"),
     ("/batches", "Batches"),
     ("/failed-jobs", "Failed jobs"),
     ("/queues", "Queues"),
     ("/api-logs", "API logs"),
+    ("/integrations", "Integrations"),
     ("/webhooks", "Webhooks"),
 ];
 

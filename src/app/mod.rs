@@ -67,6 +67,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("failed-jobs") view=pages::failed_jobs::FailedJobsPage/>
                     <Route path=path!("api-logs") view=pages::api_logs::ApiLogsPage/>
                     <Route path=path!("webhooks") view=pages::webhooks::WebhooksPage/>
+                    <Route path=path!("integrations") view=pages::integrations::IntegrationsPage/>
+                    <Route path=path!("integrations/new") view=pages::integrations::NewIntegrationPage/>
+                    <Route path=path!("integrations/:id") view=pages::integrations::IntegrationDetailPage/>
                     <Route path=path!("account") view=pages::account::AccountPage/>
                     <Route path=path!("account/password") view=pages::account::ChangePasswordPage/>
                     <Route path=path!("access") view=pages::access::AccessPage/>

@@ -233,7 +233,7 @@ fn demo_job(rng: &mut StdRng, index: usize, org_name: &str, now: DateTime<Utc>) 
         1 => (
             JobType::Sms,
             format!("OTP SMS to {customer}"),
-            json!({"to": format!("+4477009{:05}", index * 37 % 100000), "template": "otp", "case": case}),
+            json!({"to": format!("+4477009{:05}", index * 37 % 100000), "body": format!("Veriphy: your one-time code for {case} is {:06}", index * 7919 % 1_000_000)}),
         ),
         2 => (
             JobType::Whatsapp,
@@ -253,7 +253,7 @@ fn demo_job(rng: &mut StdRng, index: usize, org_name: &str, now: DateTime<Utc>) 
         5 => (
             JobType::DataSync,
             format!("Sync {case} to core banking"),
-            json!({"case": case, "target": "core_banking"}),
+            json!({"path": format!("/cases/{case}"), "max_pages": 3}),
         ),
         6 => (
             JobType::Webhook,
@@ -462,50 +462,67 @@ async fn seed_integrations(
     tx: &mut Tx,
     org: Uuid,
 ) -> Result<Vec<(Uuid, &'static str, &'static str)>, sqlx::Error> {
+    // (name, channel, kind, stored base URL or host, port, default, api
+    // name and endpoint of the invented log rows)
     let specs = [
         (
             "Transactional email",
             "email",
             "smtp",
-            "smtp://mail.internal:587",
+            Some("mail.internal"),
+            Some(587),
+            false,
             "Mail relay",
+            "smtp://mail.internal:587",
         ),
         (
-            "SMS gateway",
+            "SMS sandbox",
             "sms",
-            "sms_http",
-            "https://api.twilio.com",
-            "Twilio SMS",
+            "sandbox",
+            None,
+            None,
+            true,
+            "sandbox_sms",
+            "https://sandbox.veriphy.invalid/sms",
         ),
         (
-            "WhatsApp Business",
+            "WhatsApp sandbox",
             "whatsapp",
-            "whatsapp_http",
-            "https://graph.facebook.com",
-            "WhatsApp Cloud API",
+            "sandbox",
+            None,
+            None,
+            true,
+            "sandbox_whatsapp",
+            "https://sandbox.veriphy.invalid/whatsapp",
         ),
         (
-            "Credit bureau",
+            "Credit bureau sandbox",
             "data_sync",
-            "http",
-            "https://api.experian.com",
-            "Credit bureau",
+            "sandbox",
+            None,
+            None,
+            true,
+            "sandbox_data_sync",
+            "https://sandbox.veriphy.invalid/data_sync",
         ),
     ];
     let mut created = Vec::new();
-    for (name, kind, provider, base_url, api_name) in specs {
+    for (name, channel, kind, base_url, port, is_default, api_name, endpoint) in specs {
         let id: Uuid = sqlx::query_scalar(
-            "insert into system_integrations (organization_id, name, integration_type, provider, base_url)
-             values ($1, $2, $3, $4, $5) returning id",
+            "insert into system_integrations
+               (organization_id, name, integration_type, provider, base_url, port, tls_mode, is_default)
+             values ($1, $2, $3, $4, $5, $6, 'starttls', $7) returning id",
         )
         .bind(org)
         .bind(name)
+        .bind(channel)
         .bind(kind)
-        .bind(provider)
         .bind(base_url)
+        .bind(port)
+        .bind(is_default)
         .fetch_one(&mut **tx)
         .await?;
-        created.push((id, api_name, base_url));
+        created.push((id, api_name, endpoint));
     }
     Ok(created)
 }

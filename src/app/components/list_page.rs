@@ -339,9 +339,10 @@ fn Filters(
                     .organization_id
                     .map(|org| view! { <input type="hidden" name="org" value=org.to_string()/> })
             }}
+            {(!statuses.is_empty()).then(|| view! {
             <label>
                 "Status "
-                <select name="status" data-testid="status-filter" on:change=on_change>
+                <select name="status" data-testid="status-filter" on:change=on_change.clone()>
                     <option value="" selected=move || query.get().status.is_none()>"Any"</option>
                     {statuses
                         .iter()
@@ -352,6 +353,7 @@ fn Filters(
                         .collect_view()}
                 </select>
             </label>
+            })}
             {filters
                 .iter()
                 .map(|field| {

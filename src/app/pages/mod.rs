@@ -6,6 +6,7 @@ pub mod api_logs;
 pub mod batches;
 pub mod documents;
 pub mod failed_jobs;
+pub mod integrations;
 pub mod jobs;
 pub mod login;
 pub mod not_found;
