@@ -469,7 +469,7 @@ async fn a_batch_is_created_from_a_csv_of_recipients() {
         vec![
             ("form[batch_name]", "December statements"),
             ("form[subject]", "Your statement is ready"),
-            ("form[template]", "statement_ready"),
+            ("form[template]", "welcome"),
             ("form[priority]", "high"),
             ("form[recipients]", csv),
         ]
@@ -510,7 +510,7 @@ async fn a_batch_is_created_from_a_csv_of_recipients() {
     .await
     .unwrap();
     assert_eq!(payload["variables"]["name"], "Bo, Jr");
-    assert_eq!(payload["template"], "statement_ready");
+    assert_eq!(payload["template"], "welcome");
     // the batch's jobs are one filter away
     let batch_text = batch.to_string();
     let (_, page) = call(
@@ -899,8 +899,8 @@ async fn a_long_batch_name_makes_job_names_that_fit() {
         &[
             ("form[batch_name]", name.as_str()),
             ("form[subject]", "Hello"),
-            ("form[template]", "hello"),
-            ("form[recipients]", "email\nada@bank.example\n"),
+            ("form[template]", "welcome"),
+            ("form[recipients]", "email,name\nada@bank.example,Ada\n"),
         ],
     )
     .await;
@@ -913,4 +913,32 @@ async fn a_long_batch_name_makes_job_names_that_fit() {
         .unwrap();
     assert_eq!(job_name.chars().count(), 255);
     assert!(job_name.ends_with('…'), "{job_name}");
+}
+
+#[tokio::test]
+async fn a_batch_is_refused_when_its_template_is_unknown_or_lacks_a_column() {
+    let app = spawn_app().await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let batch = |template: &'static str| {
+        vec![
+            ("form[batch_name]", "Notices"),
+            ("form[subject]", "Notice"),
+            ("form[template]", template),
+            ("form[recipients]", "email,name\nada@bank.example,Ada\n"),
+        ]
+    };
+
+    let (unknown, unknown_body) =
+        call(&app, &admin, "create_batch", &batch("statement_ready")).await;
+    let (lacking, lacking_body) = call(&app, &admin, "create_batch", &batch("notification")).await;
+
+    assert_eq!((unknown, lacking), (422, 422));
+    assert_eq!(
+        unknown_body["message"],
+        "There is no email template named \"statement_ready\"; the built-in ones are welcome and notification."
+    );
+    assert_eq!(
+        lacking_body["message"],
+        "The template needs a value for \"message\". Add it as a column of the recipient list."
+    );
 }

@@ -145,7 +145,7 @@ async fn organization_context_cannot_write_rows_of_another_organization() {
         "insert into job_batches (organization_id, batch_name) values ($1, 'x')",
         "insert into webhooks (organization_id, webhook_name, webhook_url, event_type) values ($1, 'x', 'https://x.example', 'case_created')",
         "insert into third_party_api_log (organization_id, api_name, endpoint, method, status) values ($1, 'x', '/x', 'GET', 'success')",
-        "insert into system_integrations (organization_id, name, integration_type, provider) values ($1, 'x', 'sms', 'x')",
+        "insert into system_integrations (organization_id, name, integration_type, provider) values ($1, 'x', 'sms', 'sandbox')",
         "insert into audit_log (organization_id, action) values ($1, 'x')",
     ];
     for statement in inserts {

@@ -289,6 +289,7 @@ fn the_readme_configuration_table_and_every_help_agree() {
         &["worker"],
         &["migrate"],
         &["load-demo"],
+        &["rotate-key"],
         &["bench"],
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_veriphy-jobs"))

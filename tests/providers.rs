@@ -93,10 +93,11 @@ fn providers(keyring: Arc<Keyring>, allow_loopback: bool) -> Arc<Providers> {
     } else {
         Allowlist::default()
     };
-    Arc::new(Providers {
+    Arc::new(Providers::new(
         keyring,
-        outbound: Outbound::new(allowlist).unwrap(),
-    })
+        Outbound::new(allowlist).unwrap(),
+        common::test_outbox(),
+    ))
 }
 
 /// Saves `form` as `organization`'s integration, its secret sealed with

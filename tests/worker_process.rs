@@ -49,6 +49,11 @@ fn spawn_worker(test: &TestDb, lease_seconds: &str) -> WorkerProcess {
             .env("VERIPHY_WORKER_SHUTDOWN_GRACE_SECONDS", "5")
             // these tests count the jobs they enqueued: no daily cleanup job
             .env("VERIPHY_WORKER_DAILY_RETENTION", "off")
+            // the credentials key from the environment: no key file made in the checkout
+            .env(
+                "VERIPHY_SECRET_KEY",
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            )
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

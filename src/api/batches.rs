@@ -83,6 +83,47 @@ pub async fn cancel_batch(id: uuid::Uuid) -> Result<String, AppError> {
     ))
 }
 
+/// Refuses a batch whose template does not exist for the organization, or
+/// needs a value its recipient list has no column for (every row has the
+/// same columns, so the first row tells).
+#[cfg(feature = "ssr")]
+async fn check_template_fits(
+    tx: &mut crate::server::db::Tx,
+    organization_id: uuid::Uuid,
+    batch: &crate::domain::ValidNewBatch,
+) -> Result<(), AppError> {
+    use crate::domain::integrations::Channel;
+    use crate::domain::templates::render;
+    let template =
+        crate::server::repo::templates::find(tx, organization_id, Channel::Email, &batch.template)
+            .await?
+            .ok_or_else(|| {
+                AppError::invalid(format!(
+                    "There is no email template named \"{}\"; the built-in ones are {}.",
+                    batch.template,
+                    crate::domain::templates::BUILTIN_TEMPLATES.join(" and ")
+                ))
+            })?;
+    let Some(first) = batch.recipients.first() else {
+        return Ok(());
+    };
+    let mut variables = first.variables.clone();
+    variables
+        .entry("subject")
+        .or_insert_with(|| serde_json::Value::String(batch.subject.clone()));
+    for text in [Some(&template.text_body), template.html_body.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        render(text, &variables, false).map_err(|problem| {
+            AppError::invalid(format!(
+                "{problem} Add it as a column of the recipient list."
+            ))
+        })?;
+    }
+    Ok(())
+}
+
 /// Creates a batch with one email job per recipient row; returns its id.
 #[server(endpoint = "create_batch")]
 pub async fn create_batch(form: crate::domain::NewBatchForm) -> Result<uuid::Uuid, AppError> {
@@ -95,6 +136,7 @@ pub async fn create_batch(form: crate::domain::NewBatchForm) -> Result<uuid::Uui
     let valid = form.validate().map_err(AppError::Invalid)?;
     let organization_id = caller.target_organization(valid.organization_id)?;
     let mut tx = caller.begin().await?;
+    check_template_fits(&mut tx, organization_id, &valid).await?;
     let metadata = serde_json::json!({
         "source": "console",
         "template": valid.template,

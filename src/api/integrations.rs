@@ -198,9 +198,10 @@ pub struct ConnectionTest {
     pub message: String,
 }
 
-/// Makes one harmless real call through an integration (an HTTP kind: GET
-/// its test path; the sandbox: a logged sandbox call) and records the
-/// outcome as its last test.
+/// Makes one harmless real call through an integration (SMTP: connect,
+/// secure and authenticate, no mail; an HTTP kind: GET its test path; the
+/// sandbox: a logged sandbox call) and records the outcome as its last
+/// test.
 #[server(endpoint = "test_integration")]
 pub async fn test_integration(id: Uuid) -> Result<ConnectionTest, AppError> {
     use crate::domain::integrations::IntegrationKind;
@@ -218,11 +219,6 @@ pub async fn test_integration(id: Uuid) -> Result<ConnectionTest, AppError> {
         .await?
         .ok_or(AppError::NotFound)?;
     tx.commit().await?;
-    if target.kind == IntegrationKind::Smtp {
-        return Err(AppError::invalid(
-            "SMTP connections are tested by sending: this server does not yet speak SMTP to providers.",
-        ));
-    }
     let credentials = providers.credentials(&target).map_err(|_| {
         AppError::invalid(
             "The stored credentials cannot be opened with this server's key; save them again.",
@@ -246,7 +242,14 @@ pub async fn test_integration(id: Uuid) -> Result<ConnectionTest, AppError> {
     let outcome = match &answer {
         Ok(answer) if (200..300).contains(&answer.status) => ConnectionTest {
             ok: true,
-            message: format!("The provider answered HTTP {}.", answer.status),
+            message: match target.kind {
+                IntegrationKind::Smtp => format!("The mail server {}.", answer.body),
+                _ => format!("The provider answered HTTP {}.", answer.status),
+            },
+        },
+        Ok(answer) if target.kind == IntegrationKind::Smtp => ConnectionTest {
+            ok: false,
+            message: format!("The mail server refused: {}", answer.body),
         },
         Ok(answer) => ConnectionTest {
             ok: false,

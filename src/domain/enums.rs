@@ -118,6 +118,7 @@ impl JobType {
                 | JobType::ReportGeneration
                 | JobType::Cleanup
                 | JobType::Other
+                | JobType::Email
                 | JobType::Sms
                 | JobType::Whatsapp
                 | JobType::DataSync

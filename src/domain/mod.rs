@@ -8,6 +8,7 @@ pub mod live;
 pub mod metrics;
 pub mod models;
 pub mod page;
+pub mod templates;
 
 pub use enums::*;
 pub use forms::*;

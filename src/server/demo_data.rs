@@ -228,7 +228,8 @@ fn demo_job(rng: &mut StdRng, index: usize, org_name: &str, now: DateTime<Utc>) 
         0 => (
             JobType::Email,
             format!("Loan offer email to {customer}"),
-            json!({"to": email, "subject": "Your loan offer is ready", "template": "loan_offer", "case": case}),
+            json!({"to": email, "subject": "Your loan offer is ready", "template": "notification",
+                   "variables": {"message": format!("Your loan offer for {case} is ready to review."), "case": case}}),
         ),
         1 => (
             JobType::Sms,

@@ -91,6 +91,14 @@ pub fn load_or_create_key_file(path: &Path) -> Result<Keyring, SecretError> {
     match std::fs::read_to_string(path) {
         Ok(text) => keyring_of_file(&text),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                use std::os::unix::fs::DirBuilderExt;
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(dir)
+                    .map_err(|e| key_file_error(path, e))?;
+            }
             let (key, text) = SecretKey::generate();
             write_key_file(path, &text, true)?;
             Ok(Keyring::new(key, Vec::new()))

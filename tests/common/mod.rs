@@ -265,13 +265,20 @@ async fn serve(
 /// provider stand-ins listen there).
 pub fn test_providers() -> std::sync::Arc<veriphy_jobs::server::providers::Providers> {
     use veriphy_jobs::server::secrets::{Keyring, SecretKey};
-    std::sync::Arc::new(veriphy_jobs::server::providers::Providers {
-        keyring: std::sync::Arc::new(Keyring::new(SecretKey::generate().0, Vec::new())),
-        outbound: veriphy_jobs::server::outbound::Outbound::new(
+    std::sync::Arc::new(veriphy_jobs::server::providers::Providers::new(
+        std::sync::Arc::new(Keyring::new(SecretKey::generate().0, Vec::new())),
+        veriphy_jobs::server::outbound::Outbound::new(
             veriphy_jobs::server::outbound::Allowlist::new(["127.0.0.1"]),
         )
         .unwrap(),
-    })
+        test_outbox(),
+    ))
+}
+
+/// A fresh outbox directory for one test.
+#[allow(dead_code)]
+pub fn test_outbox() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("veriphy-outbox-{}", Uuid::new_v4()))
 }
 
 /// A second web node on the same database, with pools and a hub of its own

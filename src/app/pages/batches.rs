@@ -178,7 +178,10 @@ pub fn NewBatchPage() -> impl IntoView {
                 <OrganizationPicker name="form[organization_id]"/>
                 <label>"Batch name"<input name="form[batch_name]" required=true maxlength="255" data-testid="batch-name"/></label>
                 <label>"Email subject"<input name="form[subject]" required=true maxlength="255" data-testid="batch-subject"/></label>
-                <label>"Template"<input name="form[template]" required=true value="statement_ready" data-testid="batch-template"/></label>
+                <label>"Template"<input name="form[template]" required=true value="welcome" list="email-templates" data-testid="batch-template"/>
+                    <datalist id="email-templates">
+                        {crate::domain::templates::BUILTIN_TEMPLATES.iter().map(|name| view! { <option value=*name></option> }).collect_view()}
+                    </datalist></label>
                 <label>
                     "Priority"
                     <select name="form[priority]">

@@ -35,14 +35,15 @@ impl InProcessConsole {
             .site_root("target/site")
             .build();
         let hub = crate::server::live::Hub::new();
-        let providers = std::sync::Arc::new(crate::server::providers::Providers {
-            keyring: std::sync::Arc::new(crate::server::secrets::Keyring::new(
+        let providers = std::sync::Arc::new(crate::server::providers::Providers::new(
+            std::sync::Arc::new(crate::server::secrets::Keyring::new(
                 crate::server::secrets::SecretKey::generate().0,
                 Vec::new(),
             )),
-            outbound: crate::server::outbound::Outbound::new(Default::default())
+            crate::server::outbound::Outbound::new(Default::default())
                 .map_err(|e| failed("outbound client", &e))?,
-        });
+            std::env::temp_dir().join("veriphy-bench-outbox"),
+        ));
         let app =
             crate::server::http::router(db.clone(), &config, options, None, hub.clone(), providers);
         let listener = crate::server::http::listen(([127, 0, 0, 1], 0).into())

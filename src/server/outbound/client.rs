@@ -71,6 +71,11 @@ impl Outbound {
         Ok(Outbound { http, allowlist })
     }
 
+    /// The hosts admitted although internal.
+    pub fn allowlist(&self) -> &Allowlist {
+        &self.allowlist
+    }
+
     /// Whether an integration may be saved with this destination: an HTTP
     /// kind's base URL, or an SMTP host and port. Refused: what the call
     /// would refuse (scheme, internal literal or resolved address); a name

@@ -4,6 +4,7 @@
 //! sandbox that answers like a provider without leaving the machine.
 
 pub mod data_sync;
+pub mod email;
 pub mod messaging;
 pub mod sandbox;
 
@@ -26,6 +27,28 @@ pub struct Providers {
     pub keyring: Arc<Keyring>,
     /// The one outbound HTTP client (destination-guarded, logged).
     pub outbound: Outbound,
+    /// Where email goes when an organization has no email integration.
+    pub outbox: std::path::PathBuf,
+    /// Pooled SMTP transports per integration, with the settings they were
+    /// made for.
+    smtp: std::sync::Mutex<
+        std::collections::HashMap<
+            Uuid,
+            (String, lettre::AsyncSmtpTransport<lettre::Tokio1Executor>),
+        >,
+    >,
+}
+
+impl Providers {
+    /// The services of `keyring`, `outbound` and an outbox directory.
+    pub fn new(keyring: Arc<Keyring>, outbound: Outbound, outbox: std::path::PathBuf) -> Self {
+        Providers {
+            keyring,
+            outbound,
+            outbox,
+            smtp: Default::default(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Providers {
@@ -87,10 +110,11 @@ impl Providers {
     pub fn from_config(
         config: &crate::server::config::Config,
     ) -> Result<Providers, ProvidersError> {
-        Ok(Providers {
-            keyring: Arc::new(config.keyring()?),
-            outbound: Outbound::new(config.outbound_allowlist())?,
-        })
+        Ok(Providers::new(
+            Arc::new(config.keyring()?),
+            Outbound::new(config.outbound_allowlist())?,
+            config.outbox_dir(),
+        ))
     }
 }
 
@@ -150,14 +174,16 @@ impl Providers {
     }
 }
 
-/// Checks a new job's payload for the provider handlers (SMS and WhatsApp
-/// recipients in E.164 form, bounded data syncs); other types pass.
+/// Checks a new job's payload for the provider handlers (email addresses
+/// and content, SMS and WhatsApp recipients in E.164 form, bounded data
+/// syncs); other types pass.
 pub fn check_payload(
     job_type: crate::domain::JobType,
     payload: &serde_json::Value,
 ) -> Result<(), String> {
     use crate::domain::JobType;
     match job_type {
+        JobType::Email => email::check_payload(payload),
         JobType::Sms => messaging::check_payload(Channel::Sms, payload),
         JobType::Whatsapp => messaging::check_payload(Channel::Whatsapp, payload),
         JobType::DataSync => data_sync::check_payload(payload),

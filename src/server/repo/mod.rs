@@ -16,6 +16,7 @@ pub mod overview;
 pub mod queues;
 pub mod sign_in_failures;
 pub mod stored_files;
+pub mod templates;
 pub mod user_sessions;
 pub mod users;
 pub mod webhooks;

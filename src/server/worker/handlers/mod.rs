@@ -124,12 +124,20 @@ impl Registry {
             .with(JobType::Other, diagnostic::DiagnosticHandler)
     }
 
-    /// Adds the handlers that call an organization's providers: SMS,
-    /// WhatsApp and data sync.
+    /// Adds the handlers that call an organization's providers: email,
+    /// SMS, WhatsApp and data sync.
     pub fn with_providers(self, providers: Arc<crate::server::providers::Providers>) -> Self {
         use crate::domain::integrations::Channel;
-        use crate::server::providers::{data_sync::SyncHandler, messaging::MessageHandler};
+        use crate::server::providers::{
+            data_sync::SyncHandler, email::EmailHandler, messaging::MessageHandler,
+        };
         self.with(
+            JobType::Email,
+            EmailHandler {
+                providers: providers.clone(),
+            },
+        )
+        .with(
             JobType::Sms,
             MessageHandler {
                 channel: Channel::Sms,
@@ -184,13 +192,14 @@ mod tests {
 
     #[test]
     fn the_standard_registry_matches_what_the_console_says() {
-        let providers = crate::server::providers::Providers {
-            keyring: Arc::new(crate::server::secrets::Keyring::new(
+        let providers = crate::server::providers::Providers::new(
+            Arc::new(crate::server::secrets::Keyring::new(
                 crate::server::secrets::SecretKey::generate().0,
                 Vec::new(),
             )),
-            outbound: crate::server::outbound::Outbound::new(Default::default()).unwrap(),
-        };
+            crate::server::outbound::Outbound::new(Default::default()).unwrap(),
+            std::env::temp_dir().join("veriphy-outbox-unused"),
+        );
         let handled = Registry::standard()
             .with_providers(Arc::new(providers))
             .job_types();
