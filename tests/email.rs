@@ -203,19 +203,21 @@ async fn an_email_is_delivered_over_smtp_once_with_auth_and_logged_without_the_p
 
     assert_eq!(status, "completed", "{result}");
     assert_eq!(result["delivered_via"], "smtp");
-    let room = room.lock().unwrap();
-    assert_eq!(room.logins, vec![format!("|relay-user|{PASSWORD}")]);
-    assert_eq!(room.messages.len(), 1, "delivered once");
-    let (recipients, data) = &room.messages[0];
-    assert_eq!(
-        recipients,
-        &vec![
-            "<ada@customer.example>".to_string(),
-            "<bo@customer.example>".to_string()
-        ]
-    );
-    assert!(data.contains("Subject: Your statement"), "{data}");
-    assert!(data.contains("From: statements@bank.example"), "{data}");
+    {
+        let room = room.lock().unwrap();
+        assert_eq!(room.logins, vec![format!("|relay-user|{PASSWORD}")]);
+        assert_eq!(room.messages.len(), 1, "delivered once");
+        let (recipients, data) = &room.messages[0];
+        assert_eq!(
+            recipients,
+            &vec![
+                "<ada@customer.example>".to_string(),
+                "<bo@customer.example>".to_string()
+            ]
+        );
+        assert!(data.contains("Subject: Your statement"), "{data}");
+        assert!(data.contains("From: statements@bank.example"), "{data}");
+    }
     let (api_name, log_status, code, request) = setup.log_row().await;
     assert_eq!(
         (api_name.as_str(), log_status.as_str(), code),

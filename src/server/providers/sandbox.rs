@@ -47,7 +47,7 @@ pub fn answer(
     request: &CallRequest,
 ) -> (u16, String, Option<Duration>) {
     if roll < failure_percent {
-        return if roll % 2 == 0 {
+        return if roll.is_multiple_of(2) {
             (
                 503,
                 json!({ "error": { "code": "busy", "message": "The sandbox is simulating a busy provider." } })
