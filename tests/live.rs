@@ -434,3 +434,47 @@ async fn a_hundred_viewers_of_one_page_cost_one_read() {
     }
     assert_eq!(app.hub.pages_read(), 1);
 }
+
+#[tokio::test]
+async fn a_third_party_call_is_announced_to_its_organization_s_api_log_viewers_only() {
+    use veriphy_jobs::domain::HttpMethod;
+    use veriphy_jobs::server::outbound::logged::record_call;
+    use veriphy_jobs::server::outbound::{CallRecord, CallRequest, SendError};
+    let app = spawn_app().await;
+    let northwind = app.test_db.organization_id("northwind-lending").await;
+    let northwind_cookie = signed_in(&app, NORTHWIND_VIEWER).await;
+    let harbor_cookie = signed_in(&app, "viewer@harbor.example").await;
+    let mut northwind_viewer = open(&app, &northwind_cookie, "topics=api_logs", None)
+        .await
+        .unwrap();
+    let mut harbor_viewer = open(&app, &harbor_cookie, "topics=api_logs", None)
+        .await
+        .unwrap();
+    until_subscribed(&app, 2).await;
+
+    let answer = record_call(
+        &app.test_db.db,
+        &CallRecord {
+            organization_id: northwind,
+            integration_id: None,
+            api_name: "announced_api".into(),
+            retry_count: 0,
+            metadata: serde_json::json!({}),
+        },
+        &CallRequest {
+            method: HttpMethod::Get,
+            url: "https://api.example/x".into(),
+            headers: Vec::new(),
+            body: None,
+        },
+        async { Ok::<_, SendError>((200, "{}".to_string(), None)) },
+    )
+    .await
+    .unwrap();
+
+    let updates = next_updates(&mut northwind_viewer).await;
+    assert_eq!(updates[0].topic, Topic::ApiLogs);
+    assert_eq!(updates[0].ids, vec![answer.log_id]);
+    let nothing = tokio::time::timeout(Duration::from_millis(800), harbor_viewer.next()).await;
+    assert!(nothing.is_err(), "harbor's viewer received {nothing:?}");
+}

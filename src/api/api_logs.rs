@@ -19,13 +19,17 @@ pub(crate) async fn page(
     reader: &super::listing::Reader,
     query: ListQuery,
 ) -> Result<Page<ApiLogRow>, AppError> {
+    use crate::domain::api_log_filters::{ApiLogFilters, API_LOG_FILTER_NAMES};
     use crate::domain::{ApiCallStatus, Cursor};
     use crate::server::repo::api_logs;
-    let mut request = super::listing::begin(reader, query, ApiCallStatus::parse, &[]).await?;
+    let mut request =
+        super::listing::begin(reader, query, ApiCallStatus::parse, &API_LOG_FILTER_NAMES).await?;
+    let filters = ApiLogFilters::parse(&request.filters).map_err(AppError::Invalid)?;
     let rows = api_logs::list(
         &mut request.tx,
         request.organization_id,
         request.status,
+        &filters,
         request.cursor,
     )
     .await?;
@@ -34,4 +38,19 @@ pub(crate) async fn page(
         id: row.id,
     })
     .await
+}
+
+/// One call with its (redacted) request and answer, timing, integration,
+/// and the job and attempt it was made for.
+#[server(endpoint = "api_log_detail")]
+pub async fn api_log_detail(id: uuid::Uuid) -> Result<crate::domain::ApiLogDetail, AppError> {
+    use crate::server::auth::require_caller;
+    use crate::server::repo::api_logs;
+    let caller = require_caller().await?;
+    let mut tx = caller.begin().await?;
+    let detail = api_logs::detail(&mut tx, caller.organization_filter(None), id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    Ok(detail)
 }

@@ -100,7 +100,12 @@ impl LiveFeed {
 pub fn topics_for_path(path: &str) -> Vec<Topic> {
     let section = path.trim_start_matches('/').split('/').next().unwrap_or("");
     let mut topics = match section {
-        "" => vec![Topic::Jobs, Topic::Batches, Topic::FailedJobs],
+        "" => vec![
+            Topic::Jobs,
+            Topic::Batches,
+            Topic::FailedJobs,
+            Topic::ApiLogs,
+        ],
         "jobs" | "documents" => vec![Topic::Jobs],
         "batches" => vec![Topic::Batches, Topic::Jobs],
         "failed-jobs" => vec![Topic::FailedJobs],
@@ -567,6 +572,7 @@ mod tests {
                 Topic::Jobs,
                 Topic::Batches,
                 Topic::FailedJobs,
+                Topic::ApiLogs,
                 Topic::Failures
             ]
         );

@@ -416,7 +416,8 @@ impl JobListFilters {
     }
 }
 
-fn parse_filter_time(text: &str) -> Result<DateTime<Utc>, String> {
+/// A filter's time (`2026-12-01T09:30`, UTC), or the rule it broke.
+pub(crate) fn parse_filter_time(text: &str) -> Result<DateTime<Utc>, String> {
     parse_run_at(text).map_err(|_| {
         "Times in filters look like 2026-12-01T09:30 (UTC), in the years 1 to 9999.".to_string()
     })

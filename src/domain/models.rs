@@ -189,6 +189,39 @@ pub struct ApiLogRow {
     pub created_at: DateTime<Utc>,
 }
 
+/// One third-party call with what was sent and answered, as stored (already
+/// redacted), and what it was made for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct ApiLogDetail {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub organization_name: String,
+    pub api_name: String,
+    pub endpoint: String,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
+    pub method: HttpMethod,
+    pub status_code: Option<i32>,
+    /// Milliseconds.
+    pub response_time: Option<i32>,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
+    pub status: ApiCallStatus,
+    pub retry_count: i32,
+    pub error_message: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub is_success: bool,
+    pub request_payload: Option<serde_json::Value>,
+    pub response_payload: Option<serde_json::Value>,
+    pub metadata: Option<serde_json::Value>,
+    pub integration_id: Option<Uuid>,
+    pub integration_name: Option<String>,
+    /// The job the call was made for, if any.
+    pub job_id: Option<Uuid>,
+    /// Its attempt.
+    pub attempt: Option<i32>,
+}
+
 /// One row of the Webhooks tab. The secret never leaves the server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]

@@ -170,6 +170,16 @@ struct DemoJob {
     error: Option<JobError>,
     result: Option<serde_json::Value>,
     batch_id: Option<Uuid>,
+    /// when a waiting job is due, if not at its creation
+    available_at: Option<DateTime<Utc>>,
+}
+
+/// When the demo's waiting messages and syncs are due: scheduled for
+/// tomorrow, so the demo (and the browser tests that read it) keeps jobs
+/// waiting in every tab while its providers — sandboxes and the outbox —
+/// run everything sent from the console at once.
+fn scheduled_send(now: DateTime<Utc>) -> DateTime<Utc> {
+    now + Duration::hours(18)
 }
 
 async fn insert_job(
@@ -193,6 +203,7 @@ async fn insert_job(
             attempts: job.attempts,
             max_attempts: 3,
             created_at: job.created_at,
+            available_at: job.available_at,
             started_at: started.then_some(job.created_at + Duration::seconds(1)),
             finished_at: finished.then_some(job.created_at + Duration::seconds(3)),
             error_message: job.error.as_ref().map(|e| e.message.clone()),
@@ -307,6 +318,12 @@ fn demo_job(rng: &mut StdRng, index: usize, org_name: &str, now: DateTime<Utc>) 
         error,
         result,
         batch_id: None,
+        available_at: (status == JobStatus::Pending
+            && matches!(
+                job_type,
+                JobType::Email | JobType::Sms | JobType::Whatsapp | JobType::DataSync
+            ))
+        .then(|| scheduled_send(now)),
     }
 }
 
@@ -435,11 +452,17 @@ async fn seed_batches(
         }
         for (index, status) in statuses.into_iter().enumerate() {
             let mut job = demo_job(rng, batch_index * 10 + index, org_name, now);
+            let customer = CUSTOMERS[(batch_index * 5 + index) % CUSTOMERS.len()];
             job.job_type = JobType::Email;
-            job.name = format!(
-                "{name}: {}",
-                CUSTOMERS[(batch_index * 5 + index) % CUSTOMERS.len()]
-            );
+            job.name = format!("{name}: {customer}");
+            job.payload = json!({
+                "to": format!("{}@example.com", customer.to_lowercase().replace(' ', ".")),
+                "subject": name,
+                "template": "welcome",
+                "variables": { "name": customer },
+            });
+            job.queue = "notifications";
+            job.available_at = (status == JobStatus::Pending).then(|| scheduled_send(now));
             job.status = status;
             job.attempts = if status == JobStatus::Pending {
                 0

@@ -449,6 +449,7 @@ fn job_view(job: JobDetail, can_write: bool, act: ServerAction<JobActionFn>) -> 
         })}
         <h2>"Payload"</h2>
         <pre class="json" data-testid="job-payload-view">{json(&job.payload)}</pre>
+        <p><a href=format!("/api-logs?job={}", job.id) data-testid="job-api-calls">"Third-party calls of this job »"</a></p>
         {job.result.as_ref().map(|r| {
             let file = r["file_id"].as_str().map(str::to_string);
             view! {

@@ -32,8 +32,15 @@ pub fn OverviewPage() -> impl IntoView {
             .and_then(|p| Period::parse(&p))
             .unwrap_or_default()
     });
-    let changed =
-        crate::app::live::live_version(&[Topic::Jobs, Topic::Batches, Topic::FailedJobs], |_| true);
+    let changed = crate::app::live::live_version(
+        &[
+            Topic::Jobs,
+            Topic::Batches,
+            Topic::FailedJobs,
+            Topic::ApiLogs,
+        ],
+        |_| true,
+    );
     let data = Resource::new(
         move || (org.get(), period.get(), changed.get()),
         |(org, period, _)| load_overview(org, period),

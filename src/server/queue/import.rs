@@ -31,6 +31,8 @@ pub struct ImportedJob {
     pub max_attempts: i32,
     /// When it was created (and became due).
     pub created_at: DateTime<Utc>,
+    /// When a waiting job is due (its creation when not given).
+    pub available_at: Option<DateTime<Utc>>,
     /// When its last attempt started.
     pub started_at: Option<DateTime<Utc>>,
     /// When it finished, if it did.
@@ -60,8 +62,8 @@ pub async fn import_job(conn: &mut PgConnection, job: &ImportedJob) -> Result<Uu
                              attempts, max_attempts, available_at, started_at, completed_at,
                              failed_at, error_message, error_details, result, batch_id, created_by,
                              created_at, updated_at, lease_token, locked_by, cancelled_at)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-                   $10, $10,
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce($19, $10), $11, $12, $13, $14, $15,
+                   $16, $17, $18, $10, $10,
                    case when $5 = 'running' then gen_random_uuid() end,
                    case when $5 = 'running' then 'imported' end,
                    case when $5 = 'cancelled' then $12 end)
@@ -93,6 +95,7 @@ pub async fn import_job(conn: &mut PgConnection, job: &ImportedJob) -> Result<Uu
     .bind(job.result.as_ref())
     .bind(job.batch_id)
     .bind(job.created_by)
+    .bind(job.available_at)
     .fetch_one(conn)
     .await
 }

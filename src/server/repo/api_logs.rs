@@ -1,6 +1,7 @@
 //! SQL for the third-party API call log.
 
-use crate::domain::{ApiCallStatus, ApiLogRow, Cursor};
+use crate::domain::api_log_filters::ApiLogFilters;
+use crate::domain::{ApiCallStatus, ApiLogDetail, ApiLogRow, Cursor};
 use crate::server::db::{list, Tx};
 use uuid::Uuid;
 
@@ -9,6 +10,7 @@ pub async fn list(
     tx: &mut Tx,
     organization_id: Option<Uuid>,
     status: Option<ApiCallStatus>,
+    filters: &ApiLogFilters,
     cursor: Option<Cursor>,
 ) -> Result<Vec<ApiLogRow>, sqlx::Error> {
     let mut query = list::select(
@@ -22,8 +24,71 @@ pub async fn list(
         "a.status",
         status.map(|s| s.as_str().to_string()),
     );
+    list::equals(&mut query, "a.api_name", filters.api_name.clone());
+    list::equals(
+        &mut query,
+        "a.method",
+        filters.method.map(|m| m.as_str().to_string()),
+    );
+    if let Some(integration) = filters.integration_id {
+        query
+            .push("\n  and a.integration_id = ")
+            .push_bind(integration);
+    }
+    if let Some(job) = filters.job_id {
+        // the expression of third_party_api_log_job_idx (migrations/0025)
+        query
+            .push("\n  and a.metadata ->> 'job_id' = ")
+            .push_bind(job.to_string());
+    }
+    match filters.code_class {
+        Some(0) => {
+            query.push("\n  and a.status_code is null");
+        }
+        Some(class) => {
+            let low = i32::from(class) * 100;
+            query
+                .push("\n  and a.status_code between ")
+                .push_bind(low)
+                .push(" and ")
+                .push_bind(low + 99);
+        }
+        None => {}
+    }
+    if let Some(from) = filters.created_from {
+        query.push("\n  and a.created_at >= ").push_bind(from);
+    }
+    if let Some(to) = filters.created_to {
+        query.push("\n  and a.created_at < ").push_bind(to);
+    }
     list::page(&mut query, "a", cursor);
     query.build_query_as().fetch_all(&mut **tx).await
+}
+
+/// One call with what was sent and answered (both redacted when stored),
+/// its integration's name, and the job and attempt it was made for.
+pub async fn detail(
+    tx: &mut Tx,
+    organization_id: Option<Uuid>,
+    id: Uuid,
+) -> Result<Option<ApiLogDetail>, sqlx::Error> {
+    sqlx::query_as(
+        "select a.id, a.organization_id, o.name as organization_name, a.api_name, a.endpoint,
+                a.method, a.status_code, a.response_time, a.status, a.retry_count,
+                a.error_message, a.created_at, a.updated_at, a.is_success,
+                a.request_payload, a.response_payload, a.metadata,
+                a.integration_id, i.name as integration_name,
+                (a.metadata ->> 'job_id')::uuid as job_id,
+                (a.metadata ->> 'attempt')::int as attempt
+         from third_party_api_log a
+         join organizations o on o.id = a.organization_id
+         left join system_integrations i on i.id = a.integration_id
+         where a.id = $1 and ($2::uuid is null or a.organization_id = $2)",
+    )
+    .bind(id)
+    .bind(organization_id)
+    .fetch_optional(&mut **tx)
+    .await
 }
 
 /// An outbound call about to be made, as its log row starts.
