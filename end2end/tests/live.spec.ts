@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, type Page, test } from "@playwright/test";
 import { BANK_ADMIN, enqueue, NORTHWIND_VIEWER, signIn, trackErrors, waitForHydration, watching } from "./helpers";
 
 const NORTHWIND_ADMIN = "admin@northwind.example";
@@ -85,27 +85,70 @@ test("an older page is not moved by new jobs: a marker offers the newest", async
   await expect(viewer.page).not.toHaveURL(/cursor=/);
 });
 
-test("a batch's page follows its progress while someone else cancels it", async ({ page, browser, baseURL }) => {
-  await signIn(page, NORTHWIND_ADMIN);
+/** Pauses (or resumes) the `notifications` queue as a bank admin. */
+async function setNotificationsPaused(page: Page, paused: boolean) {
+  await page.goto("/queues");
+  await waitForHydration(page);
+  const row = page.getByTestId("queue-row").filter({ has: page.getByText("notifications", { exact: true }) });
+  const state = row.getByTestId("queue-state");
+  if ((await state.textContent())?.trim() !== (paused ? "paused" : "active")) {
+    await row.getByTestId("toggle-queue").click();
+    await expect(state).toHaveText(paused ? "paused" : "active");
+  }
+}
+
+/** Creates a two-recipient batch as `page`'s user; its path. */
+async function createBatch(page: Page, name: string) {
   await page.goto("/batches/new");
   await waitForHydration(page);
-  const name = `Live batch ${Date.now()}`;
   await page.getByTestId("batch-name").fill(name);
   await page.getByTestId("batch-subject").fill("Your statement");
   await page.getByTestId("batch-recipients").fill("email,name\nada@bank.example,Ada\nbo@bank.example,Bo\n");
   await page.getByRole("button", { name: "Create batch" }).click();
   await expect(page).toHaveURL(/\/batches\/[0-9a-f-]{36}$/);
-  const batchPath = new URL(page.url()).pathname;
-  const viewer = await watching(browser, baseURL!, NORTHWIND_VIEWER, batchPath);
-  await expect(viewer.page.getByTestId("batch-percent")).toHaveText("0%");
+  return new URL(page.url()).pathname;
+}
 
-  await page.goto("/batches");
-  await waitForHydration(page);
-  await page.getByTestId("batch-row").filter({ hasText: name }).getByTestId("cancel-batch").click();
+test("a batch's page follows its progress live: held in a paused queue, then sent", async ({ page, browser, baseURL }) => {
+  const bank = await watching(browser, baseURL!, BANK_ADMIN, "/queues");
+  await setNotificationsPaused(bank.page, true);
+  try {
+    await signIn(page, NORTHWIND_ADMIN);
+    const batchPath = await createBatch(page, `Live batch ${Date.now()}`);
+    const viewer = await watching(browser, baseURL!, NORTHWIND_VIEWER, batchPath);
+    await expect(viewer.page.getByTestId("batch-percent")).toHaveText("0%");
 
-  await expect(viewer.page.getByTestId("batch-percent")).toHaveText("100%", { timeout: 4000 });
-  await expect(viewer.page.getByTestId("batch-filter-cancelled")).toContainText("2");
-  expect(viewer.errors).toEqual([]);
+    await setNotificationsPaused(bank.page, false);
+
+    // the emails go out through the outbox (Northwind has no mail server)
+    await expect(viewer.page.getByTestId("batch-percent")).toHaveText("100%", { timeout: 6000 });
+    await expect(viewer.page.getByTestId("batch-filter-completed")).toContainText("2");
+    expect(viewer.errors).toEqual([]);
+  } finally {
+    await setNotificationsPaused(bank.page, false);
+  }
+});
+
+test("a batch's page follows its progress while someone else cancels it", async ({ page, browser, baseURL }) => {
+  const bank = await watching(browser, baseURL!, BANK_ADMIN, "/queues");
+  await setNotificationsPaused(bank.page, true);
+  try {
+    await signIn(page, NORTHWIND_ADMIN);
+    const name = `Cancelled batch ${Date.now()}`;
+    const batchPath = await createBatch(page, name);
+    const viewer = await watching(browser, baseURL!, NORTHWIND_VIEWER, batchPath);
+    await expect(viewer.page.getByTestId("batch-percent")).toHaveText("0%");
+
+    await page.goto("/batches");
+    await waitForHydration(page);
+    await page.getByTestId("batch-row").filter({ hasText: name }).getByTestId("cancel-batch").click();
+
+    await expect(viewer.page.getByTestId("batch-percent")).toHaveText("100%", { timeout: 4000 });
+    await expect(viewer.page.getByTestId("batch-filter-cancelled")).toContainText("2");
+    expect(viewer.errors).toEqual([]);
+  } finally {
+    await setNotificationsPaused(bank.page, false);
+  }
 });
 
 test("a tab whose connection drops shows it, reconnects, and then shows what changed meanwhile", async ({
