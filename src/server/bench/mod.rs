@@ -5,6 +5,7 @@
 
 mod console;
 mod login_flood;
+mod providers;
 mod serve;
 mod viewers;
 
@@ -39,6 +40,12 @@ pub enum Mode {
     /// rows (a database made once and reused), as a bank admin and as an
     /// organization's admin; one line per page.
     Console,
+    /// `n` email jobs through an SMTP sink on loopback, every call logged;
+    /// also prices the log per call.
+    Email,
+    /// `n` SMS jobs through an HTTP stand-in of the SMS API on loopback,
+    /// every call logged; also prices the log per call.
+    Sms,
     /// `n` viewers watch the Jobs tab live (websocket, its first page
     /// pushed) while jobs run at `rate` per second for `duration` seconds;
     /// measures the database's transactions and rows read per second.
@@ -54,6 +61,8 @@ enum FreshDatabaseWorkload {
     Latency,
     LoginFlood,
     Viewers,
+    Email,
+    Sms,
 }
 
 impl Mode {
@@ -65,6 +74,8 @@ impl Mode {
             Mode::Latency => Some(FreshDatabaseWorkload::Latency),
             Mode::LoginFlood => Some(FreshDatabaseWorkload::LoginFlood),
             Mode::Viewers => Some(FreshDatabaseWorkload::Viewers),
+            Mode::Email => Some(FreshDatabaseWorkload::Email),
+            Mode::Sms => Some(FreshDatabaseWorkload::Sms),
             Mode::Console => None,
         }
     }
@@ -76,10 +87,10 @@ pub struct BenchArgs {
     /// Workload.
     #[arg(long, value_enum)]
     pub mode: Mode,
-    /// Jobs (enqueue, drain); clients (login-flood); viewers (viewers).
+    /// Jobs (enqueue, drain, email, sms); clients (login-flood); viewers (viewers).
     #[arg(long, default_value_t = 100_000)]
     pub n: usize,
-    /// Handlers running at once (drain, latency, viewers).
+    /// Handlers running at once (drain, latency, viewers, email, sms).
     #[arg(long, default_value_t = 10)]
     pub concurrency: usize,
     /// Jobs per second offered (latency, viewers).
@@ -251,6 +262,12 @@ async fn run_in(
         FreshDatabaseWorkload::Latency => latency(&db, &owner, organization, args).await,
         FreshDatabaseWorkload::LoginFlood => login_flood::login_flood(&db, args).await,
         FreshDatabaseWorkload::Viewers => viewers::viewers(&db, args).await,
+        FreshDatabaseWorkload::Email => {
+            providers::providers(&db, organization, providers::Channel::Email, args).await
+        }
+        FreshDatabaseWorkload::Sms => {
+            providers::providers(&db, organization, providers::Channel::Sms, args).await
+        }
     };
     let line = match (line, watchers) {
         (Ok(mut line), Some(watchers)) => {

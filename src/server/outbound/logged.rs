@@ -221,7 +221,6 @@ pub async fn record_call(
             },
         )
         .await?;
-        crate::server::live::announce(&mut *tx, call_changed(record.organization_id, id)).await?;
         tx.commit().await?;
         id
     };
@@ -256,7 +255,6 @@ pub async fn record_call(
         .begin_for_handler(Scope::organization(record.organization_id))
         .await?;
     api_logs::close_call(&mut tx, record.organization_id, log_id, &outcome).await?;
-    crate::server::live::announce(&mut *tx, call_changed(record.organization_id, log_id)).await?;
     tx.commit().await?;
     match answer {
         Ok((status, body, retry_after)) => Ok(CallAnswer {
@@ -267,16 +265,6 @@ pub async fn record_call(
         }),
         Err(error) => Err(CallError::Send { log_id, error }),
     }
-}
-
-/// What a call's row changing tells live viewers: its organization's API
-/// log changed (in the row's own transaction, so never after a rollback).
-fn call_changed(organization_id: Uuid, id: Uuid) -> Vec<crate::server::live::Change> {
-    vec![crate::server::live::Change {
-        organization_id,
-        topic: crate::domain::live::Topic::ApiLogs,
-        id,
-    }]
 }
 
 /// The URL as logged: without credentials or query string (which may carry

@@ -141,15 +141,22 @@ fn within(text: &str, limit: usize) -> String {
 }
 
 /// Writes the pending row of a call before it is made (committed by the
-/// caller first, so a call cut short by a crash is still on record).
+/// caller first, so a call cut short by a crash is still on record), and
+/// announces it to live viewers in the same statement.
 pub async fn open_call(tx: &mut Tx, call: &NewCall) -> Result<Uuid, sqlx::Error> {
-    sqlx::query_scalar(
-        "insert into third_party_api_log
-           (organization_id, integration_id, api_name, endpoint, method, request_payload,
-            status, retry_count, metadata)
-         values ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)
-         returning id",
+    let id = Uuid::new_v4();
+    // announced to live viewers by the same statement (no round trip more)
+    sqlx::query(
+        "with call as (
+           insert into third_party_api_log
+             (id, organization_id, integration_id, api_name, endpoint, method, request_payload,
+              status, retry_count, metadata)
+           values ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9)
+           returning id
+         )
+         select pg_notify($10, $11) from call",
     )
+    .bind(id)
     .bind(call.organization_id)
     .bind(call.integration_id)
     .bind(within(&call.api_name, MAX_API_NAME))
@@ -158,12 +165,27 @@ pub async fn open_call(tx: &mut Tx, call: &NewCall) -> Result<Uuid, sqlx::Error>
     .bind(&call.request_payload)
     .bind(call.retry_count.max(0))
     .bind(&call.metadata)
-    .fetch_one(&mut **tx)
-    .await
+    .bind(crate::server::live::feed::CHANNEL)
+    .bind(announcement(call.organization_id, id))
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
 }
 
-/// Records how call `id` of `organization` ended; false if there is no
-/// such pending call.
+/// The live announcement that call `id` of `organization` changed.
+fn announcement(organization: Uuid, id: Uuid) -> String {
+    let change = crate::server::live::Change {
+        organization_id: organization,
+        topic: crate::domain::live::Topic::ApiLogs,
+        id,
+    };
+    crate::server::live::feed::encode(&vec![change].into())
+        .pop()
+        .unwrap_or_default()
+}
+
+/// Records how call `id` of `organization` ended, announced to live
+/// viewers in the same statement; false if there is no such pending call.
 pub async fn close_call(
     tx: &mut Tx,
     organization: Uuid,
@@ -171,10 +193,14 @@ pub async fn close_call(
     outcome: &CallOutcome,
 ) -> Result<bool, sqlx::Error> {
     let closed = sqlx::query(
-        "update third_party_api_log set
-           status = $3, is_success = ($3 = 'success'), status_code = $4,
-           response_time = $5, response_payload = $6, error_message = $7
-         where organization_id = $1 and id = $2 and status = 'pending'",
+        "with closed as (
+           update third_party_api_log set
+             status = $3, is_success = ($3 = 'success'), status_code = $4,
+             response_time = $5, response_payload = $6, error_message = $7
+           where organization_id = $1 and id = $2 and status = 'pending'
+           returning id
+         )
+         select pg_notify($8, $9) from closed",
     )
     .bind(organization)
     .bind(id)
@@ -187,7 +213,9 @@ pub async fn close_call(
     .bind(outcome.response_time_ms.max(0))
     .bind(&outcome.response_payload)
     .bind(&outcome.error_message)
-    .execute(&mut **tx)
+    .bind(crate::server::live::feed::CHANNEL)
+    .bind(announcement(organization, id))
+    .fetch_optional(&mut **tx)
     .await?;
-    Ok(closed.rows_affected() == 1)
+    Ok(closed.is_some())
 }
