@@ -163,29 +163,23 @@ pub async fn insert(
     if integration.is_default {
         clear_default(tx, organization_id, integration.channel, id).await?;
     }
-    sqlx::query(
-        "insert into system_integrations
+    bind_fields(
+        sqlx::query(
+            "insert into system_integrations
            (id, organization_id, name, integration_type, provider, base_url, port, tls_mode,
             timeout_seconds, is_default, is_active, config, credentials_encrypted,
             credentials_key_id, metadata)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
                  jsonb_strip_nulls(jsonb_build_object('secret_hint', $15::text)))",
+        ),
+        Fields {
+            id,
+            organization_id,
+            integration,
+            credentials,
+            secret_hint,
+        },
     )
-    .bind(id)
-    .bind(organization_id)
-    .bind(&integration.name)
-    .bind(integration.channel.as_str())
-    .bind(integration.kind.as_str())
-    .bind(&integration.base_url)
-    .bind(integration.port.map(i32::from))
-    .bind(integration.tls_mode.as_str())
-    .bind(integration.timeout_seconds as i32)
-    .bind(integration.is_default)
-    .bind(integration.is_active)
-    .bind(sqlx::types::Json(&integration.settings))
-    .bind(credentials.map(|c| c.data.clone()))
-    .bind(credentials.map(|c| c.key_id.clone()))
-    .bind(secret_hint)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -204,7 +198,8 @@ pub async fn update(
     if integration.is_default {
         clear_default(tx, organization_id, integration.channel, id).await?;
     }
-    let updated = sqlx::query(
+    let updated = bind_fields(
+        sqlx::query(
         "update system_integrations set
            name = $3, integration_type = $4, provider = $5, base_url = $6, port = $7,
            tls_mode = $8, timeout_seconds = $9, is_default = $10, is_active = $11, config = $12,
@@ -214,25 +209,52 @@ pub async fn update(
                            else metadata || jsonb_build_object('secret_hint', $15::text) end,
            last_tested_at = null, last_test_ok = null
          where id = $1 and organization_id = $2",
+        ),
+        Fields { id, organization_id, integration, credentials, secret_hint },
     )
-    .bind(id)
-    .bind(organization_id)
-    .bind(&integration.name)
-    .bind(integration.channel.as_str())
-    .bind(integration.kind.as_str())
-    .bind(&integration.base_url)
-    .bind(integration.port.map(i32::from))
-    .bind(integration.tls_mode.as_str())
-    .bind(integration.timeout_seconds as i32)
-    .bind(integration.is_default)
-    .bind(integration.is_active)
-    .bind(sqlx::types::Json(&integration.settings))
-    .bind(credentials.map(|c| c.data.clone()))
-    .bind(credentials.map(|c| c.key_id.clone()))
-    .bind(secret_hint)
     .execute(&mut **tx)
     .await?;
     Ok(updated.rows_affected() == 1)
+}
+
+/// What a save writes, bound in the order both statements number it
+/// ($1 id, $2 organization, $3 to $12 the fields, $13 and $14 the sealed
+/// credentials and their key id, $15 the secret's masked hint).
+struct Fields<'a> {
+    id: Uuid,
+    organization_id: Uuid,
+    integration: &'a ValidIntegration,
+    credentials: Option<&'a Sealed>,
+    secret_hint: Option<&'a str>,
+}
+
+fn bind_fields<'q>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    fields: Fields<'q>,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let Fields {
+        id,
+        organization_id,
+        integration,
+        credentials,
+        secret_hint,
+    } = fields;
+    query
+        .bind(id)
+        .bind(organization_id)
+        .bind(&integration.name)
+        .bind(integration.channel.as_str())
+        .bind(integration.kind.as_str())
+        .bind(&integration.base_url)
+        .bind(integration.port.map(i32::from))
+        .bind(integration.tls_mode.as_str())
+        .bind(integration.timeout_seconds as i32)
+        .bind(integration.is_default)
+        .bind(integration.is_active)
+        .bind(sqlx::types::Json(&integration.settings))
+        .bind(credentials.map(|c| c.data.clone()))
+        .bind(credentials.map(|c| c.key_id.clone()))
+        .bind(secret_hint)
 }
 
 async fn clear_default(
