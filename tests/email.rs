@@ -240,7 +240,7 @@ async fn a_permanent_refusal_fails_the_job_with_the_server_s_words() {
     assert_eq!(status, "failed");
     let error = result["error"].as_str().unwrap();
     assert!(
-        error.starts_with("smtp answered HTTP 422: SMTP permanent refusal:"),
+        error.starts_with("The mail server refused the message for good: permanent error (550)"),
         "{error}"
     );
     assert!(error.contains("mailbox unavailable"), "{error}");

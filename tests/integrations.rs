@@ -216,3 +216,29 @@ async fn a_connection_test_calls_the_provider_and_records_the_outcome() {
     assert_eq!(detail["last_test_ok"], false);
     assert!(detail["last_tested_at"].is_string());
 }
+
+#[tokio::test]
+async fn a_plain_text_mail_server_outside_the_allowlist_is_refused_at_save() {
+    let app = spawn_app().await;
+    let cookie = signed_in(&app, NORTHWIND_ADMIN).await;
+
+    let (status, body) = call(
+        &app,
+        &cookie,
+        "save_integration",
+        &[
+            ("form[name]", "Relay"),
+            ("form[channel]", "email"),
+            ("form[kind]", "smtp"),
+            ("form[base_url]", "smtp.mail.example"),
+            ("form[tls_mode]", "none"),
+        ],
+    )
+    .await;
+
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        body["message"],
+        "A mail server is reached over STARTTLS or TLS (plain text only to allowlisted hosts)."
+    );
+}

@@ -75,10 +75,15 @@ pub async fn save_integration(
     let valid = form.validate().map_err(AppError::Invalid)?;
     let providers = providers().await?;
     if let Some(destination) = &valid.base_url {
-        let smtp_port = (valid.kind == IntegrationKind::Smtp).then(|| valid.port.unwrap_or(465));
+        let smtp = (valid.kind == IntegrationKind::Smtp).then(|| {
+            (
+                valid.port.unwrap_or(465),
+                valid.tls_mode == crate::domain::integrations::TlsMode::None,
+            )
+        });
         providers
             .outbound
-            .check_destination(destination, smtp_port)
+            .check_destination(destination, smtp)
             .await
             .map_err(|refusal| AppError::invalid(refusal.to_string()))?;
     }

@@ -77,16 +77,20 @@ impl Outbound {
     }
 
     /// Whether an integration may be saved with this destination: an HTTP
-    /// kind's base URL, or an SMTP host and port. Refused: what the call
+    /// kind's base URL, or an SMTP host with its port and whether it is
+    /// reached in plain text. Refused: what the call
     /// would refuse (scheme, internal literal or resolved address); a name
     /// that does not resolve now is left to the call.
     pub async fn check_destination(
         &self,
         url_or_host: &str,
-        smtp_port: Option<u16>,
+        smtp: Option<(u16, bool)>,
     ) -> Result<(), destination::DestinationError> {
-        let (host, port) = match smtp_port {
-            Some(port) => (url_or_host.trim_matches(['[', ']']).to_string(), port),
+        let (host, port) = match smtp {
+            Some((_, plain)) if plain && !self.allowlist.admits(url_or_host) => {
+                return Err(destination::DestinationError::PlainSmtp)
+            }
+            Some((port, _)) => (url_or_host.trim_matches(['[', ']']).to_string(), port),
             None => {
                 let url = reqwest::Url::parse(url_or_host)
                     .map_err(|_| destination::DestinationError::NotHttp)?;

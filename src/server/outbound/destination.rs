@@ -17,6 +17,11 @@ pub enum DestinationError {
     /// Plain http to a host that is not allowlisted.
     #[error("Only https addresses can be called (plain http only to allowlisted hosts).")]
     NotHttps,
+    /// SMTP without TLS to a host that is not allowlisted.
+    #[error(
+        "A mail server is reached over STARTTLS or TLS (plain text only to allowlisted hosts)."
+    )]
+    PlainSmtp,
     /// The host is, or resolves to, an address inside the bank's network.
     #[error("{host} is an internal address; only public hosts can be called.")]
     Internal {

@@ -247,7 +247,9 @@ async fn send(ctx: &JobContext, providers: &Providers) -> Outcome {
             (record, result)
         }
     };
-    if let Some(outcome) = outcome::of_call(&result, &record.api_name) {
+    if let Some(outcome) =
+        smtp_outcome(&result).or_else(|| outcome::of_call(&result, &record.api_name))
+    {
         return outcome;
     }
     let answer = result.expect("of_call returns None only for a success");
@@ -258,6 +260,37 @@ async fn send(ctx: &JobContext, providers: &Providers) -> Outcome {
         "answer": crate::domain::truncated(&answer.body, 200),
     })))
 }
+
+/// A mail server's refusal in its own words: a permanent one (5xx reply)
+/// fails the job, a transient one (4xx reply) tries again later. Anything
+/// else is judged like any call ([`outcome::of_call`]).
+fn smtp_outcome(
+    result: &Result<crate::server::outbound::CallAnswer, crate::server::outbound::CallError>,
+) -> Option<Outcome> {
+    match result {
+        Ok(answer) if answer.status == SMTP_PERMANENT => Some(Outcome::Fail(JobError::new(
+            JobErrorKind::Handler,
+            format!(
+                "The mail server refused the message for good: {}",
+                answer.body
+            ),
+        ))),
+        Ok(answer) if answer.status == SMTP_TRANSIENT => Some(Outcome::Retry(JobError::new(
+            JobErrorKind::Handler,
+            format!(
+                "The mail server refused the message for now: {}",
+                answer.body
+            ),
+        ))),
+        _ => None,
+    }
+}
+
+/// How an SMTP refusal is written in the log's status-code column: a
+/// permanent reply as 422, a transient one as 502 (the codes an HTTP
+/// provider's refusals of the same kind carry).
+const SMTP_PERMANENT: u16 = 422;
+const SMTP_TRANSIENT: u16 = 502;
 
 /// The integration the job sends through (none: the outbox) and its
 /// rendered content.
@@ -431,9 +464,8 @@ async fn write_outbox(
 
 impl Providers {
     /// Sends `message` over SMTP through `target` (its pooled transport),
-    /// answering in the log's terms: 250 accepted; a transient refusal as
-    /// 503-like "busy" is not assumed — 4xx replies retry (mapped to 502),
-    /// 5xx refusals fail for good (mapped to 422).
+    /// answering in the log's terms: 250 accepted, a transient refusal
+    /// [`SMTP_TRANSIENT`], a permanent one [`SMTP_PERMANENT`].
     pub(super) async fn smtp_send(
         &self,
         target: &IntegrationTarget,
@@ -453,12 +485,8 @@ impl Providers {
                 ),
                 None,
             )),
-            Ok(Err(error)) if error.is_transient() => {
-                Ok((502, format!("SMTP transient refusal: {error}"), None))
-            }
-            Ok(Err(error)) if error.is_permanent() => {
-                Ok((422, format!("SMTP permanent refusal: {error}"), None))
-            }
+            Ok(Err(error)) if error.is_transient() => Ok((SMTP_TRANSIENT, error.to_string(), None)),
+            Ok(Err(error)) if error.is_permanent() => Ok((SMTP_PERMANENT, error.to_string(), None)),
             Ok(Err(error)) => Err(SendError::Failed(error.to_string())),
         }
     }
@@ -496,7 +524,7 @@ impl Providers {
         let allowlist = self.outbound.allowlist();
         if target.tls_mode == TlsMode::None && !allowlist.admits(&host) {
             return Err(SendError::Refused(
-                crate::server::outbound::destination::DestinationError::NotHttps,
+                crate::server::outbound::destination::DestinationError::PlainSmtp,
             ));
         }
         let address = crate::server::outbound::destination::resolve(&host, port, allowlist)
@@ -548,7 +576,7 @@ impl Providers {
             Err(_) => Err(SendError::Timeout(timeout)),
             Ok(Ok(true)) => Ok((250, "connected, secured and authenticated".into(), None)),
             Ok(Ok(false)) => Ok((502, "the server did not accept the connection".into(), None)),
-            Ok(Err(error)) if error.is_permanent() => Ok((422, error.to_string(), None)),
+            Ok(Err(error)) if error.is_permanent() => Ok((SMTP_PERMANENT, error.to_string(), None)),
             Ok(Err(error)) => Err(SendError::Failed(error.to_string())),
         }
     }
