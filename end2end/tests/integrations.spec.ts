@@ -60,7 +60,12 @@ test("an SMS integration is configured, tested, and its job's call appears in th
   const row = page.getByTestId("api-log-row").filter({ hasText: "sms_api" }).first();
   await expect(row).toContainText("201");
   await expect(row).toContainText(/\d+ ms/);
-  const sent = provider.received.find((r) => r.url.endsWith("/Messages.json"));
+  await row.getByRole("link", { name: "sms_api" }).click();
+  await expect(page).toHaveURL(/\/api-logs\/[0-9a-f-]{36}$/);
+  await expect(page.getByTestId("api-call-request")).toContainText("+447700900123");
+  await expect(page.getByTestId("api-call-request")).not.toContainText("e2e-token-4242");
+  await expect(page.getByTestId("api-call-facts")).toContainText(name);
+    const sent = provider.received.find((r) => r.url.endsWith("/Messages.json"));
   expect(sent?.body).toContain("To=%2B447700900123");
   expect(sent?.auth).toBe(`Basic ${Buffer.from("AC-e2e:e2e-token-4242").toString("base64")}`);
   await provider.close();
