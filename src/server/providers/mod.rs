@@ -49,6 +49,18 @@ impl Providers {
             smtp: Default::default(),
         }
     }
+
+    /// The services as configured: the credentials keyring and the outbound
+    /// client with the configured allowlist.
+    pub fn from_config(
+        config: &crate::server::config::Config,
+    ) -> Result<Providers, ProvidersError> {
+        Ok(Providers::new(
+            Arc::new(config.keyring()?),
+            Outbound::new(config.outbound_allowlist())?,
+            config.outbox_dir(),
+        ))
+    }
 }
 
 impl std::fmt::Debug for Providers {
@@ -102,20 +114,6 @@ pub async fn reseal_all(
     }
     tx.commit().await?;
     Ok((resealed, sealed.len()))
-}
-
-impl Providers {
-    /// The services as configured: the credentials keyring and the outbound
-    /// client with the configured allowlist.
-    pub fn from_config(
-        config: &crate::server::config::Config,
-    ) -> Result<Providers, ProvidersError> {
-        Ok(Providers::new(
-            Arc::new(config.keyring()?),
-            Outbound::new(config.outbound_allowlist())?,
-            config.outbox_dir(),
-        ))
-    }
 }
 
 /// An integration's secret as stored: the user name or account id beside
@@ -215,7 +213,7 @@ pub async fn integration_for(
     let fail = |message: String| Outcome::Fail(JobError::new(JobErrorKind::Handler, message));
     match found {
         None if named.is_some() => Err(fail(format!(
-            "The job names integration {} , which its organization does not have for {}.",
+            "The job names integration {}, which its organization does not have for {}.",
             named.unwrap_or_default(),
             channel.label()
         ))),
