@@ -215,6 +215,10 @@ async fn a_connection_test_calls_the_provider_and_records_the_outcome() {
     let (_, detail) = call(&app, &cookie, "integration_detail", &[("id", &id)]).await;
     assert_eq!(detail["last_test_ok"], false);
     assert!(detail["last_tested_at"].is_string());
+    assert_eq!(
+        (&detail["calls_24h"], &detail["success_rate_24h"]),
+        (&serde_json::json!(1), &serde_json::json!(0.0))
+    );
 }
 
 #[tokio::test]

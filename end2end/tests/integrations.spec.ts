@@ -40,6 +40,7 @@ test("an SMS integration is configured, tested, and its job's call appears in th
   await page.getByTestId("integration-default").check();
   await page.getByTestId("save-integration").click();
   await expect(page).toHaveURL(/\/integrations\/[0-9a-f-]{36}$/);
+  const integrationPath = new URL(page.url()).pathname;
   await expect(page.getByText("••••4242", { exact: true })).toBeVisible();
 
   await page.getByTestId("test-integration").click();
@@ -68,6 +69,10 @@ test("an SMS integration is configured, tested, and its job's call appears in th
     const sent = provider.received.find((r) => r.url.endsWith("/Messages.json"));
   expect(sent?.body).toContain("To=%2B447700900123");
   expect(sent?.auth).toBe(`Basic ${Buffer.from("AC-e2e:e2e-token-4242").toString("base64")}`);
+  // its health counts the test and the message
+  await page.goto(integrationPath);
+  await waitForHydration(page);
+  await expect(page.getByTestId("integration-health")).toContainText("2 calls in 24 h, 100 % ok, p95");
   await provider.close();
   expect(errors).toEqual([]);
 });

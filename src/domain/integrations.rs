@@ -128,6 +128,29 @@ pub struct IntegrationRow {
     pub last_test_ok: Option<bool>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// Its finished calls of the last 24 hours.
+    pub calls_24h: i64,
+    /// The share of those that succeeded (0 to 1), if there were any.
+    pub success_rate_24h: Option<f64>,
+    /// Their 95th-percentile response time in milliseconds.
+    pub p95_ms_24h: Option<f64>,
+}
+
+impl IntegrationRow {
+    /// Its health over the last 24 hours, in words.
+    pub fn health(&self) -> String {
+        match (self.calls_24h, self.success_rate_24h) {
+            (0, _) | (_, None) => "no calls in 24 h".into(),
+            (calls, Some(rate)) => format!(
+                "{calls} call{} in 24 h, {:.0} % ok{}",
+                if calls == 1 { "" } else { "s" },
+                rate * 100.0,
+                self.p95_ms_24h
+                    .map(|ms| format!(", p95 {ms:.0} ms"))
+                    .unwrap_or_default()
+            ),
+        }
+    }
 }
 
 /// The settings an integration keeps in the clear (`config`).
@@ -466,6 +489,37 @@ mod tests {
             sandbox.validate().unwrap_err(),
             "The timeout is a whole number of seconds from 1 to 120."
         );
+    }
+
+    #[test]
+    fn health_says_calls_success_and_p95() {
+        let mut row = IntegrationRow {
+            id: Uuid::nil(),
+            organization_id: Uuid::nil(),
+            organization_name: "Org".into(),
+            name: "SMS".into(),
+            channel: Channel::Sms,
+            kind: IntegrationKind::Sandbox,
+            base_url: None,
+            port: None,
+            tls_mode: TlsMode::Tls,
+            timeout_seconds: 10,
+            is_default: true,
+            is_active: true,
+            settings: IntegrationSettings::default(),
+            secret_hint: None,
+            last_tested_at: None,
+            last_test_ok: None,
+            created_at: Utc::now(),
+            calls_24h: 0,
+            success_rate_24h: None,
+            p95_ms_24h: None,
+        };
+        assert_eq!(row.health(), "no calls in 24 h");
+        row.calls_24h = 12;
+        row.success_rate_24h = Some(0.9166);
+        row.p95_ms_24h = Some(340.4);
+        assert_eq!(row.health(), "12 calls in 24 h, 92 % ok, p95 340 ms");
     }
 
     #[test]

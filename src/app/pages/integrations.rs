@@ -44,7 +44,7 @@ pub fn IntegrationsPage() -> impl IntoView {
             path="/integrations"
             statuses=&[]
             filters=FILTERS
-            columns=&["Name", "Channel", "Provider", "Endpoint", "State", "Last test"]
+            columns=&["Name", "Channel", "Provider", "Endpoint", "State", "Last 24 hours", "Last test"]
             fetch=list_integrations
             row=integration_row
             empty="No integrations yet. Email, SMS, WhatsApp and data-sync jobs call the providers configured here."
@@ -65,6 +65,7 @@ fn integration_row(row: IntegrationRow, show_org: bool) -> AnyView {
             <td>{row.kind.label()}</td>
             <td class="endpoint">{endpoint(&row)}</td>
             <td><Badge word=if row.is_active { "active" } else { "inactive" }/></td>
+            <td data-testid="integration-health">{row.health()}</td>
             <td class="time">{test_state(&row)}</td>
         </tr>
     }
@@ -302,6 +303,7 @@ fn integration_view(
             <dt>"Endpoint"</dt><dd class="endpoint">{endpoint(&row)}</dd>
             <dt>"State"</dt><dd><Badge word=if row.is_active { "active" } else { "inactive" }/></dd>
             <dt>"Secret"</dt><dd>{row.secret_hint.clone().unwrap_or_else(|| "none stored".into())}</dd>
+            <dt>"Last 24 hours"</dt><dd data-testid="integration-health">{row.health()}</dd>
             <dt>"Last test"</dt><dd data-testid="last-test">{test_state(&row)}</dd>
             <dt>"Created"</dt><dd><Time at=row.created_at/></dd>
         </dl>

@@ -21,7 +21,22 @@ pub fn credentials_context(id: Uuid) -> String {
 const ROW_COLUMNS: &str = "i.id, i.organization_id, o.name as organization_name, i.name,
      i.integration_type as channel, i.provider as kind, i.base_url, i.port, i.tls_mode,
      i.timeout_seconds, i.is_default, i.is_active, i.config as settings,
-     i.last_tested_at, i.last_test_ok, i.created_at, i.metadata ->> 'secret_hint' as secret_hint";
+     i.last_tested_at, i.last_test_ok, i.created_at, i.metadata ->> 'secret_hint' as secret_hint,
+     h.calls_24h, h.success_rate_24h, h.p95_ms_24h";
+
+/// `system_integrations i` with its organization `o` and its health over
+/// the last 24 hours `h` (its finished calls, through the integration
+/// index of migrations/0025).
+const ROW_FROM: &str = "system_integrations i
+     join organizations o on o.id = i.organization_id
+     cross join lateral (
+       select count(*) as calls_24h,
+              avg(case when a.is_success then 1.0 else 0.0 end)::float8 as success_rate_24h,
+              percentile_cont(0.95) within group (order by a.response_time)::float8 as p95_ms_24h
+       from third_party_api_log a
+       where a.integration_id = i.id and a.organization_id = i.organization_id
+         and a.created_at > now() - interval '24 hours' and a.status <> 'pending'
+     ) h";
 
 /// One page of integrations, newest first (the four channels of jobs;
 /// webhook endpoints have their own tab).
@@ -31,10 +46,7 @@ pub async fn list(
     channel: Option<Channel>,
     cursor: Option<Cursor>,
 ) -> Result<Vec<IntegrationRow>, sqlx::Error> {
-    let mut query = list::select(
-        ROW_COLUMNS,
-        "system_integrations i join organizations o on o.id = i.organization_id",
-    );
+    let mut query = list::select(ROW_COLUMNS, ROW_FROM);
     query.push("\n  and i.integration_type in ('email', 'sms', 'whatsapp', 'data_sync')");
     list::organization(&mut query, "i", organization_id);
     list::equals(
@@ -52,10 +64,7 @@ pub async fn get(
     organization_id: Option<Uuid>,
     id: Uuid,
 ) -> Result<Option<IntegrationRow>, sqlx::Error> {
-    let mut query = list::select(
-        ROW_COLUMNS,
-        "system_integrations i join organizations o on o.id = i.organization_id",
-    );
+    let mut query = list::select(ROW_COLUMNS, ROW_FROM);
     query.push("\n  and i.id = ").push_bind(id);
     list::organization(&mut query, "i", organization_id);
     query.build_query_as().fetch_optional(&mut **tx).await
