@@ -1,6 +1,6 @@
 //! The API logs tab's filters, as the URL carries them.
 
-use super::forms::parse_filter_time;
+use super::forms::{check_time_range, parse_filter_time};
 use super::HttpMethod;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -78,11 +78,7 @@ impl ApiLogFilters {
                 other => return Err(format!("Unknown filter {other:?}.")),
             }
         }
-        if let (Some(from), Some(to)) = (parsed.created_from, parsed.created_to) {
-            if from >= to {
-                return Err("The \"from\" time must be before the \"to\" time.".into());
-            }
-        }
+        check_time_range(parsed.created_from, parsed.created_to)?;
         Ok(parsed)
     }
 }

@@ -407,12 +407,21 @@ impl JobListFilters {
                 other => return Err(format!("Unknown filter {other:?}.")),
             }
         }
-        if let (Some(from), Some(to)) = (parsed.created_from, parsed.created_to) {
-            if from >= to {
-                return Err("The \"from\" time must be before the \"to\" time.".into());
-            }
-        }
+        check_time_range(parsed.created_from, parsed.created_to)?;
         Ok(parsed)
+    }
+}
+
+/// Refuses a filter's time range whose "from" is not before its "to".
+pub(crate) fn check_time_range(
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<(), String> {
+    match (from, to) {
+        (Some(from), Some(to)) if from >= to => {
+            Err("The \"from\" time must be before the \"to\" time.".into())
+        }
+        _ => Ok(()),
     }
 }
 
