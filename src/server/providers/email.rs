@@ -505,16 +505,20 @@ impl Providers {
         use lettre::transport::smtp::PoolConfig;
         let host = target.base_url.clone().unwrap_or_default();
         let port = target.port.unwrap_or(465) as u16;
+        // every save seals the secret with a fresh nonce (its first bytes),
+        // so a changed password always makes a new transport
+        let nonce: String = target
+            .credentials_encrypted
+            .iter()
+            .flatten()
+            .take(12)
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let fingerprint = format!(
-            "{host}|{port}|{}|{}|{}|{}",
+            "{host}|{port}|{}|{}|{}|{nonce}",
             target.tls_mode,
             target.settings.username,
             target.credentials_key_id.as_deref().unwrap_or(""),
-            target
-                .credentials_encrypted
-                .as_ref()
-                .map(|c| c.len())
-                .unwrap_or(0)
         );
         if let Some((known, transport)) = self.smtp.lock().expect("smtp lock").get(&target.id) {
             if *known == fingerprint {
