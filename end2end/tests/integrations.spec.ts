@@ -66,13 +66,22 @@ test("an SMS integration is configured, tested, and its job's call appears in th
   await expect(page.getByTestId("api-call-request")).toContainText("+447700900123");
   await expect(page.getByTestId("api-call-request")).not.toContainText("e2e-token-4242");
   await expect(page.getByTestId("api-call-facts")).toContainText(name);
-    const sent = provider.received.find((r) => r.url.endsWith("/Messages.json"));
+  const sent = provider.received.find((r) => r.url.endsWith("/Messages.json"));
   expect(sent?.body).toContain("To=%2B447700900123");
   expect(sent?.auth).toBe(`Basic ${Buffer.from("AC-e2e:e2e-token-4242").toString("base64")}`);
   // its health counts the test and the message
   await page.goto(integrationPath);
   await waitForHydration(page);
   await expect(page.getByTestId("integration-health")).toContainText("2 calls in 24 h, 100 % ok, p95");
+  // and its monitoring charts them
+  await page.getByTestId("integration-health").getByRole("link", { name: "Monitoring" }).click();
+  await expect(page).toHaveURL(/\/api-logs\/monitoring\?integration=/);
+  await expect(page.getByTestId("monitoring-narrowed")).toContainText(name);
+  await expect(page.getByTestId("monitoring-calls")).toHaveText("2");
+  await expect(page.getByTestId("monitoring-success-rate")).toHaveText("100.0 %");
+  await expect(page.getByTestId("monitoring-p95")).toHaveText(/\d+ ms/);
+  await expect(page.getByRole("img", { name: "Response time per hour, last 24 hours" })).toBeVisible();
+  await expect(page.getByRole("img", { name: "Response time per hour, last 24 hours" }).locator("circle")).not.toHaveCount(0);
   await provider.close();
   expect(errors).toEqual([]);
 });

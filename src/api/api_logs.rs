@@ -54,3 +54,28 @@ pub async fn api_log_detail(id: uuid::Uuid) -> Result<crate::domain::ApiLogDetai
     tx.commit().await?;
     Ok(detail)
 }
+
+/// How the calls in the caller's scope went over `period`, narrowed by
+/// `scope` (a bank admin may pick an organization): counts, success rate,
+/// response-time percentiles per step, per API and per integration, and the
+/// most frequent errors and answers.
+#[server(endpoint = "api_monitoring")]
+pub async fn api_monitoring(
+    #[server(default)] scope: crate::domain::api_monitoring::MonitoringScope,
+    period: crate::domain::metrics::Period,
+) -> Result<crate::domain::api_monitoring::ApiMonitoring, AppError> {
+    use crate::server::auth::require_caller;
+    use crate::server::repo::api_logs;
+    scope.validate().map_err(AppError::Invalid)?;
+    let caller = require_caller().await?;
+    let mut tx = caller.begin().await?;
+    let monitoring = api_logs::monitoring(
+        &mut tx,
+        caller.organization_filter(scope.organization_id),
+        &scope,
+        period,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(monitoring)
+}

@@ -66,6 +66,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("batches/:id") view=pages::batches::BatchDetailPage/>
                     <Route path=path!("failed-jobs") view=pages::failed_jobs::FailedJobsPage/>
                     <Route path=path!("api-logs") view=pages::api_logs::ApiLogsPage/>
+                    <Route path=path!("api-logs/monitoring") view=pages::api_monitoring::ApiMonitoringPage/>
                     <Route path=path!("api-logs/:id") view=pages::api_logs::ApiLogDetailPage/>
                     <Route path=path!("webhooks") view=pages::webhooks::WebhooksPage/>
                     <Route path=path!("integrations") view=pages::integrations::IntegrationsPage/>

@@ -1,6 +1,7 @@
 //! Types shared by the server and the browser: no database or HTTP code here.
 
 pub mod api_log_filters;
+pub mod api_monitoring;
 pub mod csv;
 pub mod enums;
 pub mod forms;

@@ -62,6 +62,9 @@ pub fn ApiLogsPage() -> impl IntoView {
     view! {
         <ListPage
             title="API logs"
+            actions=ViewFn::from(|| view! {
+                <a class="button" href="/api-logs/monitoring" data-testid="api-monitoring-link">"Monitoring"</a>
+            })
             path="/api-logs"
             statuses=&["pending", "success", "failed", "timeout"]
             filters=FILTERS

@@ -303,7 +303,11 @@ fn integration_view(
             <dt>"Endpoint"</dt><dd class="endpoint">{endpoint(&row)}</dd>
             <dt>"State"</dt><dd><Badge word=if row.is_active { "active" } else { "inactive" }/></dd>
             <dt>"Secret"</dt><dd>{row.secret_hint.clone().unwrap_or_else(|| "none stored".into())}</dd>
-            <dt>"Last 24 hours"</dt><dd data-testid="integration-health">{row.health()}</dd>
+            <dt>"Last 24 hours"</dt>
+            <dd data-testid="integration-health">{row.health()}" · "
+                <a href=format!("/api-logs/monitoring?integration={}", row.id)>"Monitoring"</a>" · "
+                <a href=format!("/api-logs?integration={}", row.id)>"Calls"</a>
+            </dd>
             <dt>"Last test"</dt><dd data-testid="last-test">{test_state(&row)}</dd>
             <dt>"Created"</dt><dd><Time at=row.created_at/></dd>
         </dl>

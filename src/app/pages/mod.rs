@@ -3,6 +3,7 @@
 pub mod access;
 pub mod account;
 pub mod api_logs;
+pub mod api_monitoring;
 pub mod batches;
 pub mod documents;
 pub mod failed_jobs;

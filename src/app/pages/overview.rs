@@ -96,16 +96,18 @@ fn jobs_href(org: Option<Uuid>, status: Option<&str>, filters: &[(&str, String)]
     query_href("/jobs", &query)
 }
 
-/// A time as the Jobs tab's `from`/`to` filters read it (UTC).
-fn filter_time(at: DateTime<Utc>) -> String {
+/// A time as the Jobs and API logs tabs' `from`/`to` filters read it (UTC).
+pub(crate) fn filter_time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M").to_string()
 }
 
-fn percent(value: Option<f64>) -> String {
+/// A share (0–1) as a percentage, "—" when there is none.
+pub(crate) fn percent(value: Option<f64>) -> String {
     value.map_or("—".to_string(), |v| format!("{:.1} %", v * 100.0))
 }
 
-fn millis(value: Option<f64>) -> String {
+/// Milliseconds as a person reads them, "—" when there are none.
+pub(crate) fn millis(value: Option<f64>) -> String {
     value.map_or("—".to_string(), format_ms)
 }
 
@@ -194,7 +196,8 @@ fn overview_view(o: Overview, org: Option<Uuid>) -> impl IntoView {
     }
 }
 
-fn step_words(period: Period) -> &'static str {
+/// What one step of a chart over `period` is called ("hour").
+pub(crate) fn step_words(period: Period) -> &'static str {
     match period {
         Period::Hour => "minute",
         Period::Day => "hour",
@@ -203,27 +206,30 @@ fn step_words(period: Period) -> &'static str {
     }
 }
 
+/// How a chart over `period` names the step that starts `at`.
+pub(crate) fn step_label(period: Period, at: DateTime<Utc>) -> String {
+    let end = at + period.step();
+    match period {
+        Period::Hour => format!("{}–{} UTC", at.format("%H:%M"), end.format("%H:%M")),
+        Period::Day | Period::Week => {
+            format!("{}–{} UTC", at.format("%b %d, %H:%M"), end.format("%H:%M"))
+        }
+        Period::Month => format!("{} UTC", at.format("%b %d")),
+    }
+}
+
 fn throughput_columns(
     points: &[ThroughputPoint],
     period: Period,
     org: Option<Uuid>,
 ) -> Vec<Column> {
-    let format = match period {
-        Period::Hour => "%H:%M",
-        Period::Day | Period::Week => "%b %d, %H:%M",
-        Period::Month => "%b %d",
-    };
     points
         .iter()
         .map(|point| {
             let end = point.at + period.step();
             let window = [("from", filter_time(point.at)), ("to", filter_time(end))];
             Column {
-                label: if period == Period::Month {
-                    format!("{} UTC", point.at.format(format))
-                } else {
-                    format!("{}–{} UTC", point.at.format(format), end.format("%H:%M"))
-                },
+                label: step_label(period, point.at),
                 segments: vec![
                     (
                         point.completed,
@@ -376,14 +382,21 @@ fn api_panel(o: &Overview, org: Option<Uuid>) -> AnyView {
         return view! { <p class="muted">"No third-party call ended in this period."</p> }
             .into_any();
     }
-    let href = href_with_org("/api-logs", org);
     let rows = o
         .apis
         .iter()
         .map(|api| {
+            let mut query = ListQuery {
+                organization_id: org,
+                ..ListQuery::default()
+            };
+            query.filters.insert("api".into(), api.api_name.clone());
+            query
+                .filters
+                .insert("period".into(), o.period.as_str().into());
             view! {
                 <tr>
-                    <th scope="row"><a href=href.clone()>{api.api_name.clone()}</a></th>
+                    <th scope="row"><a href=query_href("/api-logs/monitoring", &query)>{api.api_name.clone()}</a></th>
                     <td class="num">{api.calls()}</td>
                     <td class="num">{percent(api.success_rate())}</td>
                     <td class="num">{api.failed}</td>
@@ -407,7 +420,10 @@ fn api_panel(o: &Overview, org: Option<Uuid>) -> AnyView {
 }
 
 /// A panel's table: `headers` as (label, whether the column holds numbers).
-fn figures_table(headers: &[(&'static str, bool)], rows: impl IntoView + 'static) -> AnyView {
+pub(crate) fn figures_table(
+    headers: &[(&'static str, bool)],
+    rows: impl IntoView + 'static,
+) -> AnyView {
     let headers = headers
         .iter()
         .map(|(label, numeric)| view! { <th scope="col" class:num=*numeric>{*label}</th> })

@@ -219,3 +219,180 @@ pub async fn close_call(
     .await?;
     Ok(closed.is_some())
 }
+
+/// The calls `scope` narrows to since `since` (of `organization_id`, every
+/// one when `None`), as the `where` of the monitoring queries: $1
+/// organization, $2 since, $3 api name, $4 integration.
+const MONITORED_CALLS: &str = "from third_party_api_log a
+  where ($1::uuid is null or a.organization_id = $1)
+    and a.created_at >= $2
+    and ($3::text is null or a.api_name = $3)
+    and ($4::uuid is null or a.integration_id = $4)";
+
+/// One row of the monitoring figures: the totals (`level` 7), a step
+/// (`level` 3: `at`), an API (`level` 5: `api_name`) or an integration
+/// (`level` 6: `integration_id`), as `grouping(at, api_name, integration_id)`
+/// numbers them.
+#[derive(sqlx::FromRow)]
+struct MonitoredGroup {
+    level: i32,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+    api_name: Option<String>,
+    integration_id: Option<Uuid>,
+    integration_name: Option<String>,
+    succeeded: i64,
+    failed: i64,
+    timed_out: i64,
+    pending: i64,
+    p50: Option<f64>,
+    p95: Option<f64>,
+    p99: Option<f64>,
+}
+
+impl MonitoredGroup {
+    fn figures(&self) -> crate::domain::api_monitoring::CallFigures {
+        crate::domain::api_monitoring::CallFigures {
+            succeeded: self.succeeded,
+            failed: self.failed,
+            timed_out: self.timed_out,
+            pending: self.pending,
+            p50_ms: self.p50,
+            p95_ms: self.p95,
+            p99_ms: self.p99,
+        }
+    }
+}
+
+/// How the calls in `scope` went since `period` began: totals, per step,
+/// per API and per integration, the top errors and answers. Read from the
+/// log itself (percentiles need every response time), within the period.
+pub async fn monitoring(
+    tx: &mut Tx,
+    organization_id: Option<Uuid>,
+    scope: &crate::domain::api_monitoring::MonitoringScope,
+    period: crate::domain::metrics::Period,
+) -> Result<crate::domain::api_monitoring::ApiMonitoring, sqlx::Error> {
+    use crate::domain::api_monitoring::{
+        fill_steps, ApiMonitoring, CallGroup, CallPoint, Occurrence, TOP_CODES, TOP_ERRORS,
+    };
+    let now: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("select now()")
+        .fetch_one(&mut **tx)
+        .await?;
+    let since = period.start(now);
+    let step_seconds = period.step().num_seconds() as f64;
+    let groups: Vec<MonitoredGroup> = sqlx::query_as(&format!(
+        "with calls as (
+           select date_bin(make_interval(secs => $5), a.created_at,
+                           timestamptz '2000-01-01 00:00:00+00') as at,
+                  a.api_name, a.integration_id, a.status, a.response_time
+           {MONITORED_CALLS}
+         ),
+         grouped as (
+           select grouping(at, api_name, integration_id) as level, at, api_name, integration_id,
+                  count(*) filter (where status = 'success') as succeeded,
+                  count(*) filter (where status = 'failed') as failed,
+                  count(*) filter (where status = 'timeout') as timed_out,
+                  count(*) filter (where status = 'pending') as pending,
+                  percentile_cont(0.50) within group (order by response_time) as p50,
+                  percentile_cont(0.95) within group (order by response_time) as p95,
+                  percentile_cont(0.99) within group (order by response_time) as p99
+           from calls
+           group by grouping sets ((), (at), (api_name), (integration_id))
+         )
+         select g.*,
+                case when $1::uuid is null then i.name || ' (' || o.name || ')' else i.name end
+                  as integration_name
+         from grouped g
+         left join system_integrations i on i.id = g.integration_id
+           and ($1::uuid is null or i.organization_id = $1)
+         left join organizations o on o.id = i.organization_id
+         order by g.level, g.succeeded + g.failed + g.timed_out + g.pending desc, g.at"
+    ))
+    .bind(organization_id)
+    .bind(since)
+    .bind(&scope.api_name)
+    .bind(scope.integration_id)
+    .bind(step_seconds)
+    .fetch_all(&mut **tx)
+    .await?;
+
+    let top_errors: Vec<(String, i64)> = sqlx::query_as(&format!(
+        "select a.error_message, count(*) {MONITORED_CALLS} and a.error_message is not null
+         group by 1 order by 2 desc, 1 limit $5"
+    ))
+    .bind(organization_id)
+    .bind(since)
+    .bind(&scope.api_name)
+    .bind(scope.integration_id)
+    .bind(TOP_ERRORS)
+    .fetch_all(&mut **tx)
+    .await?;
+    let top_codes: Vec<(Option<i32>, i64)> = sqlx::query_as(&format!(
+        "select a.status_code, count(*) {MONITORED_CALLS} and a.status <> 'pending'
+         group by 1 order by 2 desc, 1 nulls last limit $5"
+    ))
+    .bind(organization_id)
+    .bind(since)
+    .bind(&scope.api_name)
+    .bind(scope.integration_id)
+    .bind(TOP_CODES)
+    .fetch_all(&mut **tx)
+    .await?;
+    let integration_name = match scope.integration_id {
+        Some(id) => {
+            sqlx::query_scalar(
+                "select name from system_integrations
+                 where id = $1 and ($2::uuid is null or organization_id = $2)",
+            )
+            .bind(id)
+            .bind(organization_id)
+            .fetch_optional(&mut **tx)
+            .await?
+        }
+        None => None,
+    };
+
+    let mut totals = Default::default();
+    let mut steps = Vec::new();
+    let mut by_api = Vec::new();
+    let mut by_integration = Vec::new();
+    for group in groups {
+        let figures = group.figures();
+        match group.level {
+            3 => steps.extend(group.at.map(|at| CallPoint { at, figures })),
+            5 => by_api.push(CallGroup {
+                label: group.api_name.unwrap_or_default(),
+                integration_id: None,
+                figures,
+            }),
+            6 => by_integration.push(CallGroup {
+                label: match (group.integration_id, group.integration_name) {
+                    (_, Some(name)) => name,
+                    (Some(_), None) => "Deleted integration".to_string(),
+                    (None, None) => "No integration".to_string(),
+                },
+                integration_id: group.integration_id,
+                figures,
+            }),
+            _ => totals = figures,
+        }
+    }
+    Ok(ApiMonitoring {
+        period,
+        since,
+        scope: scope.clone(),
+        integration_name,
+        totals,
+        points: fill_steps(period, since, now, steps),
+        by_api,
+        by_integration,
+        top_errors: top_errors
+            .into_iter()
+            .map(|(value, count)| Occurrence { value, count })
+            .collect(),
+        top_codes: top_codes
+            .into_iter()
+            .map(|(value, count)| Occurrence { value, count })
+            .collect(),
+    })
+}
