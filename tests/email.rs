@@ -293,3 +293,97 @@ async fn a_template_missing_a_value_fails_and_names_it() {
         "The template needs a value for \"message\"."
     );
 }
+
+#[tokio::test]
+async fn a_newsletter_of_a_thousand_emails_from_a_csv_batch_is_delivered_once_each_as_progress_moves(
+) {
+    use veriphy_jobs::server::worker::{Worker, WorkerConfig};
+    let app = common::spawn_app().await;
+    let (port, room) = smtp_server().await;
+    let admin = common::signed_in(&app, "admin@harbor.example").await;
+    let port = port.to_string();
+    // the organization's mail server, configured as a person does
+    let (saved, body) = common::call(
+        &app,
+        &admin,
+        "save_integration",
+        &[
+            ("form[name]", "Newsletter relay"),
+            ("form[channel]", "email"),
+            ("form[kind]", "smtp"),
+            ("form[base_url]", "127.0.0.1"),
+            ("form[port]", &port),
+            ("form[tls_mode]", "none"),
+            ("form[username]", "relay-user"),
+            ("form[secret]", PASSWORD),
+            ("form[sender]", "news@harbor.example"),
+            ("form[is_default]", "on"),
+            ("form[is_active]", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(saved, 200, "{body}");
+    let mut recipients = String::from("email,name\n");
+    for reader in 0..1000 {
+        recipients.push_str(&format!(
+            "reader{reader}@customer.example,Reader {reader}\n"
+        ));
+    }
+    let (created, batch) = common::call(
+        &app,
+        &admin,
+        "create_batch",
+        &[
+            ("form[batch_name]", "November newsletter"),
+            ("form[subject]", "November news"),
+            ("form[template]", "welcome"),
+            ("form[recipients]", &recipients),
+        ],
+    )
+    .await;
+    assert_eq!(created, 200, "{batch}");
+    let batch = batch.as_str().unwrap().to_string();
+
+    let worker = Worker::start(
+        app.test_db.db.clone(),
+        Registry::standard().with_providers(app.providers.clone()),
+        WorkerConfig {
+            poll_interval: std::time::Duration::from_millis(100),
+            ..WorkerConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let mut seen_between = false;
+    let detail = loop {
+        let (_, detail) = common::call(&app, &admin, "batch_detail", &[("id", &batch)]).await;
+        let done =
+            detail["processed_jobs"].as_i64().unwrap() + detail["failed_jobs"].as_i64().unwrap();
+        seen_between |= done > 0 && done < 1000;
+        if done == 1000 || std::time::Instant::now() > deadline {
+            break detail;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    worker.shutdown().await;
+
+    assert_eq!(detail["processed_jobs"], 1000, "{detail}");
+    assert_eq!(detail["failed_jobs"], 0, "{detail}");
+    assert_eq!(detail["status"], "completed", "{detail}");
+    assert!(seen_between, "progress was seen between none and all");
+    let room = room.lock().unwrap();
+    let mut delivered: Vec<&str> = room
+        .messages
+        .iter()
+        .flat_map(|(to, _)| to.iter().map(String::as_str))
+        .filter(|to| to.contains("@customer.example"))
+        .collect();
+    assert_eq!(delivered.len(), 1000, "every message delivered once");
+    delivered.sort_unstable();
+    delivered.dedup();
+    assert_eq!(delivered.len(), 1000, "no reader got two");
+    assert!(room.messages.iter().any(|(to, data)| to
+        == &vec!["<reader7@customer.example>".to_string()]
+        && data.contains("Hello Reader 7")));
+}

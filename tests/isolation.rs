@@ -43,6 +43,17 @@ async fn demo_orgs(test_db: &common::TestDb) -> (Uuid, Uuid) {
         .execute(&mut conn)
         .await
         .unwrap();
+    // (the demo's calls are made as it loads, by a worker these tests do not run)
+    sqlx::query(
+        "insert into third_party_api_log (organization_id, api_name, endpoint, method, status)
+         values ($1, 'probe', 'https://api.example/a', 'GET', 'pending'),
+                ($2, 'probe', 'https://api.example/b', 'GET', 'pending')",
+    )
+    .bind(a)
+    .bind(b)
+    .execute(&mut conn)
+    .await
+    .unwrap();
     for table in TENANT_TABLES {
         let count: i64 = sqlx::query_scalar(&format!(
             "select count(*) from {table} where organization_id = $1"

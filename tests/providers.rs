@@ -532,3 +532,87 @@ async fn rotation_re_encrypts_every_credential_under_the_new_key() {
         );
     }
 }
+
+/// A tracing subscriber's output, kept in memory.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn a_refusal_echoing_the_token_and_a_card_reaches_neither_the_tracing_output_nor_the_job() {
+    // every event of every crate, on this test's thread (the runtime's only one)
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(captured.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let test = fresh_database().await;
+    let organization = test.new_organization().await;
+    let (port, _) = stand_in(
+        "400 Bad Request",
+        "",
+        r#"{"message": "Card 4111 1111 1111 1111 refused for account AC123 token tok-secret-7781"}"#,
+    )
+    .await;
+    let keyring = keyring();
+    save(&test, &keyring, organization, sms_form(port)).await;
+
+    let (status, _) = test
+        .run_one_job(
+            registry(providers(keyring, true)),
+            organization,
+            JobType::Sms,
+            json!({ "to": "+447700900123", "body": "Card 4111 1111 1111 1111 is due" }),
+        )
+        .await;
+
+    assert_eq!(status, "failed");
+    let output = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        output.contains(&format!(
+            "starting new connection: http://127.0.0.1:{port}/"
+        )),
+        "the call was traced"
+    );
+    assert!(!output.contains(TOKEN), "the token was traced");
+    assert!(
+        !output.contains("4111 1111 1111 1111"),
+        "the card number was traced"
+    );
+    let mut owner = test.owner_connection().await;
+    let failure: String = sqlx::query_scalar(
+        "select j.error_message || coalesce(j.error_details::text, '') || f.error_message
+         from jobs j join failed_jobs f on f.job_id = j.id",
+    )
+    .fetch_one(&mut owner)
+    .await
+    .unwrap();
+    assert!(
+        !failure.contains(TOKEN),
+        "the token is in the job's failure: {failure}"
+    );
+    assert!(
+        !failure.contains("4111 1111 1111 1111"),
+        "the card is in the job's failure: {failure}"
+    );
+}

@@ -60,24 +60,41 @@ test("a running job's page shows its worker to bank admins and hydrates", async 
   expect(bankErrors).toEqual([]);
 });
 
-test("a failed job is retried from the Failed jobs tab", async ({ page }) => {
+test("a failed email is fixed by making its template, then retried from the Failed jobs tab", async ({ page }) => {
   await signIn(page, HARBOR_ADMIN);
   await page.goto("/failed-jobs?status=open");
   await waitForHydration(page);
-  // an email job: its retry runs at once, through the outbox
+  // the demo's emails failed for real: they name a template nobody has made
   const row = page
     .getByTestId("failed-row")
     .filter({ has: page.locator("code", { hasText: /^email$/ }) })
     .first();
+  await expect(row).toContainText('There is no email template named "statement_ready"');
   const jobLink = await row.locator("a.name").getAttribute("href");
+
+  await page.goto("/integrations");
+  await page.getByTestId("templates-link").click();
+  await page.getByTestId("new-template").click();
+  await expect(page).toHaveURL(/\/integrations\/templates\/new$/);
+  await waitForHydration(page);
+  await page.getByTestId("template-name").fill("statement_ready");
+  await page.getByTestId("template-subject").fill("Your statement is ready");
+  await page.getByTestId("template-text").fill("Dear {{name}}, your statement is ready.");
+  await expect(page.getByTestId("template-places")).toHaveText("name");
+  await page.getByTestId("save-template").click();
+  await expect(page).toHaveURL(/\/integrations\/templates\/[0-9a-f-]{36}$/);
+
+  await page.goto("/failed-jobs?status=open");
+  await waitForHydration(page);
+  const same = page.getByTestId("failed-row").filter({ has: page.locator(`a.name[href="${jobLink}"]`) });
   const retried = page.waitForResponse((r) => r.url().includes("/api/retry_failed_job") && r.ok());
-  await row.getByTestId("retry-failed").click();
+  await same.getByTestId("retry-failed").click();
   await retried;
   // the outcome stays above the list while the list reloads
   await expect(page.getByTestId("list-notice")).toContainText("Job queued to run again.");
   await page.goto(jobLink!);
   await waitForHydration(page);
-  // back on its queue, and sent: the organization has no mail server, so
+  // sent with the new template: the organization has no mail server, so
   // the message goes to the outbox
   await expect(page.getByTestId("job-status")).toHaveText("completed", { timeout: 10_000 });
 });

@@ -13,6 +13,7 @@ pub mod overview;
 #[cfg(feature = "ssr")]
 pub mod pushed_views;
 pub mod queues;
+pub mod templates;
 pub mod webhooks;
 
 #[cfg(feature = "ssr")]

@@ -71,6 +71,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("webhooks") view=pages::webhooks::WebhooksPage/>
                     <Route path=path!("integrations") view=pages::integrations::IntegrationsPage/>
                     <Route path=path!("integrations/new") view=pages::integrations::NewIntegrationPage/>
+                    <Route path=path!("integrations/templates") view=pages::templates::TemplatesPage/>
+                    <Route path=path!("integrations/templates/new") view=pages::templates::NewTemplatePage/>
+                    <Route path=path!("integrations/templates/:id") view=pages::templates::TemplateDetailPage/>
                     <Route path=path!("integrations/:id") view=pages::integrations::IntegrationDetailPage/>
                     <Route path=path!("account") view=pages::account::AccountPage/>
                     <Route path=path!("account/password") view=pages::account::ChangePasswordPage/>

@@ -100,6 +100,162 @@ fn escaped(value: &str, html: bool) -> String {
         .replace('\'', "&#39;")
 }
 
+/// An organization's own template, as the console lists and edits it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct TemplateRow {
+    /// Its id.
+    pub id: uuid::Uuid,
+    /// Whose it is.
+    pub organization_id: uuid::Uuid,
+    /// That organization's name.
+    pub organization_name: String,
+    /// Its name (a job's `template`).
+    pub name: String,
+    /// The subject.
+    pub subject: Option<String>,
+    /// The text body.
+    pub text_body: String,
+    /// The HTML body, if any.
+    pub html_body: Option<String>,
+    /// When it was made.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// When it last changed.
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The email template form, as the browser sends it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TemplateForm {
+    /// A bank admin's choice of organization for a new template.
+    #[serde(default)]
+    pub organization_id: Option<uuid::Uuid>,
+    /// Its name.
+    #[serde(default)]
+    pub name: String,
+    /// The subject.
+    #[serde(default)]
+    pub subject: String,
+    /// The text body.
+    #[serde(default)]
+    pub text_body: String,
+    /// The HTML body (empty: none).
+    #[serde(default)]
+    pub html_body: String,
+}
+
+/// A template form that passed [`TemplateForm::validate`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidTemplate {
+    /// A bank admin's choice of organization.
+    pub organization_id: Option<uuid::Uuid>,
+    /// Its name.
+    pub name: String,
+    /// The subject.
+    pub subject: String,
+    /// The text body.
+    pub text_body: String,
+    /// The HTML body, if any.
+    pub html_body: Option<String>,
+    /// Every place the template has, in order of first use.
+    pub places: Vec<String>,
+}
+
+/// Longest subject, text body and HTML body (their columns' limits).
+const MAX_SUBJECT: usize = 255;
+const MAX_TEXT: usize = 65_536;
+const MAX_HTML: usize = 262_144;
+
+impl TemplateForm {
+    /// Checks the form; the error says what to change.
+    pub fn validate(&self) -> Result<ValidTemplate, String> {
+        let name = self.name.trim();
+        if !valid_name(name) {
+            return Err("The name uses 1 to 100 lowercase letters, digits, '-' and '_'.".into());
+        }
+        let subject = self.subject.trim();
+        if subject.is_empty() {
+            return Err("An email template needs a subject.".into());
+        }
+        if subject.chars().count() > MAX_SUBJECT || subject.chars().any(char::is_control) {
+            return Err("The subject is one line of at most 255 characters.".into());
+        }
+        if self.text_body.trim().is_empty() {
+            return Err("An email template needs a text body.".into());
+        }
+        if self.text_body.chars().count() > MAX_TEXT {
+            return Err("The text body is at most 65,536 characters.".into());
+        }
+        if self.html_body.chars().count() > MAX_HTML {
+            return Err("The HTML body is at most 262,144 characters.".into());
+        }
+        if [&self.text_body, &self.html_body]
+            .iter()
+            .any(|text| text.contains('\u{0}'))
+        {
+            return Err("The bodies cannot contain NUL characters.".into());
+        }
+        let html_body = Some(self.html_body.clone()).filter(|h| !h.trim().is_empty());
+        let mut places = Vec::new();
+        for (part, text) in [
+            ("subject", subject),
+            ("text body", self.text_body.as_str()),
+            ("HTML body", html_body.as_deref().unwrap_or("")),
+        ] {
+            for place in places_in(text).map_err(|e| format!("The {part} {e}"))? {
+                if !places.contains(&place) {
+                    places.push(place);
+                }
+            }
+        }
+        Ok(ValidTemplate {
+            organization_id: self.organization_id,
+            name: name.to_string(),
+            subject: subject.to_string(),
+            text_body: self.text_body.clone(),
+            html_body,
+            places,
+        })
+    }
+}
+
+/// Whether `name` can be a template's name (the database's rule).
+pub fn valid_name(name: &str) -> bool {
+    (1..=100).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// The `{{name}}` places of `text`, in order; an error (to follow "The
+/// subject …") for a place left open or without a name.
+pub fn places_in(text: &str) -> Result<Vec<String>, String> {
+    let mut places = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            return Err("has a \"{{\" without its \"}}\".".into());
+        };
+        let name = after[..end].trim();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.')
+        {
+            return Err(format!(
+                "has a place \"{{{{{}}}}}\" whose name is not letters, digits, '_', '-' or '.'.",
+                &after[..end]
+            ));
+        }
+        if !places.iter().any(|p| p == name) {
+            places.push(name.to_string());
+        }
+        rest = &after[end + 2..];
+    }
+    Ok(places)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +284,52 @@ mod tests {
             render("{{a}} {{b}} {{a}}", &Map::new(), false).unwrap_err(),
             "The template needs a value for \"a\", \"b\"."
         );
+    }
+
+    fn form(name: &str, subject: &str, text: &str) -> TemplateForm {
+        TemplateForm {
+            name: name.into(),
+            subject: subject.into(),
+            text_body: text.into(),
+            ..TemplateForm::default()
+        }
+    }
+
+    #[test]
+    fn a_template_s_places_are_listed_once_in_order() {
+        let valid = form(
+            "statement_ready",
+            "Statement {{month}}",
+            "Hi {{name}}, {{ month }}",
+        )
+        .validate()
+        .unwrap();
+        assert_eq!(valid.places, vec!["month".to_string(), "name".to_string()]);
+        assert_eq!(valid.html_body, None);
+    }
+
+    #[test]
+    fn a_template_with_an_open_place_is_refused_naming_the_part() {
+        assert_eq!(
+            form("x", "Hi", "Dear {{name").validate().unwrap_err(),
+            "The text body has a \"{{\" without its \"}}\"."
+        );
+        assert_eq!(
+            form("x", "Hi {{}}", "Dear").validate().unwrap_err(),
+            "The subject has a place \"{{}}\" whose name is not letters, digits, '_', '-' or '.'."
+        );
+    }
+
+    #[test]
+    fn a_template_name_follows_the_database_s_rule() {
+        assert_eq!(
+            form("Statement Ready", "Hi", "Dear")
+                .validate()
+                .unwrap_err(),
+            "The name uses 1 to 100 lowercase letters, digits, '-' and '_'."
+        );
+        assert!(form(&"a".repeat(100), "Hi", "Dear").validate().is_ok());
+        assert!(form(&"a".repeat(101), "Hi", "Dear").validate().is_err());
     }
 
     #[test]

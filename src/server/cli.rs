@@ -273,10 +273,30 @@ async fn run_command(command: Command, config: &Config, backend: &Backend) -> Re
     }
 }
 
+/// Loads the demo data, then runs its due jobs through a worker (the
+/// outbox and the sandboxes) until each has ended or waits for a retry, so
+/// the demo starts settled and its messages and API calls are real.
 async fn load_demo_data(db: &Database, config: &Config, force: bool) -> Result<(), CliError> {
-    demo_data::load(db, &config.demo_password, force)
+    let due = demo_data::load(db, &config.demo_password, force)
         .await
-        .map_err(CliError::DemoData)
+        .map_err(CliError::DemoData)?;
+    if due.is_empty() {
+        return Ok(());
+    }
+    eprintln!("Running the demo's {} messages and syncs…", due.len());
+    let worker = start_worker(db, config, providers(config)?).await?;
+    let settled = demo_data::run_due(db, &due, std::time::Duration::from_secs(60)).await;
+    worker.shutdown().await;
+    match settled {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            tracing::warn!(
+                "some demo jobs were still running after 60 s; the worker finishes them"
+            );
+            Ok(())
+        }
+        Err(error) => Err(CliError::DemoData(demo_data::DemoError::Database(error))),
+    }
 }
 
 /// `rotate-key`: a new key in the key file (unless the key comes from the

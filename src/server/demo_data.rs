@@ -1,6 +1,13 @@
 //! Demo data: two organizations, one user per role, and jobs, batches,
-//! failures, API calls and webhooks in every status. Deterministic, and
-//! loaded at most once (it checks for the demo organizations first).
+//! failures and webhooks in every status. Deterministic, and loaded at
+//! most once (it checks for the demo organizations first).
+//!
+//! What the system can really do is not invented: the email, SMS, WhatsApp
+//! and data-sync jobs that have run are loaded as due and then run through
+//! the outbox and the sandbox integrations ([`run_due`]), so their
+//! outcomes, failures and API log rows are real. Those meant to fail carry
+//! a real cause: a template nobody has made yet, the sandbox's refused
+//! number, a disabled integration.
 
 use super::auth::password;
 use super::db::{Database, Scope, Tx};
@@ -43,8 +50,9 @@ pub enum DemoError {
 
 /// Loads the demo data unless it is already there, every account with
 /// `demo_password`, and prints the accounts. A database with other users is
-/// refused unless `force`.
-pub async fn load(db: &Database, demo_password: &str, force: bool) -> Result<(), DemoError> {
+/// refused unless `force`. Returns the jobs loaded as due, for [`run_due`]
+/// (none when the data was already there).
+pub async fn load(db: &Database, demo_password: &str, force: bool) -> Result<Vec<Uuid>, DemoError> {
     let mut tx = db.begin(Scope::bank()).await?;
     sqlx::query("select pg_advisory_xact_lock(hashtext('veriphy-seed-demo'))")
         .execute(&mut *tx)
@@ -56,13 +64,14 @@ pub async fn load(db: &Database, demo_password: &str, force: bool) -> Result<(),
             .await?;
     if already {
         eprintln!("Demo data is already loaded.");
-        return Ok(());
+        return Ok(Vec::new());
     }
     if !force && users::any_exist(&mut tx).await? {
         return Err(DemoError::NotADemoDatabase);
     }
 
     let hash = password::hash(demo_password);
+    let mut due = Vec::new();
     let mut rng = StdRng::seed_from_u64(20261129);
     let now = Utc::now();
     let mut accounts = vec![(
@@ -110,15 +119,21 @@ pub async fn load(db: &Database, demo_password: &str, force: bool) -> Result<(),
         accounts.push((admin_email, Role::OrgAdmin, name.to_string()));
         accounts.push((viewer_email, Role::OrgViewer, name.to_string()));
 
-        let integrations = seed_integrations(&mut tx, org).await?;
-        seed_batches(&mut tx, &mut rng, org, admin, name, now).await?;
-        seed_jobs(&mut tx, &mut rng, org, admin, name, now).await?;
+        let disabled = seed_integrations(&mut tx, org).await?;
+        let mut demo = DemoLoad {
+            org,
+            admin,
+            now,
+            disabled_integration: disabled,
+            due: &mut due,
+        };
+        seed_batches(&mut tx, &mut rng, &mut demo, name).await?;
+        seed_jobs(&mut tx, &mut rng, &mut demo, name).await?;
         // the jobs were written as they are, not run: count them for the Overview
         sqlx::query("select backfill_job_stats($1)")
             .bind(org)
             .execute(&mut *tx)
             .await?;
-        seed_api_log(&mut tx, &mut rng, org, &integrations, now).await?;
         seed_webhooks(&mut tx, org, slug, now).await?;
     }
     tx.commit().await?;
@@ -127,8 +142,77 @@ pub async fn load(db: &Database, demo_password: &str, force: bool) -> Result<(),
     for (email, role, scope) in accounts {
         eprintln!("  {email:<32} {:<20} {scope}", role.label());
     }
-    Ok(())
+    Ok(due)
 }
+
+/// Waits (at most `limit`) until none of the `jobs` is running or due —
+/// each ended, or waits for a retry later — while a worker runs them.
+/// Returns whether they settled in time.
+pub async fn run_due(
+    db: &Database,
+    jobs: &[Uuid],
+    limit: std::time::Duration,
+) -> Result<bool, sqlx::Error> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let mut tx = db.begin(Scope::bank()).await?;
+        let open: i64 = sqlx::query_scalar(
+            "select count(*) from jobs
+             where id = any($1)
+               and (status = 'running' or (status = 'pending' and available_at <= now()))",
+        )
+        .bind(jobs)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        if open == 0 {
+            return Ok(true);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// What every demo job of one organization is loaded with.
+struct DemoLoad<'a> {
+    org: Uuid,
+    admin: Uuid,
+    now: DateTime<Utc>,
+    /// The disabled integration a failing data sync names.
+    disabled_integration: Uuid,
+    /// The jobs loaded as due, to be run for real.
+    due: &'a mut Vec<Uuid>,
+}
+
+/// Whether demo jobs of `job_type` that have run are run for real rather
+/// than loaded as they ended: the types whose providers the demo has (the
+/// outbox and the sandboxes).
+fn runs_for_real(job_type: JobType) -> bool {
+    matches!(
+        job_type,
+        JobType::Email | JobType::Sms | JobType::Whatsapp | JobType::DataSync
+    )
+}
+
+/// Gives a job meant to fail a real cause: an email template nobody has
+/// made yet (the console's template page fixes it), the sandbox's refused
+/// number, a disabled integration.
+fn with_failing_cause(payload: &mut serde_json::Value, job_type: JobType, disabled: Uuid) {
+    match job_type {
+        JobType::Email => payload["template"] = json!(FAILING_TEMPLATE),
+        JobType::Sms | JobType::Whatsapp => {
+            payload["to"] = json!(crate::server::providers::sandbox::REFUSED_NUMBER)
+        }
+        JobType::DataSync => payload["integration_id"] = json!(disabled),
+        _ => {}
+    }
+}
+
+/// The email template the demo's failed emails name and no organization
+/// has yet.
+pub const FAILING_TEMPLATE: &str = "statement_ready";
 
 /// One demo account (its password is the published demo password).
 async fn insert_user(
@@ -182,18 +266,33 @@ fn scheduled_send(now: DateTime<Utc>) -> DateTime<Utc> {
     now + Duration::hours(18)
 }
 
+/// Loads `job`; one of a type that [`runs_for_real`] and has run is
+/// loaded as due instead (created a moment ago, with a real cause when it
+/// is meant to fail) and listed in `demo.due`.
 async fn insert_job(
     tx: &mut Tx,
-    org: Uuid,
-    created_by: Uuid,
-    job: DemoJob,
+    demo: &mut DemoLoad<'_>,
+    mut job: DemoJob,
 ) -> Result<Uuid, sqlx::Error> {
+    let real = runs_for_real(job.job_type)
+        && !matches!(job.status, JobStatus::Pending | JobStatus::Cancelled);
+    if real {
+        if job.status == JobStatus::Failed {
+            with_failing_cause(&mut job.payload, job.job_type, demo.disabled_integration);
+        }
+        job.created_at = demo.now - Duration::seconds(demo.due.len() as i64 + 1);
+        job.status = JobStatus::Pending;
+        job.attempts = 0;
+        job.error = None;
+        job.result = None;
+        job.available_at = None;
+    }
     let started = !matches!(job.status, JobStatus::Pending) && job.attempts > 0;
     let finished = !matches!(job.status, JobStatus::Pending | JobStatus::Running);
-    import_job(
+    let id = import_job(
         tx,
         &ImportedJob {
-            organization_id: org,
+            organization_id: demo.org,
             job_type: job.job_type,
             job_name: job.name,
             payload: job.payload,
@@ -210,10 +309,14 @@ async fn insert_job(
             error_details: job.error.as_ref().map(|e| e.details(job.attempts)),
             result: job.result,
             batch_id: job.batch_id,
-            created_by: Some(created_by),
+            created_by: Some(demo.admin),
         },
     )
-    .await
+    .await?;
+    if real {
+        demo.due.push(id);
+    }
+    Ok(id)
 }
 
 const CUSTOMERS: [&str; 12] = [
@@ -240,7 +343,7 @@ fn demo_job(rng: &mut StdRng, index: usize, org_name: &str, now: DateTime<Utc>) 
             JobType::Email,
             format!("Loan offer email to {customer}"),
             json!({"to": email, "subject": "Your loan offer is ready", "template": "notification",
-                   "variables": {"message": format!("Your loan offer for {case} is ready to review."), "case": case}}),
+                   "variables": {"name": customer, "message": format!("Your loan offer for {case} is ready to review."), "case": case}}),
         ),
         1 => (
             JobType::Sms,
@@ -286,12 +389,8 @@ fn demo_job(rng: &mut StdRng, index: usize, org_name: &str, now: DateTime<Utc>) 
         _ => 1 + (index % 2) as i32,
     };
     let error = (status == JobStatus::Failed).then(|| {
+        // (the types that run for real fail of a real cause instead)
         let (kind, message) = match job_type {
-            JobType::Email => (JobErrorKind::Handler, "SMTP 550: mailbox unavailable"),
-            JobType::Sms | JobType::Whatsapp => (
-                JobErrorKind::Handler,
-                "provider answered 429 Too Many Requests",
-            ),
             JobType::DocumentProcessing => (
                 JobErrorKind::InvalidPayload,
                 "document is encrypted and cannot be read",
@@ -330,11 +429,10 @@ fn demo_job(rng: &mut StdRng, index: usize, org_name: &str, now: DateTime<Utc>) 
 async fn seed_jobs(
     tx: &mut Tx,
     rng: &mut StdRng,
-    org: Uuid,
-    admin: Uuid,
+    demo: &mut DemoLoad<'_>,
     org_name: &str,
-    now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
+    let (org, admin, now) = (demo.org, demo.admin, demo.now);
     // A real document for the document_processing jobs to analyse.
     let statement = crate::server::worker::handlers::document::text_pdf(&[
         &format!("{org_name}: bank statement"),
@@ -363,7 +461,7 @@ async fn seed_jobs(
             job.payload = json!({ "file_id": document });
         }
         let is_failed = job.status == JobStatus::Failed;
-        let id = insert_job(tx, org, admin, job).await?;
+        let id = insert_job(tx, demo, job).await?;
         if is_failed {
             failed.push(id);
         }
@@ -387,11 +485,10 @@ async fn seed_jobs(
 async fn seed_batches(
     tx: &mut Tx,
     rng: &mut StdRng,
-    org: Uuid,
-    admin: Uuid,
+    demo: &mut DemoLoad<'_>,
     org_name: &str,
-    now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
+    let (org, admin, now) = (demo.org, demo.admin, demo.now);
     // (name, job statuses, cancelled)
     let plans: [(&str, Vec<JobStatus>, bool); 4] = [
         (
@@ -431,7 +528,8 @@ async fn seed_batches(
         ),
     ];
     for (batch_index, (name, statuses, cancelled)) in plans.into_iter().enumerate() {
-        let created_at = ago(now, 60 * 24 * (batch_index as i64 + 1));
+        // their emails run as the demo loads
+        let created_at = ago(now, 10 * (batch_index as i64 + 1));
         let batch: Uuid = sqlx::query_scalar(
             "insert into job_batches (organization_id, batch_name, created_by, created_at, updated_at, metadata)
              values ($1, $2, $3, $4, $4, $5) returning id",
@@ -471,23 +569,22 @@ async fn seed_batches(
             } else {
                 1
             };
-            job.error = (status == JobStatus::Failed)
-                .then(|| JobError::new(JobErrorKind::Handler, "SMTP 550: mailbox unavailable"));
-            job.result = (status == JobStatus::Completed).then(|| json!({"ok": true}));
+            // a batch's failures come of real runs
+            job.error = None;
+            job.result = None;
             job.created_at = created_at + Duration::seconds(index as i64);
             job.batch_id = Some(batch);
-            insert_job(tx, org, admin, job).await?;
+            insert_job(tx, demo, job).await?;
         }
     }
     Ok(())
 }
 
-async fn seed_integrations(
-    tx: &mut Tx,
-    org: Uuid,
-) -> Result<Vec<(Uuid, &'static str, &'static str)>, sqlx::Error> {
-    // (name, channel, kind, stored base URL or host, port, default, api
-    // name and endpoint of the invented log rows)
+/// The demo's integrations: a mail relay that is not the default (so email
+/// goes to the outbox), sandboxes as the defaults of the other channels,
+/// and a disabled core-banking API. Returns the disabled one's id.
+async fn seed_integrations(tx: &mut Tx, org: Uuid) -> Result<Uuid, sqlx::Error> {
+    // (name, channel, kind, stored base URL or host, port, default, active)
     let specs = [
         (
             "Transactional email",
@@ -496,19 +593,9 @@ async fn seed_integrations(
             Some("mail.internal"),
             Some(587),
             false,
-            "Mail relay",
-            "smtp://mail.internal:587",
-        ),
-        (
-            "SMS sandbox",
-            "sms",
-            "sandbox",
-            None,
-            None,
             true,
-            "sandbox_sms",
-            "https://sandbox.veriphy.invalid/sms",
         ),
+        ("SMS sandbox", "sms", "sandbox", None, None, true, true),
         (
             "WhatsApp sandbox",
             "whatsapp",
@@ -516,8 +603,7 @@ async fn seed_integrations(
             None,
             None,
             true,
-            "sandbox_whatsapp",
-            "https://sandbox.veriphy.invalid/whatsapp",
+            true,
         ),
         (
             "Credit bureau sandbox",
@@ -526,16 +612,25 @@ async fn seed_integrations(
             None,
             None,
             true,
-            "sandbox_data_sync",
-            "https://sandbox.veriphy.invalid/data_sync",
+            true,
+        ),
+        (
+            "Legacy core banking",
+            "data_sync",
+            "http",
+            Some("https://core.veriphy.invalid/api"),
+            None,
+            false,
+            false,
         ),
     ];
-    let mut created = Vec::new();
-    for (name, channel, kind, base_url, port, is_default, api_name, endpoint) in specs {
+    let mut disabled = None;
+    for (name, channel, kind, base_url, port, is_default, is_active) in specs {
         let id: Uuid = sqlx::query_scalar(
             "insert into system_integrations
-               (organization_id, name, integration_type, provider, base_url, port, tls_mode, is_default)
-             values ($1, $2, $3, $4, $5, $6, 'starttls', $7) returning id",
+               (organization_id, name, integration_type, provider, base_url, port, tls_mode,
+                is_default, is_active)
+             values ($1, $2, $3, $4, $5, $6, 'starttls', $7, $8) returning id",
         )
         .bind(org)
         .bind(name)
@@ -544,70 +639,14 @@ async fn seed_integrations(
         .bind(base_url)
         .bind(port)
         .bind(is_default)
+        .bind(is_active)
         .fetch_one(&mut **tx)
         .await?;
-        created.push((id, api_name, endpoint));
+        if !is_active {
+            disabled = Some(id);
+        }
     }
-    Ok(created)
-}
-
-async fn seed_api_log(
-    tx: &mut Tx,
-    rng: &mut StdRng,
-    org: Uuid,
-    integrations: &[(Uuid, &str, &str)],
-    now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    let endpoints = [
-        "/v1/messages",
-        "/2010-04-01/Accounts/AC***/Messages.json",
-        "/v19.0/***/messages",
-        "/v2/credit-report",
-    ];
-    for index in 0..36 {
-        let (integration, api_name, base_url) = integrations[index % integrations.len()];
-        let (status, code, error): (&str, Option<i32>, Option<&str>) = match index % 6 {
-            0..=2 => (
-                "success",
-                Some(if index % 2 == 0 { 200 } else { 202 }),
-                None,
-            ),
-            3 => ("failed", Some(503), Some("Service Unavailable")),
-            4 => ("timeout", None, Some("no response within 30 s")),
-            _ => {
-                if index % 12 == 5 {
-                    ("pending", None, None)
-                } else {
-                    ("failed", Some(422), Some("Invalid phone number"))
-                }
-            }
-        };
-        let method = ["POST", "POST", "GET", "PUT", "PATCH", "DELETE"][index % 6];
-        let created_at = ago(now, (index as i64) * 41 + rng.gen_range(0..30));
-        sqlx::query(
-            "insert into third_party_api_log (organization_id, integration_id, api_name, endpoint, method,
-                 request_payload, response_payload, status_code, response_time, status, error_message,
-                 retry_count, is_success, created_at, updated_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
-        )
-        .bind(org)
-        .bind(integration)
-        .bind(api_name)
-        .bind(format!("{base_url}{}", endpoints[index % endpoints.len()]))
-        .bind(method)
-        .bind(json!({"authorization": "[redacted]", "reference": format!("REF-{}", 9000 + index)}))
-        .bind(code.map(|c| json!({"status": c})))
-        .bind(code)
-        .bind((status != "pending").then(|| rng.gen_range(35..2900)))
-        .bind(status)
-        .bind(error)
-        .bind(if status == "success" { 0 } else { (index % 3) as i32 })
-        .bind(status == "success")
-        .bind(created_at)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
+    Ok(disabled.expect("the demo has a disabled integration"))
 }
 
 async fn seed_webhooks(

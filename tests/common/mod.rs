@@ -202,6 +202,8 @@ pub struct TestApp {
     pub test_db: TestDb,
     /// Its live-console hub (tests publish changes into it).
     pub hub: veriphy_jobs::server::live::Hub,
+    /// Its provider services (a worker a test starts shares their key).
+    pub providers: std::sync::Arc<veriphy_jobs::server::providers::Providers>,
 }
 
 /// Starts the app on a fresh database with the demo data loaded.
@@ -224,28 +226,28 @@ pub async fn spawn_app_with(
     let mut config = veriphy_jobs::server::config::Config::defaults();
     config.in_process_worker = false;
     configure(&mut config);
-    let (base, hub) = serve(test_db.db.clone(), &config).await;
-    TestApp { base, test_db, hub }
+    let providers = test_providers();
+    let (base, hub) = serve(test_db.db.clone(), &config, providers.clone()).await;
+    TestApp {
+        base,
+        test_db,
+        hub,
+        providers,
+    }
 }
 
 /// Serves the console on `db` at a free port: its address and its hub.
 async fn serve(
     db: Database,
     config: &veriphy_jobs::server::config::Config,
+    providers: std::sync::Arc<veriphy_jobs::server::providers::Providers>,
 ) -> (String, veriphy_jobs::server::live::Hub) {
     let options = leptos::config::LeptosOptions::builder()
         .output_name("veriphy-jobs")
         .site_root("target/site")
         .build();
     let hub = veriphy_jobs::server::live::Hub::new();
-    let app = veriphy_jobs::server::http::router(
-        db,
-        config,
-        options,
-        None,
-        hub.clone(),
-        test_providers(),
-    );
+    let app = veriphy_jobs::server::http::router(db, config, options, None, hub.clone(), providers);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -298,7 +300,7 @@ impl TestApp {
             .expect("pools");
         let mut config = veriphy_jobs::server::config::Config::defaults();
         config.in_process_worker = false;
-        let (base, hub) = serve(db, &config).await;
+        let (base, hub) = serve(db, &config, test_providers()).await;
         OtherNode { base, hub }
     }
 

@@ -32,15 +32,18 @@ const FILTERS: &[FilterField] = &[FilterField {
 #[component]
 pub fn IntegrationsPage() -> impl IntoView {
     let can_write = use_context::<CurrentUser>().is_some_and(|u| u.can_write());
-    let actions = can_write.then(|| {
-        ViewFn::from(|| {
-            view! { <a class="button" href="/integrations/new" data-testid="new-integration">"New integration"</a> }
-        })
+    let actions = ViewFn::from(move || {
+        view! {
+            <a class="button secondary" href="/integrations/templates" data-testid="templates-link">"Email templates"</a>
+            {can_write.then(|| view! {
+                <a class="button" href="/integrations/new" data-testid="new-integration">"New integration"</a>
+            })}
+        }
     });
     view! {
         <ListPage
             title="Integrations"
-            actions=actions.unwrap_or_else(|| ViewFn::from(|| ()))
+            actions=actions
             path="/integrations"
             statuses=&[]
             filters=FILTERS

@@ -13,4 +13,5 @@ pub mod login;
 pub mod not_found;
 pub mod overview;
 pub mod queues;
+pub mod templates;
 pub mod webhooks;

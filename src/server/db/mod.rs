@@ -370,6 +370,9 @@ pub fn constraint_message(error: &sqlx::Error) -> Option<String> {
             "A job with an unresolved failure cannot be deleted: resolve the failure first."
         }
         "webhooks_webhook_url_check" => "The webhook URL must start with http:// or https://.",
+        "message_templates_organization_id_channel_name_key" => {
+            "This organization already has a template with that name."
+        }
         "system_integrations_one_default" => {
             "Another integration just became this channel's default; try again."
         }

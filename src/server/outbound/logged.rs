@@ -76,6 +76,9 @@ pub struct CallAnswer {
     pub status: u16,
     /// The body as text.
     pub body: String,
+    /// The body as it may be quoted (in a job's failure, a log line): any
+    /// credential of the request it echoes removed, card numbers masked.
+    pub quotable_body: String,
     /// How long the provider asked to wait (`Retry-After` in seconds).
     pub retry_after: Option<Duration>,
 }
@@ -224,11 +227,19 @@ pub async fn record_call(
         tx.commit().await?;
         id
     };
+    let credentials = redact::credential_values(&request.headers);
     let started = Instant::now();
-    let answer = exchange.await;
+    let answer = exchange.await.map(|(status, body, wait)| {
+        (
+            status,
+            body.clone(),
+            redact::scrubbed(&body, &credentials),
+            wait,
+        )
+    });
     let elapsed = started.elapsed().as_millis().min(i32::MAX as u128) as i32;
     let outcome = match &answer {
-        Ok((status, body, _)) => CallOutcome {
+        Ok((status, _, quotable, _)) => CallOutcome {
             status: if (200..300).contains(status) {
                 ApiCallStatus::Success
             } else {
@@ -236,7 +247,7 @@ pub async fn record_call(
             },
             status_code: Some(i32::from(*status)),
             response_time_ms: elapsed,
-            response_payload: Some(logged_answer(*status, body)),
+            response_payload: Some(logged_answer(*status, quotable)),
             error_message: (!(200..300).contains(status))
                 .then(|| format!("The provider answered HTTP {status}.")),
         },
@@ -257,10 +268,11 @@ pub async fn record_call(
     api_logs::close_call(&mut tx, record.organization_id, log_id, &outcome).await?;
     tx.commit().await?;
     match answer {
-        Ok((status, body, retry_after)) => Ok(CallAnswer {
+        Ok((status, body, quotable_body, retry_after)) => Ok(CallAnswer {
             log_id,
             status,
             body,
+            quotable_body,
             retry_after,
         }),
         Err(error) => Err(CallError::Send { log_id, error }),

@@ -39,7 +39,7 @@ pub fn of_call(result: &Result<CallAnswer, CallError>, api_name: &str) -> Option
                 format!(
                     "{api_name} answered HTTP {}: {}",
                     answer.status,
-                    quoted(&answer.body)
+                    quoted(&provider_words(&answer.quotable_body))
                 ),
             );
             Some(if answer.status >= 500 {
@@ -69,6 +69,26 @@ pub fn of_call(result: &Result<CallAnswer, CallError>, api_name: &str) -> Option
     }
 }
 
+/// What a provider said in its answer: the message of a JSON error
+/// document (`message`, `error.message`, `error_description`, `detail`,
+/// or `error` as text), or the body as it is.
+fn provider_words(body: &str) -> String {
+    let Ok(document) = serde_json::from_str::<serde_json::Value>(body) else {
+        return body.to_string();
+    };
+    [
+        "/message",
+        "/error/message",
+        "/error_description",
+        "/detail",
+        "/error",
+    ]
+    .iter()
+    .find_map(|pointer| document.pointer(pointer).and_then(|v| v.as_str()))
+    .map(str::to_string)
+    .unwrap_or_else(|| body.to_string())
+}
+
 /// The start of an answer's body, on one line.
 fn quoted(body: &str) -> String {
     let line = body.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -91,6 +111,7 @@ mod tests {
             log_id: Uuid::nil(),
             status,
             body: body.into(),
+            quotable_body: body.into(),
             retry_after: retry_after.map(Duration::from_secs),
         })
     }
@@ -142,11 +163,25 @@ mod tests {
     }
 
     #[test]
+    fn the_provider_s_words_are_found_in_its_error_document_or_the_body() {
+        assert_eq!(
+            provider_words(r#"{"error": {"code": 131026, "message": "Receiver is incapable"}}"#),
+            "Receiver is incapable"
+        );
+        assert_eq!(
+            provider_words(r#"{"error": "invalid_grant"}"#),
+            "invalid_grant"
+        );
+        assert_eq!(provider_words(r#"{"status": 9}"#), r#"{"status": 9}"#);
+        assert_eq!(provider_words("Bad Request"), "Bad Request");
+    }
+
+    #[test]
     fn a_refused_request_fails_for_good_in_the_provider_s_words() {
         let Some(Outcome::Fail(error)) = of_call(
             &answer(
                 400,
-                "{\"message\": \"The 'To' number\n is not valid\"}",
+                "{\"message\": \"The 'To' number\\n is not valid\"}",
                 None,
             ),
             "twilio_sms",
@@ -155,7 +190,7 @@ mod tests {
         };
         assert_eq!(
             error.message,
-            "twilio_sms answered HTTP 400: {\"message\": \"The 'To' number is not valid\"}"
+            "twilio_sms answered HTTP 400: The 'To' number is not valid"
         );
         assert!(matches!(
             of_call(

@@ -72,6 +72,50 @@ pub fn headers(headers: &[(String, String)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The credential values `headers` carry (each secret-named header's
+/// value, a bearer token, a basic password), so an answer that echoes one
+/// can be scrubbed of it. Values shorter than 6 characters are left out:
+/// scrubbing them would cut up ordinary words.
+pub fn credential_values(headers: &[(String, String)]) -> Vec<String> {
+    use base64::Engine;
+    let mut values = Vec::new();
+    for (name, value) in headers {
+        if !is_secret_name(name) {
+            continue;
+        }
+        values.push(value.clone());
+        if let Some((scheme, credential)) = value.split_once(' ') {
+            values.push(credential.to_string());
+            if scheme.eq_ignore_ascii_case("basic") {
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(credential.trim())
+                    .ok()
+                    .and_then(|bytes| String::from_utf8(bytes).ok());
+                if let Some((_, password)) = decoded.as_deref().and_then(|d| d.split_once(':')) {
+                    values.push(password.to_string());
+                }
+            }
+        }
+    }
+    values.retain(|v| v.chars().count() >= 6);
+    // longest first, so a value containing another is replaced whole
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    values.dedup();
+    values
+}
+
+/// `text` without any of `credentials` (see [`credential_values`]) and
+/// with card numbers masked.
+pub fn scrubbed(text: &str, credentials: &[String]) -> String {
+    let mut text = text.to_string();
+    for credential in credentials {
+        if text.contains(credential.as_str()) {
+            text = text.replace(credential.as_str(), REDACTED);
+        }
+    }
+    card_numbers(&text)
+}
+
 /// A JSON value as it may be kept: fields named like secrets replaced, card
 /// numbers in strings masked, at any depth.
 pub fn json(value: &Value) -> Value {
@@ -190,6 +234,26 @@ pub fn capped(body: &str) -> (String, bool) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_echoed_bearer_token_or_basic_password_is_scrubbed() {
+        use base64::Engine;
+        let basic = base64::engine::general_purpose::STANDARD.encode("AC123:tok-secret-7781");
+        let credentials = credential_values(&[
+            ("Authorization".into(), format!("Basic {basic}")),
+            ("X-Api-Key".into(), "key".into()),
+            ("Accept".into(), "application/json-long-enough".into()),
+        ]);
+        assert_eq!(
+            scrubbed(
+                "token tok-secret-7781 for AC123, card 4111 1111 1111 1111",
+                &credentials
+            ),
+            "token [redacted] for AC123, card ****1111"
+        );
+        let bearer = credential_values(&[("authorization".into(), "Bearer wa-token-99".into())]);
+        assert_eq!(scrubbed("bad wa-token-99", &bearer), "bad [redacted]");
+    }
 
     #[test]
     fn credential_headers_are_replaced_and_others_kept() {

@@ -110,7 +110,7 @@ impl EmailPayload {
             return Err("The subject is one line of at most 998 characters.".into());
         }
         match (&self.template, &self.text, &self.html) {
-            (Some(name), None, None) if valid_template_name(name) => Ok(()),
+            (Some(name), None, None) if crate::domain::templates::valid_name(name) => Ok(()),
             (Some(_), None, None) => {
                 Err("\"template\" uses lowercase letters, digits, '-' and '_'.".into())
             }
@@ -127,15 +127,6 @@ impl EmailPayload {
             _ => Err("Give the message's \"text\" or \"html\", or a \"template\".".into()),
         }
     }
-}
-
-/// Whether `name` can be a template's name.
-pub fn valid_template_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 100
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
 /// Checks the payload of a new email job.

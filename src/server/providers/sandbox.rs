@@ -3,12 +3,16 @@
 //! records for data sync — without leaving the machine. It can be told to
 //! fail a share of calls (`failure_percent`), alternating "busy" (503 with
 //! Retry-After) and "invalid" (400) answers, so retries, snoozes and
-//! failures can be seen in test environments and the demo. Every call is
-//! logged like a real one.
+//! failures can be seen in test environments and the demo. Like a real
+//! provider's test account it refuses one reserved number,
+//! [`REFUSED_NUMBER`], every time, so a permanent refusal can be shown on
+//! purpose. Every call is logged like a real one.
 
 use crate::domain::integrations::Channel;
 use crate::server::outbound::logged::record_call;
-use crate::server::outbound::{CallAnswer, CallError, CallRecord, CallRequest, SendError};
+use crate::server::outbound::{
+    CallAnswer, CallBody, CallError, CallRecord, CallRequest, SendError,
+};
 use crate::server::repo::integrations::IntegrationTarget;
 use rand::Rng;
 use serde_json::json;
@@ -38,14 +42,42 @@ pub async fn call_logged(
     .await
 }
 
+/// The number the sandbox refuses as not reachable (a fictional number in
+/// the range providers reserve for tests).
+pub const REFUSED_NUMBER: &str = "+15005550001";
+
+/// The recipient a message request names, without its `+`: the SMS
+/// form's `To`, the WhatsApp document's `to`.
+fn recipient(request: &CallRequest) -> Option<&str> {
+    let to = match request.body.as_ref()? {
+        CallBody::Form(fields) => fields
+            .iter()
+            .find(|(name, _)| name == "To")
+            .map(|(_, value)| value.as_str()),
+        CallBody::Json(document) => document.get("to").and_then(|to| to.as_str()),
+    }?;
+    Some(to.trim_start_matches('+'))
+}
+
 /// The sandbox's answer to `request` on `channel` when its dice showed
-/// `roll` (0–99): a failure when `roll` falls within `failure_percent`.
+/// `roll` (0–99): a refusal for [`REFUSED_NUMBER`]; a failure when `roll`
+/// falls within `failure_percent`.
 pub fn answer(
     channel: Channel,
     failure_percent: u8,
     roll: u8,
     request: &CallRequest,
 ) -> (u16, String, Option<Duration>) {
+    if matches!(channel, Channel::Sms | Channel::Whatsapp)
+        && recipient(request) == Some(REFUSED_NUMBER.trim_start_matches('+'))
+    {
+        return (
+            400,
+            json!({ "error": { "code": "unreachable", "message": format!("The sandbox refuses {REFUSED_NUMBER}: it is not a reachable mobile number.") } })
+                .to_string(),
+            None,
+        );
+    }
     if roll < failure_percent {
         return if roll.is_multiple_of(2) {
             (
@@ -133,6 +165,20 @@ mod tests {
         let busy = answer(Channel::Sms, 30, 28, &sms);
         assert_eq!((busy.0, busy.2), (503, Some(Duration::from_secs(5))));
         assert_eq!(answer(Channel::Sms, 30, 30, &sms).0, 201);
+    }
+
+    #[test]
+    fn the_reserved_number_is_refused_on_both_message_channels() {
+        let mut sms = request("sandbox://sms");
+        sms.body = Some(CallBody::Form(vec![("To".into(), REFUSED_NUMBER.into())]));
+        let mut whatsapp = request("sandbox://whatsapp");
+        whatsapp.body = Some(CallBody::Json(serde_json::json!({ "to": "15005550001" })));
+        let mut other = request("sandbox://sms");
+        other.body = Some(CallBody::Form(vec![("To".into(), "+15005550002".into())]));
+
+        assert_eq!(answer(Channel::Sms, 0, 99, &sms).0, 400);
+        assert_eq!(answer(Channel::Whatsapp, 0, 99, &whatsapp).0, 400);
+        assert_eq!(answer(Channel::Sms, 0, 99, &other).0, 201);
     }
 
     #[test]
