@@ -528,8 +528,9 @@ async fn seed_batches(
         ),
     ];
     for (batch_index, (name, statuses, cancelled)) in plans.into_iter().enumerate() {
-        // their emails run as the demo loads
-        let created_at = ago(now, 10 * (batch_index as i64 + 1));
+        // (the emails that have run are made and sent as the demo loads;
+        // those still waiting keep the batch's day)
+        let created_at = ago(now, 60 * 24 * (batch_index as i64 + 1));
         let batch: Uuid = sqlx::query_scalar(
             "insert into job_batches (organization_id, batch_name, created_by, created_at, updated_at, metadata)
              values ($1, $2, $3, $4, $4, $5) returning id",
