@@ -195,5 +195,8 @@ async fn an_error_answer_is_a_failed_call_with_its_status() {
         ("failed", false, Some(400))
     );
     assert_eq!(response.unwrap()["body"], "bad to!");
-    assert_eq!(error.as_deref(), Some("The provider answered HTTP 400."));
+    assert_eq!(
+        error.as_deref(),
+        Some("The provider answered HTTP 400: bad to!")
+    );
 }

@@ -5,146 +5,18 @@
 
 mod common;
 
+use common::stand_ins::{keyring, providers, save, sms_form, stand_in, TOKEN};
 use common::{fresh_database, TestDb};
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use uuid::Uuid;
-use veriphy_jobs::domain::integrations::{IntegrationForm, ValidIntegration};
+use veriphy_jobs::domain::integrations::IntegrationForm;
 use veriphy_jobs::domain::JobType;
 use veriphy_jobs::server::db::Scope;
-use veriphy_jobs::server::outbound::{Allowlist, Outbound};
-use veriphy_jobs::server::providers::{Credentials, Providers};
+use veriphy_jobs::server::providers::Providers;
 use veriphy_jobs::server::repo::integrations;
 use veriphy_jobs::server::secrets::{Keyring, SecretKey};
 use veriphy_jobs::server::worker::Registry;
-
-const TOKEN: &str = "tok-secret-7781";
-
-/// What a stand-in received: request line, headers (lowercased names) and body.
-#[derive(Debug, Clone, Default)]
-struct Received {
-    request_line: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Received {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A provider stand-in answering `status` with `body` (and `extra` header
-/// lines); its port and what it received.
-async fn stand_in(
-    status: &'static str,
-    extra: &'static str,
-    body: &'static str,
-) -> (u16, Arc<Mutex<Vec<Received>>>) {
-    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let log = received.clone();
-    tokio::spawn(async move {
-        while let Ok((socket, _)) = listener.accept().await {
-            let mut reader = BufReader::new(socket);
-            let mut got = Received::default();
-            reader.read_line(&mut got.request_line).await.unwrap();
-            let mut length = 0usize;
-            loop {
-                let mut line = String::new();
-                reader.read_line(&mut line).await.unwrap();
-                let line = line.trim_end();
-                if line.is_empty() {
-                    break;
-                }
-                let (name, value) = line.split_once(':').unwrap();
-                let (name, value) = (name.to_lowercase(), value.trim().to_string());
-                if name == "content-length" {
-                    length = value.parse().unwrap();
-                }
-                got.headers.push((name, value));
-            }
-            let mut sent = vec![0u8; length];
-            reader.read_exact(&mut sent).await.unwrap();
-            got.body = String::from_utf8(sent).unwrap();
-            log.lock().unwrap().push(got);
-            let answer = format!(
-                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{extra}content-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = reader.get_mut().write_all(answer.as_bytes()).await;
-        }
-    });
-    (port, received)
-}
-
-fn keyring() -> Arc<Keyring> {
-    Arc::new(Keyring::new(SecretKey::generate().0, Vec::new()))
-}
-
-fn providers(keyring: Arc<Keyring>, allow_loopback: bool) -> Arc<Providers> {
-    let allowlist = if allow_loopback {
-        Allowlist::new(["127.0.0.1"])
-    } else {
-        Allowlist::default()
-    };
-    Arc::new(Providers::new(
-        keyring,
-        Outbound::new(allowlist).unwrap(),
-        common::test_outbox(),
-    ))
-}
-
-/// Saves `form` as `organization`'s integration, its secret sealed with
-/// `keyring`; its id.
-async fn save(test: &TestDb, keyring: &Keyring, organization: Uuid, form: IntegrationForm) -> Uuid {
-    let valid: ValidIntegration = form.validate().unwrap();
-    let id = Uuid::new_v4();
-    let sealed = valid.secret.as_ref().map(|secret| {
-        let text = serde_json::to_string(&Credentials {
-            secret: secret.clone(),
-        })
-        .unwrap();
-        keyring.seal(&text, &integrations::credentials_context(id))
-    });
-    let mut tx = test
-        .db
-        .begin(Scope::organization(organization))
-        .await
-        .unwrap();
-    integrations::insert(
-        &mut tx,
-        organization,
-        id,
-        &valid,
-        sealed.as_ref(),
-        Some("••••7781"),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    id
-}
-
-fn sms_form(port: u16) -> IntegrationForm {
-    IntegrationForm {
-        name: "SMS provider".into(),
-        channel: "sms".into(),
-        kind: "sms_http".into(),
-        base_url: format!("http://127.0.0.1:{port}/2010-04-01"),
-        username: "AC123".into(),
-        secret: TOKEN.into(),
-        sender: "+15550001111".into(),
-        is_default: "on".into(),
-        is_active: "on".into(),
-        ..IntegrationForm::default()
-    }
-}
 
 fn registry(providers: Arc<Providers>) -> Registry {
     Registry::empty().with_providers(providers)
@@ -531,88 +403,4 @@ async fn rotation_re_encrypts_every_credential_under_the_new_key() {
             "the old key alone no longer opens it"
         );
     }
-}
-
-/// A tracing subscriber's output, kept in memory.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-#[tokio::test]
-async fn a_refusal_echoing_the_token_and_a_card_reaches_neither_the_tracing_output_nor_the_job() {
-    // every event of every crate, on this test's thread (the runtime's only one)
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(captured.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let test = fresh_database().await;
-    let organization = test.new_organization().await;
-    let (port, _) = stand_in(
-        "400 Bad Request",
-        "",
-        r#"{"message": "Card 4111 1111 1111 1111 refused for account AC123 token tok-secret-7781"}"#,
-    )
-    .await;
-    let keyring = keyring();
-    save(&test, &keyring, organization, sms_form(port)).await;
-
-    let (status, _) = test
-        .run_one_job(
-            registry(providers(keyring, true)),
-            organization,
-            JobType::Sms,
-            json!({ "to": "+447700900123", "body": "Card 4111 1111 1111 1111 is due" }),
-        )
-        .await;
-
-    assert_eq!(status, "failed");
-    let output = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(
-        output.contains(&format!(
-            "starting new connection: http://127.0.0.1:{port}/"
-        )),
-        "the call was traced"
-    );
-    assert!(!output.contains(TOKEN), "the token was traced");
-    assert!(
-        !output.contains("4111 1111 1111 1111"),
-        "the card number was traced"
-    );
-    let mut owner = test.owner_connection().await;
-    let failure: String = sqlx::query_scalar(
-        "select j.error_message || coalesce(j.error_details::text, '') || f.error_message
-         from jobs j join failed_jobs f on f.job_id = j.id",
-    )
-    .fetch_one(&mut owner)
-    .await
-    .unwrap();
-    assert!(
-        !failure.contains(TOKEN),
-        "the token is in the job's failure: {failure}"
-    );
-    assert!(
-        !failure.contains("4111 1111 1111 1111"),
-        "the card is in the job's failure: {failure}"
-    );
 }

@@ -258,7 +258,10 @@ pub async fn test_integration(id: Uuid) -> Result<ConnectionTest, AppError> {
         },
         Ok(answer) => ConnectionTest {
             ok: false,
-            message: format!("The provider answered HTTP {}.", answer.status),
+            message: crate::server::outbound::outcome::answer_in_words(
+                answer.status,
+                &answer.quotable_body,
+            ),
         },
         Err(error) => ConnectionTest {
             ok: false,

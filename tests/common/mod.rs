@@ -2,6 +2,8 @@
 //! runs), a fresh migrated database per test, and the app on a free port.
 #![allow(dead_code)]
 
+pub mod stand_ins;
+
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
 use std::path::PathBuf;

@@ -127,7 +127,7 @@ where
         <section class="list-page" aria-labelledby="page-title">
             <div class="page-header">
                 <h1 id="page-title">{title}</h1>
-                {actions.map(|a| a.run())}
+                {actions.map(|a| view! { <div class="page-actions">{a.run()}</div> })}
                 <Filters path statuses filters query/>
             </div>
             <div class="list-notice" data-testid="list-notice">

@@ -249,7 +249,7 @@ pub async fn record_call(
             response_time_ms: elapsed,
             response_payload: Some(logged_answer(*status, quotable)),
             error_message: (!(200..300).contains(status))
-                .then(|| format!("The provider answered HTTP {status}.")),
+                .then(|| super::outcome::answer_in_words(*status, quotable)),
         },
         Err(error) => CallOutcome {
             status: match error {

@@ -69,6 +69,18 @@ pub fn of_call(result: &Result<CallAnswer, CallError>, api_name: &str) -> Option
     }
 }
 
+/// A provider's answer that is not a success, in words for a person: its
+/// status and, when it said anything, what it said (from `quotable_body`,
+/// the answer with credentials and card numbers already removed).
+pub fn answer_in_words(status: u16, quotable_body: &str) -> String {
+    let words = quoted(&provider_words(quotable_body));
+    if words.is_empty() || words == "{}" {
+        format!("The provider answered HTTP {status}.")
+    } else {
+        format!("The provider answered HTTP {status}: {words}")
+    }
+}
+
 /// What a provider said in its answer: the message of a JSON error
 /// document (`message`, `error.message`, `error_description`, `detail`,
 /// or `error` as text), or the body as it is.
@@ -160,6 +172,22 @@ mod tests {
             of_call(&sent(SendError::Failed("reset".into())), "sms"),
             Some(Outcome::Retry(_))
         ));
+    }
+
+    #[test]
+    fn an_answer_in_words_quotes_the_provider_only_when_it_said_something() {
+        assert_eq!(
+            answer_in_words(401, "{}"),
+            "The provider answered HTTP 401."
+        );
+        assert_eq!(
+            answer_in_words(404, "  "),
+            "The provider answered HTTP 404."
+        );
+        assert_eq!(
+            answer_in_words(400, r#"{"message": "Bad 'To'"}"#),
+            "The provider answered HTTP 400: Bad 'To'"
+        );
     }
 
     #[test]
