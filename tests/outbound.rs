@@ -200,3 +200,72 @@ async fn an_error_answer_is_a_failed_call_with_its_status() {
         Some("The provider answered HTTP 400: bad to!")
     );
 }
+
+#[tokio::test]
+async fn a_call_of_another_organization_is_neither_opened_nor_closed_for_it() {
+    let test = fresh_database().await;
+    let ours = test.new_organization().await;
+    let theirs = test.new_organization().await;
+    let port =
+        provider("HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}").await;
+    let outbound = Outbound::new(Allowlist::new(["127.0.0.1"])).unwrap();
+    let their_call = call(
+        &test,
+        &outbound,
+        theirs,
+        CallRequest {
+            method: HttpMethod::Get,
+            url: format!("http://127.0.0.1:{port}/"),
+            headers: Vec::new(),
+            body: None,
+        },
+    )
+    .await
+    .unwrap();
+    let mut handler = test.db.handlers.acquire().await.unwrap();
+    let mut owner = test.owner_connection().await;
+    sqlx::query(
+        "update third_party_api_log set status = 'pending', is_success = false where id = $1",
+    )
+    .bind(their_call.log_id)
+    .execute(&mut owner)
+    .await
+    .unwrap();
+
+    // closing it in our name closes nothing; opening a row of theirs in our
+    // name is refused by row-level security
+    let closed: bool = sqlx::query_scalar(
+        "select api_call_close($1, $2, 'success', 200, 1, null, null, 'x', 'y')",
+    )
+    .bind(ours)
+    .bind(their_call.log_id)
+    .fetch_one(&mut *handler)
+    .await
+    .unwrap();
+    let opened = sqlx::query(
+        "with bound as (select api_call_open($1, gen_random_uuid(), null, 'a', 'e', 'GET', null, 0, '{}', 'x', 'y'))
+         insert into third_party_api_log (organization_id, api_name, endpoint, method, status)
+         select $2, 'b', 'e', 'GET', 'pending' from bound",
+    )
+    .bind(ours)
+    .bind(theirs)
+    .execute(&mut *handler)
+    .await;
+
+    assert!(!closed);
+    let status: String = sqlx::query_scalar("select status from third_party_api_log where id = $1")
+        .bind(their_call.log_id)
+        .fetch_one(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(status, "pending");
+    let refused = opened.unwrap_err();
+    assert_eq!(
+        refused
+            .as_database_error()
+            .and_then(|e| e.code())
+            .as_deref(),
+        Some("42501"),
+        "{refused}"
+    );
+}

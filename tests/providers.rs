@@ -404,3 +404,43 @@ async fn rotation_re_encrypts_every_credential_under_the_new_key() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_disabled_integration_stops_jobs_once_a_worker_s_reuse_window_has_passed() {
+    let test = fresh_database().await;
+    let organization = test.new_organization().await;
+    let (port, received) = stand_in("201 Created", "", r#"{"sid":"SM1"}"#).await;
+    let keyring = keyring();
+    let integration = save(&test, &keyring, organization, sms_form(port)).await;
+    let shared = providers(keyring, true);
+    let sms = json!({ "to": "+447700900123", "body": "Your code is 1234" });
+    let (first, _) = test
+        .run_one_job(
+            registry(shared.clone()),
+            organization,
+            JobType::Sms,
+            sms.clone(),
+        )
+        .await;
+    let mut owner = test.owner_connection().await;
+    sqlx::query("update system_integrations set is_active = false where id = $1")
+        .bind(integration)
+        .execute(&mut owner)
+        .await
+        .unwrap();
+
+    tokio::time::sleep(veriphy_jobs::server::providers::TARGET_REUSE).await;
+    let (second, failure) = test
+        .run_one_job(registry(shared), organization, JobType::Sms, sms)
+        .await;
+
+    assert_eq!(first, "completed");
+    assert_eq!(second, "failed", "{failure}");
+    assert_eq!(received.lock().unwrap().len(), 1, "only the first was sent");
+    let error: String =
+        sqlx::query_scalar("select error_message from jobs where status = 'failed'")
+            .fetch_one(&mut owner)
+            .await
+            .unwrap();
+    assert_eq!(error, "Integration \"SMS provider\" is disabled.");
+}

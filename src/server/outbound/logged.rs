@@ -6,7 +6,7 @@
 use super::client::{Outbound, SendError};
 use super::redact;
 use crate::domain::{ApiCallStatus, HttpMethod};
-use crate::server::db::{Database, Scope};
+use crate::server::db::Database;
 use crate::server::repo::api_logs::{self, CallOutcome, NewCall};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -206,27 +206,22 @@ pub async fn record_call(
     request: &CallRequest,
     exchange: impl std::future::Future<Output = Result<(u16, String, Option<Duration>), SendError>>,
 ) -> Result<CallAnswer, CallError> {
-    let log_id = {
-        let mut tx = db
-            .begin_for_handler(Scope::organization(record.organization_id))
-            .await?;
-        let id = api_logs::open_call(
-            &mut tx,
-            &NewCall {
-                organization_id: record.organization_id,
-                integration_id: record.integration_id,
-                api_name: record.api_name.clone(),
-                endpoint: endpoint_of(&request.url),
-                method: request.method,
-                request_payload: Some(logged_request(request)),
-                retry_count: record.retry_count,
-                metadata: record.metadata.clone(),
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        id
-    };
+    // each write is a statement of its own, on a connection held only for
+    // it (never across the call, which may take its whole timeout)
+    let log_id = api_logs::open_call(
+        &mut *db.handlers.acquire().await?,
+        &NewCall {
+            organization_id: record.organization_id,
+            integration_id: record.integration_id,
+            api_name: record.api_name.clone(),
+            endpoint: endpoint_of(&request.url),
+            method: request.method,
+            request_payload: Some(logged_request(request)),
+            retry_count: record.retry_count,
+            metadata: record.metadata.clone(),
+        },
+    )
+    .await?;
     let credentials = redact::credential_values(&request.headers);
     let started = Instant::now();
     let answer = exchange.await.map(|(status, body, wait)| {
@@ -262,11 +257,13 @@ pub async fn record_call(
             error_message: Some(error.to_string()),
         },
     };
-    let mut tx = db
-        .begin_for_handler(Scope::organization(record.organization_id))
-        .await?;
-    api_logs::close_call(&mut tx, record.organization_id, log_id, &outcome).await?;
-    tx.commit().await?;
+    api_logs::close_call(
+        &mut *db.handlers.acquire().await?,
+        record.organization_id,
+        log_id,
+        &outcome,
+    )
+    .await?;
     match answer {
         Ok((status, body, quotable_body, retry_after)) => Ok(CallAnswer {
             log_id,

@@ -5,7 +5,7 @@
 //! duplicates). Every page is one logged call; the job's result counts what
 //! was fetched, added and updated.
 
-use super::{call_record, integration_for, url_of, Providers};
+use super::{call_record, url_of, Providers};
 use crate::domain::integrations::{Channel, IntegrationKind};
 use crate::domain::{HttpMethod, JobErrorKind};
 use crate::server::outbound::{outcome, CallRequest};
@@ -111,11 +111,13 @@ async fn sync(ctx: &JobContext, providers: &Providers) -> Outcome {
     if let Err(problem) = payload.check() {
         return Outcome::Fail(JobError::new(JobErrorKind::InvalidPayload, problem));
     }
-    let target =
-        match integration_for(&ctx.db, &ctx.job, Channel::DataSync, payload.integration_id).await {
-            Ok(target) => target,
-            Err(outcome) => return outcome,
-        };
+    let target = match providers
+        .integration_for(&ctx.db, &ctx.job, Channel::DataSync, payload.integration_id)
+        .await
+    {
+        Ok(target) => target,
+        Err(outcome) => return outcome,
+    };
     let credentials = match providers.credentials(&target) {
         Ok(credentials) => credentials,
         Err(outcome) => return outcome,

@@ -3,7 +3,7 @@
 //! fields with basic auth for the SMS API (Twilio's shape), JSON with a
 //! bearer token for the WhatsApp Cloud API (text or template messages).
 
-use super::{call_record, integration_for, url_of, Providers};
+use super::{call_record, url_of, Providers};
 use crate::domain::integrations::{is_e164, Channel, IntegrationKind};
 use crate::domain::{HttpMethod, JobErrorKind};
 use crate::server::outbound::{outcome, CallBody, CallRequest};
@@ -111,7 +111,10 @@ async fn send(ctx: &JobContext, channel: Channel, providers: &Providers) -> Outc
     if let Err(problem) = payload.check(channel) {
         return Outcome::Fail(JobError::new(JobErrorKind::InvalidPayload, problem));
     }
-    let target = match integration_for(&ctx.db, &ctx.job, channel, payload.integration_id).await {
+    let target = match providers
+        .integration_for(&ctx.db, &ctx.job, channel, payload.integration_id)
+        .await
+    {
         Ok(target) => target,
         Err(outcome) => return outcome,
     };

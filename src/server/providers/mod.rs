@@ -18,7 +18,7 @@ use crate::server::secrets::Keyring;
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// The services every provider call uses; one per process.
@@ -37,7 +37,23 @@ pub struct Providers {
             (String, lettre::AsyncSmtpTransport<lettre::Tokio1Executor>),
         >,
     >,
+    /// Integrations looked up for jobs lately, by (organization, channel,
+    /// integration named), with when: see [`TARGET_REUSE`].
+    targets: std::sync::Mutex<std::collections::HashMap<TargetKey, (Instant, IntegrationTarget)>>,
 }
+
+/// Whose integration of which channel a job asked for, and which it named.
+type TargetKey = (Uuid, Channel, Option<Uuid>);
+
+/// How long a worker reuses an integration it looked up for the jobs that
+/// follow, instead of reading it again for each one (a transaction per
+/// message was a fifth of an SMS's database work). A change made in the
+/// console — disabled, pointed elsewhere, new credentials, a new default —
+/// reaches every job that starts this long after it.
+pub const TARGET_REUSE: Duration = Duration::from_secs(2);
+
+/// Most integrations remembered (beyond it the stale ones are dropped).
+const REMEMBERED_TARGETS: usize = 10_000;
 
 impl Providers {
     /// The services of `keyring`, `outbound` and an outbox directory.
@@ -47,6 +63,7 @@ impl Providers {
             outbound,
             outbox,
             smtp: Default::default(),
+            targets: Default::default(),
         }
     }
 
@@ -189,27 +206,73 @@ pub fn check_payload(
     }
 }
 
-/// The integration a job of `channel` uses — the one its payload names
-/// (`integration_id`) or its organization's default — or why it has none
-/// (a permanent failure).
-pub async fn integration_for(
+impl Providers {
+    /// The integration a job of `channel` uses — the one its payload names
+    /// (`integration_id`) or its organization's default — or why it has
+    /// none (a permanent failure). One looked up less than [`TARGET_REUSE`]
+    /// ago is used again.
+    pub async fn integration_for(
+        &self,
+        db: &Database,
+        job: &ClaimedJob,
+        channel: Channel,
+        named: Option<Uuid>,
+    ) -> Result<IntegrationTarget, Outcome> {
+        let key = (job.organization_id, channel, named);
+        if let Some((at, target)) = self.remembered_targets().get(&key) {
+            if at.elapsed() < TARGET_REUSE {
+                return usable(Some(target.clone()), channel, named);
+            }
+        }
+        let found = look_up_integration(db, job, channel, named).await?;
+        if let Some(target) = &found {
+            let mut targets = self.remembered_targets();
+            if targets.len() >= REMEMBERED_TARGETS {
+                targets.retain(|_, (at, _)| at.elapsed() < TARGET_REUSE);
+            }
+            targets.insert(key, (Instant::now(), target.clone()));
+        }
+        usable(found, channel, named)
+    }
+
+    fn remembered_targets(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<TargetKey, (Instant, IntegrationTarget)>>
+    {
+        // a panic elsewhere cannot leave the map half-written: use it as is
+        self.targets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Reads the integration `named` (or the default of `channel`) of `job`'s
+/// organization.
+async fn look_up_integration(
     db: &Database,
     job: &ClaimedJob,
     channel: Channel,
     named: Option<Uuid>,
-) -> Result<IntegrationTarget, Outcome> {
+) -> Result<Option<IntegrationTarget>, Outcome> {
+    let failed = |e| crate::server::worker::handlers::database_error("finding the integration", e);
     let mut tx = db
         .begin_for_handler(Scope::organization(job.organization_id))
         .await
-        .map_err(|e| {
-            crate::server::worker::handlers::database_error("finding the integration", e)
-        })?;
+        .map_err(failed)?;
     let found = integrations::for_job(&mut tx, job.organization_id, channel, named)
         .await
-        .map_err(|e| {
-            crate::server::worker::handlers::database_error("finding the integration", e)
-        })?;
+        .map_err(failed)?;
     let _ = tx.commit().await;
+    Ok(found)
+}
+
+/// `found` if a job may call it; otherwise the permanent failure that says
+/// why not.
+fn usable(
+    found: Option<IntegrationTarget>,
+    channel: Channel,
+    named: Option<Uuid>,
+) -> Result<IntegrationTarget, Outcome> {
     let fail = |message: String| Outcome::Fail(JobError::new(JobErrorKind::Handler, message));
     match found {
         None if named.is_some() => Err(fail(format!(

@@ -3,6 +3,7 @@
 use crate::domain::api_log_filters::ApiLogFilters;
 use crate::domain::{ApiCallStatus, ApiLogDetail, ApiLogRow, Cursor};
 use crate::server::db::{list, Tx};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// One page of API calls, newest first.
@@ -140,35 +141,27 @@ fn within(text: &str, limit: usize) -> String {
     cut
 }
 
-/// Writes the pending row of a call before it is made (committed by the
-/// caller first, so a call cut short by a crash is still on record), and
-/// announces it to live viewers in the same statement.
-pub async fn open_call(tx: &mut Tx, call: &NewCall) -> Result<Uuid, sqlx::Error> {
+/// Writes the pending row of a call before it is made, and announces it to
+/// live viewers: one statement that is its own transaction
+/// (migrations/0026: one round trip, committed when it returns), so a call
+/// cut short by a crash is still on record. `connection` is a handler
+/// connection outside any transaction.
+pub async fn open_call(connection: &mut PgConnection, call: &NewCall) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::new_v4();
-    // announced to live viewers by the same statement (no round trip more)
-    sqlx::query(
-        "with call as (
-           insert into third_party_api_log
-             (id, organization_id, integration_id, api_name, endpoint, method, request_payload,
-              status, retry_count, metadata)
-           values ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9)
-           returning id
-         )
-         select pg_notify($10, $11) from call",
-    )
-    .bind(id)
-    .bind(call.organization_id)
-    .bind(call.integration_id)
-    .bind(within(&call.api_name, MAX_API_NAME))
-    .bind(within(&call.endpoint, MAX_ENDPOINT))
-    .bind(call.method.as_str())
-    .bind(&call.request_payload)
-    .bind(call.retry_count.max(0))
-    .bind(&call.metadata)
-    .bind(crate::server::live::feed::CHANNEL)
-    .bind(announcement(call.organization_id, id))
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query("select api_call_open($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+        .bind(call.organization_id)
+        .bind(id)
+        .bind(call.integration_id)
+        .bind(within(&call.api_name, MAX_API_NAME))
+        .bind(within(&call.endpoint, MAX_ENDPOINT))
+        .bind(call.method.as_str())
+        .bind(&call.request_payload)
+        .bind(call.retry_count.max(0))
+        .bind(&call.metadata)
+        .bind(crate::server::live::feed::CHANNEL)
+        .bind(announcement(call.organization_id, id))
+        .execute(connection)
+        .await?;
     Ok(id)
 }
 
@@ -185,39 +178,31 @@ fn announcement(organization: Uuid, id: Uuid) -> String {
 }
 
 /// Records how call `id` of `organization` ended, announced to live
-/// viewers in the same statement; false if there is no such pending call.
+/// viewers: one statement that is its own transaction, like
+/// [`open_call`], committed without waiting for the disk (see
+/// migrations/0026); false if there is no such pending call.
 pub async fn close_call(
-    tx: &mut Tx,
+    connection: &mut PgConnection,
     organization: Uuid,
     id: Uuid,
     outcome: &CallOutcome,
 ) -> Result<bool, sqlx::Error> {
-    let closed = sqlx::query(
-        "with closed as (
-           update third_party_api_log set
-             status = $3, is_success = ($3 = 'success'), status_code = $4,
-             response_time = $5, response_payload = $6, error_message = $7
-           where organization_id = $1 and id = $2 and status = 'pending'
-           returning id
-         )
-         select pg_notify($8, $9) from closed",
-    )
-    .bind(organization)
-    .bind(id)
-    .bind(outcome.status.as_str())
-    .bind(
-        outcome
-            .status_code
-            .filter(|code| (100..=599).contains(code)),
-    )
-    .bind(outcome.response_time_ms.max(0))
-    .bind(&outcome.response_payload)
-    .bind(&outcome.error_message)
-    .bind(crate::server::live::feed::CHANNEL)
-    .bind(announcement(organization, id))
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(closed.is_some())
+    sqlx::query_scalar("select api_call_close($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        .bind(organization)
+        .bind(id)
+        .bind(outcome.status.as_str())
+        .bind(
+            outcome
+                .status_code
+                .filter(|code| (100..=599).contains(code)),
+        )
+        .bind(outcome.response_time_ms.max(0))
+        .bind(&outcome.response_payload)
+        .bind(&outcome.error_message)
+        .bind(crate::server::live::feed::CHANNEL)
+        .bind(announcement(organization, id))
+        .fetch_one(connection)
+        .await
 }
 
 /// The calls `scope` narrows to since `since` (of `organization_id`, every
