@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use uuid::Uuid;
 use veriphy_jobs::domain::HttpMethod;
-use veriphy_jobs::server::outbound::client::Outbound;
+use veriphy_jobs::server::outbound::client::{Outbound, Redirects};
 use veriphy_jobs::server::outbound::destination::Allowlist;
 use veriphy_jobs::server::outbound::logged::{
     CallAnswer, CallBody, CallError, CallRecord, CallRequest,
@@ -53,6 +53,7 @@ async fn call(
             &record(organization),
             &request,
             Duration::from_secs(5),
+            Redirects::Refused,
         )
         .await
 }
@@ -267,5 +268,104 @@ async fn a_call_of_another_organization_is_neither_opened_nor_closed_for_it() {
             .as_deref(),
         Some("42501"),
         "{refused}"
+    );
+}
+
+/// A stand-in answering every request with a redirect to `location`; its port.
+async fn redirecting_to(location: String) -> u16 {
+    let answer = format!(
+        "HTTP/1.1 302 Found\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    );
+    provider(Box::leak(answer.into_boxed_str())).await
+}
+
+fn get(port: u16) -> CallRequest {
+    CallRequest {
+        method: HttpMethod::Get,
+        url: format!("http://127.0.0.1:{port}/start"),
+        headers: Vec::new(),
+        body: None,
+    }
+}
+
+async fn call_with(
+    test: &TestDb,
+    organization: Uuid,
+    port: u16,
+    redirects: Redirects,
+) -> Result<CallAnswer, CallError> {
+    Outbound::new(Allowlist::new(["127.0.0.1"]))
+        .unwrap()
+        .call_logged(
+            &test.db,
+            &record(organization),
+            &get(port),
+            Duration::from_secs(5),
+            redirects,
+        )
+        .await
+}
+
+#[tokio::test]
+async fn a_redirect_is_the_answer_unless_the_call_follows_redirects() {
+    let test = fresh_database().await;
+    let organization = test.new_organization().await;
+    let end =
+        provider("HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\ndone").await;
+    let start = redirecting_to(format!("http://127.0.0.1:{end}/moved")).await;
+
+    let refused = call_with(&test, organization, start, Redirects::Refused)
+        .await
+        .unwrap();
+    let followed = call_with(&test, organization, start, Redirects::Followed)
+        .await
+        .unwrap();
+
+    assert_eq!(refused.status, 302);
+    assert_eq!((followed.status, followed.body.as_str()), (200, "done"));
+    let (status, ..) = row(&test, refused.log_id).await;
+    assert_eq!(status, "failed");
+    let (status, ..) = row(&test, followed.log_id).await;
+    assert_eq!(status, "success");
+}
+
+#[tokio::test]
+async fn a_followed_redirect_into_the_bank_s_network_is_refused() {
+    let test = fresh_database().await;
+    let organization = test.new_organization().await;
+    let start = redirecting_to("https://10.1.2.3/admin".into()).await;
+
+    let refused = call_with(&test, organization, start, Redirects::Followed).await;
+
+    let Err(CallError::Send { error, log_id }) = refused else {
+        panic!("expected a refusal, got {refused:?}");
+    };
+    assert_eq!(
+        error.to_string(),
+        "10.1.2.3 is an internal address; only public hosts can be called."
+    );
+    let (status, ..) = row(&test, log_id).await;
+    assert_eq!(status, "failed");
+}
+
+#[tokio::test]
+async fn a_chain_of_more_than_three_redirects_is_not_followed_to_its_end() {
+    let test = fresh_database().await;
+    let organization = test.new_organization().await;
+    let end =
+        provider("HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\ndone").await;
+    let mut next = end;
+    for _ in 0..4 {
+        next = redirecting_to(format!("http://127.0.0.1:{next}/hop")).await;
+    }
+
+    let answer = call_with(&test, organization, next, Redirects::Followed).await;
+
+    let Err(CallError::Send { error, .. }) = answer else {
+        panic!("expected the chain to be cut, got {answer:?}");
+    };
+    assert!(
+        error.to_string().contains("More than 3 redirects."),
+        "{error}"
     );
 }

@@ -167,7 +167,14 @@ pub struct IntegrationSettings {
     pub test_path: String,
     /// Sandbox: the share of calls, in percent, answered as failures.
     pub failure_percent: u8,
+    /// Whether its calls follow redirects (HTTP kinds; at most
+    /// [`MAX_REDIRECTS`], each destination checked like the first). Off:
+    /// a redirect is the call's answer, a failure.
+    pub follow_redirects: bool,
 }
+
+/// Most redirects a call of an integration that follows them takes.
+pub const MAX_REDIRECTS: usize = 3;
 
 /// What the integration form sends; every field as typed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -203,6 +210,8 @@ pub struct IntegrationForm {
     pub is_default: String,
     /// Enabled: a checked box (`on`, `true`) or not.
     pub is_active: String,
+    /// Follow redirects: a checked box or not.
+    pub follow_redirects: String,
 }
 
 /// Whether a form's checkbox value means "checked".
@@ -336,6 +345,13 @@ impl IntegrationForm {
                 _ => return Err("The test path starts with a single '/'.".into()),
             },
             failure_percent,
+            follow_redirects: checked(&self.follow_redirects)
+                && matches!(
+                    kind,
+                    IntegrationKind::SmsHttp
+                        | IntegrationKind::WhatsappHttp
+                        | IntegrationKind::Http
+                ),
         };
         if channel == Channel::Email
             && kind == IntegrationKind::Smtp
@@ -473,6 +489,19 @@ mod tests {
         ] {
             assert!(http_base_url(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn only_http_kinds_follow_redirects() {
+        let mut sandbox = form("sms", "sandbox");
+        sandbox.follow_redirects = "on".into();
+        assert!(!sandbox.validate().unwrap().settings.follow_redirects);
+        let mut http = form("data_sync", "http");
+        http.base_url = "https://api.example.com".into();
+        http.follow_redirects = "on".into();
+        assert!(http.validate().unwrap().settings.follow_redirects);
+        http.follow_redirects = String::new();
+        assert!(!http.validate().unwrap().settings.follow_redirects);
     }
 
     #[test]

@@ -10,7 +10,9 @@ use crate::app::components::badge::Badge;
 use crate::app::components::list_page::{FilterField, FilterKind, ListPage};
 use crate::app::components::organization_picker::OrganizationPicker;
 use crate::app::components::time::Time;
-use crate::domain::integrations::{Channel, IntegrationKind, IntegrationRow, TlsMode};
+use crate::domain::integrations::{
+    Channel, IntegrationKind, IntegrationRow, TlsMode, MAX_REDIRECTS,
+};
 use crate::domain::CurrentUser;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
@@ -148,6 +150,9 @@ fn IntegrationFormView(existing: Option<IntegrationRow>) -> impl IntoView {
         });
     let checked_default = existing.as_ref().is_some_and(|r| r.is_default);
     let checked_active = existing.as_ref().is_none_or(|r| r.is_active);
+    let checked_redirects = existing
+        .as_ref()
+        .is_some_and(|r| r.settings.follow_redirects);
     let channel_now = existing.as_ref().map(|r| r.channel);
     let tls_now = existing
         .as_ref()
@@ -224,6 +229,11 @@ fn IntegrationFormView(existing: Option<IntegrationRow>) -> impl IntoView {
                 <label class="check"><input type="checkbox" name="form[is_default]" checked=checked_default
                     data-testid="integration-default"/>"Default for its channel"</label>
                 <label class="check"><input type="checkbox" name="form[is_active]" checked=checked_active/>"Enabled"</label>
+                <label class="check" class:hidden=move || is_smtp() || is_sandbox()>
+                    <input type="checkbox" name="form[follow_redirects]" checked=checked_redirects
+                        data-testid="integration-follow-redirects"/>
+                    {format!("Follow redirects (at most {MAX_REDIRECTS}, each destination checked)")}
+                </label>
             </div>
             {outcome}
             <button type="submit" disabled=move || save.pending().get() data-testid="save-integration">

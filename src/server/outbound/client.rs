@@ -1,7 +1,9 @@
 //! The one HTTP client for calls to the outside: rustls, no proxy taken
-//! from the environment, no redirect followed, and every connection made
-//! only to addresses [`destination`](super::destination) admits — names are
-//! checked when they resolve, IP literals before the request leaves.
+//! from the environment, no redirect followed unless the call asks (then
+//! at most a few, each destination checked like the first), and every
+//! connection made only to addresses [`destination`](super::destination)
+//! admits — names are checked when they resolve, IP literals before the
+//! request leaves.
 
 use super::destination::{self, Allowlist, DestinationError};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -22,10 +24,23 @@ pub enum SendError {
     Failed(String),
 }
 
+/// Whether a call follows redirects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Redirects {
+    /// A redirect is the answer (the default: 3xx is a failure).
+    #[default]
+    Refused,
+    /// Up to [`crate::domain::integrations::MAX_REDIRECTS`] are followed,
+    /// each new destination checked.
+    Followed,
+}
+
 /// The outbound client (cheap to clone).
 #[derive(Clone)]
 pub struct Outbound {
     http: reqwest::Client,
+    /// The same, following redirects.
+    following: reqwest::Client,
     allowlist: Arc<Allowlist>,
 }
 
@@ -59,16 +74,37 @@ impl Outbound {
     /// A client admitting the internal hosts of `allowlist`.
     pub fn new(allowlist: Allowlist) -> Result<Outbound, SendError> {
         let allowlist = Arc::new(allowlist);
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(GuardedResolver {
-                allowlist: allowlist.clone(),
-            }))
-            .user_agent(concat!("veriphy-jobs/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|error| SendError::Failed(error.to_string()))?;
-        Ok(Outbound { http, allowlist })
+        let client = |redirects: reqwest::redirect::Policy| {
+            reqwest::Client::builder()
+                .no_proxy()
+                .redirect(redirects)
+                .dns_resolver(Arc::new(GuardedResolver {
+                    allowlist: allowlist.clone(),
+                }))
+                .user_agent(concat!("veriphy-jobs/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|error| SendError::Failed(error.to_string()))
+        };
+        let guard = allowlist.clone();
+        let following = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() > crate::domain::integrations::MAX_REDIRECTS {
+                let error = format!(
+                    "More than {} redirects.",
+                    crate::domain::integrations::MAX_REDIRECTS
+                );
+                return attempt.error(error);
+            }
+            // a new host is checked again when it resolves (the resolver)
+            match destination::check_url(attempt.url(), &guard) {
+                Ok(()) => attempt.follow(),
+                Err(refused) => attempt.error(refused),
+            }
+        });
+        Ok(Outbound {
+            http: client(reqwest::redirect::Policy::none())?,
+            following: client(following)?,
+            allowlist,
+        })
     }
 
     /// The hosts admitted although internal.
@@ -115,15 +151,21 @@ impl Outbound {
         }
     }
 
-    /// A request to `url`, once the URL itself passes the destination check.
+    /// A request to `url`, once the URL itself passes the destination
+    /// check, following redirects or not.
     pub fn request(
         &self,
         method: reqwest::Method,
         url: &str,
+        redirects: Redirects,
     ) -> Result<reqwest::RequestBuilder, SendError> {
         let parsed = reqwest::Url::parse(url).map_err(|_| DestinationError::NotHttp)?;
         destination::check_url(&parsed, &self.allowlist)?;
-        Ok(self.http.request(method, parsed))
+        let client = match redirects {
+            Redirects::Refused => &self.http,
+            Redirects::Followed => &self.following,
+        };
+        Ok(client.request(method, parsed))
     }
 
     /// Sends `request` within `timeout`; a refusal of the destination at
@@ -199,7 +241,11 @@ mod tests {
         let port = answering_server().await;
         let outbound = Outbound::new(Allowlist::new(["localhost"])).unwrap();
         let request = outbound
-            .request(reqwest::Method::GET, &format!("http://localhost:{port}/"))
+            .request(
+                reqwest::Method::GET,
+                &format!("http://localhost:{port}/"),
+                Redirects::Refused,
+            )
             .unwrap();
 
         let answer = outbound
@@ -213,7 +259,11 @@ mod tests {
     #[test]
     fn an_internal_ip_literal_is_refused_before_any_request() {
         let outbound = Outbound::new(Allowlist::default()).unwrap();
-        let refused = outbound.request(reqwest::Method::GET, "https://169.254.169.254/latest/");
+        let refused = outbound.request(
+            reqwest::Method::GET,
+            "https://169.254.169.254/latest/",
+            Redirects::Refused,
+        );
         assert!(matches!(
             refused,
             Err(SendError::Refused(DestinationError::Internal { .. }))

@@ -145,8 +145,15 @@ impl Outbound {
         record: &CallRecord,
         request: &CallRequest,
         timeout: Duration,
+        redirects: super::Redirects,
     ) -> Result<CallAnswer, CallError> {
-        record_call(db, record, request, self.exchange(request, timeout)).await
+        record_call(
+            db,
+            record,
+            request,
+            self.exchange(request, timeout, redirects),
+        )
+        .await
     }
 
     /// Sends the request and reads at most [`MAX_ANSWER_BYTES`] of the
@@ -155,10 +162,11 @@ impl Outbound {
         &self,
         request: &CallRequest,
         timeout: Duration,
+        redirects: super::Redirects,
     ) -> Result<(u16, String, Option<Duration>), SendError> {
         let method = reqwest::Method::from_bytes(request.method.as_str().as_bytes())
             .map_err(|_| SendError::Failed("unknown method".into()))?;
-        let mut builder = self.request(method, &request.url)?;
+        let mut builder = self.request(method, &request.url, redirects)?;
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }

@@ -9,6 +9,6 @@ pub mod logged;
 pub mod outcome;
 pub mod redact;
 
-pub use client::{Outbound, SendError};
+pub use client::{Outbound, Redirects, SendError};
 pub use destination::Allowlist;
 pub use logged::{CallAnswer, CallBody, CallError, CallRecord, CallRequest};

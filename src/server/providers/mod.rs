@@ -183,8 +183,13 @@ impl Providers {
         if target.kind == IntegrationKind::Sandbox {
             return sandbox::call_logged(db, target, record, request).await;
         }
+        let redirects = if target.settings.follow_redirects {
+            crate::server::outbound::Redirects::Followed
+        } else {
+            crate::server::outbound::Redirects::Refused
+        };
         self.outbound
-            .call_logged(db, record, request, timeout)
+            .call_logged(db, record, request, timeout, redirects)
             .await
     }
 }
