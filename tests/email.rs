@@ -387,3 +387,65 @@ async fn a_newsletter_of_a_thousand_emails_from_a_csv_batch_is_delivered_once_ea
         == &vec!["<reader7@customer.example>".to_string()]
         && data.contains("Hello Reader 7")));
 }
+
+#[tokio::test]
+async fn a_saved_new_password_is_used_by_the_next_message_over_a_new_connection() {
+    let setup = setup().await;
+    let (port, room) = smtp_server().await;
+    let id = setup.smtp_integration(port).await;
+    let message = json!({ "to": "ada@customer.example", "subject": "Hi", "text": "One" });
+    let (first, _) = setup.run(message.clone()).await;
+    // a password of the same length, as a rotation often is
+    let renewed = "smtp-pass-6161";
+    let valid = IntegrationForm {
+        name: "Mail relay".into(),
+        channel: "email".into(),
+        kind: "smtp".into(),
+        base_url: "127.0.0.1".into(),
+        port: port.to_string(),
+        tls_mode: "none".into(),
+        username: "relay-user".into(),
+        secret: renewed.into(),
+        sender: "statements@bank.example".into(),
+        is_default: "on".into(),
+        is_active: "on".into(),
+        ..IntegrationForm::default()
+    }
+    .validate()
+    .unwrap();
+    let sealed = setup.providers.keyring.seal(
+        &serde_json::to_string(&Credentials {
+            secret: renewed.into(),
+        })
+        .unwrap(),
+        &integrations::credentials_context(id),
+    );
+    let mut tx = setup
+        .test
+        .db
+        .begin(Scope::organization(setup.organization))
+        .await
+        .unwrap();
+    integrations::update(&mut tx, setup.organization, id, &valid, Some(&sealed), None)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    // past the time a worker reuses what it read
+    tokio::time::sleep(veriphy_jobs::server::providers::TARGET_REUSE).await;
+
+    let (second, result) = setup.run(message).await;
+
+    assert_eq!(
+        (first.as_str(), second.as_str()),
+        ("completed", "completed"),
+        "{result}"
+    );
+    let room = room.lock().unwrap();
+    assert_eq!(
+        room.logins,
+        vec![
+            format!("|relay-user|{PASSWORD}"),
+            format!("|relay-user|{renewed}")
+        ]
+    );
+}
