@@ -276,7 +276,8 @@ pub async fn test_integration(id: Uuid) -> Result<ConnectionTest, AppError> {
 
 /// The process's provider services.
 #[cfg(feature = "ssr")]
-async fn providers() -> Result<std::sync::Arc<crate::server::providers::Providers>, AppError> {
+pub(crate) async fn providers(
+) -> Result<std::sync::Arc<crate::server::providers::Providers>, AppError> {
     let axum::Extension(providers) = leptos_axum::extract::<
         axum::Extension<std::sync::Arc<crate::server::providers::Providers>>,
     >()

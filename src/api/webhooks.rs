@@ -35,3 +35,359 @@ pub(crate) async fn page(
     })
     .await
 }
+
+/// One webhook: never its secret or header values.
+#[server(endpoint = "webhook_detail")]
+pub async fn webhook_detail(
+    id: uuid::Uuid,
+) -> Result<crate::domain::webhooks::WebhookDetail, AppError> {
+    use crate::server::auth::require_caller;
+    use crate::server::repo::webhooks;
+    let caller = require_caller().await?;
+    let mut tx = caller.begin().await?;
+    let webhook = webhooks::get(&mut tx, caller.organization_filter(None), id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    Ok(webhook)
+}
+
+/// The webhook `id` of the caller's scope, for writers; its organization.
+#[cfg(feature = "ssr")]
+async fn writable(
+    caller: &crate::server::auth::Caller,
+    tx: &mut crate::server::db::Tx,
+    id: uuid::Uuid,
+) -> Result<crate::domain::webhooks::WebhookDetail, AppError> {
+    caller.require_write()?;
+    crate::server::repo::webhooks::get(tx, caller.organization_filter(None), id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// Creates a webhook (`id` empty: with a new signing secret, shown once in
+/// the answer) or changes one. Refused: an invalid form, a reserved
+/// header, a URL inside the bank's network or not https (unless
+/// allowlisted), another organization's webhook.
+#[server(endpoint = "save_webhook")]
+pub async fn save_webhook(
+    #[server(default)] id: Option<uuid::Uuid>,
+    form: crate::domain::webhooks::WebhookForm,
+) -> Result<SavedWebhookAnswer, AppError> {
+    use crate::server::auth::require_caller;
+    use crate::server::repo::webhooks::{self, sealed_context, SavedWebhook};
+    use crate::server::webhooks::signing;
+    let caller = require_caller().await?;
+    caller.require_write()?;
+    let valid = form.validate().map_err(AppError::Invalid)?;
+    let providers = super::integrations::providers().await?;
+    providers
+        .outbound
+        .check_destination(&valid.url, None)
+        .await
+        .map_err(|refusal| AppError::invalid(refusal.to_string()))?;
+    let mut tx = caller.begin().await?;
+    let (webhook_id, organization_id) = match id {
+        Some(id) => (id, writable(&caller, &mut tx, id).await?.organization_id),
+        None => (
+            uuid::Uuid::new_v4(),
+            caller.target_organization(valid.organization_id)?,
+        ),
+    };
+    let headers = valid.headers.as_ref().map(|headers| {
+        let text = serde_json::to_string(headers).unwrap_or_default();
+        let hints: serde_json::Map<String, serde_json::Value> = headers
+            .iter()
+            // a value's tail can be most of a short value: none of it shows
+            .map(|(name, _)| (name.clone(), serde_json::Value::String("••••".into())))
+            .collect();
+        (
+            providers
+                .keyring
+                .seal(&text, &sealed_context(webhook_id, "headers")),
+            serde_json::Value::Object(hints),
+        )
+    });
+    let saved = SavedWebhook {
+        form: &valid,
+        headers,
+    };
+    let secret = match id {
+        Some(_) => {
+            if !webhooks::update(&mut tx, organization_id, webhook_id, &saved).await? {
+                return Err(AppError::NotFound);
+            }
+            None
+        }
+        None => {
+            let secret = signing::new_secret();
+            let sealed = providers
+                .keyring
+                .seal(&secret, &sealed_context(webhook_id, "secret"));
+            webhooks::insert(
+                &mut tx,
+                organization_id,
+                webhook_id,
+                &saved,
+                &sealed,
+                &crate::server::secrets::masked(&secret),
+            )
+            .await?;
+            Some(secret)
+        }
+    };
+    caller
+        .audit(
+            &mut tx,
+            Some(organization_id),
+            if id.is_none() {
+                "webhook.create"
+            } else {
+                "webhook.update"
+            },
+            "webhook",
+            webhook_id.to_string(),
+            serde_json::json!({
+                "name": valid.name,
+                "url": valid.url,
+                "event_type": valid.event_type.as_str(),
+                "headers_changed": valid.headers.is_some(),
+            }),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(SavedWebhookAnswer {
+        id: webhook_id,
+        secret,
+    })
+}
+
+/// What saving a webhook answers: its id and, for a new one, its secret
+/// (shown once; admins can reveal it later).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SavedWebhookAnswer {
+    /// The webhook.
+    pub id: uuid::Uuid,
+    /// A new webhook's signing secret.
+    pub secret: Option<String>,
+}
+
+/// Switches a webhook on (active, its run of failures forgotten) or off.
+#[server(endpoint = "set_webhook_enabled")]
+pub async fn set_webhook_enabled(id: uuid::Uuid, enabled: bool) -> Result<String, AppError> {
+    use crate::server::auth::require_caller;
+    use crate::server::repo::webhooks;
+    let caller = require_caller().await?;
+    let mut tx = caller.begin().await?;
+    let webhook = writable(&caller, &mut tx, id).await?;
+    webhooks::set_enabled(&mut tx, webhook.organization_id, id, enabled).await?;
+    caller
+        .audit(
+            &mut tx,
+            Some(webhook.organization_id),
+            if enabled {
+                "webhook.enable"
+            } else {
+                "webhook.disable"
+            },
+            "webhook",
+            id.to_string(),
+            serde_json::json!({ "name": webhook.webhook_name }),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(if enabled {
+        format!("Webhook \"{}\" is on.", webhook.webhook_name)
+    } else {
+        format!("Webhook \"{}\" is off.", webhook.webhook_name)
+    })
+}
+
+/// How long a rotated-out secret keeps signing beside the new one.
+pub const ROTATION_GRACE_HOURS: i64 = 24;
+
+/// Gives a webhook a new signing secret (returned once); the old one keeps
+/// signing beside it for [`ROTATION_GRACE_HOURS`].
+#[server(endpoint = "rotate_webhook_secret")]
+pub async fn rotate_webhook_secret(id: uuid::Uuid) -> Result<String, AppError> {
+    use crate::server::auth::require_caller;
+    use crate::server::repo::webhooks::{self, sealed_context};
+    use crate::server::secrets::Sealed;
+    let caller = require_caller().await?;
+    let providers = super::integrations::providers().await?;
+    let mut tx = caller.begin().await?;
+    let webhook = writable(&caller, &mut tx, id).await?;
+    let current: Option<(Option<Vec<u8>>, Option<String>)> = sqlx::query_as(
+        "select secret_encrypted, secret_key_id from webhooks where organization_id = $1 and id = $2",
+    )
+    .bind(webhook.organization_id)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    // the old secret, sealed again for its new place (the seal is bound to it)
+    let previous = match current {
+        Some((Some(data), Some(key_id))) => providers
+            .keyring
+            .open(&Sealed { key_id, data }, &sealed_context(id, "secret"))
+            .ok()
+            .map(|old| {
+                providers
+                    .keyring
+                    .seal(&old, &sealed_context(id, "previous_secret"))
+            }),
+        _ => None,
+    };
+    let secret = crate::server::webhooks::signing::new_secret();
+    let sealed = providers
+        .keyring
+        .seal(&secret, &sealed_context(id, "secret"));
+    webhooks::rotate_secret(
+        &mut tx,
+        webhook.organization_id,
+        id,
+        &sealed,
+        previous.as_ref(),
+        &crate::server::secrets::masked(&secret),
+        chrono::Utc::now() + chrono::Duration::hours(ROTATION_GRACE_HOURS),
+    )
+    .await?;
+    caller
+        .audit(
+            &mut tx,
+            Some(webhook.organization_id),
+            "webhook.rotate_secret",
+            "webhook",
+            id.to_string(),
+            serde_json::json!({ "name": webhook.webhook_name, "grace_hours": ROTATION_GRACE_HOURS }),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(secret)
+}
+
+/// A webhook's current signing secret, for org admins and bank admins;
+/// each reveal is audited.
+#[server(endpoint = "reveal_webhook_secret")]
+pub async fn reveal_webhook_secret(id: uuid::Uuid) -> Result<String, AppError> {
+    use crate::server::auth::require_caller;
+    use crate::server::repo::webhooks::sealed_context;
+    use crate::server::secrets::Sealed;
+    let caller = require_caller().await?;
+    let providers = super::integrations::providers().await?;
+    let mut tx = caller.begin().await?;
+    let webhook = writable(&caller, &mut tx, id).await?;
+    let sealed: (Option<Vec<u8>>, Option<String>) = sqlx::query_as(
+        "select secret_encrypted, secret_key_id from webhooks where organization_id = $1 and id = $2",
+    )
+    .bind(webhook.organization_id)
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let (Some(data), Some(key_id)) = sealed else {
+        return Err(AppError::invalid(
+            "This webhook has no signing secret yet: rotate it to make one.",
+        ));
+    };
+    let secret = providers
+        .keyring
+        .open(&Sealed { key_id, data }, &sealed_context(id, "secret"))
+        .map_err(|_| {
+            AppError::invalid(
+                "The secret cannot be opened with this server's key: rotate it to make a new one.",
+            )
+        })?;
+    caller
+        .audit(
+            &mut tx,
+            Some(webhook.organization_id),
+            "webhook.reveal_secret",
+            "webhook",
+            id.to_string(),
+            serde_json::json!({ "name": webhook.webhook_name }),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(secret)
+}
+
+/// Sends a webhook a `webhook.test` event now; says where to watch it.
+#[server(endpoint = "send_test_webhook")]
+pub async fn send_test_webhook(id: uuid::Uuid) -> Result<String, AppError> {
+    use crate::server::auth::require_caller;
+    let caller = require_caller().await?;
+    let mut tx = caller.begin().await?;
+    let webhook = writable(&caller, &mut tx, id).await?;
+    if !(webhook.is_active && webhook.status == crate::domain::WebhookStatus::Active) {
+        return Err(AppError::invalid(
+            "The webhook is switched off or in error: switch it on first.",
+        ));
+    }
+    crate::server::webhooks::send_test(
+        &mut tx,
+        webhook.organization_id,
+        id,
+        &webhook.webhook_name,
+        webhook.max_retries,
+    )
+    .await?;
+    caller
+        .audit(
+            &mut tx,
+            Some(webhook.organization_id),
+            "webhook.test",
+            "webhook",
+            id.to_string(),
+            serde_json::json!({ "name": webhook.webhook_name }),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok("Test event sent: its delivery appears below.".into())
+}
+
+/// Deletes a webhook; its deliveries' log rows stay.
+#[server(endpoint = "delete_webhook")]
+pub async fn delete_webhook(id: uuid::Uuid) -> Result<String, AppError> {
+    use crate::server::auth::require_caller;
+    use crate::server::repo::webhooks;
+    let caller = require_caller().await?;
+    let mut tx = caller.begin().await?;
+    let webhook = writable(&caller, &mut tx, id).await?;
+    webhooks::delete(&mut tx, webhook.organization_id, id).await?;
+    caller
+        .audit(
+            &mut tx,
+            Some(webhook.organization_id),
+            "webhook.delete",
+            "webhook",
+            id.to_string(),
+            serde_json::json!({ "name": webhook.webhook_name }),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(format!("Deleted webhook \"{}\".", webhook.webhook_name))
+}
+
+/// A webhook's delivery attempts, newest first: each an API log row.
+#[server(endpoint = "webhook_deliveries")]
+pub async fn webhook_deliveries(
+    id: uuid::Uuid,
+) -> Result<Vec<crate::domain::ApiLogDetail>, AppError> {
+    use crate::server::auth::require_caller;
+    let caller = require_caller().await?;
+    let mut tx = caller.begin().await?;
+    let webhook = crate::server::repo::webhooks::get(&mut tx, caller.organization_filter(None), id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let attempts = crate::server::repo::api_logs::of_webhook(
+        &mut tx,
+        webhook.organization_id,
+        id,
+        DELIVERIES_SHOWN,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(attempts)
+}
+
+/// Delivery attempts a webhook's page lists.
+pub const DELIVERIES_SHOWN: i64 = 50;

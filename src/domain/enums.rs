@@ -122,6 +122,7 @@ impl JobType {
                 | JobType::Sms
                 | JobType::Whatsapp
                 | JobType::DataSync
+                | JobType::Webhook
         )
     }
 
@@ -213,7 +214,8 @@ string_enum!(
 );
 
 string_enum!(
-    /// Events a webhook can subscribe to.
+    /// Events a webhook can subscribe to: the design note's case events,
+    /// and the system's own (`noun.verb`).
     WebhookEvent {
         CaseCreated => "case_created",
         CaseUpdated => "case_updated",
@@ -222,9 +224,12 @@ string_enum!(
         CaseClosed => "case_closed",
         DocumentUploaded => "document_uploaded",
         DocumentVerified => "document_verified",
-        JobCompleted => "job_completed",
-        JobFailed => "job_failed",
-        BatchCompleted => "batch_completed",
+        JobCompleted => "job.completed",
+        JobFailed => "job.failed",
+        BatchCompleted => "batch.completed",
+        BatchFailed => "batch.failed",
+        FailedJobResolved => "failed_job.resolved",
+        WebhookTest => "webhook.test",
     }
 );
 

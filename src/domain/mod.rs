@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod models;
 pub mod page;
 pub mod templates;
+pub mod webhooks;
 
 pub use enums::*;
 pub use forms::*;

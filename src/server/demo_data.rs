@@ -370,10 +370,11 @@ fn demo_job(rng: &mut StdRng, index: usize, org_name: &str, now: DateTime<Utc>) 
             format!("Sync {case} to core banking"),
             json!({"path": format!("/cases/{case}"), "max_pages": 3}),
         ),
+        // (webhook deliveries come of events, not of loaded jobs)
         6 => (
-            JobType::Webhook,
-            format!("Notify case_updated for {case}"),
-            json!({"event": "case_updated", "case": case}),
+            JobType::Other,
+            format!("Reconcile {case} with the ledger"),
+            json!({"delay_ms": 20, "case": case}),
         ),
         _ => (
             JobType::Cleanup,
@@ -661,7 +662,7 @@ async fn seed_webhooks(
         ("Case system: updates", "case_updated", "active", true, 1),
         ("Document vault sync", "document_uploaded", "error", true, 7),
         ("Legacy CRM (paused)", "case_closed", "inactive", false, 0),
-        ("Ops alerts on failures", "job_failed", "active", true, 0),
+        ("Ops alerts on failures", "job.failed", "active", true, 0),
     ];
     for (index, (name, event, status, active, failures)) in specs.into_iter().enumerate() {
         sqlx::query(

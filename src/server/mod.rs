@@ -18,4 +18,5 @@ pub mod repo;
 pub mod sandbox;
 pub mod secrets;
 pub mod telemetry;
+pub mod webhooks;
 pub mod worker;

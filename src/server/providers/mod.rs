@@ -207,6 +207,11 @@ pub fn check_payload(
         JobType::Sms => messaging::check_payload(Channel::Sms, payload),
         JobType::Whatsapp => messaging::check_payload(Channel::Whatsapp, payload),
         JobType::DataSync => data_sync::check_payload(payload),
+        JobType::Webhook => serde_json::from_value::<crate::server::webhooks::Delivery>(payload.clone())
+            .map(|_| ())
+            .map_err(|_| {
+                "A webhook job's payload names the webhook and the event: {\"webhook_id\": …, \"event_id\": …}. Webhook deliveries are made by events; send a test from the webhook's page.".to_string()
+            }),
         _ => Ok(()),
     }
 }

@@ -92,6 +92,37 @@ pub async fn detail(
     .await
 }
 
+/// The newest `limit` delivery attempts to webhook `webhook_id` of
+/// `organization_id` (log rows whose metadata names it, read through
+/// migrations/0027's index).
+pub async fn of_webhook(
+    tx: &mut Tx,
+    organization_id: Uuid,
+    webhook_id: Uuid,
+    limit: i64,
+) -> Result<Vec<ApiLogDetail>, sqlx::Error> {
+    sqlx::query_as(
+        "select a.id, a.organization_id, o.name as organization_name, a.api_name, a.endpoint,
+                a.method, a.status_code, a.response_time, a.status, a.retry_count,
+                a.error_message, a.created_at, a.updated_at, a.is_success,
+                a.request_payload, a.response_payload, a.metadata,
+                a.integration_id, null::varchar as integration_name,
+                (a.metadata ->> 'job_id')::uuid as job_id,
+                (a.metadata ->> 'attempt')::int as attempt
+         from third_party_api_log a
+         join organizations o on o.id = a.organization_id
+         where a.metadata ? 'webhook_id' and a.metadata ->> 'webhook_id' = $2
+           and a.organization_id = $1
+         order by a.created_at desc, a.id desc
+         limit $3",
+    )
+    .bind(organization_id)
+    .bind(webhook_id.to_string())
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await
+}
+
 /// An outbound call about to be made, as its log row starts.
 #[derive(Debug, Clone)]
 pub struct NewCall {

@@ -151,7 +151,16 @@ impl Registry {
                 providers: providers.clone(),
             },
         )
-        .with(JobType::DataSync, SyncHandler { providers })
+        .with(
+            JobType::DataSync,
+            SyncHandler {
+                providers: providers.clone(),
+            },
+        )
+        .with(
+            JobType::Webhook,
+            crate::server::webhooks::WebhookHandler { providers },
+        )
     }
 
     /// Adds (or replaces) the handler of `job_type`.

@@ -1,0 +1,349 @@
+//! Webhook delivery: events are recorded in the outbox (`webhook_events`)
+//! and fanned out as `webhook` jobs, one per subscribed webhook of the
+//! event's organization; each job posts the event, signed, through the
+//! logged outbound client — never following redirects — and keeps the
+//! webhook's counters. 2xx delivers; 410 Gone switches the webhook off;
+//! 429 and 503 wait as asked; anything else is retried with the engine's
+//! backoff up to the webhook's `max_retries`, after which the delivery has
+//! failed and, at the webhook's limit of failures in a row, the webhook
+//! goes to `error` and stops receiving until someone switches it on.
+
+pub mod signing;
+
+use crate::domain::{JobErrorKind, JobType, WebhookEvent};
+use crate::server::db::Tx;
+use crate::server::outbound::{CallBody, CallError, CallRecord, CallRequest, Redirects, SendError};
+use crate::server::providers::Providers;
+use crate::server::queue::{self, JobError, NewJob, Outcome};
+use crate::server::repo::webhooks::{self as repo, AttemptEnd, DeliveryTarget};
+use crate::server::secrets::Sealed;
+use crate::server::worker::handlers::{database_error, Handler, HandlerFuture, JobContext};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The queue deliveries wait in.
+pub const DELIVERY_QUEUE: &str = "default";
+
+/// A `webhook` job's payload: which event goes to which webhook.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Delivery {
+    /// The webhook to post to.
+    pub webhook_id: Uuid,
+    /// The event to post.
+    pub event_id: Uuid,
+}
+
+/// Records event `event_type` with `data` for `organization_id` (in the
+/// caller's transaction: it exists exactly when the change that raised it
+/// does) and enqueues one delivery per active webhook of that organization
+/// subscribed to it. Returns the event's id and the deliveries' job ids.
+pub async fn raise(
+    tx: &mut Tx,
+    organization_id: Uuid,
+    event_type: WebhookEvent,
+    data: &Value,
+    source: &str,
+) -> Result<(Uuid, Vec<Uuid>), sqlx::Error> {
+    let event_id = record_event(tx, organization_id, event_type, data, source).await?;
+    let subscribed: Vec<(Uuid, String, i32)> = sqlx::query_as(
+        "select id, webhook_name, max_retries from webhooks
+         where organization_id = $1 and event_type = $2 and is_active and status = 'active'",
+    )
+    .bind(organization_id)
+    .bind(event_type.as_str())
+    .fetch_all(&mut **tx)
+    .await?;
+    let jobs: Vec<NewJob> = subscribed
+        .into_iter()
+        .map(|(webhook_id, name, max_retries)| {
+            delivery_job(
+                organization_id,
+                webhook_id,
+                &name,
+                max_retries,
+                event_type,
+                event_id,
+            )
+        })
+        .collect();
+    let ids = if jobs.is_empty() {
+        Vec::new()
+    } else {
+        queue::enqueue_many(&mut **tx, &jobs).await?
+    };
+    Ok((event_id, ids))
+}
+
+/// Writes an event to the outbox; its id.
+async fn record_event(
+    tx: &mut Tx,
+    organization_id: Uuid,
+    event_type: WebhookEvent,
+    data: &Value,
+    source: &str,
+) -> Result<Uuid, sqlx::Error> {
+    sqlx::query_scalar(
+        "insert into webhook_events (organization_id, event_type, payload, source)
+         values ($1, $2, $3, $4) returning id",
+    )
+    .bind(organization_id)
+    .bind(event_type.as_str())
+    .bind(data)
+    .bind(source)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// Sends one webhook a `webhook.test` event, whatever it subscribes to;
+/// the delivery's job id.
+pub async fn send_test(
+    tx: &mut Tx,
+    organization_id: Uuid,
+    webhook_id: Uuid,
+    name: &str,
+    max_retries: i32,
+) -> Result<Uuid, sqlx::Error> {
+    let (_, example) = crate::domain::webhooks::describe(WebhookEvent::WebhookTest);
+    let event_id = record_event(
+        tx,
+        organization_id,
+        WebhookEvent::WebhookTest,
+        &example,
+        "console",
+    )
+    .await?;
+    queue::enqueue(
+        &mut **tx,
+        &delivery_job(
+            organization_id,
+            webhook_id,
+            name,
+            max_retries,
+            WebhookEvent::WebhookTest,
+            event_id,
+        ),
+    )
+    .await
+}
+
+fn delivery_job(
+    organization_id: Uuid,
+    webhook_id: Uuid,
+    name: &str,
+    max_retries: i32,
+    event_type: WebhookEvent,
+    event_id: Uuid,
+) -> NewJob {
+    let mut job = NewJob::new(
+        organization_id,
+        JobType::Webhook,
+        format!("{} to {}", event_type.as_str(), name),
+        json!(Delivery {
+            webhook_id,
+            event_id
+        }),
+    );
+    job.queue = DELIVERY_QUEUE.to_string();
+    job.max_attempts = max_retries + 1;
+    job
+}
+
+/// Runs `webhook` jobs.
+pub struct WebhookHandler {
+    /// The keyring and the outbound client.
+    pub providers: Arc<Providers>,
+}
+
+impl Handler for WebhookHandler {
+    fn run(&self, ctx: Arc<JobContext>) -> HandlerFuture {
+        let providers = self.providers.clone();
+        Box::pin(async move { deliver(&ctx, &providers).await })
+    }
+}
+
+fn fail(message: impl Into<String>) -> Outcome {
+    Outcome::Fail(JobError::new(JobErrorKind::Handler, message))
+}
+
+/// Opens `sealed` parts of `target`: the secrets that sign (current first)
+/// and the custom headers.
+fn opened(
+    providers: &Providers,
+    target: &DeliveryTarget,
+) -> Result<(Vec<String>, Vec<(String, String)>), Outcome> {
+    let open = |data: &Option<Vec<u8>>, key_id: &Option<String>, what: &str| {
+        match (data, key_id) {
+            (Some(data), Some(key_id)) => providers
+                .keyring
+                .open(
+                    &Sealed {
+                        key_id: key_id.clone(),
+                        data: data.clone(),
+                    },
+                    &repo::sealed_context(target.id, what),
+                )
+                .map(Some)
+                .map_err(|_| {
+                    fail("The webhook's sealed secrets cannot be opened with this server's key; rotate its secret.")
+                }),
+            _ => Ok(None),
+        }
+    };
+    let current = open(&target.secret_encrypted, &target.secret_key_id, "secret")?
+        .ok_or_else(|| fail("The webhook has no signing secret: rotate it to make one."))?;
+    let mut secrets = vec![current];
+    if let Some(previous) = open(
+        &target.previous_secret_encrypted,
+        &target.previous_secret_key_id,
+        "previous_secret",
+    )? {
+        secrets.push(previous);
+    }
+    let headers = match open(&target.headers_encrypted, &target.headers_key_id, "headers")? {
+        Some(text) => serde_json::from_str(&text).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    Ok((secrets, headers))
+}
+
+async fn deliver(ctx: &JobContext, providers: &Providers) -> Outcome {
+    let delivery: Delivery = match ctx.payload() {
+        Ok(delivery) => delivery,
+        Err(outcome) => return outcome,
+    };
+    let organization = ctx.job.organization_id;
+    let loaded = async {
+        let mut tx = ctx.begin().await?;
+        let target = repo::delivery_target(&mut tx, organization, delivery.webhook_id).await?;
+        let event: Option<(String, Value, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+            "select event_type, payload, created_at from webhook_events
+             where organization_id = $1 and id = $2",
+        )
+        .bind(organization)
+        .bind(delivery.event_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>((target, event))
+    }
+    .await;
+    let (target, event) = match loaded {
+        Ok(found) => found,
+        Err(error) => return database_error("reading the webhook", error),
+    };
+    let Some(target) = target else {
+        return fail("The webhook no longer exists.");
+    };
+    let Some((event_type, data, raised_at)) = event else {
+        return fail("The event no longer exists.");
+    };
+    if !target.receiving {
+        return fail(format!(
+            "Webhook \"{}\" is switched off or in error; switch it on to deliver again.",
+            target.webhook_name
+        ));
+    }
+    let Some(event_type) = WebhookEvent::parse(&event_type) else {
+        return fail(format!("Unknown event type {event_type:?}."));
+    };
+    let (secrets, custom_headers) = match opened(providers, &target) {
+        Ok(opened) => opened,
+        Err(outcome) => return outcome,
+    };
+    let body = crate::domain::webhooks::envelope(delivery.event_id, event_type, raised_at, &data);
+    let Ok(text) = serde_json::to_string(&body) else {
+        return fail("The event cannot be written as JSON.");
+    };
+    // stable across every attempt and resend of this event
+    let message_id = format!("msg_{}", delivery.event_id.simple());
+    let timestamp = chrono::Utc::now().timestamp();
+    let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    let Some(signature) =
+        signing::signature_header(&secret_refs, &message_id, timestamp, text.as_bytes())
+    else {
+        return fail("The webhook's secret is not a valid whsec_ secret: rotate it.");
+    };
+    let mut headers = custom_headers;
+    headers.push(("webhook-id".into(), message_id.clone()));
+    headers.push(("webhook-timestamp".into(), timestamp.to_string()));
+    headers.push(("webhook-signature".into(), signature));
+    let request = CallRequest {
+        method: crate::domain::HttpMethod::Post,
+        url: target.webhook_url.clone(),
+        headers,
+        body: Some(CallBody::Json(body)),
+    };
+    let record = CallRecord {
+        organization_id: organization,
+        integration_id: None,
+        api_name: "webhook".into(),
+        retry_count: ctx.job.attempts,
+        metadata: json!({
+            "job_id": ctx.job.id,
+            "attempt": ctx.job.attempts,
+            "webhook_id": target.id,
+            "event_id": delivery.event_id,
+            "event_type": event_type.as_str(),
+        }),
+    };
+    let timeout = Duration::from_secs(target.timeout.max(1) as u64);
+    let result = providers
+        .outbound
+        .call_logged(&ctx.db, &record, &request, timeout, Redirects::Refused)
+        .await;
+    let last_attempt = ctx.job.attempts >= ctx.job.max_attempts;
+    let (outcome, end) = match &result {
+        Ok(answer) if (200..300).contains(&answer.status) => (
+            Outcome::Completed(Some(json!({
+                "status": answer.status,
+                "api_log_id": answer.log_id,
+                "webhook_id": target.id,
+                "message_id": message_id,
+            }))),
+            AttemptEnd::Delivered,
+        ),
+        Ok(answer) if answer.status == 410 => (
+            fail(format!(
+                "The receiver answered 410 Gone: webhook \"{}\" is switched off.",
+                target.webhook_name
+            )),
+            AttemptEnd::Gone,
+        ),
+        _ => {
+            let outcome = crate::server::outbound::outcome::of_call(&result, "webhook")
+                .unwrap_or_else(|| fail("The receiver's answer was not a success."));
+            // every failure but a refused destination is worth another
+            // attempt while any are left (a receiver's 4xx may be passing)
+            let refused = matches!(
+                result,
+                Err(CallError::Send {
+                    error: SendError::Refused(_),
+                    ..
+                })
+            );
+            let outcome = match outcome {
+                Outcome::Fail(error) if !refused => Outcome::Retry(error),
+                other => other,
+            };
+            let end = match (&outcome, last_attempt) {
+                (Outcome::Snooze(_), _) => AttemptEnd::WillRetry,
+                (Outcome::Retry(_), false) => AttemptEnd::WillRetry,
+                _ => AttemptEnd::DeliveryFailed,
+            };
+            (outcome, end)
+        }
+    };
+    let recorded = async {
+        let mut tx = ctx.begin().await?;
+        repo::record_attempt(&mut tx, organization, target.id, ctx.job.attempts, end).await?;
+        tx.commit().await
+    }
+    .await;
+    if let Err(error) = recorded {
+        tracing::warn!(webhook = %target.id, error = %crate::server::db::loggable(&error), "a delivery's outcome could not be counted");
+    }
+    outcome
+}

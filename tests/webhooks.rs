@@ -1,0 +1,419 @@
+//! Webhooks end to end: made in the console's server functions, delivered
+//! by a worker to receivers on loopback (allowlisted), each request's
+//! signature checked here by a verifier of the test's own, the attempt on
+//! record, and the webhook's state following the receivers' answers.
+
+mod common;
+
+use common::stand_ins::{stand_in, Received};
+use common::{call, signed_in, spawn_app, TestApp};
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+use veriphy_jobs::server::worker::{Registry, Worker, WorkerConfig};
+
+const NORTHWIND_ADMIN: &str = "admin@northwind.example";
+const NORTHWIND_VIEWER: &str = "viewer@northwind.example";
+const HARBOR_ADMIN: &str = "admin@harbor.example";
+
+/// `cookie` creates a webhook to `url` for `event` with `extra` fields;
+/// (status, answer).
+async fn create(
+    app: &TestApp,
+    cookie: &str,
+    url: &str,
+    event: &str,
+    extra: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut form = vec![
+        ("form[name]", "Case system"),
+        ("form[url]", url),
+        ("form[event_type]", event),
+    ];
+    form.extend_from_slice(extra);
+    call(app, cookie, "save_webhook", &form).await
+}
+
+/// Runs a worker until no job is due or running, at most 20 s.
+async fn deliver_all(app: &TestApp) {
+    let worker = Worker::start(
+        app.test_db.db.clone(),
+        Registry::standard().with_providers(app.providers.clone()),
+        WorkerConfig {
+            poll_interval: std::time::Duration::from_millis(50),
+            ..WorkerConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut owner = app.test_db.owner_connection().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let open: i64 = sqlx::query_scalar(
+            "select count(*) from jobs where job_type = 'webhook'
+               and (status = 'running' or (status = 'pending' and available_at <= now()))",
+        )
+        .fetch_one(&mut owner)
+        .await
+        .unwrap();
+        if open == 0 || std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    worker.shutdown().await;
+}
+
+/// Whether one of the `v1,` signatures in `header` is the HMAC-SHA256 of
+/// `id.timestamp.body` under `secret` — written here from the
+/// specification, apart from the server's signing code.
+fn verifies(secret: &str, id: &str, timestamp: &str, body: &str, header: &str) -> bool {
+    use base64::Engine;
+    use hmac::Mac;
+    let engine = base64::engine::general_purpose::STANDARD;
+    let key = engine
+        .decode(secret.trim_start_matches("whsec_"))
+        .expect("a base64 secret");
+    let signed = format!("{id}.{timestamp}.{body}");
+    header.split(' ').any(|candidate| {
+        let Some(encoded) = candidate.strip_prefix("v1,") else {
+            return false;
+        };
+        let Ok(signature) = engine.decode(encoded) else {
+            return false;
+        };
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+        mac.update(signed.as_bytes());
+        mac.verify_slice(&signature).is_ok()
+    })
+}
+
+fn only(received: &Arc<Mutex<Vec<Received>>>) -> Received {
+    let received = received.lock().unwrap();
+    assert_eq!(received.len(), 1, "one request");
+    received[0].clone()
+}
+
+#[tokio::test]
+async fn a_test_event_is_delivered_signed_with_the_secret_shown_at_creation() {
+    let app = spawn_app().await;
+    let (port, received) = stand_in("200 OK", "", "{}").await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let (status, saved) = create(
+        &app,
+        &admin,
+        &format!("http://127.0.0.1:{port}/hooks"),
+        "case_created",
+        &[("form[headers]", "X-Tenant: north")],
+    )
+    .await;
+    assert_eq!(status, 200, "{saved}");
+    let (id, secret) = (
+        saved["id"].as_str().unwrap().to_string(),
+        saved["secret"].as_str().unwrap().to_string(),
+    );
+
+    let (sent, message) = call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
+    deliver_all(&app).await;
+
+    assert_eq!(sent, 200, "{message}");
+    let request = only(&received);
+    assert_eq!(request.request_line.trim(), "POST /hooks HTTP/1.1");
+    assert_eq!(request.header("x-tenant"), Some("north"));
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    let body: Value = serde_json::from_str(&request.body).unwrap();
+    assert_eq!(body["type"], "webhook.test");
+    let message_id = request.header("webhook-id").unwrap();
+    assert_eq!(
+        message_id,
+        format!("msg_{}", body["id"].as_str().unwrap().replace('-', ""))
+    );
+    assert!(verifies(
+        &secret,
+        message_id,
+        request.header("webhook-timestamp").unwrap(),
+        &request.body,
+        request.header("webhook-signature").unwrap()
+    ));
+    let (_, attempts) = call(&app, &admin, "webhook_deliveries", &[("id", &id)]).await;
+    assert_eq!(attempts.as_array().unwrap().len(), 1);
+    assert_eq!(attempts[0]["status"], "success");
+    assert_eq!(attempts[0]["status_code"], 200);
+    let (_, detail) = call(&app, &admin, "webhook_detail", &[("id", &id)]).await;
+    assert_eq!(detail["failure_count"], 0);
+    assert!(detail["last_success_at"].is_string());
+    assert_eq!(detail["headers"]["X-Tenant"], "••••");
+}
+
+#[tokio::test]
+async fn a_tampered_body_does_not_verify() {
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let header = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+    let id = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+    assert!(verifies(
+        secret,
+        id,
+        "1614265330",
+        r#"{"test": 2432232314}"#,
+        header
+    ));
+    assert!(!verifies(
+        secret,
+        id,
+        "1614265330",
+        r#"{"test": 2432232315}"#,
+        header
+    ));
+}
+
+#[tokio::test]
+async fn after_a_rotation_both_secrets_sign_and_the_new_one_is_revealed() {
+    let app = spawn_app().await;
+    let (port, received) = stand_in("204 No Content", "", "").await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let (_, saved) = create(
+        &app,
+        &admin,
+        &format!("http://127.0.0.1:{port}/"),
+        "case_updated",
+        &[],
+    )
+    .await;
+    let id = saved["id"].as_str().unwrap().to_string();
+    let old = saved["secret"].as_str().unwrap().to_string();
+
+    let (_, new) = call(&app, &admin, "rotate_webhook_secret", &[("id", &id)]).await;
+    let (_, revealed) = call(&app, &admin, "reveal_webhook_secret", &[("id", &id)]).await;
+    call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
+    deliver_all(&app).await;
+
+    let new = new.as_str().unwrap();
+    assert_ne!(new, old);
+    assert_eq!(revealed, new);
+    let request = only(&received);
+    let header = request.header("webhook-signature").unwrap();
+    assert_eq!(header.split(' ').count(), 2, "{header}");
+    let (id_header, at) = (
+        request.header("webhook-id").unwrap(),
+        request.header("webhook-timestamp").unwrap(),
+    );
+    let first = header.split(' ').next().unwrap();
+    assert!(
+        verifies(new, id_header, at, &request.body, first),
+        "the new secret signs first"
+    );
+    assert!(
+        verifies(&old, id_header, at, &request.body, header),
+        "the old one still signs"
+    );
+    let mut owner = app.test_db.owner_connection().await;
+    let audited: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log where target_id = $1 and action = 'webhook.reveal_secret'",
+    )
+    .bind(&id)
+    .fetch_one(&mut owner)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+}
+
+#[tokio::test]
+async fn a_receiver_answering_410_gone_switches_the_webhook_off() {
+    let app = spawn_app().await;
+    let (port, _) = stand_in("410 Gone", "", "").await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let (_, saved) = create(
+        &app,
+        &admin,
+        &format!("http://127.0.0.1:{port}/"),
+        "case_created",
+        &[],
+    )
+    .await;
+    let id = saved["id"].as_str().unwrap().to_string();
+
+    call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
+    deliver_all(&app).await;
+
+    let (_, detail) = call(&app, &admin, "webhook_detail", &[("id", &id)]).await;
+    assert_eq!(
+        (detail["status"].as_str(), detail["is_active"].as_bool()),
+        (Some("inactive"), Some(false))
+    );
+    let (status, body) = call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        body["message"],
+        "The webhook is switched off or in error: switch it on first."
+    );
+}
+
+#[tokio::test]
+async fn failed_deliveries_in_a_row_put_the_webhook_in_error_until_it_is_switched_on() {
+    let app = spawn_app().await;
+    let (port, received) = stand_in("500 Internal Server Error", "", "{}").await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let (_, saved) = create(
+        &app,
+        &admin,
+        &format!("http://127.0.0.1:{port}/"),
+        "case_created",
+        &[
+            ("form[max_retries]", "0"),
+            ("form[disable_after_failures]", "2"),
+        ],
+    )
+    .await;
+    let id = saved["id"].as_str().unwrap().to_string();
+
+    call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
+    deliver_all(&app).await;
+    let (_, after_one) = call(&app, &admin, "webhook_detail", &[("id", &id)]).await;
+    call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
+    deliver_all(&app).await;
+    let (_, after_two) = call(&app, &admin, "webhook_detail", &[("id", &id)]).await;
+    call(
+        &app,
+        &admin,
+        "set_webhook_enabled",
+        &[("id", &id), ("enabled", "true")],
+    )
+    .await;
+    let (_, switched_on) = call(&app, &admin, "webhook_detail", &[("id", &id)]).await;
+
+    assert_eq!(
+        (
+            after_one["status"].as_str(),
+            after_one["failure_count"].as_i64()
+        ),
+        (Some("active"), Some(1))
+    );
+    assert_eq!(
+        (
+            after_two["status"].as_str(),
+            after_two["failure_count"].as_i64()
+        ),
+        (Some("error"), Some(2))
+    );
+    assert_eq!(
+        (
+            switched_on["status"].as_str(),
+            switched_on["failure_count"].as_i64()
+        ),
+        (Some("active"), Some(0))
+    );
+    assert_eq!(
+        received.lock().unwrap().len(),
+        2,
+        "no retry with max_retries 0"
+    );
+}
+
+#[tokio::test]
+async fn a_url_inside_the_bank_s_network_is_refused_at_save() {
+    let app = spawn_app().await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    for (url, message) in [
+        (
+            "https://169.254.169.254/latest/meta-data",
+            "169.254.169.254 is an internal address; only public hosts can be called.",
+        ),
+        (
+            "https://10.0.0.7/hook",
+            "10.0.0.7 is an internal address; only public hosts can be called.",
+        ),
+        (
+            "https://[::ffff:127.0.0.2]/hook",
+            "[::ffff:7f00:2] is an internal address; only public hosts can be called.",
+        ),
+        (
+            "http://hooks.example.com/",
+            "Only https addresses can be called (plain http only to allowlisted hosts).",
+        ),
+    ] {
+        let (status, body) = create(&app, &admin, url, "case_created", &[]).await;
+        assert_eq!(status, 422, "{url}: {body}");
+        assert_eq!(body["message"], message, "{url}");
+    }
+}
+
+#[tokio::test]
+async fn a_reserved_header_is_refused_at_save() {
+    let app = spawn_app().await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+
+    let (status, body) = create(
+        &app,
+        &admin,
+        "https://hooks.example.com/",
+        "case_created",
+        &[("form[headers]", "Webhook-Signature: v1,forged")],
+    )
+    .await;
+
+    assert_eq!(status, 422);
+    assert_eq!(
+        body["message"],
+        "Webhook-Signature is set by Veriphy Jobs itself and cannot be a custom header."
+    );
+}
+
+#[tokio::test]
+async fn a_viewer_reads_a_webhook_but_changes_nothing_and_sees_no_secret() {
+    let app = spawn_app().await;
+    let (port, _) = stand_in("200 OK", "", "{}").await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let (_, saved) = create(
+        &app,
+        &admin,
+        &format!("http://127.0.0.1:{port}/"),
+        "case_created",
+        &[("form[headers]", "Authorization: Bearer sekret-token-1")],
+    )
+    .await;
+    let id = saved["id"].as_str().unwrap().to_string();
+    let viewer = signed_in(&app, NORTHWIND_VIEWER).await;
+
+    let (read, detail) = call(&app, &viewer, "webhook_detail", &[("id", &id)]).await;
+    let (revealed, _) = call(&app, &viewer, "reveal_webhook_secret", &[("id", &id)]).await;
+    let (tested, _) = call(&app, &viewer, "send_test_webhook", &[("id", &id)]).await;
+    let (rotated, _) = call(&app, &viewer, "rotate_webhook_secret", &[("id", &id)]).await;
+
+    assert_eq!(read, 200);
+    let text = detail.to_string();
+    assert!(!text.contains("sekret-token-1"), "{text}");
+    assert!(!text.contains(saved["secret"].as_str().unwrap()), "{text}");
+    assert_eq!((revealed, tested, rotated), (403, 403, 403));
+}
+
+#[tokio::test]
+async fn another_organization_s_webhook_is_not_found_for_any_action() {
+    let app = spawn_app().await;
+    let (port, received) = stand_in("200 OK", "", "{}").await;
+    let harbor = signed_in(&app, HARBOR_ADMIN).await;
+    let (_, saved) = create(
+        &app,
+        &harbor,
+        &format!("http://127.0.0.1:{port}/"),
+        "case_created",
+        &[],
+    )
+    .await;
+    let id = saved["id"].as_str().unwrap().to_string();
+    let northwind = signed_in(&app, NORTHWIND_ADMIN).await;
+
+    let mut statuses = Vec::new();
+    for function in [
+        "webhook_detail",
+        "reveal_webhook_secret",
+        "send_test_webhook",
+        "rotate_webhook_secret",
+        "delete_webhook",
+        "webhook_deliveries",
+    ] {
+        statuses.push(call(&app, &northwind, function, &[("id", &id)]).await.0);
+    }
+    deliver_all(&app).await;
+
+    assert_eq!(statuses, vec![404; 6]);
+    assert_eq!(received.lock().unwrap().len(), 0);
+}
