@@ -111,7 +111,8 @@ pub fn topics_for_path(path: &str) -> Vec<Topic> {
         "failed-jobs" => vec![Topic::FailedJobs],
         "queues" => vec![Topic::Queues, Topic::Jobs],
         "api-logs" => vec![Topic::ApiLogs],
-        "webhooks" => vec![Topic::Webhooks],
+        // a webhook's deliveries are API calls
+        "webhooks" => vec![Topic::Webhooks, Topic::ApiLogs],
         _ => Vec::new(),
     };
     topics.push(Topic::Failures);
@@ -577,5 +578,9 @@ mod tests {
             ]
         );
         assert_eq!(topics_for_path("/account"), vec![Topic::Failures]);
+        assert_eq!(
+            topics_for_path("/webhooks/0190-abc"),
+            vec![Topic::Webhooks, Topic::ApiLogs, Topic::Failures]
+        );
     }
 }

@@ -69,6 +69,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("api-logs/monitoring") view=pages::api_monitoring::ApiMonitoringPage/>
                     <Route path=path!("api-logs/:id") view=pages::api_logs::ApiLogDetailPage/>
                     <Route path=path!("webhooks") view=pages::webhooks::WebhooksPage/>
+                    <Route path=path!("webhooks/new") view=pages::webhooks::NewWebhookPage/>
+                    <Route path=path!("webhooks/events") view=pages::webhooks::WebhookEventsPage/>
+                    <Route path=path!("webhooks/:id") view=pages::webhooks::WebhookDetailPage/>
                     <Route path=path!("integrations") view=pages::integrations::IntegrationsPage/>
                     <Route path=path!("integrations/new") view=pages::integrations::NewIntegrationPage/>
                     <Route path=path!("integrations/templates") view=pages::templates::TemplatesPage/>
