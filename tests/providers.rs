@@ -444,3 +444,53 @@ async fn a_disabled_integration_stops_jobs_once_a_worker_s_reuse_window_has_pass
             .unwrap();
     assert_eq!(error, "Integration \"SMS provider\" is disabled.");
 }
+
+#[tokio::test]
+async fn rotation_re_encrypts_webhook_secrets_and_headers_too() {
+    use veriphy_jobs::server::providers::reseal_all;
+    use veriphy_jobs::server::repo::webhooks::{all_sealed, sealed_context};
+    let test = fresh_database().await;
+    let organization = test.new_organization().await;
+    let old_key = SecretKey::generate().1;
+    let old = Keyring::new(SecretKey::from_base64(&old_key).unwrap(), Vec::new());
+    let webhook = Uuid::new_v4();
+    let secret = old.seal(
+        "whsec_c2VjcmV0LWJ5dGVzLWZvci10aGUtdGVzdA==",
+        &sealed_context(webhook, "secret"),
+    );
+    let headers = old.seal(r#"[["X-Key","k-42"]]"#, &sealed_context(webhook, "headers"));
+    let mut owner = test.owner_connection().await;
+    sqlx::query(
+        "insert into webhooks (id, organization_id, webhook_name, webhook_url, event_type,
+           secret_encrypted, secret_key_id, headers_encrypted, headers_key_id)
+         values ($1, $2, 'Hook', 'https://hooks.example.com/', 'case_created', $3, $4, $5, $6)",
+    )
+    .bind(webhook)
+    .bind(organization)
+    .bind(&secret.data)
+    .bind(&secret.key_id)
+    .bind(&headers.data)
+    .bind(&headers.key_id)
+    .execute(&mut owner)
+    .await
+    .unwrap();
+    let (new_key, _) = SecretKey::generate();
+    let rotated = Keyring::new(new_key, vec![SecretKey::from_base64(&old_key).unwrap()]);
+
+    assert_eq!(reseal_all(&test.db, &rotated).await.unwrap(), (2, 2));
+
+    let mut tx = test.db.begin(Scope::bank()).await.unwrap();
+    let parts = all_sealed(&mut tx).await.unwrap();
+    assert_eq!(parts.len(), 2);
+    for (id, part, sealed) in parts {
+        assert_eq!(sealed.key_id, rotated.current_id());
+        assert!(
+            rotated.open(&sealed, &sealed_context(id, part)).is_ok(),
+            "{part}"
+        );
+        assert!(
+            old.open(&sealed, &sealed_context(id, part)).is_err(),
+            "{part}"
+        );
+    }
+}

@@ -86,7 +86,11 @@ pub fn answer_in_words(status: u16, quotable_body: &str) -> String {
 /// or `error` as text), or the body as it is.
 fn provider_words(body: &str) -> String {
     let Ok(document) = serde_json::from_str::<serde_json::Value>(body) else {
-        return body.to_string();
+        return if body.trim_start().starts_with('<') {
+            text_of_markup(body)
+        } else {
+            body.to_string()
+        };
     };
     [
         "/message",
@@ -99,6 +103,31 @@ fn provider_words(body: &str) -> String {
     .find_map(|pointer| document.pointer(pointer).and_then(|v| v.as_str()))
     .map(str::to_string)
     .unwrap_or_else(|| body.to_string())
+}
+
+/// The text of an HTML (or XML) answer: its tags and head dropped, so an
+/// error page reads as its words.
+fn text_of_markup(body: &str) -> String {
+    let without_head = match (body.find("<head"), body.find("</head>")) {
+        (Some(start), Some(end)) if start < end => {
+            format!("{}{}", &body[..start], &body[end + 7..])
+        }
+        _ => body.to_string(),
+    };
+    let mut text = String::with_capacity(without_head.len());
+    let mut in_tag = false;
+    for c in without_head.chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                text.push(' ');
+            }
+            '>' => in_tag = false,
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The start of an answer's body, on one line.
@@ -202,6 +231,12 @@ mod tests {
         );
         assert_eq!(provider_words(r#"{"status": 9}"#), r#"{"status": 9}"#);
         assert_eq!(provider_words("Bad Request"), "Bad Request");
+        assert_eq!(
+            provider_words(
+                "<!DOCTYPE HTML><html><head><title>Error</title></head><body><h1>Error response</h1><p>Unsupported method</p></body></html>"
+            ),
+            "Error response Unsupported method"
+        );
     }
 
     #[test]

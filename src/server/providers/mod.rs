@@ -108,9 +108,10 @@ pub enum ProvidersError {
     Database(#[from] sqlx::Error),
 }
 
-/// Seals every stored credential that an older key sealed again under
+/// Seals every stored credential — integrations' credentials, webhooks'
+/// secrets and custom headers — that an older key sealed again under
 /// `keyring`'s current key, in one transaction (all or none); (re-sealed,
-/// credentials in all).
+/// sealed values in all).
 pub async fn reseal_all(
     db: &Database,
     keyring: &Keyring,
@@ -129,8 +130,21 @@ pub async fn reseal_all(
         integrations::reseal(&mut tx, *id, &keyring.seal(&plain, &context)).await?;
         resealed += 1;
     }
+    let webhook_parts = crate::server::repo::webhooks::all_sealed(&mut tx).await?;
+    for (id, part, sealed) in &webhook_parts {
+        if !keyring.is_stale(sealed) {
+            continue;
+        }
+        let context = crate::server::repo::webhooks::sealed_context(*id, part);
+        let plain = keyring
+            .open(sealed, &context)
+            .map_err(|error| ProvidersError::Unopenable { id: *id, error })?;
+        crate::server::repo::webhooks::reseal(&mut tx, *id, part, &keyring.seal(&plain, &context))
+            .await?;
+        resealed += 1;
+    }
     tx.commit().await?;
-    Ok((resealed, sealed.len()))
+    Ok((resealed, sealed.len() + webhook_parts.len()))
 }
 
 /// An integration's secret as stored: the user name or account id beside

@@ -321,3 +321,51 @@ pub async fn record_attempt(
         .await?;
     Ok(())
 }
+
+/// The sealed parts of a webhook, by the name their seal is bound to
+/// ([`sealed_context`]) and the columns that hold them.
+const SEALED_PARTS: [(&str, &str, &str); 3] = [
+    ("secret", "secret_encrypted", "secret_key_id"),
+    (
+        "previous_secret",
+        "previous_secret_encrypted",
+        "previous_secret_key_id",
+    ),
+    ("headers", "headers_encrypted", "headers_key_id"),
+];
+
+/// Every sealed part of every webhook: (webhook, part, sealed), for a key
+/// rotation.
+pub async fn all_sealed(tx: &mut Tx) -> Result<Vec<(Uuid, &'static str, Sealed)>, sqlx::Error> {
+    let mut parts = Vec::new();
+    for (part, data, key_id) in SEALED_PARTS {
+        let rows: Vec<(Uuid, Vec<u8>, String)> = sqlx::query_as(&format!(
+            "select id, {data}, {key_id} from webhooks
+             where {data} is not null and {key_id} is not null order by id"
+        ))
+        .fetch_all(&mut **tx)
+        .await?;
+        parts.extend(
+            rows.into_iter()
+                .map(|(id, data, key_id)| (id, part, Sealed { key_id, data })),
+        );
+    }
+    Ok(parts)
+}
+
+/// Replaces part `part` of webhook `id` with `sealed` (after a key
+/// rotation).
+pub async fn reseal(tx: &mut Tx, id: Uuid, part: &str, sealed: &Sealed) -> Result<(), sqlx::Error> {
+    let Some((_, data, key_id)) = SEALED_PARTS.iter().find(|(name, ..)| *name == part) else {
+        return Ok(());
+    };
+    sqlx::query(&format!(
+        "update webhooks set {data} = $2, {key_id} = $3 where id = $1"
+    ))
+    .bind(id)
+    .bind(&sealed.data)
+    .bind(&sealed.key_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
