@@ -329,6 +329,27 @@ async fn a_url_inside_the_bank_s_network_is_refused_at_save() {
             "http://hooks.example.com/",
             "Only https addresses can be called (plain http only to allowlisted hosts).",
         ),
+        // the same private address written as one decimal, hex or octal number
+        (
+            "https://167772167/hook",
+            "10.0.0.7 is an internal address; only public hosts can be called.",
+        ),
+        (
+            "https://0x0a000007/hook",
+            "10.0.0.7 is an internal address; only public hosts can be called.",
+        ),
+        (
+            "https://012.0.0.7/hook",
+            "10.0.0.7 is an internal address; only public hosts can be called.",
+        ),
+        (
+            "https://[fd00::1]/hook",
+            "[fd00::1] is an internal address; only public hosts can be called.",
+        ),
+        (
+            "https://224.0.0.1/hook",
+            "224.0.0.1 is an internal address; only public hosts can be called.",
+        ),
     ] {
         let (status, body) = create(&app, &admin, url, "case_created", &[]).await;
         assert_eq!(status, 422, "{url}: {body}");
