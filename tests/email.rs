@@ -100,6 +100,25 @@ async fn smtp_server() -> (u16, Arc<Mutex<Mailroom>>) {
     (port, room)
 }
 
+/// The SMTP relay on loopback `port` as its form is filled in, with
+/// `password`: the organization's default email integration.
+fn relay_form(port: u16, password: &str) -> IntegrationForm {
+    IntegrationForm {
+        name: "Mail relay".into(),
+        channel: "email".into(),
+        kind: "smtp".into(),
+        base_url: "127.0.0.1".into(),
+        port: port.to_string(),
+        tls_mode: "none".into(),
+        username: "relay-user".into(),
+        secret: password.into(),
+        sender: "statements@bank.example".into(),
+        is_default: "on".into(),
+        is_active: "on".into(),
+        ..IntegrationForm::default()
+    }
+}
+
 struct Setup {
     test: TestDb,
     organization: Uuid,
@@ -125,30 +144,9 @@ impl Setup {
     /// Makes the SMTP server on `port` the organization's default email
     /// integration.
     async fn smtp_integration(&self, port: u16) -> Uuid {
-        let valid = IntegrationForm {
-            name: "Mail relay".into(),
-            channel: "email".into(),
-            kind: "smtp".into(),
-            base_url: "127.0.0.1".into(),
-            port: port.to_string(),
-            tls_mode: "none".into(),
-            username: "relay-user".into(),
-            secret: PASSWORD.into(),
-            sender: "statements@bank.example".into(),
-            is_default: "on".into(),
-            is_active: "on".into(),
-            ..IntegrationForm::default()
-        }
-        .validate()
-        .unwrap();
+        let valid = relay_form(port, PASSWORD).validate().unwrap();
         let id = Uuid::new_v4();
-        let sealed = self.providers.keyring.seal(
-            &serde_json::to_string(&Credentials {
-                secret: PASSWORD.into(),
-            })
-            .unwrap(),
-            &integrations::credentials_context(id),
-        );
+        let sealed = self.sealed_password(id, PASSWORD);
         let mut tx = self
             .test
             .db
@@ -160,6 +158,17 @@ impl Setup {
             .unwrap();
         tx.commit().await.unwrap();
         id
+    }
+
+    /// `password` sealed as integration `id`'s credentials.
+    fn sealed_password(&self, id: Uuid, password: &str) -> veriphy_jobs::server::secrets::Sealed {
+        self.providers.keyring.seal(
+            &serde_json::to_string(&Credentials {
+                secret: password.into(),
+            })
+            .unwrap(),
+            &integrations::credentials_context(id),
+        )
     }
 
     async fn run(&self, payload: serde_json::Value) -> (String, serde_json::Value) {
@@ -397,29 +406,8 @@ async fn a_saved_new_password_is_used_by_the_next_message_over_a_new_connection(
     let (first, _) = setup.run(message.clone()).await;
     // a password of the same length, as a rotation often is
     let renewed = "smtp-pass-6161";
-    let valid = IntegrationForm {
-        name: "Mail relay".into(),
-        channel: "email".into(),
-        kind: "smtp".into(),
-        base_url: "127.0.0.1".into(),
-        port: port.to_string(),
-        tls_mode: "none".into(),
-        username: "relay-user".into(),
-        secret: renewed.into(),
-        sender: "statements@bank.example".into(),
-        is_default: "on".into(),
-        is_active: "on".into(),
-        ..IntegrationForm::default()
-    }
-    .validate()
-    .unwrap();
-    let sealed = setup.providers.keyring.seal(
-        &serde_json::to_string(&Credentials {
-            secret: renewed.into(),
-        })
-        .unwrap(),
-        &integrations::credentials_context(id),
-    );
+    let valid = relay_form(port, renewed).validate().unwrap();
+    let sealed = setup.sealed_password(id, renewed);
     let mut tx = setup
         .test
         .db

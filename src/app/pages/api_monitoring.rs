@@ -8,7 +8,7 @@ use crate::app::components::action_result::load_error;
 use crate::app::components::charts::{Column, Line, Lines, ShareBar, ShareBars, StackedColumns};
 use crate::app::components::query::{query_href, selected_org};
 use crate::app::pages::overview::{
-    figures_table, filter_time, millis, percent, step_label, step_words,
+    figures_table, filter_time, millis, percent, period_nav, step_label, step_words,
 };
 use crate::domain::api_monitoring::{ApiMonitoring, CallFigures, CallGroup, MonitoringScope};
 use crate::domain::live::Topic;
@@ -112,19 +112,10 @@ pub fn ApiMonitoringPage() -> impl IntoView {
             <p><a href=move || place.get().calls_href(None, None, None, &[])>"« API logs"</a></p>
             <div class="page-header">
                 <h1 id="page-title">"API monitoring"</h1>
-                <nav class="segmented" aria-label="Period">
-                    {move || {
-                        let current = place.get();
-                        Period::ALL.into_iter().map(|period| {
-                            let href = Place { period, ..current.clone() }.href();
-                            view! {
-                                <a href=href aria-current=(period == current.period).then_some("page")>
-                                    {period.label()}
-                                </a>
-                            }
-                        }).collect_view()
-                    }}
-                </nav>
+                {move || {
+                    let current = place.get();
+                    period_nav(current.period, move |period| Place { period, ..current.clone() }.href())
+                }}
             </div>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {

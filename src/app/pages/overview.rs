@@ -49,15 +49,10 @@ pub fn OverviewPage() -> impl IntoView {
         <section aria-labelledby="page-title" class="overview">
             <div class="page-header">
                 <h1 id="page-title">"Overview"</h1>
-                <nav class="segmented" aria-label="Period">
-                    {move || {
-                        let (org, current) = (org.get(), period.get());
-                        Period::ALL.into_iter().map(|p| view! {
-                            <a href=period_href(org, p)
-                                aria-current=(p == current).then_some("page")>{p.label()}</a>
-                        }).collect_view()
-                    }}
-                </nav>
+                {move || {
+                    let org = org.get();
+                    period_nav(period.get(), move |p| period_href(org, p))
+                }}
             </div>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
@@ -68,6 +63,18 @@ pub fn OverviewPage() -> impl IntoView {
                 })}
             </Transition>
         </section>
+    }
+}
+
+/// The choice of period, each a link to `href(period)`, the current one
+/// marked.
+pub(crate) fn period_nav(current: Period, href: impl Fn(Period) -> String) -> impl IntoView {
+    view! {
+        <nav class="segmented" aria-label="Period">
+            {Period::ALL.into_iter().map(|p| view! {
+                <a href=href(p) aria-current=(p == current).then_some("page")>{p.label()}</a>
+            }).collect_view()}
+        </nav>
     }
 }
 
