@@ -72,7 +72,7 @@ pub async fn raise(
     let ids = if jobs.is_empty() {
         Vec::new()
     } else {
-        queue::enqueue_many(&mut **tx, &jobs).await?
+        queue::enqueue_many(tx, &jobs).await?
     };
     Ok((event_id, ids))
 }
@@ -116,7 +116,7 @@ pub async fn send_test(
     )
     .await?;
     queue::enqueue(
-        &mut **tx,
+        tx,
         &delivery_job(
             organization_id,
             webhook_id,
@@ -168,12 +168,16 @@ fn fail(message: impl Into<String>) -> Outcome {
     Outcome::Fail(JobError::new(JobErrorKind::Handler, message))
 }
 
-/// Opens `sealed` parts of `target`: the secrets that sign (current first)
-/// and the custom headers.
-fn opened(
-    providers: &Providers,
-    target: &DeliveryTarget,
-) -> Result<(Vec<String>, Vec<(String, String)>), Outcome> {
+/// A webhook's sealed parts, opened for one delivery.
+struct Opened {
+    /// The secrets that sign, the current one first.
+    secrets: Vec<String>,
+    /// The custom headers.
+    headers: Vec<(String, String)>,
+}
+
+/// Opens the sealed parts of `target`.
+fn opened(providers: &Providers, target: &DeliveryTarget) -> Result<Opened, Outcome> {
     let open = |data: &Option<Vec<u8>>, key_id: &Option<String>, what: &str| {
         match (data, key_id) {
             (Some(data), Some(key_id)) => providers
@@ -206,7 +210,7 @@ fn opened(
         Some(text) => serde_json::from_str(&text).unwrap_or_default(),
         None => Vec::new(),
     };
-    Ok((secrets, headers))
+    Ok(Opened { secrets, headers })
 }
 
 async fn deliver(ctx: &JobContext, providers: &Providers) -> Outcome {
@@ -249,7 +253,10 @@ async fn deliver(ctx: &JobContext, providers: &Providers) -> Outcome {
     let Some(event_type) = WebhookEvent::parse(&event_type) else {
         return fail(format!("Unknown event type {event_type:?}."));
     };
-    let (secrets, custom_headers) = match opened(providers, &target) {
+    let Opened {
+        secrets,
+        headers: custom_headers,
+    } = match opened(providers, &target) {
         Ok(opened) => opened,
         Err(outcome) => return outcome,
     };
