@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod account;
+pub mod api_keys;
 pub mod api_logs;
 pub mod auth;
 pub mod batches;

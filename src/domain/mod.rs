@@ -1,5 +1,6 @@
 //! Types shared by the server and the browser: no database or HTTP code here.
 
+pub mod api_keys;
 pub mod api_log_filters;
 pub mod api_monitoring;
 pub mod csv;

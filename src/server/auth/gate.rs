@@ -18,6 +18,8 @@ use tower_sessions::Session;
 fn is_public(path: &str) -> bool {
     path == "/login"
         || path == "/api/login"
+        // authenticated by an API key, not a session
+        || path == "/api/v1/events"
         || path == "/healthz"
         || path == "/readyz"
         || path == "/favicon.ico"
@@ -365,5 +367,9 @@ mod tests {
         assert!(is_public("/pkg/veriphy-jobs.js"));
         assert!(!is_public("/jobs"));
         assert!(!is_public("/api/list_jobs"));
+        assert!(
+            is_public("/api/v1/events"),
+            "its key is checked by the endpoint"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP application: Leptos pages and server functions behind the
 //! session layer and the auth gate, plus stored files (`files`).
 
+pub mod events;
 pub mod files;
 pub mod headers;
 pub mod readiness;
@@ -100,6 +101,12 @@ pub fn router(
         .route("/ws", get(crate::server::live::socket::upgrade))
         .route("/readyz", get(readiness::readyz))
         .route("/files/{id}", get(files::download))
+        .route(
+            "/api/v1/events",
+            axum::routing::post(events::publish).layer(axum::extract::DefaultBodyLimit::max(
+                events::MAX_EVENT_BYTES + 1024,
+            )),
+        )
         .route(
             "/documents",
             axum::routing::post(files::upload).layer(axum::extract::DefaultBodyLimit::max(

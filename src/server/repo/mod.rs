@@ -5,6 +5,7 @@
 //! transaction bound to the caller's scope (`server::db`), so row-level
 //! security checks the tenant a second time.
 
+pub mod api_keys;
 pub mod api_logs;
 pub mod audit;
 pub mod batches;

@@ -45,7 +45,7 @@ pub async fn raise(
     organization_id: Uuid,
     event_type: WebhookEvent,
     data: &Value,
-    source: &str,
+    source: EventSource<'_>,
 ) -> Result<(Uuid, Vec<Uuid>), sqlx::Error> {
     let event_id = record_event(tx, organization_id, event_type, data, source).await?;
     let subscribed: Vec<(Uuid, String, i32)> = sqlx::query_as(
@@ -77,22 +77,49 @@ pub async fn raise(
     Ok((event_id, ids))
 }
 
+/// Who raised an event.
+#[derive(Debug, Clone, Copy)]
+pub enum EventSource<'a> {
+    /// The engine or the console's own actions.
+    System,
+    /// A person in the console (a test event).
+    Console,
+    /// The events API, with the request's Idempotency-Key and body hash.
+    Api {
+        /// The Idempotency-Key header.
+        idempotency_key: &'a str,
+        /// The SHA-256 (hex) of the body.
+        request_hash: &'a str,
+    },
+}
+
 /// Writes an event to the outbox; its id.
 async fn record_event(
     tx: &mut Tx,
     organization_id: Uuid,
     event_type: WebhookEvent,
     data: &Value,
-    source: &str,
+    source: EventSource<'_>,
 ) -> Result<Uuid, sqlx::Error> {
+    let (name, idempotency_key, request_hash) = match source {
+        EventSource::System => ("system", None, None),
+        EventSource::Console => ("console", None, None),
+        EventSource::Api {
+            idempotency_key,
+            request_hash,
+        } => ("api", Some(idempotency_key), Some(request_hash)),
+    };
     sqlx::query_scalar(
-        "insert into webhook_events (organization_id, event_type, payload, source)
-         values ($1, $2, $3, $4) returning id",
+        "insert into webhook_events
+           (organization_id, event_type, payload, source, idempotency_key, request_hash)
+         values ($1, $2, $3, $4, $5, $6) returning id",
     )
     .bind(organization_id)
     .bind(event_type.as_str())
     .bind(data)
-    .bind(source)
+    .bind(name)
+    .bind(idempotency_key)
+    .bind(request_hash)
     .fetch_one(&mut **tx)
     .await
 }
@@ -112,7 +139,7 @@ pub async fn send_test(
         organization_id,
         WebhookEvent::WebhookTest,
         &example,
-        "console",
+        EventSource::Console,
     )
     .await?;
     queue::enqueue(
