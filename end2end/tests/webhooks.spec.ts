@@ -121,3 +121,34 @@ test("the event catalogue shows every event with an example", async ({ page }) =
   await expect(page.getByTestId("catalogue-event")).toHaveCount(13);
   await expect(page.getByTestId("catalogue-event").filter({ hasText: "job.failed" })).toContainText('"type": "job.failed"');
 });
+
+test("an API key made in the console publishes events until it is revoked", async ({ page, baseURL }) => {
+  await signIn(page, NORTHWIND_ADMIN);
+  await page.goto("/webhooks");
+  await page.getByTestId("api-keys-link").click();
+  await expect(page).toHaveURL(/\/webhooks\/api-keys$/);
+  await waitForHydration(page);
+  const name = `E2E key ${Date.now()}`;
+  await page.getByTestId("api-key-name").fill(name);
+  await page.getByTestId("create-api-key").click();
+  const key = (await page.getByTestId("new-api-key").textContent())!.trim();
+  expect(key).toMatch(/^vjk_/);
+  const publish = (idempotency: string) =>
+    fetch(`${baseURL}/api/v1/events`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "idempotency-key": idempotency, "content-type": "application/json" },
+      body: JSON.stringify({ type: "case_created", data: { case_id: "CASE-E2E" } }),
+    });
+  expect((await publish(`e2e-${Date.now()}`)).status).toBe(202);
+
+  await page.reload();
+  await waitForHydration(page);
+  const row = page.getByTestId("api-key-row").filter({ hasText: name });
+  await expect(row).toContainText(key.slice(0, 12));
+  await expect(page.locator("body")).not.toContainText(key);
+  await row.getByTestId("revoke-api-key").click();
+  await expect(row).toContainText("revoked");
+  const refused = await publish(`e2e-late-${Date.now()}`);
+  expect(refused.status).toBe(401);
+  expect((await refused.json()).message).toBe("Unknown or revoked API key.");
+});

@@ -71,6 +71,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("webhooks") view=pages::webhooks::WebhooksPage/>
                     <Route path=path!("webhooks/new") view=pages::webhooks::NewWebhookPage/>
                     <Route path=path!("webhooks/events") view=pages::webhooks::WebhookEventsPage/>
+                    <Route path=path!("webhooks/api-keys") view=pages::webhooks::ApiKeysPage/>
                     <Route path=path!("webhooks/:id") view=pages::webhooks::WebhookDetailPage/>
                     <Route path=path!("integrations") view=pages::integrations::IntegrationsPage/>
                     <Route path=path!("integrations/new") view=pages::integrations::NewIntegrationPage/>

@@ -25,6 +25,7 @@ pub fn WebhooksPage() -> impl IntoView {
     let actions = ViewFn::from(move || {
         view! {
             <a class="button secondary" href="/webhooks/events" data-testid="event-catalogue-link">"Event catalogue"</a>
+            <a class="button secondary" href="/webhooks/api-keys" data-testid="api-keys-link">"API keys"</a>
             {can_write.then(|| view! {
                 <a class="button" href="/webhooks/new" data-testid="new-webhook">"New webhook"</a>
             })}
@@ -390,6 +391,77 @@ fn deliveries_view(attempts: Vec<ApiLogDetail>) -> AnyView {
                 <tbody>{rows}</tbody>
             </table>
         </div>
+    }
+    .into_any()
+}
+
+/// The organization's API keys: made (shown once), listed, revoked.
+#[component]
+pub fn ApiKeysPage() -> impl IntoView {
+    use crate::api::api_keys::{list_api_keys, CreateApiKey};
+    let can_write = use_context::<CurrentUser>().is_some_and(|u| u.can_write());
+    let create = ServerAction::<CreateApiKey>::new();
+    let made = move || {
+        create.value().get().map(|result| match result {
+            Ok(key) => view! {
+                <div class="ok" role="status">
+                    <p>"Key made. Copy it now: it is not shown again."</p>
+                    <p><code data-testid="new-api-key">{key}</code></p>
+                </div>
+            }
+            .into_any(),
+            Err(error) => view! { <p class="error" role="alert" data-testid="form-error">{error.to_string()}</p> }.into_any(),
+        })
+    };
+    view! {
+        <p><a href="/webhooks">"« Webhooks"</a></p>
+        <ListPage
+            title="API keys"
+            path="/webhooks/api-keys"
+            statuses=&[]
+            columns=&["Name", "Key", "Made", "Last used", "State", ""]
+            fetch=list_api_keys
+            row=api_key_row
+            empty="No API keys yet. The case system publishes events with one: POST /api/v1/events."
+        />
+        {can_write.then(|| view! {
+            <section class="panel" aria-labelledby="new-key-title">
+                <h2 id="new-key-title">"New key"</h2>
+                <ActionForm action=create attr:class="stacked-form">
+                    <OrganizationPicker name="organization_id"/>
+                    <label>"Name"<input name="name" required=true maxlength="100" data-testid="api-key-name"/></label>
+                    {made}
+                    <button type="submit" data-testid="create-api-key">"Make key"</button>
+                </ActionForm>
+            </section>
+        })}
+    }
+}
+
+fn api_key_row(key: crate::domain::api_keys::ApiKeyRow, show_org: bool) -> AnyView {
+    use crate::api::api_keys::RevokeApiKey;
+    let can_write = use_context::<CurrentUser>().is_some_and(|u| u.can_write());
+    let revoke = ServerAction::<RevokeApiKey>::new();
+    let revoked = key.revoked_at.is_some();
+    view! {
+        <tr data-testid="api-key-row">
+            {show_org.then(|| view! { <td class="org">{key.organization_name.clone()}</td> })}
+            <td class="name">{key.name.clone()}</td>
+            <td><code>{format!("{}…", key.prefix)}</code></td>
+            <td class="time"><Time at=key.created_at/></td>
+            <td class="time"><OptionalTime at=key.last_used_at/></td>
+            <td>{move || if revoked || matches!(revoke.value().get(), Some(Ok(_))) {
+                view! { <Badge word="revoked"/> }.into_any()
+            } else {
+                view! { <Badge word="active"/> }.into_any()
+            }}</td>
+            <td>{(can_write && !revoked).then(|| view! {
+                <ActionForm action=revoke attr:class="inline-form">
+                    <input type="hidden" name="id" value=key.id.to_string()/>
+                    <button type="submit" class="danger" data-testid="revoke-api-key">"Revoke"</button>
+                </ActionForm>
+            })}</td>
+        </tr>
     }
     .into_any()
 }
