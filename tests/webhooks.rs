@@ -438,3 +438,44 @@ async fn another_organization_s_webhook_is_not_found_for_any_action() {
     assert_eq!(statuses, vec![404; 6]);
     assert_eq!(received.lock().unwrap().len(), 0);
 }
+
+#[tokio::test]
+async fn resolving_a_failure_raises_failed_job_resolved_for_the_organization_s_webhook() {
+    let app = spawn_app().await;
+    let (port, received) = stand_in("200 OK", "", "{}").await;
+    let admin = signed_in(&app, HARBOR_ADMIN).await;
+    create(
+        &app,
+        &admin,
+        &format!("http://127.0.0.1:{port}/"),
+        "failed_job.resolved",
+        &[],
+    )
+    .await;
+    let (_, open) = call(
+        &app,
+        &admin,
+        "list_failed_jobs",
+        &[("query[status]", "open")],
+    )
+    .await;
+    let failure = open["items"][0]["id"].as_str().unwrap().to_string();
+
+    let (status, answer) = call(
+        &app,
+        &admin,
+        "resolve_failed_jobs",
+        &[
+            ("ids[0]", failure.as_str()),
+            ("resolution", "Customer called back"),
+        ],
+    )
+    .await;
+    deliver_all(&app).await;
+
+    assert_eq!(status, 200, "{answer}");
+    let request = only(&received);
+    let body: Value = serde_json::from_str(&request.body).unwrap();
+    assert_eq!(body["type"], "failed_job.resolved");
+    assert_eq!(body["data"]["resolution"], "Customer called back");
+}

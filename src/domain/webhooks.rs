@@ -47,9 +47,9 @@ pub fn describe(event: WebhookEvent) -> (&'static str, Value) {
                     "total_jobs": 1000, "processed_jobs": 990, "failed_jobs": 10 }),
         ),
         WebhookEvent::FailedJobResolved => (
-            "Someone resolved a failed job with a note.",
+            "Someone resolved a failed job with a note (`resolved_by`: their user id).",
             json!({ "job_id": "0190f5c2-7a1e-7d33-9c1a-2f6f0b1d9e10", "resolution": "Customer called back",
-                    "resolved_by": "admin@bank.example" }),
+                    "resolved_by": "0190f5c2-7a1e-7d33-9c1a-2f6f0b1d9e12" }),
         ),
         WebhookEvent::WebhookTest => (
             "A test sent from the console to check the endpoint.",

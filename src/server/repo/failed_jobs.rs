@@ -71,5 +71,44 @@ pub async fn resolve(
         })
         .collect();
     crate::server::live::announce(tx, changes).await?;
+    raise_resolved(tx, &resolved, user, resolution).await?;
     Ok(resolved.len() as u64)
+}
+
+/// Raises `failed_job.resolved` for each of `resolved` (organization, job)
+/// whose organization has a webhook that receives it, in the resolving
+/// transaction.
+async fn raise_resolved(
+    tx: &mut Tx,
+    resolved: &[(Uuid, Uuid)],
+    user: Uuid,
+    resolution: &str,
+) -> Result<(), sqlx::Error> {
+    use crate::domain::WebhookEvent;
+    use crate::server::webhooks::{raise, EventSource};
+    let organizations: Vec<Uuid> = resolved.iter().map(|(org, _)| *org).collect();
+    let listening: Vec<Uuid> = sqlx::query_scalar(
+        "select distinct organization_id from webhooks
+         where organization_id = any($1) and event_type = $2 and is_active and status = 'active'",
+    )
+    .bind(&organizations)
+    .bind(WebhookEvent::FailedJobResolved.as_str())
+    .fetch_all(&mut **tx)
+    .await?;
+    for (organization, job) in resolved.iter().filter(|(org, _)| listening.contains(org)) {
+        let data = serde_json::json!({
+            "job_id": job,
+            "resolution": resolution,
+            "resolved_by": user,
+        });
+        raise(
+            tx,
+            *organization,
+            WebhookEvent::FailedJobResolved,
+            &data,
+            EventSource::System,
+        )
+        .await?;
+    }
+    Ok(())
 }
