@@ -479,3 +479,72 @@ async fn resolving_a_failure_raises_failed_job_resolved_for_the_organization_s_w
     assert_eq!(body["type"], "failed_job.resolved");
     assert_eq!(body["data"]["resolution"], "Customer called back");
 }
+
+#[tokio::test]
+async fn a_redirect_is_a_failed_attempt_and_is_not_followed() {
+    let app = spawn_app().await;
+    let (elsewhere, followed) = stand_in("200 OK", "", "{}").await;
+    let location: &'static str =
+        Box::leak(format!("location: http://127.0.0.1:{elsewhere}/\r\n").into_boxed_str());
+    let (port, _) = stand_in("302 Found", location, "").await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let (_, saved) = create(
+        &app,
+        &admin,
+        &format!("http://127.0.0.1:{port}/"),
+        "case_created",
+        &[("form[max_retries]", "0")],
+    )
+    .await;
+    let id = saved["id"].as_str().unwrap().to_string();
+
+    call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
+    deliver_all(&app).await;
+
+    let (_, attempts) = call(&app, &admin, "webhook_deliveries", &[("id", &id)]).await;
+    assert_eq!(attempts[0]["status"], "failed");
+    assert_eq!(attempts[0]["status_code"], 302);
+    assert_eq!(
+        followed.lock().unwrap().len(),
+        0,
+        "the redirect was not followed"
+    );
+    let (_, detail) = call(&app, &admin, "webhook_detail", &[("id", &id)]).await;
+    assert_eq!(detail["failure_count"], 1);
+}
+
+#[tokio::test]
+async fn a_busy_receiver_s_retry_after_postpones_the_delivery_without_spending_an_attempt() {
+    let app = spawn_app().await;
+    let (port, received) = stand_in("503 Service Unavailable", "retry-after: 120\r\n", "").await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let (_, saved) = create(
+        &app,
+        &admin,
+        &format!("http://127.0.0.1:{port}/"),
+        "case_created",
+        &[],
+    )
+    .await;
+    let id = saved["id"].as_str().unwrap().to_string();
+
+    call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
+    deliver_all(&app).await;
+
+    assert_eq!(received.lock().unwrap().len(), 1);
+    let mut owner = app.test_db.owner_connection().await;
+    let (status, attempts, wait): (String, i32, f64) = sqlx::query_as(
+        "select status, attempts, extract(epoch from available_at - now())::float8
+         from jobs where job_type = 'webhook'",
+    )
+    .fetch_one(&mut owner)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), attempts), ("pending", 0));
+    assert!((100.0..=121.0).contains(&wait), "waits as asked: {wait}");
+    let (_, detail) = call(&app, &admin, "webhook_detail", &[("id", &id)]).await;
+    assert_eq!(
+        detail["failure_count"], 0,
+        "a postponed delivery has not failed"
+    );
+}
