@@ -548,3 +548,54 @@ async fn a_busy_receiver_s_retry_after_postpones_the_delivery_without_spending_a
         "a postponed delivery has not failed"
     );
 }
+
+#[tokio::test]
+async fn a_delivery_sent_again_carries_the_same_webhook_id() {
+    let app = spawn_app().await;
+    let (port, received) = stand_in("200 OK", "", "{}").await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let (_, saved) = create(
+        &app,
+        &admin,
+        &format!("http://127.0.0.1:{port}/"),
+        "case_created",
+        &[],
+    )
+    .await;
+    let id = saved["id"].as_str().unwrap().to_string();
+    call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
+    deliver_all(&app).await;
+    let (_, attempts) = call(&app, &admin, "webhook_deliveries", &[("id", &id)]).await;
+    let event = attempts[0]["metadata"]["event_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let (status, answer) = call(
+        &app,
+        &admin,
+        "resend_webhook_delivery",
+        &[("id", id.as_str()), ("event_id", event.as_str())],
+    )
+    .await;
+    deliver_all(&app).await;
+
+    assert_eq!(status, 200, "{answer}");
+    let received = received.lock().unwrap();
+    assert_eq!(received.len(), 2);
+    assert_eq!(
+        received[0].header("webhook-id"),
+        received[1].header("webhook-id")
+    );
+    let (unknown, _) = call(
+        &app,
+        &admin,
+        "resend_webhook_delivery",
+        &[
+            ("id", id.as_str()),
+            ("event_id", "00000000-0000-0000-0000-000000000000"),
+        ],
+    )
+    .await;
+    assert_eq!(unknown, 404);
+}

@@ -83,6 +83,12 @@ test("a webhook is made, tested and rotated; every delivery verifies with its se
   expect(signedBy(rotated, second, second.signatures[0])).toBe(true);
   expect(signedBy(secret, second, second.signatures[1])).toBe(true);
   await expect(page.getByTestId("delivery-row")).toHaveCount(2, { timeout: 10_000 });
+
+  // sent again: the same webhook-id, so the receiver can tell
+  await page.getByTestId("delivery-row").first().getByTestId("resend-delivery").click();
+  await expect(page.getByTestId("resent")).toContainText("Sent again");
+  await expect.poll(() => endpoint.received.length, { timeout: 10_000 }).toBe(3);
+  expect(endpoint.received[2].id).toBe(second.id);
   await endpoint.close();
   expect(errors).toEqual([]);
 });

@@ -391,3 +391,43 @@ pub async fn webhook_deliveries(
 
 /// Delivery attempts a webhook's page lists.
 pub const DELIVERIES_SHOWN: i64 = 50;
+
+/// Delivers an event to a webhook again (a new delivery of the same event:
+/// the same `webhook-id`, so the receiver can tell it is the same event).
+#[server(endpoint = "resend_webhook_delivery")]
+pub async fn resend_webhook_delivery(
+    id: uuid::Uuid,
+    event_id: uuid::Uuid,
+) -> Result<String, AppError> {
+    use crate::server::auth::require_caller;
+    let caller = require_caller().await?;
+    let mut tx = caller.begin().await?;
+    let webhook = writable(&caller, &mut tx, id).await?;
+    if !(webhook.is_active && webhook.status == crate::domain::WebhookStatus::Active) {
+        return Err(AppError::invalid(
+            "The webhook is switched off or in error: switch it on first.",
+        ));
+    }
+    crate::server::webhooks::resend(
+        &mut tx,
+        webhook.organization_id,
+        id,
+        &webhook.webhook_name,
+        webhook.max_retries,
+        event_id,
+    )
+    .await?
+    .ok_or(AppError::NotFound)?;
+    caller
+        .audit(
+            &mut tx,
+            Some(webhook.organization_id),
+            "webhook.resend",
+            "webhook",
+            id.to_string(),
+            serde_json::json!({ "name": webhook.webhook_name, "event_id": event_id }),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok("Sent again: the new delivery appears above.".into())
+}

@@ -4,8 +4,8 @@
 //! header values.
 
 use crate::api::webhooks::{
-    list_webhooks, webhook_deliveries, webhook_detail, DeleteWebhook, RevealWebhookSecret,
-    RotateWebhookSecret, SaveWebhook, SendTestWebhook, SetWebhookEnabled,
+    list_webhooks, webhook_deliveries, webhook_detail, DeleteWebhook, ResendWebhookDelivery,
+    RevealWebhookSecret, RotateWebhookSecret, SaveWebhook, SendTestWebhook, SetWebhookEnabled,
 };
 use crate::app::components::action_result::load_error;
 use crate::app::components::badge::Badge;
@@ -209,8 +209,16 @@ pub fn WebhookDetailPage() -> impl IntoView {
             }
         },
     );
+    let resend = ServerAction::<ResendWebhookDelivery>::new();
     let deliveries = Resource::new(
-        move || (id(), test.version().get(), changed.get()),
+        move || {
+            (
+                id(),
+                test.version().get(),
+                resend.version().get(),
+                changed.get(),
+            )
+        },
         |(id, ..)| async move {
             match id {
                 Some(id) => webhook_deliveries(id).await,
@@ -231,10 +239,11 @@ pub fn WebhookDetailPage() -> impl IntoView {
                 })}
             </Transition>
             <h2>"Deliveries"</h2>
+            {outcome_of(resend.value(), |m| view! { <p class="ok" role="status" data-testid="resent">{m}</p> }.into_any())}
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match deliveries.await {
-                        Ok(attempts) => deliveries_view(attempts),
+                        Ok(attempts) => deliveries_view(attempts, can_write.then_some(resend)),
                         Err(error) => load_error(error),
                     }
                 })}
@@ -353,7 +362,12 @@ fn webhook_view(webhook: WebhookDetail, can_write: bool, actions: Actions) -> im
     }
 }
 
-fn deliveries_view(attempts: Vec<ApiLogDetail>) -> AnyView {
+/// A webhook's delivery attempts; each with "Send again" when `resend` is
+/// given (writers).
+fn deliveries_view(
+    attempts: Vec<ApiLogDetail>,
+    resend: Option<ServerAction<ResendWebhookDelivery>>,
+) -> AnyView {
     if attempts.is_empty() {
         return view! { <p class="muted">"No delivery yet. Send a test event to try the endpoint."</p> }.into_any();
     }
@@ -376,6 +390,13 @@ fn deliveries_view(attempts: Vec<ApiLogDetail>) -> AnyView {
                     <td>
                         {attempt.error_message.clone().map(|e| view! { <span class="error-text">{e}</span> })}
                         <details><summary>"Request headers"</summary><pre class="json">{headers}</pre></details>
+                        {resend.zip(resend_target(&attempt)).map(|(action, (webhook, event))| view! {
+                            <ActionForm action=action attr:class="inline-form">
+                                <input type="hidden" name="id" value=webhook/>
+                                <input type="hidden" name="event_id" value=event/>
+                                <button type="submit" class="secondary" data-testid="resend-delivery">"Send again"</button>
+                            </ActionForm>
+                        })}
                     </td>
                 </tr>
             }
@@ -393,6 +414,15 @@ fn deliveries_view(attempts: Vec<ApiLogDetail>) -> AnyView {
         </div>
     }
     .into_any()
+}
+
+/// The webhook and event an attempt delivered, from its log row.
+fn resend_target(attempt: &ApiLogDetail) -> Option<(String, String)> {
+    let metadata = attempt.metadata.as_ref()?;
+    Some((
+        metadata.get("webhook_id")?.as_str()?.to_string(),
+        metadata.get("event_id")?.as_str()?.to_string(),
+    ))
 }
 
 /// The organization's API keys: made (shown once), listed, revoked.

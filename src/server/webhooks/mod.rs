@@ -156,6 +156,38 @@ pub async fn send_test(
     .await
 }
 
+/// Enqueues a new delivery of event `event_id` (of `organization_id`) to
+/// webhook `webhook_id`; its job id, or `None` when the organization has
+/// no such event.
+pub async fn resend(
+    tx: &mut Tx,
+    organization_id: Uuid,
+    webhook_id: Uuid,
+    name: &str,
+    max_retries: i32,
+    event_id: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    let event_type: Option<String> = sqlx::query_scalar(
+        "select event_type from webhook_events where organization_id = $1 and id = $2",
+    )
+    .bind(organization_id)
+    .bind(event_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(event_type) = event_type.as_deref().and_then(WebhookEvent::parse) else {
+        return Ok(None);
+    };
+    let job = delivery_job(
+        organization_id,
+        webhook_id,
+        name,
+        max_retries,
+        event_type,
+        event_id,
+    );
+    queue::enqueue(tx, &job).await.map(Some)
+}
+
 fn delivery_job(
     organization_id: Uuid,
     webhook_id: Uuid,
