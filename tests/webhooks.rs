@@ -581,12 +581,14 @@ async fn a_delivery_sent_again_carries_the_same_webhook_id() {
     deliver_all(&app).await;
 
     assert_eq!(status, 200, "{answer}");
-    let received = received.lock().unwrap();
-    assert_eq!(received.len(), 2);
-    assert_eq!(
-        received[0].header("webhook-id"),
-        received[1].header("webhook-id")
-    );
+    {
+        let received = received.lock().unwrap();
+        assert_eq!(received.len(), 2);
+        assert_eq!(
+            received[0].header("webhook-id"),
+            received[1].header("webhook-id")
+        );
+    }
     let (unknown, _) = call(
         &app,
         &admin,
