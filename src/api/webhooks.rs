@@ -65,6 +65,18 @@ async fn writable(
         .ok_or(AppError::NotFound)
 }
 
+/// Refuses a delivery to a webhook that is switched off or in error.
+#[cfg(feature = "ssr")]
+fn receiving(webhook: &crate::domain::webhooks::WebhookDetail) -> Result<(), AppError> {
+    if webhook.is_active && webhook.status == crate::domain::WebhookStatus::Active {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            "The webhook is switched off or in error: switch it on first.",
+        ))
+    }
+}
+
 /// Creates a webhook (`id` empty: with a new signing secret, shown once in
 /// the answer) or changes one. Refused: an invalid form, a reserved
 /// header, a URL inside the bank's network or not https (unless
@@ -212,31 +224,23 @@ pub const ROTATION_GRACE_HOURS: i64 = 24;
 pub async fn rotate_webhook_secret(id: uuid::Uuid) -> Result<String, AppError> {
     use crate::server::auth::require_caller;
     use crate::server::repo::webhooks::{self, sealed_context};
-    use crate::server::secrets::Sealed;
     let caller = require_caller().await?;
     let providers = super::integrations::providers().await?;
     let mut tx = caller.begin().await?;
     let webhook = writable(&caller, &mut tx, id).await?;
-    let current: Option<(Option<Vec<u8>>, Option<String>)> = sqlx::query_as(
-        "select secret_encrypted, secret_key_id from webhooks where organization_id = $1 and id = $2",
-    )
-    .bind(webhook.organization_id)
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let current = webhooks::current_secret(&mut tx, webhook.organization_id, id).await?;
     // the old secret, sealed again for its new place (the seal is bound to it)
-    let previous = match current {
-        Some((Some(data), Some(key_id))) => providers
+    let previous = current.and_then(|sealed| {
+        providers
             .keyring
-            .open(&Sealed { key_id, data }, &sealed_context(id, "secret"))
+            .open(&sealed, &sealed_context(id, "secret"))
             .ok()
             .map(|old| {
                 providers
                     .keyring
                     .seal(&old, &sealed_context(id, "previous_secret"))
-            }),
-        _ => None,
-    };
+            })
+    });
     let secret = crate::server::webhooks::signing::new_secret();
     let sealed = providers
         .keyring
@@ -271,26 +275,19 @@ pub async fn rotate_webhook_secret(id: uuid::Uuid) -> Result<String, AppError> {
 pub async fn reveal_webhook_secret(id: uuid::Uuid) -> Result<String, AppError> {
     use crate::server::auth::require_caller;
     use crate::server::repo::webhooks::sealed_context;
-    use crate::server::secrets::Sealed;
     let caller = require_caller().await?;
     let providers = super::integrations::providers().await?;
     let mut tx = caller.begin().await?;
     let webhook = writable(&caller, &mut tx, id).await?;
-    let sealed: (Option<Vec<u8>>, Option<String>) = sqlx::query_as(
-        "select secret_encrypted, secret_key_id from webhooks where organization_id = $1 and id = $2",
-    )
-    .bind(webhook.organization_id)
-    .bind(id)
-    .fetch_one(&mut *tx)
-    .await?;
-    let (Some(data), Some(key_id)) = sealed else {
-        return Err(AppError::invalid(
-            "This webhook has no signing secret yet: rotate it to make one.",
-        ));
-    };
+    let sealed =
+        crate::server::repo::webhooks::current_secret(&mut tx, webhook.organization_id, id)
+            .await?
+            .ok_or_else(|| {
+                AppError::invalid("This webhook has no signing secret yet: rotate it to make one.")
+            })?;
     let secret = providers
         .keyring
-        .open(&Sealed { key_id, data }, &sealed_context(id, "secret"))
+        .open(&sealed, &sealed_context(id, "secret"))
         .map_err(|_| {
             AppError::invalid(
                 "The secret cannot be opened with this server's key: rotate it to make a new one.",
@@ -317,11 +314,7 @@ pub async fn send_test_webhook(id: uuid::Uuid) -> Result<String, AppError> {
     let caller = require_caller().await?;
     let mut tx = caller.begin().await?;
     let webhook = writable(&caller, &mut tx, id).await?;
-    if !(webhook.is_active && webhook.status == crate::domain::WebhookStatus::Active) {
-        return Err(AppError::invalid(
-            "The webhook is switched off or in error: switch it on first.",
-        ));
-    }
+    receiving(&webhook)?;
     crate::server::webhooks::send_test(
         &mut tx,
         webhook.organization_id,
@@ -403,11 +396,7 @@ pub async fn resend_webhook_delivery(
     let caller = require_caller().await?;
     let mut tx = caller.begin().await?;
     let webhook = writable(&caller, &mut tx, id).await?;
-    if !(webhook.is_active && webhook.status == crate::domain::WebhookStatus::Active) {
-        return Err(AppError::invalid(
-            "The webhook is switched off or in error: switch it on first.",
-        ));
-    }
+    receiving(&webhook)?;
     crate::server::webhooks::resend(
         &mut tx,
         webhook.organization_id,

@@ -215,6 +215,25 @@ pub async fn delete(tx: &mut Tx, organization_id: Uuid, id: Uuid) -> Result<bool
     Ok(deleted.rows_affected() == 1)
 }
 
+/// Webhook `id`'s current signing secret, sealed; `None` when it has none.
+pub async fn current_secret(
+    tx: &mut Tx,
+    organization_id: Uuid,
+    id: Uuid,
+) -> Result<Option<Sealed>, sqlx::Error> {
+    let sealed: Option<(Option<Vec<u8>>, Option<String>)> = sqlx::query_as(
+        "select secret_encrypted, secret_key_id from webhooks where organization_id = $1 and id = $2",
+    )
+    .bind(organization_id)
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(match sealed {
+        Some((Some(data), Some(key_id))) => Some(Sealed { key_id, data }),
+        _ => None,
+    })
+}
+
 /// Everything a delivery needs of a webhook, sealed parts included.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeliveryTarget {
