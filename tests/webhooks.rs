@@ -6,86 +6,14 @@
 mod common;
 
 use common::stand_ins::{stand_in, Received};
-use common::{call, signed_in, spawn_app, TestApp};
+use common::webhooks::{create, run_until_idle, verifies};
+use common::{call, signed_in, spawn_app};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
-use veriphy_jobs::server::worker::{Registry, Worker, WorkerConfig};
 
 const NORTHWIND_ADMIN: &str = "admin@northwind.example";
 const NORTHWIND_VIEWER: &str = "viewer@northwind.example";
 const HARBOR_ADMIN: &str = "admin@harbor.example";
-
-/// `cookie` creates a webhook to `url` for `event` with `extra` fields;
-/// (status, answer).
-async fn create(
-    app: &TestApp,
-    cookie: &str,
-    url: &str,
-    event: &str,
-    extra: &[(&str, &str)],
-) -> (u16, Value) {
-    let mut form = vec![
-        ("form[name]", "Case system"),
-        ("form[url]", url),
-        ("form[event_type]", event),
-    ];
-    form.extend_from_slice(extra);
-    call(app, cookie, "save_webhook", &form).await
-}
-
-/// Runs a worker until no job is due or running, at most 20 s.
-async fn deliver_all(app: &TestApp) {
-    let worker = Worker::start(
-        app.test_db.db.clone(),
-        Registry::standard().with_providers(app.providers.clone()),
-        WorkerConfig {
-            poll_interval: std::time::Duration::from_millis(50),
-            ..WorkerConfig::default()
-        },
-    )
-    .await
-    .unwrap();
-    let mut owner = app.test_db.owner_connection().await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let open: i64 = sqlx::query_scalar(
-            "select count(*) from jobs where job_type = 'webhook'
-               and (status = 'running' or (status = 'pending' and available_at <= now()))",
-        )
-        .fetch_one(&mut owner)
-        .await
-        .unwrap();
-        if open == 0 || std::time::Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    worker.shutdown().await;
-}
-
-/// Whether one of the `v1,` signatures in `header` is the HMAC-SHA256 of
-/// `id.timestamp.body` under `secret` — written here from the
-/// specification, apart from the server's signing code.
-fn verifies(secret: &str, id: &str, timestamp: &str, body: &str, header: &str) -> bool {
-    use base64::Engine;
-    use hmac::Mac;
-    let engine = base64::engine::general_purpose::STANDARD;
-    let key = engine
-        .decode(secret.trim_start_matches("whsec_"))
-        .expect("a base64 secret");
-    let signed = format!("{id}.{timestamp}.{body}");
-    header.split(' ').any(|candidate| {
-        let Some(encoded) = candidate.strip_prefix("v1,") else {
-            return false;
-        };
-        let Ok(signature) = engine.decode(encoded) else {
-            return false;
-        };
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
-        mac.update(signed.as_bytes());
-        mac.verify_slice(&signature).is_ok()
-    })
-}
 
 fn only(received: &Arc<Mutex<Vec<Received>>>) -> Received {
     let received = received.lock().unwrap();
@@ -113,7 +41,7 @@ async fn a_test_event_is_delivered_signed_with_the_secret_shown_at_creation() {
     );
 
     let (sent, message) = call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
-    deliver_all(&app).await;
+    run_until_idle(&app).await;
 
     assert_eq!(sent, 200, "{message}");
     let request = only(&received);
@@ -184,7 +112,7 @@ async fn after_a_rotation_both_secrets_sign_and_the_new_one_is_revealed() {
     let (_, new) = call(&app, &admin, "rotate_webhook_secret", &[("id", &id)]).await;
     let (_, revealed) = call(&app, &admin, "reveal_webhook_secret", &[("id", &id)]).await;
     call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
-    deliver_all(&app).await;
+    run_until_idle(&app).await;
 
     let new = new.as_str().unwrap();
     assert_ne!(new, old);
@@ -232,7 +160,7 @@ async fn a_receiver_answering_410_gone_switches_the_webhook_off() {
     let id = saved["id"].as_str().unwrap().to_string();
 
     call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
-    deliver_all(&app).await;
+    run_until_idle(&app).await;
 
     let (_, detail) = call(&app, &admin, "webhook_detail", &[("id", &id)]).await;
     assert_eq!(
@@ -266,10 +194,10 @@ async fn failed_deliveries_in_a_row_put_the_webhook_in_error_until_it_is_switche
     let id = saved["id"].as_str().unwrap().to_string();
 
     call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
-    deliver_all(&app).await;
+    run_until_idle(&app).await;
     let (_, after_one) = call(&app, &admin, "webhook_detail", &[("id", &id)]).await;
     call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
-    deliver_all(&app).await;
+    run_until_idle(&app).await;
     let (_, after_two) = call(&app, &admin, "webhook_detail", &[("id", &id)]).await;
     call(
         &app,
@@ -433,7 +361,7 @@ async fn another_organization_s_webhook_is_not_found_for_any_action() {
     ] {
         statuses.push(call(&app, &northwind, function, &[("id", &id)]).await.0);
     }
-    deliver_all(&app).await;
+    run_until_idle(&app).await;
 
     assert_eq!(statuses, vec![404; 6]);
     assert_eq!(received.lock().unwrap().len(), 0);
@@ -471,7 +399,7 @@ async fn resolving_a_failure_raises_failed_job_resolved_for_the_organization_s_w
         ],
     )
     .await;
-    deliver_all(&app).await;
+    run_until_idle(&app).await;
 
     assert_eq!(status, 200, "{answer}");
     let request = only(&received);
@@ -499,7 +427,7 @@ async fn a_redirect_is_a_failed_attempt_and_is_not_followed() {
     let id = saved["id"].as_str().unwrap().to_string();
 
     call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
-    deliver_all(&app).await;
+    run_until_idle(&app).await;
 
     let (_, attempts) = call(&app, &admin, "webhook_deliveries", &[("id", &id)]).await;
     assert_eq!(attempts[0]["status"], "failed");
@@ -529,7 +457,7 @@ async fn a_busy_receiver_s_retry_after_postpones_the_delivery_without_spending_a
     let id = saved["id"].as_str().unwrap().to_string();
 
     call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
-    deliver_all(&app).await;
+    run_until_idle(&app).await;
 
     assert_eq!(received.lock().unwrap().len(), 1);
     let mut owner = app.test_db.owner_connection().await;
@@ -564,7 +492,7 @@ async fn a_delivery_sent_again_carries_the_same_webhook_id() {
     .await;
     let id = saved["id"].as_str().unwrap().to_string();
     call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
-    deliver_all(&app).await;
+    run_until_idle(&app).await;
     let (_, attempts) = call(&app, &admin, "webhook_deliveries", &[("id", &id)]).await;
     let event = attempts[0]["metadata"]["event_id"]
         .as_str()
@@ -578,7 +506,7 @@ async fn a_delivery_sent_again_carries_the_same_webhook_id() {
         &[("id", id.as_str()), ("event_id", event.as_str())],
     )
     .await;
-    deliver_all(&app).await;
+    run_until_idle(&app).await;
 
     assert_eq!(status, 200, "{answer}");
     {

@@ -315,14 +315,9 @@ pub async fn send_test_webhook(id: uuid::Uuid) -> Result<String, AppError> {
     let mut tx = caller.begin().await?;
     let webhook = writable(&caller, &mut tx, id).await?;
     receiving(&webhook)?;
-    crate::server::webhooks::send_test(
-        &mut tx,
-        webhook.organization_id,
-        id,
-        &webhook.webhook_name,
-        webhook.max_retries,
-    )
-    .await?;
+    crate::server::webhooks::send_test(&mut tx, webhook.organization_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     caller
         .audit(
             &mut tx,
@@ -397,15 +392,8 @@ pub async fn resend_webhook_delivery(
     let mut tx = caller.begin().await?;
     let webhook = writable(&caller, &mut tx, id).await?;
     receiving(&webhook)?;
-    crate::server::webhooks::resend(
-        &mut tx,
-        webhook.organization_id,
-        id,
-        &webhook.webhook_name,
-        webhook.max_retries,
-        event_id,
-    )
-    .await?
+    crate::server::webhooks::resend(&mut tx, webhook.organization_id, id, event_id)
+        .await?
     .ok_or(AppError::NotFound)?;
     caller
         .audit(

@@ -34,17 +34,18 @@ pub fn describe(event: WebhookEvent) -> (&'static str, Value) {
         WebhookEvent::JobFailed => (
             "A job failed for good (no attempt left, or a permanent error).",
             json!({ "job_id": "0190f5c2-7a1e-7d33-9c1a-2f6f0b1d9e10", "job_type": "sms",
-                    "job_name": "OTP SMS", "attempts": 3, "error": "sms_api answered HTTP 400: invalid number" }),
+                    "job_name": "OTP SMS", "attempts": 3, "batch_id": null,
+                    "error": "sms_api answered HTTP 400: invalid number" }),
         ),
         WebhookEvent::BatchCompleted => (
-            "Every job of a batch ended and none failed.",
+            "Every job of a batch ended and none failed (raised again if it ends again after a retry).",
             json!({ "batch_id": "0190f5c2-7a1e-7d33-9c1a-2f6f0b1d9e11", "batch_name": "November newsletter",
-                    "total_jobs": 1000, "processed_jobs": 1000, "failed_jobs": 0 }),
+                    "total_jobs": 1000, "processed_jobs": 1000, "failed_jobs": 0, "cancelled_jobs": 0 }),
         ),
         WebhookEvent::BatchFailed => (
             "Every job of a batch ended and some failed.",
             json!({ "batch_id": "0190f5c2-7a1e-7d33-9c1a-2f6f0b1d9e11", "batch_name": "November newsletter",
-                    "total_jobs": 1000, "processed_jobs": 990, "failed_jobs": 10 }),
+                    "total_jobs": 1000, "processed_jobs": 990, "failed_jobs": 10, "cancelled_jobs": 0 }),
         ),
         WebhookEvent::FailedJobResolved => (
             "Someone resolved a failed job with a note (`resolved_by`: their user id).",

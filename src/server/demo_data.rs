@@ -662,7 +662,9 @@ async fn seed_webhooks(
         ("Case system: updates", "case_updated", "active", true, 1),
         ("Document vault sync", "document_uploaded", "error", true, 7),
         ("Legacy CRM (paused)", "case_closed", "inactive", false, 0),
-        ("Ops alerts on failures", "job.failed", "active", true, 0),
+        // switched off: the engine raises job.failed for real, and these
+        // receivers do not exist
+        ("Ops alerts on failures", "job.failed", "inactive", false, 0),
     ];
     for (index, (name, event, status, active, failures)) in specs.into_iter().enumerate() {
         sqlx::query(

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod stand_ins;
+pub mod webhooks;
 
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};

@@ -114,7 +114,7 @@ pub async fn complete_many(
              as c (id, lease_token, started_at, finished_at, result)
            where j.id = c.id
              and j.lease_token = c.lease_token
-           returning j.id
+           returning j.id, j.organization_id, j.job_type, j.job_name, j.attempts, j.batch_id
          ),
          resolved as (
            update failed_jobs f set
@@ -125,10 +125,12 @@ pub async fn complete_many(
            where f.job_id = done.id and not f.is_resolved
          ),
          {},
+         {},
          {}
-         select done.id from done cross join announced",
+         select done.id from done cross join announced cross join raised",
         stats::CompletedTally::cte("done", 7),
-        live::feed::announced_cte("done", 6)
+        live::feed::announced_cte("done", 6),
+        COMPLETED_EVENTS_CTE
     );
     let query = sqlx::query_scalar(&sql)
         .bind(&ids)
@@ -139,6 +141,31 @@ pub async fn complete_many(
         .bind(&payloads);
     tally.bind(query).fetch_all(conn).await
 }
+
+/// A common table expression named `raised` (one row) that raises
+/// `job.completed` for the jobs of `done` whose organization has a webhook
+/// receiving it: one index probe per organization when none has, so
+/// completions cost the same with events on and nobody subscribed.
+/// Webhook deliveries raise nothing (see migration 0029).
+const COMPLETED_EVENTS_CTE: &str = "listening as (
+           select o.organization_id
+           from (select distinct organization_id from done where job_type <> 'webhook') o
+           where exists (
+             select 1 from webhooks w
+             where w.organization_id = o.organization_id and w.event_type = 'job.completed'
+               and w.is_active and w.status = 'active')
+         ),
+         raised as (
+           select case when count(*) = 0 then 0 else webhook_raise_system_events(
+                    'job.completed', array_agg(d.organization_id),
+                    array_agg(jsonb_build_object(
+                      'job_id', d.id, 'job_type', d.job_type, 'job_name', d.job_name,
+                      'attempts', d.attempts, 'batch_id', d.batch_id)))
+                  end as deliveries
+           from done d
+           where d.job_type <> 'webhook'
+             and d.organization_id in (select organization_id from listening)
+         )";
 
 /// The job an outcome is written for.
 #[derive(Debug, Clone, Copy)]

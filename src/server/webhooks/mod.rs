@@ -10,11 +10,11 @@
 
 pub mod signing;
 
-use crate::domain::{JobErrorKind, JobType, WebhookEvent};
+use crate::domain::{JobErrorKind, WebhookEvent};
 use crate::server::db::Tx;
 use crate::server::outbound::{CallBody, CallError, CallRecord, CallRequest, Redirects, SendError};
 use crate::server::providers::Providers;
-use crate::server::queue::{self, JobError, NewJob, Outcome};
+use crate::server::queue::{JobError, Outcome};
 use crate::server::repo::webhooks::{self as repo, AttemptEnd, DeliveryTarget};
 use crate::server::secrets::Sealed;
 use crate::server::worker::handlers::{database_error, Handler, HandlerFuture, JobContext};
@@ -23,9 +23,6 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
-
-/// The queue deliveries wait in.
-pub const DELIVERY_QUEUE: &str = "default";
 
 /// A `webhook` job's payload: which event goes to which webhook.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,33 +45,24 @@ pub async fn raise(
     source: EventSource<'_>,
 ) -> Result<(Uuid, Vec<Uuid>), sqlx::Error> {
     let event_id = record_event(tx, organization_id, event_type, data, source).await?;
-    let subscribed: Vec<(Uuid, String, i32)> = sqlx::query_as(
-        "select id, webhook_name, max_retries from webhooks
-         where organization_id = $1 and event_type = $2 and is_active and status = 'active'",
-    )
-    .bind(organization_id)
-    .bind(event_type.as_str())
-    .fetch_all(&mut **tx)
-    .await?;
-    let jobs: Vec<NewJob> = subscribed
-        .into_iter()
-        .map(|(webhook_id, name, max_retries)| {
-            delivery_job(
-                organization_id,
-                webhook_id,
-                &name,
-                max_retries,
-                event_type,
-                event_id,
-            )
-        })
-        .collect();
-    let ids = if jobs.is_empty() {
-        Vec::new()
-    } else {
-        queue::enqueue_many(tx, &jobs).await?
-    };
-    Ok((event_id, ids))
+    let jobs = enqueue_deliveries(tx, event_id, None).await?;
+    Ok((event_id, jobs))
+}
+
+/// Enqueues the deliveries of event `event_id` — to its subscribers, or to
+/// `to_webhook` only — with the database's fan-out (the one the engine's
+/// own events use); their job ids. A webhook of another organization than
+/// the event's is never a destination.
+async fn enqueue_deliveries(
+    tx: &mut Tx,
+    event_id: Uuid,
+    to_webhook: Option<Uuid>,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("select webhook_enqueue_deliveries(array[$1::uuid], $2)")
+        .bind(event_id)
+        .bind(to_webhook)
+        .fetch_all(&mut **tx)
+        .await
 }
 
 /// Who raised an event.
@@ -124,15 +112,14 @@ async fn record_event(
     .await
 }
 
-/// Sends one webhook a `webhook.test` event, whatever it subscribes to;
-/// the delivery's job id.
+/// Sends webhook `webhook_id` of `organization_id` a `webhook.test` event,
+/// whatever it subscribes to; the delivery's job id (`None` when the
+/// organization has no such webhook).
 pub async fn send_test(
     tx: &mut Tx,
     organization_id: Uuid,
     webhook_id: Uuid,
-    name: &str,
-    max_retries: i32,
-) -> Result<Uuid, sqlx::Error> {
+) -> Result<Option<Uuid>, sqlx::Error> {
     let (_, example) = crate::domain::webhooks::describe(WebhookEvent::WebhookTest);
     let event_id = record_event(
         tx,
@@ -142,72 +129,33 @@ pub async fn send_test(
         EventSource::Console,
     )
     .await?;
-    queue::enqueue(
-        tx,
-        &delivery_job(
-            organization_id,
-            webhook_id,
-            name,
-            max_retries,
-            WebhookEvent::WebhookTest,
-            event_id,
-        ),
-    )
-    .await
+    Ok(enqueue_deliveries(tx, event_id, Some(webhook_id))
+        .await?
+        .pop())
 }
 
-/// Enqueues a new delivery of event `event_id` (of `organization_id`) to
-/// webhook `webhook_id`; its job id, or `None` when the organization has
-/// no such event.
+/// Enqueues a new delivery of event `event_id` to webhook `webhook_id`;
+/// its job id, or `None` when they are not of one organization
+/// (`organization_id`'s).
 pub async fn resend(
     tx: &mut Tx,
     organization_id: Uuid,
     webhook_id: Uuid,
-    name: &str,
-    max_retries: i32,
     event_id: Uuid,
 ) -> Result<Option<Uuid>, sqlx::Error> {
-    let event_type: Option<String> = sqlx::query_scalar(
-        "select event_type from webhook_events where organization_id = $1 and id = $2",
+    let owned: bool = sqlx::query_scalar(
+        "select exists (select 1 from webhook_events where organization_id = $1 and id = $2)",
     )
     .bind(organization_id)
     .bind(event_id)
-    .fetch_optional(&mut **tx)
+    .fetch_one(&mut **tx)
     .await?;
-    let Some(event_type) = event_type.as_deref().and_then(WebhookEvent::parse) else {
+    if !owned {
         return Ok(None);
-    };
-    let job = delivery_job(
-        organization_id,
-        webhook_id,
-        name,
-        max_retries,
-        event_type,
-        event_id,
-    );
-    queue::enqueue(tx, &job).await.map(Some)
-}
-
-fn delivery_job(
-    organization_id: Uuid,
-    webhook_id: Uuid,
-    name: &str,
-    max_retries: i32,
-    event_type: WebhookEvent,
-    event_id: Uuid,
-) -> NewJob {
-    let mut job = NewJob::new(
-        organization_id,
-        JobType::Webhook,
-        format!("{} to {}", event_type.as_str(), name),
-        json!(Delivery {
-            webhook_id,
-            event_id
-        }),
-    );
-    job.queue = DELIVERY_QUEUE.to_string();
-    job.max_attempts = max_retries + 1;
-    job
+    }
+    Ok(enqueue_deliveries(tx, event_id, Some(webhook_id))
+        .await?
+        .pop())
 }
 
 /// Runs `webhook` jobs.

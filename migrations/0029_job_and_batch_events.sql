@@ -1,0 +1,117 @@
+-- The engine's own events: a job that completed, a job that failed for
+-- good, a batch whose last job ended. They are raised in the transaction of
+-- the write that causes them, and only for organizations with a webhook
+-- that receives them: an event nobody receives is not recorded, so a
+-- completion pays one index probe per organization and statement, never a
+-- write per job. Webhook deliveries raise no job events (a failing receiver
+-- subscribed to job.failed would feed itself).
+
+-- An organization's receiving webhooks of one event type: the fan-out and
+-- the engine's "does anybody listen" probe.
+create index webhooks_receiving_idx on webhooks (organization_id, event_type)
+  where is_active and status = 'active';
+
+-- Enqueues the deliveries of recorded events, one `webhook` job each: to
+-- every receiving webhook of the event's organization subscribed to its
+-- type, or, with `to_webhook`, to that one webhook of the event's
+-- organization whatever it subscribes to (a test, a resend). The new jobs
+-- are announced to live viewers at commit. Returns their ids.
+create function webhook_enqueue_deliveries(event_ids uuid[], to_webhook uuid default null)
+returns setof uuid
+language plpgsql
+as $$
+begin
+  return query
+  with queued as (
+    insert into jobs (organization_id, job_type, job_name, payload, queue, max_attempts)
+    select e.organization_id, 'webhook', left(e.event_type || ' to ' || w.webhook_name, 255),
+           jsonb_build_object('webhook_id', w.id, 'event_id', e.id), 'default', w.max_retries + 1
+    from webhook_events e
+    join webhooks w on w.organization_id = e.organization_id
+    where e.id = any (event_ids)
+      and (case when to_webhook is null
+                then w.event_type = e.event_type and w.is_active and w.status = 'active'
+                else w.id = to_webhook end)
+    returning id, organization_id
+  ),
+  -- the live feed's line: `organization jobs id id …`, or `*` past 100 ids
+  announced as (
+    select pg_notify('veriphy_live', line)
+    from (select q.organization_id || ' jobs ' ||
+                 case when count(*) > 100 then '*' else string_agg(q.id::text, ' ') end as line
+          from queued q
+          group by q.organization_id) lines
+  )
+  select q.id from queued q cross join (select count(*) from announced) a;
+end
+$$;
+
+-- Records one system event of type `raised_type` per (organization, data)
+-- pair whose organization has a receiving webhook subscribed to it, and
+-- enqueues the deliveries. Returns how many deliveries were enqueued.
+create function webhook_raise_system_events(raised_type text, organization_ids uuid[],
+                                            payloads jsonb[])
+returns bigint
+language plpgsql
+as $$
+declare
+  event_ids uuid[];
+begin
+  with listening as (
+    select o.id
+    from (select distinct unnest(organization_ids) as id) o
+    where exists (
+      select 1 from webhooks w
+      where w.organization_id = o.id and w.event_type = raised_type
+        and w.is_active and w.status = 'active')
+  ),
+  raised as (
+    insert into webhook_events (organization_id, event_type, payload, source)
+    select r.organization_id, raised_type, r.payload, 'system'
+    from unnest(organization_ids, payloads) as r (organization_id, payload)
+    where r.organization_id in (select id from listening)
+    returning id
+  )
+  select array_agg(id) into event_ids from raised;
+  if event_ids is null then
+    return 0;
+  end if;
+  return (select count(*) from webhook_enqueue_deliveries(event_ids));
+end
+$$;
+
+-- job.failed: wherever a job reaches `failed` (an attempt's end, a rescue
+-- with no attempt left, a cancellation is not a failure).
+create function jobs_raise_failed_event() returns trigger
+language plpgsql
+as $$
+begin
+  perform webhook_raise_system_events('job.failed', array[new.organization_id],
+    array[jsonb_build_object(
+      'job_id', new.id, 'job_type', new.job_type, 'job_name', new.job_name,
+      'attempts', new.attempts, 'batch_id', new.batch_id, 'error', new.error_message)]);
+  return null;
+end
+$$;
+create trigger jobs_failed_event after update of status on jobs
+  for each row when (new.status = 'failed' and old.status is distinct from 'failed'
+                     and new.job_type <> 'webhook')
+  execute function jobs_raise_failed_event();
+
+-- batch.completed and batch.failed: when a batch's status becomes one of
+-- them (its last unfinished job ended).
+create function job_batches_raise_ended_event() returns trigger
+language plpgsql
+as $$
+begin
+  perform webhook_raise_system_events('batch.' || new.status, array[new.organization_id],
+    array[jsonb_build_object(
+      'batch_id', new.id, 'batch_name', new.batch_name, 'total_jobs', new.total_jobs,
+      'processed_jobs', new.processed_jobs, 'failed_jobs', new.failed_jobs,
+      'cancelled_jobs', new.cancelled_jobs)]);
+  return null;
+end
+$$;
+create trigger job_batches_ended_event after update of status on job_batches
+  for each row when (new.status in ('completed', 'failed') and old.status is distinct from new.status)
+  execute function job_batches_raise_ended_event();
