@@ -8,6 +8,7 @@ mod login_flood;
 mod providers;
 mod serve;
 mod viewers;
+mod webhooks;
 
 use super::db::{self, Database};
 use super::queue::{self, NewJob, Outcome};
@@ -50,6 +51,12 @@ pub enum Mode {
     /// pushed) while jobs run at `rate` per second for `duration` seconds;
     /// measures the database's transactions and rows read per second.
     Viewers,
+    /// `n` events delivered to a webhook receiver on loopback, signed and
+    /// logged, at `concurrency`.
+    Webhooks,
+    /// Events raised one per transaction at `rate` per second for
+    /// `duration` seconds; measures raise-to-receipt at a webhook receiver.
+    WebhookLatency,
 }
 
 /// The workloads that run in a database of their own, made for the run and
@@ -63,6 +70,8 @@ enum FreshDatabaseWorkload {
     Viewers,
     Email,
     Sms,
+    Webhooks,
+    WebhookLatency,
 }
 
 impl Mode {
@@ -76,6 +85,8 @@ impl Mode {
             Mode::Viewers => Some(FreshDatabaseWorkload::Viewers),
             Mode::Email => Some(FreshDatabaseWorkload::Email),
             Mode::Sms => Some(FreshDatabaseWorkload::Sms),
+            Mode::Webhooks => Some(FreshDatabaseWorkload::Webhooks),
+            Mode::WebhookLatency => Some(FreshDatabaseWorkload::WebhookLatency),
             Mode::Console => None,
         }
     }
@@ -116,6 +127,11 @@ pub struct BenchArgs {
     /// websockets of a bank admin showing the Jobs tab's first page.
     #[arg(long, default_value_t = 0)]
     pub viewers: usize,
+    /// Webhooks subscribed to `job.completed` (drain): each completion
+    /// raises the event and enqueues its deliveries (not run), pricing the
+    /// engine's own events; 0 prices the "does anybody listen" probe alone.
+    #[arg(long, default_value_t = 0)]
+    pub subscribers: usize,
 }
 
 /// Why a benchmark could not run.
@@ -268,6 +284,10 @@ async fn run_in(
         FreshDatabaseWorkload::Sms => {
             providers::providers(&db, organization, providers::Channel::Sms, args).await
         }
+        FreshDatabaseWorkload::Webhooks => webhooks::deliveries(&db, organization, args).await,
+        FreshDatabaseWorkload::WebhookLatency => {
+            webhooks::delivery_latency(&db, organization, args).await
+        }
     };
     let line = match (line, watchers) {
         (Ok(mut line), Some(watchers)) => {
@@ -335,6 +355,17 @@ async fn drain(
         }
     }
     drop(jobs);
+    let keyring = super::secrets::Keyring::new(super::secrets::SecretKey::generate().0, Vec::new());
+    for _ in 0..args.subscribers {
+        webhooks::subscribe(
+            db,
+            &keyring,
+            organization,
+            "https://receiver.bank.example/hooks",
+            crate::domain::WebhookEvent::JobCompleted,
+        )
+        .await?;
+    }
     sqlx::query("vacuum analyze jobs, job_queue")
         .execute(owner)
         .await?;
@@ -356,21 +387,25 @@ async fn drain(
     while calls.load(Ordering::Relaxed) < args.n {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    while unfinished(owner).await? > 0 {
+    while unfinished(owner, JobType::Other).await? > 0 {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let wall = started.elapsed().as_secs_f64();
     worker.shutdown().await;
     let completed = completed(owner).await?;
+    let deliveries: i64 = sqlx::query_scalar("select count(*) from jobs where job_type = 'webhook'")
+        .fetch_one(owner)
+        .await?;
     Ok(ResultLine::throughput(
         "drain",
         args.n,
         Some(args.concurrency),
         args.n as f64 / wall,
         format!(
-            "prefetch={} claimers={} max_claim=1000 completion_batch=1000; verified: {completed}/{} rows status=completed (finished jobs are kept), handler calls={}; wall {wall:.2}s incl. worker startup; {}",
+            "prefetch={} claimers={} max_claim=1000 completion_batch=1000; webhooks subscribed to job.completed: {} (deliveries enqueued: {deliveries}); verified: {completed}/{} rows status=completed (finished jobs are kept), handler calls={}; wall {wall:.2}s incl. worker startup; {}",
             args.prefetch,
             args.claimers,
+            args.subscribers,
             args.n,
             calls.load(Ordering::Relaxed),
             load()
@@ -445,7 +480,7 @@ async fn latency(
         done.map_err(|e| sqlx::Error::Protocol(e.to_string()))??;
     }
     let deadline = Instant::now() + Duration::from_secs(30);
-    while unfinished(owner).await? > 0 && Instant::now() < deadline {
+    while unfinished(owner, JobType::Other).await? > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     worker.shutdown().await;
@@ -514,13 +549,17 @@ async fn completed(owner: &sqlx::PgPool) -> Result<i64, sqlx::Error> {
         .await
 }
 
-/// Jobs not yet finished, counted exactly (a drain polls it at its end).
-async fn unfinished(owner: &sqlx::PgPool) -> Result<i64, sqlx::Error> {
+/// Jobs of `job_type` not yet finished, counted exactly (a drain polls it
+/// at its end).
+async fn unfinished(owner: &sqlx::PgPool, job_type: JobType) -> Result<i64, sqlx::Error> {
     // One pass over the table: polled every few milliseconds at the end of
     // a drain, while the last completions are still being written.
-    sqlx::query_scalar("select count(*) from jobs where status in ('pending', 'running')")
-        .fetch_one(owner)
-        .await
+    sqlx::query_scalar(
+        "select count(*) from jobs where status in ('pending', 'running') and job_type = $1",
+    )
+    .bind(job_type.as_str())
+    .fetch_one(owner)
+    .await
 }
 
 /// Checkpoint (when allowed) and pause, as the peer harness does.

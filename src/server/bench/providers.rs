@@ -127,7 +127,7 @@ pub(super) async fn providers(
         bench_worker_config(args),
     )
     .await?;
-    while unfinished(owner).await? > 0 {
+    while unfinished(owner, job_type).await? > 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let wall = started.elapsed().as_secs_f64();
