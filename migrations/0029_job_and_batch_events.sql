@@ -6,10 +6,16 @@
 -- write per job. Webhook deliveries raise no job events (a failing receiver
 -- subscribed to job.failed would feed itself).
 
--- An organization's receiving webhooks of one event type: the fan-out and
--- the engine's "does anybody listen" probe.
-create index webhooks_receiving_idx on webhooks (organization_id, event_type)
+-- The receiving webhooks of one event type (of one organization): the
+-- fan-out, and the engine's "does anybody listen" probes.
+create index webhooks_receiving_idx on webhooks (event_type, organization_id)
   where is_active and status = 'active';
+
+-- A webhook's deliveries (their jobs), by event: the failed ones a replay
+-- sends again, and whether an event is already on its way again.
+create index jobs_webhook_deliveries_idx
+  on jobs (organization_id, (payload ->> 'webhook_id'), (payload ->> 'event_id'))
+  where job_type = 'webhook';
 
 -- Enqueues the deliveries of recorded events, one `webhook` job each: to
 -- every receiving webhook of the event's organization subscribed to its
@@ -77,6 +83,66 @@ begin
     return 0;
   end if;
   return (select count(*) from webhook_enqueue_deliveries(event_ids));
+end
+$$;
+
+-- Workers keep in memory which organizations receive job.completed, so a
+-- completion of an organization nobody listens to runs no event code at
+-- all; they reload it when a webhook appears, goes, or changes what or
+-- whether it receives (not on every delivery's counters).
+create function webhooks_announce_subscriptions() returns trigger
+language plpgsql
+as $$
+begin
+  perform pg_notify('veriphy_webhooks', '');
+  return null;
+end
+$$;
+create trigger webhooks_subscriptions_added_or_removed after insert or delete on webhooks
+  for each statement execute function webhooks_announce_subscriptions();
+create trigger webhooks_subscription_changed after update of event_type, status, is_active on webhooks
+  for each row when ((old.event_type, old.status, old.is_active)
+                     is distinct from (new.event_type, new.status, new.is_active))
+  execute function webhooks_announce_subscriptions();
+
+-- job.completed for jobs the calling statement completed (their ids and
+-- organizations): the engine's completion calls it when a worker knows
+-- one of their organizations listens.
+-- While no webhook of any organization receives job.completed, one probe
+-- of a small index answers; otherwise one probe per organization, and the
+-- jobs of listening organizations are read for the events' data (fields a
+-- completion does not change). Its statements are planned once per
+-- session, not with each completion.
+create function jobs_raise_completed_events(job_ids uuid[], organization_ids uuid[])
+returns bigint
+language plpgsql
+as $$
+declare
+  listening uuid[];
+begin
+  if not exists (
+    select 1 from webhooks
+    where event_type = 'job.completed' and is_active and status = 'active'
+  ) then
+    return 0;
+  end if;
+  select array_agg(o.id) into listening
+  from (select distinct unnest(organization_ids) as id) o
+  where exists (
+    select 1 from webhooks w
+    where w.event_type = 'job.completed' and w.organization_id = o.id
+      and w.is_active and w.status = 'active');
+  if listening is null then
+    return 0;
+  end if;
+  return (
+    select webhook_raise_system_events('job.completed', array_agg(j.organization_id),
+             array_agg(jsonb_build_object(
+               'job_id', j.id, 'job_type', j.job_type, 'job_name', j.job_name,
+               'attempts', j.attempts, 'batch_id', j.batch_id)))
+    from jobs j
+    where j.id = any (job_ids) and j.organization_id = any (listening)
+      and j.job_type <> 'webhook');
 end
 $$;
 

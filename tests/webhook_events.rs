@@ -6,7 +6,7 @@
 mod common;
 
 use common::stand_ins::{stand_in, Received};
-use common::webhooks::{create, run_until_idle, verifies};
+use common::webhooks::{create, delivering_worker, run_until_idle, verifies};
 use common::{signed_in, spawn_app, TestApp};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
@@ -136,7 +136,13 @@ async fn a_job_that_fails_for_good_reaches_the_subscriber_as_job_failed_with_its
     let app = spawn_app().await;
     let (received, _) = subscribe(&app, "job.failed", "204 No Content").await;
 
-    let job = enqueue_other(&app, "northwind-lending", json!({"fail_with": "disk full"}), None).await;
+    let job = enqueue_other(
+        &app,
+        "northwind-lending",
+        json!({"fail_with": "disk full"}),
+        None,
+    )
+    .await;
     enqueue_other(&app, "northwind-lending", json!({}), None).await;
     run_until_idle(&app).await;
 
@@ -144,7 +150,10 @@ async fn a_job_that_fails_for_good_reaches_the_subscriber_as_job_failed_with_its
     assert_eq!(bodies.len(), 1, "{bodies:?}");
     assert_eq!(bodies[0]["type"], "job.failed");
     assert_eq!(bodies[0]["data"]["error"], "Diagnostic failure: disk full");
-    let types: Vec<Value> = self::bodies(&received).iter().map(|b| b["type"].clone()).collect();
+    let types: Vec<Value> = self::bodies(&received)
+        .iter()
+        .map(|b| b["type"].clone())
+        .collect();
     assert!(types.iter().all(|t| t == "job.failed"), "{types:?}");
 }
 
@@ -153,7 +162,13 @@ async fn a_delivery_that_fails_raises_no_job_failed_of_its_own() {
     let app = spawn_app().await;
     let (received, _) = subscribe(&app, "job.failed", "500 Internal Server Error").await;
 
-    enqueue_other(&app, "northwind-lending", json!({"fail_with": "disk full"}), None).await;
+    enqueue_other(
+        &app,
+        "northwind-lending",
+        json!({"fail_with": "disk full"}),
+        None,
+    )
+    .await;
     run_until_idle(&app).await;
 
     let mut owner = app.test_db.owner_connection().await;
@@ -164,9 +179,15 @@ async fn a_delivery_that_fails_raises_no_job_failed_of_its_own() {
     .await
     .unwrap();
     let bodies = bodies(&received);
-    assert_eq!(bodies.len() as i64, failed_deliveries, "one request per failed delivery");
-    let about_deliveries: Vec<&Value> =
-        bodies.iter().filter(|b| b["data"]["job_type"] == "webhook").collect();
+    assert_eq!(
+        bodies.len() as i64,
+        failed_deliveries,
+        "one request per failed delivery"
+    );
+    let about_deliveries: Vec<&Value> = bodies
+        .iter()
+        .filter(|b| b["data"]["job_type"] == "webhook")
+        .collect();
     assert!(about_deliveries.is_empty(), "{about_deliveries:?}");
 }
 
@@ -222,4 +243,23 @@ async fn a_batch_that_ends_without_failures_raises_batch_completed() {
     assert_eq!(bodies.len(), 1, "{bodies:?}");
     assert_eq!(bodies[0]["type"], "batch.completed");
     assert_eq!(bodies[0]["data"]["processed_jobs"], 2);
+}
+
+#[tokio::test]
+async fn a_webhook_made_while_a_worker_runs_receives_the_completions_after_it() {
+    let app = spawn_app().await;
+    let worker = delivering_worker(&app).await;
+
+    // the worker learns of the new subscription by notification (its
+    // periodic re-read is 10 s away)
+    let (received, _) = subscribe(&app, "job.completed", "200 OK").await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let job = enqueue_other(&app, "northwind-lending", json!({}), None).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while about(&received, "job_id", job).is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    worker.shutdown().await;
+
+    assert_eq!(about(&received, "job_id", job).len(), 1);
 }

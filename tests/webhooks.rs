@@ -326,12 +326,19 @@ async fn a_viewer_reads_a_webhook_but_changes_nothing_and_sees_no_secret() {
     let (revealed, _) = call(&app, &viewer, "reveal_webhook_secret", &[("id", &id)]).await;
     let (tested, _) = call(&app, &viewer, "send_test_webhook", &[("id", &id)]).await;
     let (rotated, _) = call(&app, &viewer, "rotate_webhook_secret", &[("id", &id)]).await;
+    let (replayed, _) = call(
+        &app,
+        &viewer,
+        "replay_failed_deliveries",
+        &[("id", id.as_str()), ("period", "24h")],
+    )
+    .await;
 
     assert_eq!(read, 200);
     let text = detail.to_string();
     assert!(!text.contains("sekret-token-1"), "{text}");
     assert!(!text.contains(saved["secret"].as_str().unwrap()), "{text}");
-    assert_eq!((revealed, tested, rotated), (403, 403, 403));
+    assert_eq!((revealed, tested, rotated, replayed), (403, 403, 403, 403));
 }
 
 #[tokio::test]
@@ -528,4 +535,140 @@ async fn a_delivery_sent_again_carries_the_same_webhook_id() {
     )
     .await;
     assert_eq!(unknown, 404);
+}
+
+/// A webhook of Northwind's admin to a stand-in answering 500, never
+/// retried, with `failed` test deliveries made and failed; its id.
+async fn failing_webhook(
+    app: &common::TestApp,
+    admin: &str,
+    failed: usize,
+) -> (String, Arc<Mutex<Vec<Received>>>) {
+    let (port, received) = stand_in("500 Internal Server Error", "", "").await;
+    let (_, saved) = create(
+        app,
+        admin,
+        &format!("http://127.0.0.1:{port}/"),
+        "case_created",
+        &[
+            ("form[max_retries]", "0"),
+            ("form[disable_after_failures]", "100"),
+        ],
+    )
+    .await;
+    let id = saved["id"].as_str().unwrap().to_string();
+    for _ in 0..failed {
+        call(app, admin, "send_test_webhook", &[("id", &id)]).await;
+    }
+    run_until_idle(app).await;
+    (id, received)
+}
+
+#[tokio::test]
+async fn a_replay_sends_each_failed_delivery_of_the_period_again_once_with_its_webhook_id() {
+    let app = spawn_app().await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let (id, received) = failing_webhook(&app, &admin, 2).await;
+    let period = [("id", id.as_str()), ("period", "24h")];
+
+    let (_, before) = call(&app, &admin, "failed_deliveries_to_replay", &period).await;
+    let (status, message) = call(&app, &admin, "replay_failed_deliveries", &period).await;
+    let (_, after) = call(&app, &admin, "failed_deliveries_to_replay", &period).await;
+    run_until_idle(&app).await;
+
+    assert_eq!(before, 2);
+    assert_eq!(status, 200, "{message}");
+    assert_eq!(
+        message,
+        "Replaying 2 failed deliveries: they appear above as they are made."
+    );
+    assert_eq!(after, 0, "on their way again: not counted twice");
+    let received = received.lock().unwrap();
+    assert_eq!(received.len(), 4);
+    let ids = |requests: &[Received]| {
+        let mut ids: Vec<String> = requests
+            .iter()
+            .map(|r| r.header("webhook-id").unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&received[..2]), ids(&received[2..]));
+}
+
+#[tokio::test]
+async fn a_replay_with_nothing_failed_in_the_period_is_refused_with_the_reason() {
+    let app = spawn_app().await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let (id, _) = failing_webhook(&app, &admin, 0).await;
+
+    let (status, answer) = call(
+        &app,
+        &admin,
+        "replay_failed_deliveries",
+        &[("id", id.as_str()), ("period", "1h")],
+    )
+    .await;
+
+    assert_eq!(status, 422);
+    assert_eq!(
+        answer["message"],
+        "No failed delivery to replay in the last hour."
+    );
+}
+
+#[tokio::test]
+async fn a_replay_period_outside_the_choices_is_refused() {
+    let app = spawn_app().await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let (id, _) = failing_webhook(&app, &admin, 0).await;
+
+    let (status, answer) = call(
+        &app,
+        &admin,
+        "failed_deliveries_to_replay",
+        &[("id", id.as_str()), ("period", "2d")],
+    )
+    .await;
+
+    assert_eq!(status, 422);
+    assert_eq!(answer["message"], "Choose a period: 1h, 24h, 7d or 30d.");
+}
+
+#[tokio::test]
+async fn monitoring_narrowed_to_a_webhook_counts_its_attempts_only() {
+    let app = spawn_app().await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let (failing, _) = failing_webhook(&app, &admin, 3).await;
+    let (port, _) = stand_in("200 OK", "", "{}").await;
+    let (_, other) = create(
+        &app,
+        &admin,
+        &format!("http://127.0.0.1:{port}/"),
+        "case_updated",
+        &[],
+    )
+    .await;
+    call(
+        &app,
+        &admin,
+        "send_test_webhook",
+        &[("id", other["id"].as_str().unwrap())],
+    )
+    .await;
+    run_until_idle(&app).await;
+
+    let (status, figures) = call(
+        &app,
+        &admin,
+        "api_monitoring",
+        &[("scope[webhook_id]", failing.as_str()), ("period", "Day")],
+    )
+    .await;
+
+    assert_eq!(status, 200, "{figures}");
+    assert_eq!(figures["webhook_name"], "Case system");
+    assert_eq!(figures["totals"]["failed"], 3);
+    assert_eq!(figures["totals"]["succeeded"], 0);
+    assert_eq!(figures["top_codes"][0]["value"], 500);
 }

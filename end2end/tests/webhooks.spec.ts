@@ -9,8 +9,9 @@ const NORTHWIND_VIEWER = "viewer@northwind.example";
 
 type Delivery = { id: string; timestamp: string; signatures: string[]; body: string };
 
-/** A receiving endpoint on loopback that keeps what it is sent. */
-async function receiver() {
+/** A receiving endpoint on loopback that keeps what it is sent and
+ * answers `status`. */
+async function receiver(status = 200) {
   const received: Delivery[] = [];
   const server = http.createServer((request, response) => {
     let body = "";
@@ -22,7 +23,7 @@ async function receiver() {
         signatures: String(request.headers["webhook-signature"] ?? "").split(" "),
         body,
       });
-      response.writeHead(200, { "content-type": "application/json" });
+      response.writeHead(status, { "content-type": "application/json" });
       response.end("{}");
     });
   });
@@ -157,4 +158,38 @@ test("an API key made in the console publishes events until it is revoked", asyn
   const refused = await publish(`e2e-late-${Date.now()}`);
   expect(refused.status).toBe(401);
   expect((await refused.json()).message).toBe("Unknown or revoked API key.");
+});
+
+test("failed deliveries are replayed after a count, and the webhook's monitoring shows every attempt", async ({ page }) => {
+  const errors = trackErrors(page);
+  const endpoint = await receiver(500);
+  const name = `Replay hook ${Date.now()}`;
+  await signIn(page, NORTHWIND_ADMIN);
+  await page.goto("/webhooks/new");
+  await waitForHydration(page);
+  await page.getByTestId("webhook-name").fill(name);
+  await page.getByTestId("webhook-url").fill(`http://127.0.0.1:${endpoint.port}/hooks`);
+  await page.getByTestId("webhook-retries").fill("0");
+  await page.getByTestId("save-webhook").click();
+  await page.getByTestId("open-webhook").click();
+  await expect(page).toHaveURL(/\/webhooks\/[0-9a-f-]{36}$/);
+  await waitForHydration(page);
+
+  await page.getByTestId("send-test").click();
+  await expect(page.getByTestId("delivery-row").first()).toContainText("500", { timeout: 10_000 });
+  await expect(page.getByTestId("replay-count")).toHaveText("1 failed delivery will be sent again", {
+    timeout: 10_000,
+  });
+  await page.getByTestId("replay").click();
+  await expect(page.getByTestId("replayed")).toHaveText("Replaying 1 failed delivery: it appears above as it is made.");
+  await expect.poll(() => endpoint.received.length, { timeout: 10_000 }).toBe(2);
+  expect(endpoint.received[1].id).toBe(endpoint.received[0].id);
+
+  await page.getByTestId("webhook-monitoring").click();
+  await expect(page).toHaveURL(/\/api-logs\/monitoring\?webhook=/);
+  await expect(page.getByTestId("monitoring-narrowed")).toContainText(name);
+  await expect(page.getByTestId("monitoring-calls")).toHaveText("2");
+  await expect(page.getByTestId("monitoring-success-rate")).toHaveText("0.0 %");
+  await endpoint.close();
+  expect(errors).toEqual([]);
 });

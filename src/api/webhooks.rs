@@ -394,7 +394,7 @@ pub async fn resend_webhook_delivery(
     receiving(&webhook)?;
     crate::server::webhooks::resend(&mut tx, webhook.organization_id, id, event_id)
         .await?
-    .ok_or(AppError::NotFound)?;
+        .ok_or(AppError::NotFound)?;
     caller
         .audit(
             &mut tx,
@@ -407,4 +407,72 @@ pub async fn resend_webhook_delivery(
         .await?;
     tx.commit().await?;
     Ok("Sent again: the new delivery appears above.".into())
+}
+
+/// The period a replay reaches back over, as the form sends it (`1h`,
+/// `24h`, `7d`, `30d`).
+#[cfg(feature = "ssr")]
+fn replay_period(period: &str) -> Result<crate::domain::metrics::Period, AppError> {
+    crate::domain::metrics::Period::parse(period)
+        .ok_or_else(|| AppError::invalid("Choose a period: 1h, 24h, 7d or 30d."))
+}
+
+/// How many failed deliveries of a webhook over `period` a replay would
+/// send again (events not already on their way again).
+#[server(endpoint = "failed_deliveries_to_replay")]
+pub async fn failed_deliveries_to_replay(id: uuid::Uuid, period: String) -> Result<i64, AppError> {
+    use crate::server::auth::require_caller;
+    use crate::server::repo::webhooks;
+    let period = replay_period(&period)?;
+    let caller = require_caller().await?;
+    let mut tx = caller.begin().await?;
+    let webhook = webhooks::get(&mut tx, caller.organization_filter(None), id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let since = period.start(chrono::Utc::now());
+    let count = webhooks::failed_events_count(&mut tx, webhook.organization_id, id, since).await?;
+    tx.commit().await?;
+    Ok(count)
+}
+
+/// Sends a webhook again every event whose delivery failed over `period`
+/// (at most [`crate::domain::webhooks::REPLAY_LIMIT`] per replay, oldest
+/// first), each as a new delivery with its original `webhook-id`.
+#[server(endpoint = "replay_failed_deliveries")]
+pub async fn replay_failed_deliveries(id: uuid::Uuid, period: String) -> Result<String, AppError> {
+    use crate::server::auth::require_caller;
+    let period = replay_period(&period)?;
+    let caller = require_caller().await?;
+    let mut tx = caller.begin().await?;
+    let webhook = writable(&caller, &mut tx, id).await?;
+    receiving(&webhook)?;
+    let since = period.start(chrono::Utc::now());
+    let (sent, waiting) =
+        crate::server::webhooks::replay_failed(&mut tx, webhook.organization_id, id, since).await?;
+    if sent == 0 {
+        return Err(AppError::invalid(format!(
+            "No failed delivery to replay in the {}.",
+            period.label().to_lowercase()
+        )));
+    }
+    caller
+        .audit(
+            &mut tx,
+            Some(webhook.organization_id),
+            "webhook.replay",
+            "webhook",
+            id.to_string(),
+            serde_json::json!({ "name": webhook.webhook_name, "period": period.as_str(), "deliveries": sent }),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(if (sent as i64) < waiting {
+        format!(
+            "Replaying the oldest {sent} of {waiting} failed deliveries; replay again for the rest."
+        )
+    } else if sent == 1 {
+        "Replaying 1 failed delivery: it appears above as it is made.".to_string()
+    } else {
+        format!("Replaying {sent} failed deliveries: they appear above as they are made.")
+    })
 }

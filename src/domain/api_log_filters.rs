@@ -6,8 +6,16 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 /// URL names of the API logs tab's filters.
-pub const API_LOG_FILTER_NAMES: [&str; 7] =
-    ["api", "integration", "method", "code", "from", "to", "job"];
+pub const API_LOG_FILTER_NAMES: [&str; 8] = [
+    "api",
+    "integration",
+    "method",
+    "code",
+    "from",
+    "to",
+    "job",
+    "webhook",
+];
 
 /// The classes of answers the `code` filter offers, as (value, label).
 pub const CODE_CLASSES: &[(&str, &str)] = &[
@@ -36,6 +44,8 @@ pub struct ApiLogFilters {
     pub created_to: Option<DateTime<Utc>>,
     /// `job`: the calls of one job.
     pub job_id: Option<Uuid>,
+    /// `webhook`: the delivery attempts to one webhook.
+    pub webhook_id: Option<Uuid>,
 }
 
 impl ApiLogFilters {
@@ -57,6 +67,7 @@ impl ApiLogFilters {
                 "api" => return Err("The API name is at most 255 characters.".into()),
                 "integration" => parsed.integration_id = Some(id(value, "integration")?),
                 "job" => parsed.job_id = Some(id(value, "job")?),
+                "webhook" => parsed.webhook_id = Some(id(value, "webhook")?),
                 "method" => {
                     parsed.method = Some(
                         HttpMethod::parse(value)

@@ -16,6 +16,8 @@ pub struct MonitoringScope {
     pub api_name: Option<String>,
     /// One integration.
     pub integration_id: Option<Uuid>,
+    /// One webhook's delivery attempts.
+    pub webhook_id: Option<Uuid>,
 }
 
 impl MonitoringScope {
@@ -108,6 +110,8 @@ pub struct ApiMonitoring {
     pub scope: MonitoringScope,
     /// The narrowed integration's name, when there is one.
     pub integration_name: Option<String>,
+    /// The narrowed webhook's name, when there is one.
+    pub webhook_name: Option<String>,
     /// Every call of the period together.
     pub totals: CallFigures,
     /// One point per step, steps without calls included.

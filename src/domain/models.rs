@@ -276,6 +276,30 @@ pub struct Overview {
     pub active_webhooks: i64,
     /// Webhooks in the error state.
     pub erroring_webhooks: i64,
+    /// Webhooks that stopped receiving after failures in a row, then
+    /// those failing now: the worst first, a few.
+    pub webhooks_needing_attention: Vec<WebhookHealth>,
+}
+
+/// A webhook as the Overview's webhook panel shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct WebhookHealth {
+    /// Its id.
+    pub id: Uuid,
+    /// Its name.
+    pub webhook_name: String,
+    /// Its organization's name.
+    pub organization_name: String,
+    /// Active, inactive or error (stopped after failures in a row).
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
+    pub status: WebhookStatus,
+    /// Failed deliveries in a row.
+    pub failure_count: i32,
+    /// Latest delivery that succeeded.
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// Latest delivery that failed.
+    pub last_failure_at: Option<DateTime<Utc>>,
 }
 
 /// List filters shared by every tab: the organization (bank admins only) and

@@ -59,6 +59,9 @@ pub fn describe(event: WebhookEvent) -> (&'static str, Value) {
     }
 }
 
+/// Most failed deliveries one replay sends again (the oldest first).
+pub const REPLAY_LIMIT: i64 = 1_000;
+
 /// The body every delivery posts: the event's id, type, time and data.
 pub fn envelope(
     id: Uuid,

@@ -5,6 +5,9 @@
 
 use super::{call, TestApp};
 use serde_json::Value;
+use veriphy_jobs::domain::JobType;
+use veriphy_jobs::server::webhooks::WebhookHandler;
+use veriphy_jobs::server::worker::handlers::diagnostic::DiagnosticHandler;
 use veriphy_jobs::server::worker::{Registry, Worker, WorkerConfig};
 
 /// `cookie` creates a webhook to `url` for `event` with `extra` fields;
@@ -25,26 +28,43 @@ pub async fn create(
     call(app, cookie, "save_webhook", &form).await
 }
 
-/// Runs a worker with every handler until no job is due or running, at
-/// most 20 s.
-pub async fn run_until_idle(app: &TestApp) {
-    let worker = Worker::start(
+/// A worker that runs diagnostic (`other`) jobs and webhook deliveries
+/// only (the demo's own due jobs stay pending), with a short poll.
+pub async fn delivering_worker(app: &TestApp) -> Worker {
+    Worker::start(
         app.test_db.db.clone(),
-        Registry::standard().with_providers(app.providers.clone()),
+        Registry::empty()
+            .with(JobType::Other, DiagnosticHandler)
+            .with(
+                JobType::Webhook,
+                WebhookHandler {
+                    providers: app.providers.clone(),
+                },
+            ),
         WorkerConfig {
             poll_interval: std::time::Duration::from_millis(50),
             ..WorkerConfig::default()
         },
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// Runs a [`delivering_worker`] until no diagnostic job or delivery is due
+/// or running on it (the demo's jobs shown as running belong to no worker),
+/// at most 20 s.
+pub async fn run_until_idle(app: &TestApp) {
+    let worker = delivering_worker(app).await;
     let mut owner = app.test_db.owner_connection().await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let open: i64 = sqlx::query_scalar(
             "select count(*) from jobs
-             where status = 'running' or (status = 'pending' and available_at <= now())",
+             where job_type in ('other', 'webhook')
+               and ((status = 'pending' and available_at <= now())
+                    or (status = 'running' and locked_by = $1))",
         )
+        .bind(worker.id())
         .fetch_one(&mut owner)
         .await
         .unwrap();
@@ -79,4 +99,3 @@ pub fn verifies(secret: &str, id: &str, timestamp: &str, body: &str, header: &st
         mac.verify_slice(&signature).is_ok()
     })
 }
-

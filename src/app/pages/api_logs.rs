@@ -45,6 +45,11 @@ const FILTERS: &[FilterField] = &[
         kind: FilterKind::Text,
     },
     FilterField {
+        name: "webhook",
+        label: "Webhook id",
+        kind: FilterKind::Text,
+    },
+    FilterField {
         name: "from",
         label: "From",
         kind: FilterKind::DateTime,

@@ -27,7 +27,8 @@ struct Place {
 }
 
 impl Place {
-    /// The narrowing as list filters (`api`, `integration`, `org`).
+    /// The narrowing as list filters (`api`, `integration`, `webhook`,
+    /// `org`).
     fn narrowed(&self) -> ListQuery {
         let mut query = ListQuery {
             organization_id: self.scope.organization_id,
@@ -40,6 +41,9 @@ impl Place {
             query
                 .filters
                 .insert("integration".into(), integration.to_string());
+        }
+        if let Some(webhook) = self.scope.webhook_id {
+            query.filters.insert("webhook".into(), webhook.to_string());
         }
         query
     }
@@ -84,7 +88,7 @@ impl Place {
 }
 
 /// The monitoring view for `?period=` (24 hours by default), narrowed by
-/// `?api=` and `?integration=`.
+/// `?api=`, `?integration=` and `?webhook=`.
 #[component]
 pub fn ApiMonitoringPage() -> impl IntoView {
     let params = use_query_map();
@@ -96,6 +100,7 @@ pub fn ApiMonitoringPage() -> impl IntoView {
                 organization_id: selected_org(&params),
                 api_name: text("api"),
                 integration_id: text("integration").and_then(|i| Uuid::parse_str(&i).ok()),
+                webhook_id: text("webhook").and_then(|i| Uuid::parse_str(&i).ok()),
             },
             period: text("period")
                 .and_then(|p| Period::parse(&p))
@@ -293,10 +298,21 @@ fn narrowing_view(m: &ApiMonitoring, place: &Place) -> AnyView {
                 <a href=wider.href() aria-label="Show every integration">"×"</a></span>
         }
     });
-    if api.is_none() && integration.is_none() {
+    let webhook = m.scope.webhook_id.map(|id| {
+        let wider = place.with(|s| s.webhook_id = None);
+        let name = m
+            .webhook_name
+            .clone()
+            .unwrap_or_else(|| "a webhook you cannot see".into());
+        view! {
+            <span class="chip">"Webhook "<a href=format!("/webhooks/{id}")>{name}</a>" "
+                <a href=wider.href() aria-label="Show every webhook">"×"</a></span>
+        }
+    });
+    if api.is_none() && integration.is_none() && webhook.is_none() {
         return view! { <p class="muted">"Every third-party call in your scope. Pick an API or integration below to narrow the view."</p> }.into_any();
     }
-    view! { <p class="chips" data-testid="monitoring-narrowed">"Narrowed to "{api}{integration}</p> }.into_any()
+    view! { <p class="chips" data-testid="monitoring-narrowed">"Narrowed to "{api}{integration}{webhook}</p> }.into_any()
 }
 
 fn errors_panel(m: &ApiMonitoring, place: &Place) -> AnyView {

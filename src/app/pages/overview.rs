@@ -9,6 +9,7 @@ use crate::app::components::action_result::load_error;
 use crate::app::components::badge::Badge;
 use crate::app::components::charts::{Column, ShareBar, ShareBars, StackedColumns};
 use crate::app::components::query::{href_with_org, query_href, selected_org};
+use crate::app::components::time::OptionalTime;
 use crate::app::pages::batches::format_duration;
 use crate::domain::live::Topic;
 use crate::domain::metrics::{
@@ -38,6 +39,7 @@ pub fn OverviewPage() -> impl IntoView {
             Topic::Batches,
             Topic::FailedJobs,
             Topic::ApiLogs,
+            Topic::Webhooks,
         ],
         |_| true,
     );
@@ -200,7 +202,68 @@ fn overview_view(o: Overview, org: Option<Uuid>) -> impl IntoView {
                 {api_panel(&o, org)}
             </section>
         </div>
+
+        <section class="panel" aria-labelledby="webhooks-title">
+            <h2 id="webhooks-title">"Webhook deliveries"</h2>
+            {webhook_panel(&o, org)}
+        </section>
     }
+}
+
+/// The period's delivery attempts and success rate (the API log's
+/// `webhook` calls), and the webhooks that stopped or are failing.
+fn webhook_panel(o: &Overview, org: Option<Uuid>) -> AnyView {
+    let attempts = o.apis.iter().find(|api| api.api_name == "webhook");
+    let mut monitoring = ListQuery {
+        organization_id: org,
+        ..ListQuery::default()
+    };
+    monitoring.filters.insert("api".into(), "webhook".into());
+    monitoring
+        .filters
+        .insert("period".into(), o.period.as_str().into());
+    let summary = match attempts {
+        Some(api) => view! {
+            <p data-testid="webhook-deliveries">
+                <a href=query_href("/api-logs/monitoring", &monitoring)>{api.calls()}" delivery attempts"</a>
+                ", "{percent(api.success_rate())}" succeeded, "{o.period.label().to_lowercase()}"."
+            </p>
+        }
+        .into_any(),
+        None => view! { <p class="muted" data-testid="webhook-deliveries">"No webhook delivery ended in this period."</p> }
+            .into_any(),
+    };
+    let troubled = if o.webhooks_needing_attention.is_empty() {
+        view! { <p class="muted">"No webhook is failing or stopped."</p> }.into_any()
+    } else {
+        let rows = o
+            .webhooks_needing_attention
+            .iter()
+            .map(|hook| {
+                view! {
+                    <tr data-testid="webhook-attention">
+                        <th scope="row"><a href=format!("/webhooks/{}", hook.id)>{hook.webhook_name.clone()}</a>
+                            <span class="detail">" "{hook.organization_name.clone()}</span></th>
+                        <td><Badge word=hook.status.as_str()/></td>
+                        <td class="num">{hook.failure_count}</td>
+                        <td><OptionalTime at=hook.last_failure_at/></td>
+                        <td><OptionalTime at=hook.last_success_at/></td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        figures_table(
+            &[
+                ("Webhook", false),
+                ("Status", false),
+                ("Failed in a row", true),
+                ("Last failure", false),
+                ("Last success", false),
+            ],
+            rows,
+        )
+    };
+    view! { {summary}{troubled} }.into_any()
 }
 
 /// What one step of a chart over `period` is called ("hour").

@@ -4,8 +4,9 @@
 //! header values.
 
 use crate::api::webhooks::{
-    list_webhooks, webhook_deliveries, webhook_detail, DeleteWebhook, ResendWebhookDelivery,
-    RevealWebhookSecret, RotateWebhookSecret, SaveWebhook, SendTestWebhook, SetWebhookEnabled,
+    failed_deliveries_to_replay, list_webhooks, webhook_deliveries, webhook_detail, DeleteWebhook,
+    ReplayFailedDeliveries, ResendWebhookDelivery, RevealWebhookSecret, RotateWebhookSecret,
+    SaveWebhook, SendTestWebhook, SetWebhookEnabled,
 };
 use crate::app::components::action_result::load_error;
 use crate::app::components::badge::Badge;
@@ -13,6 +14,7 @@ use crate::app::components::list_page::ListPage;
 use crate::app::components::organization_picker::OrganizationPicker;
 use crate::app::components::time::{OptionalTime, Time};
 use crate::domain::live::Topic;
+use crate::domain::metrics::Period;
 use crate::domain::webhooks::{describe, envelope, WebhookDetail};
 use crate::domain::{ApiLogDetail, CurrentUser, WebhookEvent, WebhookRow, WebhookStatus};
 use leptos::prelude::*;
@@ -154,7 +156,7 @@ fn WebhookFormView(existing: Option<WebhookDetail>) -> impl IntoView {
             <div class="row">
                 <label>"Timeout (seconds)"<input name="form[timeout]" type="number" min="1" max="120"
                     value=value(|w| w.timeout.to_string())/></label>
-                <label>"Retries"<input name="form[max_retries]" type="number" min="0" max="20"
+                <label>"Retries"<input name="form[max_retries]" type="number" min="0" max="20" data-testid="webhook-retries"
                     value=value(|w| w.max_retries.to_string())/></label>
                 <label>"Stop after failed deliveries in a row"<input name="form[disable_after_failures]" type="number"
                     min="1" max="1000" value=value(|w| w.disable_after_failures.to_string())/></label>
@@ -239,6 +241,10 @@ pub fn WebhookDetailPage() -> impl IntoView {
                 })}
             </Transition>
             <h2>"Deliveries"</h2>
+            <p>{move || id().map(|id| view! {
+                <a href=format!("/api-logs/monitoring?webhook={id}") data-testid="webhook-monitoring">
+                    "Success rate and failures over time"</a>
+            })}</p>
             {outcome_of(resend.value(), |m| view! { <p class="ok" role="status" data-testid="resent">{m}</p> }.into_any())}
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
@@ -248,7 +254,61 @@ pub fn WebhookDetailPage() -> impl IntoView {
                     }
                 })}
             </Transition>
+            {move || can_write.then(|| id().map(|id| view! { <ReplayFailed id=id changed=changed/> }))}
         </section>
+    }
+}
+
+/// Replays a webhook's failed deliveries of a chosen period, the count of
+/// what would be sent shown before anything is.
+#[component]
+fn ReplayFailed(id: uuid::Uuid, changed: RwSignal<u32>) -> impl IntoView {
+    let replay = ServerAction::<ReplayFailedDeliveries>::new();
+    let period = RwSignal::new(Period::Day.as_str().to_string());
+    let waiting = Resource::new(
+        move || (period.get(), replay.version().get(), changed.get()),
+        move |(period, ..)| failed_deliveries_to_replay(id, period),
+    );
+    let options = Period::ALL
+        .iter()
+        .map(|p| view! { <option value=p.as_str() selected=*p == Period::Day>{p.label()}</option> })
+        .collect_view();
+    view! {
+        <section class="panel" aria-labelledby="replay-title">
+            <h2 id="replay-title">"Replay failed deliveries"</h2>
+            <ActionForm action=replay attr:class="inline-form">
+                <input type="hidden" name="id" value=id.to_string()/>
+                <label>"Failed in the "
+                    <select name="period" data-testid="replay-period"
+                        on:change=move |ev| period.set(event_target_value(&ev))>{options}</select>
+                </label>
+                <Transition fallback=|| view! { <span class="loading">"Counting…"</span> }>
+                    {move || Suspend::new(async move {
+                        match waiting.await {
+                            Ok(count) => view! {
+                                <span data-testid="replay-count">{replay_words(count)}</span>
+                                <button type="submit" disabled=count == 0 data-testid="replay">"Replay"</button>
+                            }.into_any(),
+                            Err(error) => load_error(error),
+                        }
+                    })}
+                </Transition>
+            </ActionForm>
+            {outcome_of(replay.value(), |m| view! { <p class="ok" role="status" data-testid="replayed">{m}</p> }.into_any())}
+        </section>
+    }
+}
+
+/// What a replay of `count` failed deliveries would do, in words.
+fn replay_words(count: i64) -> String {
+    match count {
+        0 => "nothing to replay".into(),
+        1 => "1 failed delivery will be sent again".into(),
+        n if n > crate::domain::webhooks::REPLAY_LIMIT => format!(
+            "{n} failed deliveries: the oldest {} will be sent again",
+            crate::domain::webhooks::REPLAY_LIMIT
+        ),
+        n => format!("{n} failed deliveries will be sent again"),
     }
 }
 

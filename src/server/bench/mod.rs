@@ -393,9 +393,10 @@ async fn drain(
     let wall = started.elapsed().as_secs_f64();
     worker.shutdown().await;
     let completed = completed(owner).await?;
-    let deliveries: i64 = sqlx::query_scalar("select count(*) from jobs where job_type = 'webhook'")
-        .fetch_one(owner)
-        .await?;
+    let deliveries: i64 =
+        sqlx::query_scalar("select count(*) from jobs where job_type = 'webhook'")
+            .fetch_one(owner)
+            .await?;
     Ok(ResultLine::throughput(
         "drain",
         args.n,

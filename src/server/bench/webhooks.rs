@@ -6,7 +6,9 @@
 //! The drain benchmark's `--subscribers` uses [`subscribe`] to price the
 //! engine's own events.
 
-use super::{bench_worker_config, epoch_micros, load, percentile, unfinished, BenchArgs, ResultLine};
+use super::{
+    bench_worker_config, epoch_micros, load, percentile, unfinished, BenchArgs, ResultLine,
+};
 use crate::domain::webhooks::ValidWebhook;
 use crate::domain::{JobType, WebhookEvent};
 use crate::server::db::{Database, Scope};
@@ -132,20 +134,21 @@ pub(super) async fn deliveries(
         let mut left = args.n;
         while left > 0 {
             let chunk = left.min(CHUNK);
-            sqlx::query(
-                "select webhook_enqueue_deliveries(array(
-                   with raised as (
-                     insert into webhook_events (organization_id, event_type, payload, source)
-                     select $1, 'case_created',
-                            jsonb_build_object('case_id', 'CASE-' || i, 'status', 'open'), 'system'
-                     from generate_series(1, $2) as i
-                     returning id)
-                   select id from raised))",
+            let events: Vec<Uuid> = sqlx::query_scalar(
+                "insert into webhook_events (organization_id, event_type, payload, source)
+                 select $1, 'case_created',
+                        jsonb_build_object('case_id', 'CASE-' || i, 'status', 'open'), 'system'
+                 from generate_series(1, $2) as i
+                 returning id",
             )
             .bind(organization)
             .bind(chunk as i32)
-            .execute(&mut *conn)
+            .fetch_all(&mut *conn)
             .await?;
+            sqlx::query("select webhook_enqueue_deliveries($1)")
+                .bind(&events)
+                .execute(&mut *conn)
+                .await?;
             left -= chunk;
         }
     }
@@ -251,9 +254,13 @@ pub(super) async fn delivery_latency(
         percentile(&samples, 0.5).unwrap_or_default(),
         load()
     );
-    Ok(
-        ResultLine::throughput("webhook-latency", measured, Some(args.concurrency), rate as f64, notes)
-            .at_rate(rate)
-            .with_times(&samples),
+    Ok(ResultLine::throughput(
+        "webhook-latency",
+        measured,
+        Some(args.concurrency),
+        rate as f64,
+        notes,
     )
+    .at_rate(rate)
+    .with_times(&samples))
 }

@@ -63,13 +63,35 @@ impl Completion {
     }
 }
 
-/// Marks many jobs completed with one statement; returns the ids written
-/// (a missing id had lost its lease). A failure record of a job that now
-/// succeeded is resolved in the same statement. Live viewers are told of the
-/// written ones.
+/// Whether a completion statement raises `job.completed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobEvents {
+    /// For the jobs whose organization has a webhook receiving it (the
+    /// database decides, in the same statement).
+    Raise,
+    /// Not at all: the caller knows no organization of the batch listens.
+    NobodyListens,
+}
+
+/// Marks many jobs completed with one statement, raising `job.completed`
+/// for organizations that receive it; see [`complete_many_with`].
 pub async fn complete_many(
     conn: &mut PgConnection,
     completions: &[Completion],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    complete_many_with(conn, completions, JobEvents::Raise).await
+}
+
+/// Marks many jobs completed with one statement; returns the ids written
+/// (a missing id had lost its lease). A failure record of a job that now
+/// succeeded is resolved in the same statement, and with
+/// [`JobEvents::Raise`] the `job.completed` events are recorded and their
+/// deliveries enqueued in it too. Live viewers are told of the written
+/// ones.
+pub async fn complete_many_with(
+    conn: &mut PgConnection,
+    completions: &[Completion],
+    events: JobEvents,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
     if completions.is_empty() {
         return Ok(Vec::new());
@@ -97,6 +119,11 @@ pub async fn complete_many(
             c.finished_at,
         );
     }
+    // a SELECT in WITH runs only when the query reads it: joined below
+    let (raised, raised_joined) = match events {
+        JobEvents::Raise => (COMPLETED_EVENTS_CTE, " cross join raised"),
+        JobEvents::NobodyListens => ("", ""),
+    };
     let sql = format!(
         "with done as (
            update jobs j set
@@ -114,7 +141,7 @@ pub async fn complete_many(
              as c (id, lease_token, started_at, finished_at, result)
            where j.id = c.id
              and j.lease_token = c.lease_token
-           returning j.id, j.organization_id, j.job_type, j.job_name, j.attempts, j.batch_id
+           returning j.id, j.organization_id
          ),
          resolved as (
            update failed_jobs f set
@@ -125,12 +152,10 @@ pub async fn complete_many(
            where f.job_id = done.id and not f.is_resolved
          ),
          {},
-         {},
-         {}
-         select done.id from done cross join announced cross join raised",
+         {}{raised}
+         select done.id from done cross join announced{raised_joined}",
         stats::CompletedTally::cte("done", 7),
         live::feed::announced_cte("done", 6),
-        COMPLETED_EVENTS_CTE
     );
     let query = sqlx::query_scalar(&sql)
         .bind(&ids)
@@ -142,29 +167,13 @@ pub async fn complete_many(
     tally.bind(query).fetch_all(conn).await
 }
 
-/// A common table expression named `raised` (one row) that raises
-/// `job.completed` for the jobs of `done` whose organization has a webhook
-/// receiving it: one index probe per organization when none has, so
-/// completions cost the same with events on and nobody subscribed.
-/// Webhook deliveries raise nothing (see migration 0029).
-const COMPLETED_EVENTS_CTE: &str = "listening as (
-           select o.organization_id
-           from (select distinct organization_id from done where job_type <> 'webhook') o
-           where exists (
-             select 1 from webhooks w
-             where w.organization_id = o.organization_id and w.event_type = 'job.completed'
-               and w.is_active and w.status = 'active')
-         ),
+/// A common table expression `raised` (one row, after a comma) that
+/// raises `job.completed` for the jobs of `done` whose organization has a
+/// webhook receiving it (migration 0029).
+const COMPLETED_EVENTS_CTE: &str = ",
          raised as (
-           select case when count(*) = 0 then 0 else webhook_raise_system_events(
-                    'job.completed', array_agg(d.organization_id),
-                    array_agg(jsonb_build_object(
-                      'job_id', d.id, 'job_type', d.job_type, 'job_name', d.job_name,
-                      'attempts', d.attempts, 'batch_id', d.batch_id)))
-                  end as deliveries
-           from done d
-           where d.job_type <> 'webhook'
-             and d.organization_id in (select organization_id from listening)
+           select jobs_raise_completed_events(array_agg(id), array_agg(organization_id))
+           from done
          )";
 
 /// The job an outcome is written for.

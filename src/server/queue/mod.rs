@@ -20,7 +20,9 @@ pub mod stats;
 
 pub use claim::{claim, ClaimRequest, ClaimedJob};
 pub use enqueue::{enqueue, enqueue_many, NewJob};
-pub use finish::{complete_many, finish, release, Completion, HeldJob};
+pub use finish::{
+    complete_many, complete_many_with, finish, release, Completion, HeldJob, JobEvents,
+};
 pub use outcome::{Attempt, JobError, Outcome, Transition};
 pub use retry::RetryPolicy;
 
@@ -32,3 +34,6 @@ pub const CANCEL_CHANNEL: &str = "veriphy_cancel";
 /// NOTIFY channel: queue settings changed (pause, concurrency, a new queue).
 /// The insert trigger of `jobs` (`jobs_after_insert`) names it too.
 pub const QUEUES_CHANNEL: &str = "veriphy_queues";
+/// NOTIFY channel: a webhook appeared, went, or changed what or whether it
+/// receives (`webhooks_announce_subscriptions`, migrations/0029).
+pub const WEBHOOKS_CHANNEL: &str = "veriphy_webhooks";

@@ -42,6 +42,13 @@ pub async fn list(
             .push("\n  and a.metadata ->> 'job_id' = ")
             .push_bind(job.to_string());
     }
+    if let Some(webhook) = filters.webhook_id {
+        // the expression and predicate of third_party_api_log_webhook_idx
+        // (migrations/0027)
+        query
+            .push("\n  and a.metadata ? 'webhook_id' and a.metadata ->> 'webhook_id' = ")
+            .push_bind(webhook.to_string());
+    }
     match filters.code_class {
         Some(0) => {
             query.push("\n  and a.status_code is null");
@@ -243,7 +250,26 @@ const MONITORED_CALLS: &str = "from third_party_api_log a
   where ($1::uuid is null or a.organization_id = $1)
     and a.created_at >= $2
     and ($3::text is null or a.api_name = $3)
-    and ($4::uuid is null or a.integration_id = $4)";
+    and ($4::uuid is null or a.integration_id = $4)
+    and ($6::uuid is null or (a.metadata ? 'webhook_id' and a.metadata ->> 'webhook_id' = $6::text))";
+
+/// The name `sql` reads for `id` (`$1`) within `organization_id` (`$2`,
+/// any when `None`); `None` without an id or when out of scope.
+async fn name_in_scope(
+    tx: &mut Tx,
+    sql: &'static str,
+    id: Option<Uuid>,
+    organization_id: Option<Uuid>,
+) -> Result<Option<String>, sqlx::Error> {
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    sqlx::query_scalar(sql)
+        .bind(id)
+        .bind(organization_id)
+        .fetch_optional(&mut **tx)
+        .await
+}
 
 /// One row of the monitoring figures: the totals (`level` 7), a step
 /// (`level` 3: `at`), an API (`level` 5: `api_name`) or an integration
@@ -329,6 +355,7 @@ pub async fn monitoring(
     .bind(&scope.api_name)
     .bind(scope.integration_id)
     .bind(step_seconds)
+    .bind(scope.webhook_id)
     .fetch_all(&mut **tx)
     .await?;
 
@@ -341,6 +368,7 @@ pub async fn monitoring(
     .bind(&scope.api_name)
     .bind(scope.integration_id)
     .bind(TOP_ERRORS)
+    .bind(scope.webhook_id)
     .fetch_all(&mut **tx)
     .await?;
     let top_codes: Vec<(Option<i32>, i64)> = sqlx::query_as(&format!(
@@ -352,21 +380,25 @@ pub async fn monitoring(
     .bind(&scope.api_name)
     .bind(scope.integration_id)
     .bind(TOP_CODES)
+    .bind(scope.webhook_id)
     .fetch_all(&mut **tx)
     .await?;
-    let integration_name = match scope.integration_id {
-        Some(id) => {
-            sqlx::query_scalar(
-                "select name from system_integrations
-                 where id = $1 and ($2::uuid is null or organization_id = $2)",
-            )
-            .bind(id)
-            .bind(organization_id)
-            .fetch_optional(&mut **tx)
-            .await?
-        }
-        None => None,
-    };
+    let integration_name = name_in_scope(
+        tx,
+        "select name from system_integrations
+         where id = $1 and ($2::uuid is null or organization_id = $2)",
+        scope.integration_id,
+        organization_id,
+    )
+    .await?;
+    let webhook_name = name_in_scope(
+        tx,
+        "select webhook_name from webhooks
+         where id = $1 and ($2::uuid is null or organization_id = $2)",
+        scope.webhook_id,
+        organization_id,
+    )
+    .await?;
 
     let mut totals = Default::default();
     let mut steps = Vec::new();
@@ -398,6 +430,7 @@ pub async fn monitoring(
         since,
         scope: scope.clone(),
         integration_name,
+        webhook_name,
         totals,
         points: fill_steps(period, since, now, steps),
         by_api,

@@ -53,7 +53,34 @@ pub async fn load(
         apis: apis(tx, organization_id, since, period.granularity_seconds()).await?,
         active_webhooks: counts.active_webhooks,
         erroring_webhooks: counts.erroring_webhooks,
+        webhooks_needing_attention: webhooks_needing_attention(tx, organization_id).await?,
     })
+}
+
+/// Webhooks the Overview's webhook panel lists.
+const WEBHOOKS_NEEDING_ATTENTION: i64 = 8;
+
+/// Webhooks in error (they stopped receiving), then switched-on ones whose
+/// latest deliveries failed, most failures in a row first.
+async fn webhooks_needing_attention(
+    tx: &mut Tx,
+    organization_id: Option<Uuid>,
+) -> Result<Vec<crate::domain::WebhookHealth>, sqlx::Error> {
+    sqlx::query_as(
+        "select w.id, w.webhook_name, o.name as organization_name, w.status, w.failure_count,
+                w.last_success_at, w.last_failure_at
+         from webhooks w
+         join organizations o on o.id = w.organization_id
+         where ($1::uuid is null or w.organization_id = $1)
+           and (w.status = 'error' or (w.is_active and w.failure_count > 0))
+         order by w.status = 'error' desc, w.failure_count desc, w.last_failure_at desc nulls last,
+                  w.id
+         limit $2",
+    )
+    .bind(organization_id)
+    .bind(WEBHOOKS_NEEDING_ATTENTION)
+    .fetch_all(&mut **tx)
+    .await
 }
 
 /// Jobs pending now: (count, whether it is an estimate). Counted from the

@@ -388,3 +388,62 @@ pub async fn reseal(tx: &mut Tx, id: Uuid, part: &str, sealed: &Sealed) -> Resul
     .await?;
     Ok(())
 }
+
+/// The events whose delivery to webhook `webhook_id` of `organization_id`
+/// failed for good since `since` and that are not on their way again (no
+/// pending, running or completed delivery to it since): what a replay
+/// sends. The index `jobs_webhook_deliveries_idx` serves both tests.
+const FAILED_EVENTS: &str = "
+  from jobs j
+  where j.organization_id = $1 and j.job_type = 'webhook'
+    and j.payload ->> 'webhook_id' = $2::text
+    and j.status = 'failed' and j.failed_at >= $3
+    and not exists (
+      select 1 from jobs k
+      where k.organization_id = $1 and k.job_type = 'webhook'
+        and k.payload ->> 'webhook_id' = $2::text
+        and k.payload ->> 'event_id' = j.payload ->> 'event_id'
+        and k.status in ('pending', 'running', 'completed'))";
+
+/// How many events a replay of webhook `webhook_id`'s failed deliveries
+/// since `since` would send.
+pub async fn failed_events_count(
+    tx: &mut Tx,
+    organization_id: Uuid,
+    webhook_id: Uuid,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(&format!(
+        "select count(distinct j.payload ->> 'event_id') {FAILED_EVENTS}"
+    ))
+    .bind(organization_id)
+    .bind(webhook_id)
+    .bind(since)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// The oldest `limit` of those events, by their failure's time.
+pub async fn failed_events(
+    tx: &mut Tx,
+    organization_id: Uuid,
+    webhook_id: Uuid,
+    since: chrono::DateTime<chrono::Utc>,
+    limit: i64,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(&format!(
+        "select e.event_id from (
+           select (j.payload ->> 'event_id')::uuid as event_id, min(j.failed_at) as failed_at
+           {FAILED_EVENTS}
+           group by 1
+         ) e
+         order by e.failed_at, e.event_id
+         limit $4"
+    ))
+    .bind(organization_id)
+    .bind(webhook_id)
+    .bind(since)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await
+}

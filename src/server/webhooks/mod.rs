@@ -45,21 +45,21 @@ pub async fn raise(
     source: EventSource<'_>,
 ) -> Result<(Uuid, Vec<Uuid>), sqlx::Error> {
     let event_id = record_event(tx, organization_id, event_type, data, source).await?;
-    let jobs = enqueue_deliveries(tx, event_id, None).await?;
+    let jobs = enqueue_deliveries(tx, &[event_id], None).await?;
     Ok((event_id, jobs))
 }
 
-/// Enqueues the deliveries of event `event_id` — to its subscribers, or to
-/// `to_webhook` only — with the database's fan-out (the one the engine's
-/// own events use); their job ids. A webhook of another organization than
-/// the event's is never a destination.
+/// Enqueues the deliveries of events `event_ids` — to their subscribers,
+/// or to `to_webhook` only — with the database's fan-out (the one the
+/// engine's own events use); their job ids. A webhook of another
+/// organization than the event's is never a destination.
 async fn enqueue_deliveries(
     tx: &mut Tx,
-    event_id: Uuid,
+    event_ids: &[Uuid],
     to_webhook: Option<Uuid>,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("select webhook_enqueue_deliveries(array[$1::uuid], $2)")
-        .bind(event_id)
+    sqlx::query_scalar("select webhook_enqueue_deliveries($1, $2)")
+        .bind(event_ids)
         .bind(to_webhook)
         .fetch_all(&mut **tx)
         .await
@@ -129,9 +129,32 @@ pub async fn send_test(
         EventSource::Console,
     )
     .await?;
-    Ok(enqueue_deliveries(tx, event_id, Some(webhook_id))
+    Ok(enqueue_deliveries(tx, &[event_id], Some(webhook_id))
         .await?
         .pop())
+}
+
+/// Sends webhook `webhook_id` of `organization_id` again, each as a new
+/// delivery, the oldest [`crate::domain::webhooks::REPLAY_LIMIT`] events whose delivery to it
+/// failed since `since` and that are not on their way again; how many
+/// were sent of how many there were.
+pub async fn replay_failed(
+    tx: &mut Tx,
+    organization_id: Uuid,
+    webhook_id: Uuid,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<(usize, i64), sqlx::Error> {
+    let waiting = repo::failed_events_count(tx, organization_id, webhook_id, since).await?;
+    let events = repo::failed_events(
+        tx,
+        organization_id,
+        webhook_id,
+        since,
+        crate::domain::webhooks::REPLAY_LIMIT,
+    )
+    .await?;
+    let sent = enqueue_deliveries(tx, &events, Some(webhook_id)).await?;
+    Ok((sent.len(), waiting))
 }
 
 /// Enqueues a new delivery of event `event_id` to webhook `webhook_id`;
@@ -153,7 +176,7 @@ pub async fn resend(
     if !owned {
         return Ok(None);
     }
-    Ok(enqueue_deliveries(tx, event_id, Some(webhook_id))
+    Ok(enqueue_deliveries(tx, &[event_id], Some(webhook_id))
         .await?
         .pop())
 }

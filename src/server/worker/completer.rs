@@ -4,10 +4,11 @@
 //! bad result costs only its own job.
 
 use super::lease_book::LeaseBook;
+use super::listening::CompletionListeners;
 use crate::domain::JobErrorKind;
 use crate::server::db::{loggable, Database};
 use crate::server::queue::{
-    self, Attempt, Completion, HeldJob, JobError, Outcome, RetryPolicy, Transition,
+    self, Attempt, Completion, HeldJob, JobError, JobEvents, Outcome, RetryPolicy, Transition,
 };
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,6 +18,7 @@ use tokio::sync::mpsc;
 pub(super) async fn run_completer(
     db: Database,
     leases: Arc<Mutex<LeaseBook>>,
+    listeners: Arc<CompletionListeners>,
     batch_size: usize,
     mut rx: mpsc::UnboundedReceiver<Completion>,
 ) {
@@ -25,7 +27,8 @@ pub(super) async fn run_completer(
     while let Some(first) = rx.recv().await {
         batch.push(first);
         fill_batch(&mut rx, &mut batch, batch_size);
-        let written = write_completions(&db, &batch).await;
+        let events = listeners.events_for(batch.iter().map(|c| c.organization_id));
+        let written = write_completions(&db, &batch, events).await;
         let mut book = leases.lock().expect("lease book lock");
         for (completion, written) in batch.iter().zip(written) {
             book.end(completion.lease_token, written);
@@ -52,9 +55,9 @@ fn fill_batch<T>(rx: &mut mpsc::UnboundedReceiver<T>, batch: &mut Vec<T>, batch_
 /// jobs whose write failed pay for it. Returns, per completion, whether its
 /// final write happened (a job whose write did not is left to its lease's
 /// expiry and runs again).
-async fn write_completions(db: &Database, batch: &[Completion]) -> Vec<bool> {
+async fn write_completions(db: &Database, batch: &[Completion], events: JobEvents) -> Vec<bool> {
     for attempt in 0..3u32 {
-        match complete(db, batch).await {
+        match complete(db, batch, events).await {
             Ok(()) => return vec![true; batch.len()],
             Err(error) if is_data_error(&error) => break,
             Err(error) => {
@@ -69,15 +72,15 @@ async fn write_completions(db: &Database, batch: &[Completion]) -> Vec<bool> {
     );
     let mut written = Vec::with_capacity(batch.len());
     for completion in batch {
-        written.push(write_one(db, completion).await);
+        written.push(write_one(db, completion, events).await);
     }
     written
 }
 
 /// Writes one completion; a result the database refuses fails the job with a
 /// clear reason instead of running it again.
-async fn write_one(db: &Database, completion: &Completion) -> bool {
-    match complete(db, std::slice::from_ref(completion)).await {
+async fn write_one(db: &Database, completion: &Completion, events: JobEvents) -> bool {
+    match complete(db, std::slice::from_ref(completion), events).await {
         Ok(()) => true,
         Err(error) if is_data_error(&error) => {
             tracing::warn!(job = %completion.id, error = %loggable(&error), "a job's result could not be stored");
@@ -118,10 +121,14 @@ async fn write_one(db: &Database, completion: &Completion) -> bool {
     }
 }
 
-/// One `complete_many` statement on an engine connection.
-async fn complete(db: &Database, batch: &[Completion]) -> Result<(), sqlx::Error> {
+/// One completion statement on an engine connection.
+async fn complete(
+    db: &Database,
+    batch: &[Completion],
+    events: JobEvents,
+) -> Result<(), sqlx::Error> {
     let mut conn = db.worker.acquire().await?;
-    let written = queue::complete_many(&mut conn, batch).await?;
+    let written = queue::complete_many_with(&mut conn, batch, events).await?;
     if written.len() < batch.len() {
         tracing::warn!(
             lost = batch.len() - written.len(),

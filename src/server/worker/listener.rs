@@ -1,17 +1,23 @@
 //! The notification listener: new work wakes a queue's claimers, a cancel
-//! request stops a held job, a queue change reloads the queue settings.
+//! request stops a held job, a queue change reloads the queue settings, a
+//! webhook change reloads who receives `job.completed`.
 
 use super::claimer::reload_queues;
 use super::held::StopReason;
 use super::runtime::Shared;
-use crate::server::queue::{CANCEL_CHANNEL, JOBS_CHANNEL, QUEUES_CHANNEL};
+use crate::server::queue::{CANCEL_CHANNEL, JOBS_CHANNEL, QUEUES_CHANNEL, WEBHOOKS_CHANNEL};
 use sqlx::postgres::PgListener;
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
 /// The channels the worker listens on.
-pub(super) const CHANNELS: [&str; 3] = [JOBS_CHANNEL, CANCEL_CHANNEL, QUEUES_CHANNEL];
+pub(super) const CHANNELS: [&str; 4] = [
+    JOBS_CHANNEL,
+    CANCEL_CHANNEL,
+    QUEUES_CHANNEL,
+    WEBHOOKS_CHANNEL,
+];
 
 /// What one notification asks of the worker.
 #[derive(Debug, PartialEq, Eq)]
@@ -22,6 +28,8 @@ pub(super) enum Notice {
     Cancel(Uuid),
     /// Queue settings changed, or a queue appeared.
     Reload,
+    /// A webhook's subscription changed.
+    Subscriptions,
     /// Nothing to do (a malformed payload).
     Ignore,
 }
@@ -35,6 +43,7 @@ impl Notice {
                 .parse()
                 .map(Notice::Cancel)
                 .unwrap_or(Notice::Ignore),
+            WEBHOOKS_CHANNEL => Notice::Subscriptions,
             _ => Notice::Reload,
         }
     }
@@ -52,6 +61,7 @@ pub(super) async fn run_listener(shared: Arc<Shared>, mut listener: PgListener) 
                     },
                     Notice::Cancel(id) => shared.held.stop(id, StopReason::Requested),
                     Notice::Reload => reload_quietly(&shared).await,
+                    Notice::Subscriptions => shared.listeners.reload_quietly(&shared.db).await,
                     Notice::Ignore => {}
                 }
             }
@@ -59,6 +69,7 @@ pub(super) async fn run_listener(shared: Arc<Shared>, mut listener: PgListener) 
                 // Reconnected: notifications may have been missed.
                 tracing::warn!("notification connection was lost and re-established");
                 reload_quietly(&shared).await;
+                shared.listeners.reload_quietly(&shared.db).await;
                 shared.queues.wake_all();
             }
             Err(error) => {
@@ -92,5 +103,6 @@ mod tests {
         );
         assert_eq!(Notice::read(CANCEL_CHANNEL, "not-a-uuid"), Notice::Ignore);
         assert_eq!(Notice::read(QUEUES_CHANNEL, "mail"), Notice::Reload);
+        assert_eq!(Notice::read(WEBHOOKS_CHANNEL, ""), Notice::Subscriptions);
     }
 }

@@ -11,7 +11,8 @@
 //! LISTEN/NOTIFY with a poll as the fallback.
 //!
 //! One module per service: `claimer`, `job_task`, `completer`, `announcer`,
-//! `listener`, `heartbeat`, `rescuer`, `stats_folder`, `shutdown`; their
+//! `listener`, `listening` (who receives job.completed), `heartbeat`,
+//! `rescuer`, `stats_folder`, `shutdown`; their
 //! shared state is in `runtime` (held jobs in `held`, queues in `queues`,
 //! lease rows in `lease_book`).
 
@@ -25,6 +26,7 @@ mod held;
 mod job_task;
 mod lease_book;
 mod listener;
+mod listening;
 mod queues;
 mod rescuer;
 mod retention;

@@ -13,6 +13,7 @@ use super::heartbeat::run_heartbeat;
 use super::held::HeldJobs;
 use super::lease_book::LeaseBook;
 use super::listener::{run_listener, CHANNELS};
+use super::listening::{run_refresh, CompletionListeners};
 use super::queues::QueueRunners;
 use super::rescuer::run_rescuer;
 use super::retention::run_retention_schedule;
@@ -45,6 +46,8 @@ pub(super) struct Shared {
     pub queues: QueueRunners,
     /// Successful outcomes, written in batches by the completer.
     pub completions: mpsc::UnboundedSender<Completion>,
+    /// Organizations whose completions raise `job.completed`.
+    pub listeners: Arc<CompletionListeners>,
     /// What claims started, announced to live viewers by the announcer.
     pub claim_announcements: mpsc::UnboundedSender<Vec<Change>>,
     /// Stop claiming (graceful shutdown has begun).
@@ -90,6 +93,7 @@ impl Worker {
             leases: Arc::new(Mutex::new(LeaseBook::default())),
             queues: QueueRunners::default(),
             completions,
+            listeners: Arc::new(CompletionListeners::default()),
             claim_announcements,
             stop: CancellationToken::new(),
             abandon: CancellationToken::new(),
@@ -100,9 +104,11 @@ impl Worker {
         let mut listener = PgListener::connect_with(&shared.db.worker).await?;
         listener.listen_all(CHANNELS).await?;
         reload_queues(&shared).await?;
+        shared.listeners.reload(&shared.db).await?;
         let completer = tokio::spawn(run_completer(
             shared.db.clone(),
             shared.leases.clone(),
+            shared.listeners.clone(),
             shared.config.completion_batch,
             completion_rx,
         ));
@@ -112,6 +118,7 @@ impl Worker {
             tokio::spawn(run_heartbeat(shared.clone())),
             tokio::spawn(run_rescuer(shared.db.clone(), shared.config.rescue_every)),
             tokio::spawn(run_stats_folder(shared.db.clone())),
+            tokio::spawn(run_refresh(shared.listeners.clone(), shared.db.clone())),
         ];
         if let Some(every) = shared.config.retention_check_every {
             background.push(tokio::spawn(run_retention_schedule(
