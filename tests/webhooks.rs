@@ -672,3 +672,51 @@ async fn monitoring_narrowed_to_a_webhook_counts_its_attempts_only() {
     assert_eq!(figures["totals"]["succeeded"], 0);
     assert_eq!(figures["top_codes"][0]["value"], 500);
 }
+
+#[tokio::test]
+async fn a_webhook_switched_off_stops_queued_deliveries_once_the_reuse_window_passes() {
+    let app = spawn_app().await;
+    let (port, received) = stand_in("200 OK", "", "{}").await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let (_, saved) = create(
+        &app,
+        &admin,
+        &format!("http://127.0.0.1:{port}/"),
+        "case_created",
+        &[],
+    )
+    .await;
+    let id = saved["id"].as_str().unwrap().to_string();
+    // delivered once: the worker now remembers the webhook
+    call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
+    run_until_idle(&app).await;
+    call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
+
+    let (switched, _) = call(
+        &app,
+        &admin,
+        "set_webhook_enabled",
+        &[("id", id.as_str()), ("enabled", "false")],
+    )
+    .await;
+    tokio::time::sleep(veriphy_jobs::server::providers::TARGET_REUSE).await;
+    run_until_idle(&app).await;
+
+    assert_eq!(switched, 200);
+    assert_eq!(
+        received.lock().unwrap().len(),
+        1,
+        "the queued one was not sent"
+    );
+    let mut owner = app.test_db.owner_connection().await;
+    let refused: String = sqlx::query_scalar(
+        "select error_message from jobs where job_type = 'webhook' and status = 'failed'",
+    )
+    .fetch_one(&mut owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        refused,
+        "Webhook \"Case system\" is switched off or in error; switch it on to deliver again."
+    );
+}

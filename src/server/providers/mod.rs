@@ -6,6 +6,7 @@
 pub mod data_sync;
 pub mod email;
 pub mod messaging;
+pub mod recent;
 pub mod sandbox;
 
 use crate::domain::integrations::{Channel, IntegrationKind};
@@ -18,8 +19,10 @@ use crate::server::secrets::Keyring;
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use uuid::Uuid;
+
+pub use recent::{Recent, TARGET_REUSE};
 
 /// The services every provider call uses; one per process.
 pub struct Providers {
@@ -39,21 +42,17 @@ pub struct Providers {
     >,
     /// Integrations looked up for jobs lately, by (organization, channel,
     /// integration named), with when: see [`TARGET_REUSE`].
-    targets: std::sync::Mutex<std::collections::HashMap<TargetKey, (Instant, IntegrationTarget)>>,
+    targets: Recent<TargetKey, IntegrationTarget>,
+    /// Webhooks read lately for deliveries, by organization and id.
+    pub webhooks: Recent<(Uuid, Uuid), crate::server::repo::webhooks::DeliveryTarget>,
+    /// The attempt number of the success this worker last recorded on a
+    /// webhook's row, lately: a success like it changes nothing worth a
+    /// write (the row's times are those of a success within seconds).
+    pub webhook_successes: Recent<(Uuid, Uuid), i32>,
 }
 
 /// Whose integration of which channel a job asked for, and which it named.
 type TargetKey = (Uuid, Channel, Option<Uuid>);
-
-/// How long a worker reuses an integration it looked up for the jobs that
-/// follow, instead of reading it again for each one (a transaction per
-/// message was a fifth of an SMS's database work). A change made in the
-/// console — disabled, pointed elsewhere, new credentials, a new default —
-/// reaches every job that starts this long after it.
-pub const TARGET_REUSE: Duration = Duration::from_secs(2);
-
-/// Most integrations remembered (beyond it the stale ones are dropped).
-const REMEMBERED_TARGETS: usize = 10_000;
 
 impl Providers {
     /// The services of `keyring`, `outbound` and an outbox directory.
@@ -64,6 +63,8 @@ impl Providers {
             outbox,
             smtp: Default::default(),
             targets: Default::default(),
+            webhooks: Default::default(),
+            webhook_successes: Default::default(),
         }
     }
 
@@ -243,30 +244,14 @@ impl Providers {
         named: Option<Uuid>,
     ) -> Result<IntegrationTarget, Outcome> {
         let key = (job.organization_id, channel, named);
-        if let Some((at, target)) = self.remembered_targets().get(&key) {
-            if at.elapsed() < TARGET_REUSE {
-                return usable(Some(target.clone()), channel, named);
-            }
+        if let Some(target) = self.targets.get(&key) {
+            return usable(Some(target), channel, named);
         }
         let found = look_up_integration(db, job, channel, named).await?;
         if let Some(target) = &found {
-            let mut targets = self.remembered_targets();
-            if targets.len() >= REMEMBERED_TARGETS {
-                targets.retain(|_, (at, _)| at.elapsed() < TARGET_REUSE);
-            }
-            targets.insert(key, (Instant::now(), target.clone()));
+            self.targets.put(key, target.clone());
         }
         usable(found, channel, named)
-    }
-
-    fn remembered_targets(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<TargetKey, (Instant, IntegrationTarget)>>
-    {
-        // a panic elsewhere cannot leave the map half-written: use it as is
-        self.targets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

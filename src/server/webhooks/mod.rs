@@ -7,6 +7,12 @@
 //! backoff up to the webhook's `max_retries`, after which the delivery has
 //! failed and, at the webhook's limit of failures in a row, the webhook
 //! goes to `error` and stops receiving until someone switches it on.
+//!
+//! A delivery carries its event (copied by the fan-out), and a worker uses
+//! a webhook it read less than [`crate::server::providers::TARGET_REUSE`]
+//! ago again, so a delivery in a steady stream reads nothing: a webhook
+//! switched off, pointed elsewhere or given a new secret in the console
+//! reaches the deliveries that start that long after.
 
 pub mod signing;
 
@@ -15,7 +21,7 @@ use crate::server::db::Tx;
 use crate::server::outbound::{CallBody, CallError, CallRecord, CallRequest, Redirects, SendError};
 use crate::server::providers::Providers;
 use crate::server::queue::{JobError, Outcome};
-use crate::server::repo::webhooks::{self as repo, AttemptEnd, DeliveryTarget};
+use crate::server::repo::webhooks::{self as repo, AttemptEnd, Delivering, DeliveryTarget};
 use crate::server::secrets::Sealed;
 use crate::server::worker::handlers::{database_error, Handler, HandlerFuture, JobContext};
 use serde::{Deserialize, Serialize};
@@ -31,6 +37,17 @@ pub struct Delivery {
     pub webhook_id: Uuid,
     /// The event to post.
     pub event_id: Uuid,
+    /// The event's type, data and time, copied by the fan-out so a
+    /// delivery need not read the event (deliveries enqueued before they
+    /// were copied read it).
+    #[serde(default)]
+    pub event_type: Option<String>,
+    /// The event's data.
+    #[serde(default)]
+    pub data: Option<Value>,
+    /// When the event was raised.
+    #[serde(default)]
+    pub raised_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Records event `event_type` with `data` for `organization_id` (in the
@@ -243,37 +260,82 @@ fn opened(providers: &Providers, target: &DeliveryTarget) -> Result<Opened, Outc
     Ok(Opened { secrets, headers })
 }
 
+/// An event as a delivery posts it: type, data, when it was raised.
+type EventParts = (String, Value, chrono::DateTime<chrono::Utc>);
+
+/// Reads the webhook of `delivery` with its event; whether a success of
+/// this attempt would change nothing on the webhook's row.
+async fn load(
+    ctx: &JobContext,
+    delivery: &Delivery,
+) -> Result<(DeliveryTarget, Option<EventParts>, bool), Outcome> {
+    let loaded = async {
+        let mut tx = ctx.begin().await?;
+        let found = repo::delivering(
+            &mut tx,
+            ctx.job.organization_id,
+            delivery.webhook_id,
+            delivery.event_id,
+            ctx.job.attempts,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(found)
+    }
+    .await;
+    match loaded {
+        Err(error) => Err(database_error("reading the webhook", error)),
+        Ok(None) => Err(fail("The webhook no longer exists.")),
+        Ok(Some(Delivering {
+            target,
+            event_type,
+            event_payload,
+            event_raised_at,
+            success_already_recorded,
+        })) => {
+            let event = match (event_type, event_payload, event_raised_at) {
+                (Some(event_type), Some(data), Some(raised_at)) => {
+                    Some((event_type, data, raised_at))
+                }
+                _ => None,
+            };
+            Ok((target, event, success_already_recorded))
+        }
+    }
+}
+
 async fn deliver(ctx: &JobContext, providers: &Providers) -> Outcome {
-    let delivery: Delivery = match ctx.payload() {
+    let mut delivery: Delivery = match ctx.payload() {
         Ok(delivery) => delivery,
         Err(outcome) => return outcome,
     };
     let organization = ctx.job.organization_id;
-    let loaded = async {
-        let mut tx = ctx.begin().await?;
-        let target = repo::delivery_target(&mut tx, organization, delivery.webhook_id).await?;
-        let event: Option<(String, Value, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
-            "select event_type, payload, created_at from webhook_events
-             where organization_id = $1 and id = $2",
-        )
-        .bind(organization)
-        .bind(delivery.event_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok::<_, sqlx::Error>((target, event))
-    }
-    .await;
-    let (target, event) = match loaded {
-        Ok(found) => found,
-        Err(error) => return database_error("reading the webhook", error),
+    let key = (organization, delivery.webhook_id);
+    let copied = match (
+        delivery.event_type.take(),
+        delivery.data.take(),
+        delivery.raised_at,
+    ) {
+        (Some(event_type), Some(data), Some(raised_at)) => Some((event_type, data, raised_at)),
+        _ => None,
     };
-    let Some(target) = target else {
-        return fail("The webhook no longer exists.");
-    };
-    let Some((event_type, data, raised_at)) = event else {
-        return fail("The event no longer exists.");
-    };
+    let (target, (event_type, data, raised_at), success_already_recorded) =
+        match (providers.webhooks.get(&key), copied) {
+            (Some(target), Some(event)) => {
+                let recorded = providers.webhook_successes.get(&key) == Some(ctx.job.attempts);
+                (target, event, recorded)
+            }
+            (_, copied) => match load(ctx, &delivery).await {
+                Ok((target, read, recorded)) => {
+                    providers.webhooks.put(key, target.clone());
+                    let Some(event) = copied.or(read) else {
+                        return fail("The event no longer exists.");
+                    };
+                    (target, event, recorded)
+                }
+                Err(outcome) => return outcome,
+            },
+        };
     if !target.receiving {
         return fail(format!(
             "Webhook \"{}\" is switched off or in error; switch it on to deliver again.",
@@ -373,6 +435,14 @@ async fn deliver(ctx: &JobContext, providers: &Providers) -> Outcome {
             (outcome, end)
         }
     };
+    if end == AttemptEnd::Delivered {
+        if success_already_recorded {
+            return outcome;
+        }
+        providers.webhook_successes.put(key, ctx.job.attempts);
+    } else {
+        providers.webhook_successes.forget(&key);
+    }
     let recorded = async {
         let mut tx = ctx.begin().await?;
         repo::record_attempt(&mut tx, organization, target.id, ctx.job.attempts, end).await?;
