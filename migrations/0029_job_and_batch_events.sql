@@ -31,10 +31,7 @@ begin
   with queued as (
     insert into jobs (organization_id, job_type, job_name, payload, queue, max_attempts)
     select e.organization_id, 'webhook', left(e.event_type || ' to ' || w.webhook_name, 255),
-           -- the event travels with its delivery: nothing to read back
-           jsonb_build_object('webhook_id', w.id, 'event_id', e.id, 'event_type', e.event_type,
-                              'data', e.payload, 'raised_at', e.created_at),
-           'default', w.max_retries + 1
+           jsonb_build_object('webhook_id', w.id, 'event_id', e.id), 'default', w.max_retries + 1
     from webhook_events e
     join webhooks w on w.organization_id = e.organization_id
     where e.id = any (event_ids)

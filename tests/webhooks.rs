@@ -674,7 +674,7 @@ async fn monitoring_narrowed_to_a_webhook_counts_its_attempts_only() {
 }
 
 #[tokio::test]
-async fn a_webhook_switched_off_stops_queued_deliveries_once_the_reuse_window_passes() {
+async fn a_webhook_switched_off_stops_its_queued_deliveries() {
     let app = spawn_app().await;
     let (port, received) = stand_in("200 OK", "", "{}").await;
     let admin = signed_in(&app, NORTHWIND_ADMIN).await;
@@ -687,7 +687,7 @@ async fn a_webhook_switched_off_stops_queued_deliveries_once_the_reuse_window_pa
     )
     .await;
     let id = saved["id"].as_str().unwrap().to_string();
-    // delivered once: the worker now remembers the webhook
+    // delivered once by a worker that read the webhook as switched on
     call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
     run_until_idle(&app).await;
     call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
@@ -699,7 +699,6 @@ async fn a_webhook_switched_off_stops_queued_deliveries_once_the_reuse_window_pa
         &[("id", id.as_str()), ("enabled", "false")],
     )
     .await;
-    tokio::time::sleep(veriphy_jobs::server::providers::TARGET_REUSE).await;
     run_until_idle(&app).await;
 
     assert_eq!(switched, 200);
@@ -719,4 +718,31 @@ async fn a_webhook_switched_off_stops_queued_deliveries_once_the_reuse_window_pa
         refused,
         "Webhook \"Case system\" is switched off or in error; switch it on to deliver again."
     );
+}
+
+#[tokio::test]
+async fn a_rotation_signs_the_very_next_delivery_with_both_secrets() {
+    let app = spawn_app().await;
+    let (port, received) = stand_in("204 No Content", "", "").await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let (_, saved) = create(
+        &app,
+        &admin,
+        &format!("http://127.0.0.1:{port}/"),
+        "case_updated",
+        &[],
+    )
+    .await;
+    let id = saved["id"].as_str().unwrap().to_string();
+    call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
+    run_until_idle(&app).await;
+
+    call(&app, &admin, "rotate_webhook_secret", &[("id", &id)]).await;
+    call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
+    run_until_idle(&app).await;
+
+    let received = received.lock().unwrap();
+    assert_eq!(received.len(), 2);
+    let signatures = received[1].header("webhook-signature").unwrap();
+    assert_eq!(signatures.split(' ').count(), 2, "{signatures}");
 }

@@ -43,12 +43,6 @@ pub struct Providers {
     /// Integrations looked up for jobs lately, by (organization, channel,
     /// integration named), with when: see [`TARGET_REUSE`].
     targets: Recent<TargetKey, IntegrationTarget>,
-    /// Webhooks read lately for deliveries, by organization and id.
-    pub webhooks: Recent<(Uuid, Uuid), crate::server::repo::webhooks::DeliveryTarget>,
-    /// The attempt number of the success this worker last recorded on a
-    /// webhook's row, lately: a success like it changes nothing worth a
-    /// write (the row's times are those of a success within seconds).
-    pub webhook_successes: Recent<(Uuid, Uuid), i32>,
 }
 
 /// Whose integration of which channel a job asked for, and which it named.
@@ -63,8 +57,6 @@ impl Providers {
             outbox,
             smtp: Default::default(),
             targets: Default::default(),
-            webhooks: Default::default(),
-            webhook_successes: Default::default(),
         }
     }
 

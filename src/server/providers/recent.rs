@@ -1,6 +1,7 @@
 //! What a worker read lately and may use again for a short while instead of
-//! reading it for every job: an integration, a webhook. A change made in
-//! the console reaches every job that starts [`TARGET_REUSE`] after it.
+//! reading it for every job: an integration. A change made in the console
+//! reaches every job that starts [`TARGET_REUSE`] after it. (Webhooks are
+//! read for each delivery: a rotated secret must sign the very next one.)
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -44,11 +45,6 @@ impl<K: Eq + Hash, V: Clone> Recent<K, V> {
             entries.retain(|_, (at, _)| at.elapsed() < TARGET_REUSE);
         }
         entries.insert(key, (Instant::now(), value));
-    }
-
-    /// Forgets `key`.
-    pub fn forget(&self, key: &K) {
-        self.locked().remove(key);
     }
 
     fn locked(&self) -> MutexGuard<'_, HashMap<K, (Instant, V)>> {

@@ -8,11 +8,9 @@
 //! failed and, at the webhook's limit of failures in a row, the webhook
 //! goes to `error` and stops receiving until someone switches it on.
 //!
-//! A delivery carries its event (copied by the fan-out), and a worker uses
-//! a webhook it read less than [`crate::server::providers::TARGET_REUSE`]
-//! ago again, so a delivery in a steady stream reads nothing: a webhook
-//! switched off, pointed elsewhere or given a new secret in the console
-//! reaches the deliveries that start that long after.
+//! Each delivery reads its webhook afresh (one statement, with the event):
+//! a rotation's second signature, a switch-off or a new address applies to
+//! the very next delivery.
 
 pub mod signing;
 
@@ -37,17 +35,6 @@ pub struct Delivery {
     pub webhook_id: Uuid,
     /// The event to post.
     pub event_id: Uuid,
-    /// The event's type, data and time, copied by the fan-out so a
-    /// delivery need not read the event (deliveries enqueued before they
-    /// were copied read it).
-    #[serde(default)]
-    pub event_type: Option<String>,
-    /// The event's data.
-    #[serde(default)]
-    pub data: Option<Value>,
-    /// When the event was raised.
-    #[serde(default)]
-    pub raised_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Records event `event_type` with `data` for `organization_id` (in the
@@ -305,37 +292,18 @@ async fn load(
 }
 
 async fn deliver(ctx: &JobContext, providers: &Providers) -> Outcome {
-    let mut delivery: Delivery = match ctx.payload() {
+    let delivery: Delivery = match ctx.payload() {
         Ok(delivery) => delivery,
         Err(outcome) => return outcome,
     };
     let organization = ctx.job.organization_id;
-    let key = (organization, delivery.webhook_id);
-    let copied = match (
-        delivery.event_type.take(),
-        delivery.data.take(),
-        delivery.raised_at,
-    ) {
-        (Some(event_type), Some(data), Some(raised_at)) => Some((event_type, data, raised_at)),
-        _ => None,
+    let (target, event, success_already_recorded) = match load(ctx, &delivery).await {
+        Ok(loaded) => loaded,
+        Err(outcome) => return outcome,
     };
-    let (target, (event_type, data, raised_at), success_already_recorded) =
-        match (providers.webhooks.get(&key), copied) {
-            (Some(target), Some(event)) => {
-                let recorded = providers.webhook_successes.get(&key) == Some(ctx.job.attempts);
-                (target, event, recorded)
-            }
-            (_, copied) => match load(ctx, &delivery).await {
-                Ok((target, read, recorded)) => {
-                    providers.webhooks.put(key, target.clone());
-                    let Some(event) = copied.or(read) else {
-                        return fail("The event no longer exists.");
-                    };
-                    (target, event, recorded)
-                }
-                Err(outcome) => return outcome,
-            },
-        };
+    let Some((event_type, data, raised_at)) = event else {
+        return fail("The event no longer exists.");
+    };
     if !target.receiving {
         return fail(format!(
             "Webhook \"{}\" is switched off or in error; switch it on to deliver again.",
@@ -435,13 +403,8 @@ async fn deliver(ctx: &JobContext, providers: &Providers) -> Outcome {
             (outcome, end)
         }
     };
-    if end == AttemptEnd::Delivered {
-        if success_already_recorded {
-            return outcome;
-        }
-        providers.webhook_successes.put(key, ctx.job.attempts);
-    } else {
-        providers.webhook_successes.forget(&key);
+    if end == AttemptEnd::Delivered && success_already_recorded {
+        return outcome;
     }
     let recorded = async {
         let mut tx = ctx.begin().await?;
