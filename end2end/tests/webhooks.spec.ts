@@ -177,7 +177,7 @@ test("failed deliveries are replayed after a count, and the webhook's monitoring
 
   await page.getByTestId("send-test").click();
   await expect(page.getByTestId("delivery-row").first()).toContainText("500", { timeout: 10_000 });
-  await expect(page.getByTestId("replay-count")).toHaveText("1 failed delivery will be sent again", {
+  await expect(page.getByTestId("replay-count")).toHaveText("— 1 failed delivery will be sent again", {
     timeout: 10_000,
   });
   await page.getByTestId("replay").click();

@@ -243,7 +243,7 @@ fn webhook_panel(o: &Overview, org: Option<Uuid>) -> AnyView {
                 view! {
                     <tr data-testid="webhook-attention">
                         <th scope="row"><a href=format!("/webhooks/{}", hook.id)>{hook.webhook_name.clone()}</a>
-                            <span class="detail">" "{hook.organization_name.clone()}</span></th>
+                            <span class="detail">" · "{hook.organization_name.clone()}</span></th>
                         <td><Badge word=hook.status.as_str()/></td>
                         <td class="num">{hook.failure_count}</td>
                         <td><OptionalTime at=hook.last_failure_at/></td>

@@ -271,14 +271,14 @@ fn ReplayFailed(id: uuid::Uuid, changed: RwSignal<u32>) -> impl IntoView {
     );
     let options = Period::ALL
         .iter()
-        .map(|p| view! { <option value=p.as_str() selected=*p == Period::Day>{p.label()}</option> })
+        .map(|p| view! { <option value=p.as_str() selected=*p == Period::Day>{p.label().to_lowercase()}</option> })
         .collect_view();
     view! {
         <section class="panel" aria-labelledby="replay-title">
             <h2 id="replay-title">"Replay failed deliveries"</h2>
             <ActionForm action=replay attr:class="inline-form">
                 <input type="hidden" name="id" value=id.to_string()/>
-                <label>"Failed in the "
+                <label>"Failed deliveries of "
                     <select name="period" data-testid="replay-period"
                         on:change=move |ev| period.set(event_target_value(&ev))>{options}</select>
                 </label>
@@ -302,13 +302,13 @@ fn ReplayFailed(id: uuid::Uuid, changed: RwSignal<u32>) -> impl IntoView {
 /// What a replay of `count` failed deliveries would do, in words.
 fn replay_words(count: i64) -> String {
     match count {
-        0 => "nothing to replay".into(),
-        1 => "1 failed delivery will be sent again".into(),
+        0 => "— nothing to replay".into(),
+        1 => "— 1 failed delivery will be sent again".into(),
         n if n > crate::domain::webhooks::REPLAY_LIMIT => format!(
-            "{n} failed deliveries: the oldest {} will be sent again",
+            "— {n} failed deliveries: the oldest {} will be sent again",
             crate::domain::webhooks::REPLAY_LIMIT
         ),
-        n => format!("{n} failed deliveries will be sent again"),
+        n => format!("— {n} failed deliveries will be sent again"),
     }
 }
 
@@ -554,4 +554,20 @@ fn api_key_row(key: crate::domain::api_keys::ApiKeyRow, show_org: bool) -> AnyVi
         </tr>
     }
     .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replay_words;
+
+    #[test]
+    fn a_replay_count_says_what_will_be_sent() {
+        assert_eq!(replay_words(0), "— nothing to replay");
+        assert_eq!(replay_words(1), "— 1 failed delivery will be sent again");
+        assert_eq!(replay_words(7), "— 7 failed deliveries will be sent again");
+        assert_eq!(
+            replay_words(1_500),
+            "— 1500 failed deliveries: the oldest 1000 will be sent again"
+        );
+    }
 }
