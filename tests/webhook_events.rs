@@ -65,6 +65,19 @@ fn about(received: &Arc<Mutex<Vec<Received>>>, field: &str, value: Uuid) -> Vec<
         .collect()
 }
 
+/// A new batch "Nightly" of Northwind; its id.
+async fn nightly_batch(app: &TestApp) -> Uuid {
+    let organization = app.test_db.organization_id("northwind-lending").await;
+    let mut owner = app.test_db.owner_connection().await;
+    sqlx::query_scalar(
+        "insert into job_batches (organization_id, batch_name) values ($1, 'Nightly') returning id",
+    )
+    .bind(organization)
+    .fetch_one(&mut owner)
+    .await
+    .unwrap()
+}
+
 /// Events in the outbox of organization `slug`.
 async fn recorded_events(app: &TestApp, slug: &str) -> i64 {
     let organization = app.test_db.organization_id(slug).await;
@@ -195,15 +208,7 @@ async fn a_delivery_that_fails_raises_no_job_failed_of_its_own() {
 async fn a_batch_whose_last_job_ends_raises_batch_failed_once_with_its_counts() {
     let app = spawn_app().await;
     let (received, _) = subscribe(&app, "batch.failed", "200 OK").await;
-    let organization = app.test_db.organization_id("northwind-lending").await;
-    let mut owner = app.test_db.owner_connection().await;
-    let batch: Uuid = sqlx::query_scalar(
-        "insert into job_batches (organization_id, batch_name) values ($1, 'Nightly') returning id",
-    )
-    .bind(organization)
-    .fetch_one(&mut owner)
-    .await
-    .unwrap();
+    let batch = nightly_batch(&app).await;
 
     for payload in [json!({}), json!({}), json!({"fail_with": "bad row"})] {
         enqueue_other(&app, "northwind-lending", payload, Some(batch)).await;
@@ -224,15 +229,7 @@ async fn a_batch_whose_last_job_ends_raises_batch_failed_once_with_its_counts() 
 async fn a_batch_that_ends_without_failures_raises_batch_completed() {
     let app = spawn_app().await;
     let (received, _) = subscribe(&app, "batch.completed", "200 OK").await;
-    let organization = app.test_db.organization_id("northwind-lending").await;
-    let mut owner = app.test_db.owner_connection().await;
-    let batch: Uuid = sqlx::query_scalar(
-        "insert into job_batches (organization_id, batch_name) values ($1, 'Nightly') returning id",
-    )
-    .bind(organization)
-    .fetch_one(&mut owner)
-    .await
-    .unwrap();
+    let batch = nightly_batch(&app).await;
 
     for _ in 0..2 {
         enqueue_other(&app, "northwind-lending", json!({}), Some(batch)).await;

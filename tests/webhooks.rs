@@ -596,43 +596,37 @@ async fn a_replay_sends_each_failed_delivery_of_the_period_again_once_with_its_w
     assert_eq!(ids(&received[..2]), ids(&received[2..]));
 }
 
-#[tokio::test]
-async fn a_replay_with_nothing_failed_in_the_period_is_refused_with_the_reason() {
+/// What Northwind's admin is answered calling `function` for a webhook
+/// with no failed delivery, over `period`: (status, message).
+async fn replay_answer(function: &str, period: &str) -> (u16, Value) {
     let app = spawn_app().await;
     let admin = signed_in(&app, NORTHWIND_ADMIN).await;
     let (id, _) = failing_webhook(&app, &admin, 0).await;
-
     let (status, answer) = call(
         &app,
         &admin,
-        "replay_failed_deliveries",
-        &[("id", id.as_str()), ("period", "1h")],
+        function,
+        &[("id", id.as_str()), ("period", period)],
     )
     .await;
+    (status, answer["message"].clone())
+}
 
-    assert_eq!(status, 422);
+#[tokio::test]
+async fn a_replay_with_nothing_failed_in_the_period_is_refused_with_the_reason() {
+    let answer = replay_answer("replay_failed_deliveries", "1h").await;
+
     assert_eq!(
-        answer["message"],
-        "No failed delivery to replay in the last hour."
+        answer,
+        (422, "No failed delivery to replay in the last hour.".into())
     );
 }
 
 #[tokio::test]
 async fn a_replay_period_outside_the_choices_is_refused() {
-    let app = spawn_app().await;
-    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
-    let (id, _) = failing_webhook(&app, &admin, 0).await;
+    let answer = replay_answer("failed_deliveries_to_replay", "2d").await;
 
-    let (status, answer) = call(
-        &app,
-        &admin,
-        "failed_deliveries_to_replay",
-        &[("id", id.as_str()), ("period", "2d")],
-    )
-    .await;
-
-    assert_eq!(status, 422);
-    assert_eq!(answer["message"], "Choose a period: 1h, 24h, 7d or 30d.");
+    assert_eq!(answer, (422, "Choose a period: 1h, 24h, 7d or 30d.".into()));
 }
 
 #[tokio::test]
