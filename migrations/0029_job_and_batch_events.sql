@@ -105,6 +105,25 @@ create trigger webhooks_subscription_changed after update of event_type, status,
                      is distinct from (new.event_type, new.status, new.is_active))
   execute function webhooks_announce_subscriptions();
 
+-- Live viewers of the Webhooks tab and of a webhook's page hear of every
+-- change to a webhook — made in the console, or by its deliveries (its
+-- counters, a switch to `error` or off) — at commit, on the live feed
+-- (`organization webhooks id`).
+create function webhooks_announce_change() returns trigger
+language plpgsql
+as $$
+begin
+  if tg_op = 'DELETE' then
+    perform pg_notify('veriphy_live', old.organization_id || ' webhooks ' || old.id);
+  else
+    perform pg_notify('veriphy_live', new.organization_id || ' webhooks ' || new.id);
+  end if;
+  return null;
+end
+$$;
+create trigger webhooks_announce_change after insert or update or delete on webhooks
+  for each row execute function webhooks_announce_change();
+
 -- job.completed for jobs the calling statement completed (their ids and
 -- organizations): the engine's completion calls it when a worker knows
 -- one of their organizations listens.

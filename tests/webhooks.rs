@@ -740,3 +740,44 @@ async fn a_rotation_signs_the_very_next_delivery_with_both_secrets() {
     let signatures = received[1].header("webhook-signature").unwrap();
     assert_eq!(signatures.split(' ').count(), 2, "{signatures}");
 }
+
+#[tokio::test]
+async fn a_webhook_a_failed_delivery_stops_is_announced_to_live_viewers() {
+    let app = spawn_app().await;
+    let (port, _) = stand_in("500 Internal Server Error", "", "").await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let (_, saved) = create(
+        &app,
+        &admin,
+        &format!("http://127.0.0.1:{port}/"),
+        "case_created",
+        &[
+            ("form[max_retries]", "0"),
+            ("form[disable_after_failures]", "1"),
+        ],
+    )
+    .await;
+    let id = saved["id"].as_str().unwrap().to_string();
+    call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
+    let mut listener = sqlx::postgres::PgListener::connect_with(&app.test_db.db.worker)
+        .await
+        .unwrap();
+    listener.listen("veriphy_live").await.unwrap();
+
+    run_until_idle(&app).await;
+
+    let organization = app.test_db.organization_id("northwind-lending").await;
+    let expected = format!("{organization} webhooks {id}");
+    let heard = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            let notification = listener.recv().await.unwrap();
+            if notification.payload().lines().any(|line| line == expected) {
+                return;
+            }
+        }
+    })
+    .await;
+    let (_, detail) = call(&app, &admin, "webhook_detail", &[("id", &id)]).await;
+    assert!(heard.is_ok(), "no announcement of the webhook");
+    assert_eq!(detail["status"], "error");
+}
