@@ -445,22 +445,11 @@ async fn latency(
     let rate = args.rate.max(1);
     let warmup = 2 * rate as usize;
     let measured = rate as usize * args.duration as usize;
-    let interval = Duration::from_secs_f64(1.0 / rate as f64);
-    let mut producers = tokio::task::JoinSet::new();
-    let producer_started = Instant::now();
-    let mut max_lag = Duration::ZERO;
-    for i in 0..warmup + measured {
-        let due = producer_started + interval * i as u32;
-        let now = Instant::now();
-        if due > now {
-            tokio::time::sleep_until(due.into()).await;
-        } else {
-            max_lag = max_lag.max(now - due);
-        }
+    let max_lag = open_loop(rate, warmup + measured, |i| {
         let pool = db.worker.clone();
         let warm = i < warmup;
         let enqueued = enqueued.clone();
-        producers.spawn(async move {
+        async move {
             let t0 = epoch_micros();
             let job = noop_job(organization, json!({ "t0": t0, "warmup": warm }));
             let mut conn = pool.acquire().await?;
@@ -471,15 +460,10 @@ async fn latency(
                     .expect("enqueued lock")
                     .insert(id, epoch_micros() - t0);
             }
-            Ok::<(), sqlx::Error>(())
-        });
-        while let Some(done) = producers.try_join_next() {
-            done.map_err(|e| sqlx::Error::Protocol(e.to_string()))??;
+            Ok(())
         }
-    }
-    while let Some(done) = producers.join_next().await {
-        done.map_err(|e| sqlx::Error::Protocol(e.to_string()))??;
-    }
+    })
+    .await?;
     let deadline = Instant::now() + Duration::from_secs(30);
     while unfinished(owner, JobType::Other).await? > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -511,6 +495,38 @@ async fn latency(
     )
     .at_rate(rate)
     .with_times(&samples))
+}
+
+/// Runs `count` tasks made by `task` (given their number), started at
+/// `rate` per second whatever the earlier ones are doing (an open loop),
+/// and waits for them all; the most any start was late.
+async fn open_loop<F, Fut>(rate: u32, count: usize, mut task: F) -> Result<Duration, sqlx::Error>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<(), sqlx::Error>> + Send + 'static,
+{
+    let interval = Duration::from_secs_f64(1.0 / rate.max(1) as f64);
+    let mut producers = tokio::task::JoinSet::new();
+    let started = Instant::now();
+    let mut max_lag = Duration::ZERO;
+    let failed = |e: tokio::task::JoinError| sqlx::Error::Protocol(e.to_string());
+    for i in 0..count {
+        let due = started + interval * i as u32;
+        let now = Instant::now();
+        if due > now {
+            tokio::time::sleep_until(due.into()).await;
+        } else {
+            max_lag = max_lag.max(now - due);
+        }
+        producers.spawn(task(i));
+        while let Some(done) = producers.try_join_next() {
+            done.map_err(failed)??;
+        }
+    }
+    while let Some(done) = producers.join_next().await {
+        done.map_err(failed)??;
+    }
+    Ok(max_lag)
 }
 
 /// The medians, in milliseconds, of the enqueues' round trips (`enqueued`:

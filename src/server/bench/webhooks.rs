@@ -204,17 +204,10 @@ pub(super) async fn delivery_latency(
     let rate = args.rate.max(1);
     let warmup = 2 * rate as usize;
     let measured = rate as usize * args.duration as usize;
-    let interval = Duration::from_secs_f64(1.0 / rate as f64);
-    let mut producers = tokio::task::JoinSet::new();
-    let started = Instant::now();
-    for i in 0..warmup + measured {
-        let due = started + interval * i as u32;
-        if due > Instant::now() {
-            tokio::time::sleep_until(due.into()).await;
-        }
+    super::open_loop(rate, warmup + measured, |i| {
         let db = db.clone();
         let warm = i < warmup;
-        producers.spawn(async move {
+        async move {
             let t0 = epoch_micros();
             // warm-up events carry no t0: the receiver does not time them
             let data = if warm {
@@ -232,14 +225,9 @@ pub(super) async fn delivery_latency(
             )
             .await?;
             tx.commit().await
-        });
-        while let Some(done) = producers.try_join_next() {
-            done.map_err(|e| sqlx::Error::Protocol(e.to_string()))??;
         }
-    }
-    while let Some(done) = producers.join_next().await {
-        done.map_err(|e| sqlx::Error::Protocol(e.to_string()))??;
-    }
+    })
+    .await?;
     let deadline = Instant::now() + Duration::from_secs(30);
     while unfinished(&db.worker, JobType::Webhook).await? > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
