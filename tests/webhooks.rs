@@ -781,3 +781,37 @@ async fn a_webhook_a_failed_delivery_stops_is_announced_to_live_viewers() {
     assert!(heard.is_ok(), "no announcement of the webhook");
     assert_eq!(detail["status"], "error");
 }
+
+#[tokio::test]
+async fn a_success_on_a_webhook_never_triggered_before_is_recorded() {
+    let app = spawn_app().await;
+    let (port, received) = stand_in("200 OK", "", "{}").await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let (_, saved) = create(
+        &app,
+        &admin,
+        &format!("http://127.0.0.1:{port}/"),
+        "case_created",
+        &[],
+    )
+    .await;
+    let id = saved["id"].as_str().unwrap().to_string();
+    // a success on record but no trigger time (as rows made before the
+    // times were kept together can be)
+    let mut owner = app.test_db.owner_connection().await;
+    sqlx::query(
+        "update webhooks set last_success_at = now(), last_triggered_at = null, retry_count = 1
+         where id = $1::uuid",
+    )
+    .bind(&id)
+    .execute(&mut owner)
+    .await
+    .unwrap();
+
+    call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
+    run_until_idle(&app).await;
+
+    let (_, detail) = call(&app, &admin, "webhook_detail", &[("id", &id)]).await;
+    assert_eq!(received.lock().unwrap().len(), 1);
+    assert!(detail["last_triggered_at"].is_string(), "{detail}");
+}

@@ -266,12 +266,13 @@ pub struct DeliveryTarget {
 /// placeholder) changes what a person reads of a webhook's row by more
 /// than the second the console shows. At hundreds of deliveries a second
 /// to one webhook, rewriting its row for each would queue them all on its
-/// lock; a success changing nothing is not written.
+/// lock; a success changing nothing is not written. (A time never set
+/// counts as a change: the condition is never NULL.)
 fn success_changes_the_row(attempt: &str) -> String {
     format!(
-        "(retry_count <> {attempt} or failure_count <> 0 or last_success_at is null
-          or last_success_at < now() - interval '1 second'
-          or last_triggered_at < now() - interval '1 second')"
+        "(retry_count <> {attempt} or failure_count <> 0
+          or coalesce(last_success_at < now() - interval '1 second', true)
+          or coalesce(last_triggered_at < now() - interval '1 second', true))"
     )
 }
 
