@@ -15,6 +15,29 @@ const NORTHWIND_ADMIN: &str = "admin@northwind.example";
 const NORTHWIND_VIEWER: &str = "viewer@northwind.example";
 const HARBOR_ADMIN: &str = "admin@harbor.example";
 
+/// A webhook of `cookie`'s organization for `event` (with `extra` form
+/// fields) posting to a new stand-in that answers (status line, extra
+/// header lines); its id and what the stand-in receives.
+async fn webhook_answering(
+    app: &common::TestApp,
+    cookie: &str,
+    (status, headers): (&'static str, &'static str),
+    event: &str,
+    extra: &[(&str, &str)],
+) -> (String, Arc<Mutex<Vec<Received>>>) {
+    let (port, received) = stand_in(status, headers, "").await;
+    let (saved_status, saved) = create(
+        app,
+        cookie,
+        &format!("http://127.0.0.1:{port}/"),
+        event,
+        extra,
+    )
+    .await;
+    assert_eq!(saved_status, 200, "{saved}");
+    (saved["id"].as_str().unwrap().to_string(), received)
+}
+
 fn only(received: &Arc<Mutex<Vec<Received>>>) -> Received {
     let received = received.lock().unwrap();
     assert_eq!(received.len(), 1, "one request");
@@ -147,17 +170,8 @@ async fn after_a_rotation_both_secrets_sign_and_the_new_one_is_revealed() {
 #[tokio::test]
 async fn a_receiver_answering_410_gone_switches_the_webhook_off() {
     let app = spawn_app().await;
-    let (port, _) = stand_in("410 Gone", "", "").await;
     let admin = signed_in(&app, NORTHWIND_ADMIN).await;
-    let (_, saved) = create(
-        &app,
-        &admin,
-        &format!("http://127.0.0.1:{port}/"),
-        "case_created",
-        &[],
-    )
-    .await;
-    let id = saved["id"].as_str().unwrap().to_string();
+    let (id, _) = webhook_answering(&app, &admin, ("410 Gone", ""), "case_created", &[]).await;
 
     call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
     run_until_idle(&app).await;
@@ -178,12 +192,11 @@ async fn a_receiver_answering_410_gone_switches_the_webhook_off() {
 #[tokio::test]
 async fn failed_deliveries_in_a_row_put_the_webhook_in_error_until_it_is_switched_on() {
     let app = spawn_app().await;
-    let (port, received) = stand_in("500 Internal Server Error", "", "{}").await;
     let admin = signed_in(&app, NORTHWIND_ADMIN).await;
-    let (_, saved) = create(
+    let (id, received) = webhook_answering(
         &app,
         &admin,
-        &format!("http://127.0.0.1:{port}/"),
+        ("500 Internal Server Error", ""),
         "case_created",
         &[
             ("form[max_retries]", "0"),
@@ -191,7 +204,6 @@ async fn failed_deliveries_in_a_row_put_the_webhook_in_error_until_it_is_switche
         ],
     )
     .await;
-    let id = saved["id"].as_str().unwrap().to_string();
 
     call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
     run_until_idle(&app).await;
@@ -344,17 +356,9 @@ async fn a_viewer_reads_a_webhook_but_changes_nothing_and_sees_no_secret() {
 #[tokio::test]
 async fn another_organization_s_webhook_is_not_found_for_any_action() {
     let app = spawn_app().await;
-    let (port, received) = stand_in("200 OK", "", "{}").await;
     let harbor = signed_in(&app, HARBOR_ADMIN).await;
-    let (_, saved) = create(
-        &app,
-        &harbor,
-        &format!("http://127.0.0.1:{port}/"),
-        "case_created",
-        &[],
-    )
-    .await;
-    let id = saved["id"].as_str().unwrap().to_string();
+    let (id, received) =
+        webhook_answering(&app, &harbor, ("200 OK", ""), "case_created", &[]).await;
     let northwind = signed_in(&app, NORTHWIND_ADMIN).await;
 
     let mut statuses = Vec::new();
@@ -421,17 +425,15 @@ async fn a_redirect_is_a_failed_attempt_and_is_not_followed() {
     let (elsewhere, followed) = stand_in("200 OK", "", "{}").await;
     let location: &'static str =
         Box::leak(format!("location: http://127.0.0.1:{elsewhere}/\r\n").into_boxed_str());
-    let (port, _) = stand_in("302 Found", location, "").await;
     let admin = signed_in(&app, NORTHWIND_ADMIN).await;
-    let (_, saved) = create(
+    let (id, _) = webhook_answering(
         &app,
         &admin,
-        &format!("http://127.0.0.1:{port}/"),
+        ("302 Found", location),
         "case_created",
         &[("form[max_retries]", "0")],
     )
     .await;
-    let id = saved["id"].as_str().unwrap().to_string();
 
     call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
     run_until_idle(&app).await;
@@ -451,17 +453,15 @@ async fn a_redirect_is_a_failed_attempt_and_is_not_followed() {
 #[tokio::test]
 async fn a_busy_receiver_s_retry_after_postpones_the_delivery_without_spending_an_attempt() {
     let app = spawn_app().await;
-    let (port, received) = stand_in("503 Service Unavailable", "retry-after: 120\r\n", "").await;
     let admin = signed_in(&app, NORTHWIND_ADMIN).await;
-    let (_, saved) = create(
+    let (id, received) = webhook_answering(
         &app,
         &admin,
-        &format!("http://127.0.0.1:{port}/"),
+        ("503 Service Unavailable", "retry-after: 120\r\n"),
         "case_created",
         &[],
     )
     .await;
-    let id = saved["id"].as_str().unwrap().to_string();
 
     call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
     run_until_idle(&app).await;
@@ -487,17 +487,8 @@ async fn a_busy_receiver_s_retry_after_postpones_the_delivery_without_spending_a
 #[tokio::test]
 async fn a_delivery_sent_again_carries_the_same_webhook_id() {
     let app = spawn_app().await;
-    let (port, received) = stand_in("200 OK", "", "{}").await;
     let admin = signed_in(&app, NORTHWIND_ADMIN).await;
-    let (_, saved) = create(
-        &app,
-        &admin,
-        &format!("http://127.0.0.1:{port}/"),
-        "case_created",
-        &[],
-    )
-    .await;
-    let id = saved["id"].as_str().unwrap().to_string();
+    let (id, received) = webhook_answering(&app, &admin, ("200 OK", ""), "case_created", &[]).await;
     call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
     run_until_idle(&app).await;
     let (_, attempts) = call(&app, &admin, "webhook_deliveries", &[("id", &id)]).await;
@@ -544,11 +535,10 @@ async fn failing_webhook(
     admin: &str,
     failed: usize,
 ) -> (String, Arc<Mutex<Vec<Received>>>) {
-    let (port, received) = stand_in("500 Internal Server Error", "", "").await;
-    let (_, saved) = create(
+    let (id, received) = webhook_answering(
         app,
         admin,
-        &format!("http://127.0.0.1:{port}/"),
+        ("500 Internal Server Error", ""),
         "case_created",
         &[
             ("form[max_retries]", "0"),
@@ -556,7 +546,6 @@ async fn failing_webhook(
         ],
     )
     .await;
-    let id = saved["id"].as_str().unwrap().to_string();
     for _ in 0..failed {
         call(app, admin, "send_test_webhook", &[("id", &id)]).await;
     }
@@ -670,17 +659,8 @@ async fn monitoring_narrowed_to_a_webhook_counts_its_attempts_only() {
 #[tokio::test]
 async fn a_webhook_switched_off_stops_its_queued_deliveries() {
     let app = spawn_app().await;
-    let (port, received) = stand_in("200 OK", "", "{}").await;
     let admin = signed_in(&app, NORTHWIND_ADMIN).await;
-    let (_, saved) = create(
-        &app,
-        &admin,
-        &format!("http://127.0.0.1:{port}/"),
-        "case_created",
-        &[],
-    )
-    .await;
-    let id = saved["id"].as_str().unwrap().to_string();
+    let (id, received) = webhook_answering(&app, &admin, ("200 OK", ""), "case_created", &[]).await;
     // delivered once by a worker that read the webhook as switched on
     call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
     run_until_idle(&app).await;
@@ -717,17 +697,9 @@ async fn a_webhook_switched_off_stops_its_queued_deliveries() {
 #[tokio::test]
 async fn a_rotation_signs_the_very_next_delivery_with_both_secrets() {
     let app = spawn_app().await;
-    let (port, received) = stand_in("204 No Content", "", "").await;
     let admin = signed_in(&app, NORTHWIND_ADMIN).await;
-    let (_, saved) = create(
-        &app,
-        &admin,
-        &format!("http://127.0.0.1:{port}/"),
-        "case_updated",
-        &[],
-    )
-    .await;
-    let id = saved["id"].as_str().unwrap().to_string();
+    let (id, received) =
+        webhook_answering(&app, &admin, ("204 No Content", ""), "case_updated", &[]).await;
     call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
     run_until_idle(&app).await;
 
@@ -744,12 +716,11 @@ async fn a_rotation_signs_the_very_next_delivery_with_both_secrets() {
 #[tokio::test]
 async fn a_webhook_a_failed_delivery_stops_is_announced_to_live_viewers() {
     let app = spawn_app().await;
-    let (port, _) = stand_in("500 Internal Server Error", "", "").await;
     let admin = signed_in(&app, NORTHWIND_ADMIN).await;
-    let (_, saved) = create(
+    let (id, _) = webhook_answering(
         &app,
         &admin,
-        &format!("http://127.0.0.1:{port}/"),
+        ("500 Internal Server Error", ""),
         "case_created",
         &[
             ("form[max_retries]", "0"),
@@ -757,7 +728,6 @@ async fn a_webhook_a_failed_delivery_stops_is_announced_to_live_viewers() {
         ],
     )
     .await;
-    let id = saved["id"].as_str().unwrap().to_string();
     call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
     let mut listener = sqlx::postgres::PgListener::connect_with(&app.test_db.db.worker)
         .await
@@ -785,17 +755,8 @@ async fn a_webhook_a_failed_delivery_stops_is_announced_to_live_viewers() {
 #[tokio::test]
 async fn a_success_on_a_webhook_never_triggered_before_is_recorded() {
     let app = spawn_app().await;
-    let (port, received) = stand_in("200 OK", "", "{}").await;
     let admin = signed_in(&app, NORTHWIND_ADMIN).await;
-    let (_, saved) = create(
-        &app,
-        &admin,
-        &format!("http://127.0.0.1:{port}/"),
-        "case_created",
-        &[],
-    )
-    .await;
-    let id = saved["id"].as_str().unwrap().to_string();
+    let (id, received) = webhook_answering(&app, &admin, ("200 OK", ""), "case_created", &[]).await;
     // a success on record but no trigger time (as rows made before the
     // times were kept together can be)
     let mut owner = app.test_db.owner_connection().await;

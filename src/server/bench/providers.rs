@@ -120,18 +120,7 @@ pub(super) async fn providers(
         }
     }
     let owner = &db.worker;
-    let started = Instant::now();
-    let worker = Worker::start(
-        db.clone(),
-        Registry::empty().with_providers(providers),
-        bench_worker_config(args),
-    )
-    .await?;
-    while unfinished(owner, job_type).await? > 0 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let wall = started.elapsed().as_secs_f64();
-    worker.shutdown().await;
+    let wall = run_all(db, providers, job_type, args).await?;
     let (completed, logged): (i64, i64) = sqlx::query_as(
         "select (select count(*) from jobs where status = 'completed'),
                 (select count(*) from third_party_api_log where is_success)",
@@ -164,6 +153,30 @@ pub(super) async fn providers(
         ),
     )
     .with_times(&log_costs))
+}
+
+/// Starts a worker with the provider handlers of `providers` and waits
+/// until no job of `job_type` is left unfinished; the seconds it took,
+/// start-up included.
+pub(super) async fn run_all(
+    db: &Database,
+    providers: Arc<Providers>,
+    job_type: JobType,
+    args: &BenchArgs,
+) -> Result<f64, sqlx::Error> {
+    let started = Instant::now();
+    let worker = Worker::start(
+        db.clone(),
+        Registry::empty().with_providers(providers),
+        bench_worker_config(args),
+    )
+    .await?;
+    while unfinished(&db.worker, job_type).await? > 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let wall = started.elapsed().as_secs_f64();
+    worker.shutdown().await;
+    Ok(wall)
 }
 
 /// Milliseconds the log takes around calls that answer at once, ascending.

@@ -153,18 +153,7 @@ pub(super) async fn deliveries(
         }
     }
     super::settle(&db.worker).await;
-    let started = Instant::now();
-    let worker = Worker::start(
-        db.clone(),
-        Registry::empty().with_providers(providers),
-        bench_worker_config(args),
-    )
-    .await?;
-    while unfinished(&db.worker, JobType::Webhook).await? > 0 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let wall = started.elapsed().as_secs_f64();
-    worker.shutdown().await;
+    let wall = super::providers::run_all(db, providers, JobType::Webhook, args).await?;
     let (delivered, logged): (i64, i64) = sqlx::query_as(
         "select (select count(*) from jobs where status = 'completed'),
                 (select count(*) from third_party_api_log where is_success)",
