@@ -235,8 +235,9 @@ async fn a_call_of_another_organization_is_neither_opened_nor_closed_for_it() {
 
     // closing it in our name closes nothing; opening a row of theirs in our
     // name is refused by row-level security
-    let closed: bool = sqlx::query_scalar(
-        "select api_call_close($1, $2, 'success', 200, 1, null, null, 'x', 'y')",
+    let closed: Vec<Uuid> = sqlx::query_scalar(
+        "select api_calls_close(array[$1::uuid], array[$2::uuid], array['success'], array[200],
+                                array[1], array[null::jsonb], array[null::text], 'x', '{}')",
     )
     .bind(ours)
     .bind(their_call.log_id)
@@ -244,7 +245,10 @@ async fn a_call_of_another_organization_is_neither_opened_nor_closed_for_it() {
     .await
     .unwrap();
     let opened = sqlx::query(
-        "with bound as (select api_call_open($1, gen_random_uuid(), null, 'a', 'e', 'GET', null, 0, '{}', 'x', 'y'))
+        "with bound as (select api_calls_open(array[$1::uuid], array[gen_random_uuid()],
+                                              array[null::uuid], array['a'], array['e'],
+                                              array['GET'], array[null::jsonb], array[0],
+                                              array['{}'::jsonb], 'x', '{}'))
          insert into third_party_api_log (organization_id, api_name, endpoint, method, status)
          select $2, 'b', 'e', 'GET', 'pending' from bound",
     )
@@ -253,7 +257,7 @@ async fn a_call_of_another_organization_is_neither_opened_nor_closed_for_it() {
     .execute(&mut *handler)
     .await;
 
-    assert!(!closed);
+    assert_eq!(closed, Vec::<Uuid>::new());
     let status: String = sqlx::query_scalar("select status from third_party_api_log where id = $1")
         .bind(their_call.log_id)
         .fetch_one(&mut owner)

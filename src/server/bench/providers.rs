@@ -171,7 +171,7 @@ pub(super) async fn run_all(
         bench_worker_config(args),
     )
     .await?;
-    while unfinished(&db.worker, job_type).await? > 0 {
+    while unfinished(&db.worker, job_type).await? {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let wall = started.elapsed().as_secs_f64();

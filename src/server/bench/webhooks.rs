@@ -218,7 +218,7 @@ pub(super) async fn delivery_latency(
     })
     .await?;
     let deadline = Instant::now() + Duration::from_secs(30);
-    while unfinished(&db.worker, JobType::Webhook).await? > 0 && Instant::now() < deadline {
+    while unfinished(&db.worker, JobType::Webhook).await? && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     worker.shutdown().await;

@@ -8,6 +8,7 @@
 //! security in PostgreSQL then hides every other organization's rows even if a
 //! query forgot its own `organization_id` condition.
 
+pub mod batched;
 pub mod job_filter;
 
 pub use job_filter::JobFilter;
@@ -31,6 +32,9 @@ pub struct Database {
     pub handlers: PgPool,
     /// The queue engine: role `veriphy_worker`.
     pub worker: PgPool,
+    /// Opens and closes the API call log's rows in batches, on the
+    /// handlers' pool.
+    pub call_log: crate::server::repo::api_logs::CallLogWriter,
     /// The limits every session works under.
     pub limits: SessionLimits,
 }
@@ -189,9 +193,11 @@ impl Database {
         let settings = limits.session_settings();
         let console = format!("set role veriphy_app; {settings}");
         let engine = format!("{ENGINE_SESSION}; {settings}");
+        let handlers = role_pool(options.clone(), console.clone(), sizes.handlers).await?;
         Ok(Database {
-            app: role_pool(options.clone(), console.clone(), sizes.console).await?,
-            handlers: role_pool(options.clone(), console, sizes.handlers).await?,
+            app: role_pool(options.clone(), console, sizes.console).await?,
+            call_log: crate::server::repo::api_logs::CallLogWriter::new(handlers.clone()),
+            handlers,
             worker: role_pool(options, engine, sizes.engine).await?,
             limits,
         })

@@ -7,7 +7,7 @@ use super::client::{Outbound, SendError};
 use super::redact;
 use crate::domain::{ApiCallStatus, HttpMethod};
 use crate::server::db::Database;
-use crate::server::repo::api_logs::{self, CallOutcome, NewCall};
+use crate::server::repo::api_logs::{CallOutcome, Closing, NewCall};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -214,11 +214,12 @@ pub async fn record_call(
     request: &CallRequest,
     exchange: impl std::future::Future<Output = Result<(u16, String, Option<Duration>), SendError>>,
 ) -> Result<CallAnswer, CallError> {
-    // each write is a statement of its own, on a connection held only for
-    // it (never across the call, which may take its whole timeout)
-    let log_id = api_logs::open_call(
-        &mut *db.handlers.acquire().await?,
-        &NewCall {
+    // written with other handlers' calls, on a connection held only for
+    // the write (never across the call, which may take its whole timeout)
+    let log_id = Uuid::now_v7();
+    db.call_log
+        .open(NewCall {
+            id: log_id,
             organization_id: record.organization_id,
             integration_id: record.integration_id,
             api_name: record.api_name.clone(),
@@ -227,9 +228,8 @@ pub async fn record_call(
             request_payload: Some(logged_request(request)),
             retry_count: record.retry_count,
             metadata: record.metadata.clone(),
-        },
-    )
-    .await?;
+        })
+        .await?;
     let credentials = redact::credential_values(&request.headers);
     let started = Instant::now();
     let answer = exchange.await.map(|(status, body, wait)| {
@@ -265,13 +265,13 @@ pub async fn record_call(
             error_message: Some(error.to_string()),
         },
     };
-    api_logs::close_call(
-        &mut *db.handlers.acquire().await?,
-        record.organization_id,
-        log_id,
-        &outcome,
-    )
-    .await?;
+    db.call_log
+        .close(Closing {
+            organization_id: record.organization_id,
+            id: log_id,
+            outcome,
+        })
+        .await?;
     match answer {
         Ok((status, body, quotable_body, retry_after)) => Ok(CallAnswer {
             log_id,
