@@ -15,7 +15,7 @@ use veriphy_jobs::server::db::Scope;
 use veriphy_jobs::server::outbound::{Allowlist, Outbound};
 use veriphy_jobs::server::providers::{Credentials, Providers};
 use veriphy_jobs::server::repo::integrations;
-use veriphy_jobs::server::secrets::{Keyring, SecretKey};
+use veriphy_jobs::server::secrets::Keyring;
 use veriphy_jobs::server::worker::Registry;
 
 const PASSWORD: &str = "smtp-pass-5150";
@@ -129,7 +129,7 @@ async fn setup() -> Setup {
     let test = fresh_database().await;
     let organization = test.new_organization().await;
     let providers = Arc::new(Providers::new(
-        Arc::new(Keyring::new(SecretKey::generate().0, Vec::new())),
+        Arc::new(Keyring::ephemeral()),
         Outbound::new(Allowlist::new(["127.0.0.1"])).unwrap(),
         common::test_outbox(),
     ));

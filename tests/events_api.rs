@@ -41,12 +41,16 @@ async fn publish(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-/// The webhook deliveries waiting for `organization`'s webhooks.
+/// The deliveries to `organization`'s webhooks of the events these tests
+/// publish (Idempotency-Key `evt-…`; the demo publishes its own).
 async fn deliveries(app: &TestApp, slug: &str) -> i64 {
     let organization = app.test_db.organization_id(slug).await;
     let mut owner = app.test_db.owner_connection().await;
     sqlx::query_scalar(
-        "select count(*) from jobs where job_type = 'webhook' and organization_id = $1",
+        "select count(*) from jobs j
+         join webhook_events e on e.id = (j.payload ->> 'event_id')::uuid
+         where j.job_type = 'webhook' and j.organization_id = $1
+           and e.idempotency_key like 'evt-%'",
     )
     .bind(organization)
     .fetch_one(&mut owner)

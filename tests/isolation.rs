@@ -21,6 +21,7 @@ const TENANT_TABLES: [&str; 8] = [
 async fn demo_orgs(test_db: &common::TestDb) -> (Uuid, Uuid) {
     veriphy_jobs::server::demo_data::load(
         &test_db.db,
+        &veriphy_jobs::server::secrets::Keyring::ephemeral(),
         veriphy_jobs::server::demo_data::DEFAULT_DEMO_PASSWORD,
         false,
     )
@@ -389,6 +390,7 @@ async fn data_exceptions_are_the_callers_fault_and_their_text_is_not_shown() {
 #[tokio::test]
 async fn demo_data_is_refused_where_real_users_exist_unless_forced() {
     use veriphy_jobs::server::demo_data::{load, DemoError, DEFAULT_DEMO_PASSWORD};
+    use veriphy_jobs::server::secrets::Keyring;
     let test_db = common::fresh_database().await;
     let mut owner = test_db.owner_connection().await;
     sqlx::query(
@@ -398,7 +400,13 @@ async fn demo_data_is_refused_where_real_users_exist_unless_forced() {
     .execute(&mut owner)
     .await
     .unwrap();
-    let refused = load(&test_db.db, DEFAULT_DEMO_PASSWORD, false).await;
+    let refused = load(
+        &test_db.db,
+        &Keyring::ephemeral(),
+        DEFAULT_DEMO_PASSWORD,
+        false,
+    )
+    .await;
     assert!(
         matches!(refused, Err(DemoError::NotADemoDatabase)),
         "{refused:?}"
@@ -408,9 +416,14 @@ async fn demo_data_is_refused_where_real_users_exist_unless_forced() {
         .await
         .unwrap();
     assert_eq!(demo_users, 1, "nothing was loaded");
-    load(&test_db.db, DEFAULT_DEMO_PASSWORD, true)
-        .await
-        .unwrap();
+    load(
+        &test_db.db,
+        &Keyring::ephemeral(),
+        DEFAULT_DEMO_PASSWORD,
+        true,
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]

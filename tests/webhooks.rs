@@ -470,8 +470,9 @@ async fn a_busy_receiver_s_retry_after_postpones_the_delivery_without_spending_a
     let mut owner = app.test_db.owner_connection().await;
     let (status, attempts, wait): (String, i32, f64) = sqlx::query_as(
         "select status, attempts, extract(epoch from available_at - now())::float8
-         from jobs where job_type = 'webhook'",
+         from jobs where job_type = 'webhook' and payload ->> 'webhook_id' = $1",
     )
+    .bind(&id)
     .fetch_one(&mut owner)
     .await
     .unwrap();
@@ -683,8 +684,10 @@ async fn a_webhook_switched_off_stops_its_queued_deliveries() {
     );
     let mut owner = app.test_db.owner_connection().await;
     let refused: String = sqlx::query_scalar(
-        "select error_message from jobs where job_type = 'webhook' and status = 'failed'",
+        "select error_message from jobs
+         where job_type = 'webhook' and status = 'failed' and payload ->> 'webhook_id' = $1",
     )
+    .bind(&id)
     .fetch_one(&mut owner)
     .await
     .unwrap();
@@ -775,4 +778,90 @@ async fn a_success_on_a_webhook_never_triggered_before_is_recorded() {
     let (_, detail) = call(&app, &admin, "webhook_detail", &[("id", &id)]).await;
     assert_eq!(received.lock().unwrap().len(), 1);
     assert!(detail["last_triggered_at"].is_string(), "{detail}");
+}
+
+#[tokio::test]
+async fn a_sandbox_webhook_needs_no_receiver_and_its_signed_deliveries_are_received() {
+    let app = spawn_app().await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let (status, saved) = create(
+        &app,
+        &admin,
+        "https://webhook-sandbox.invalid/case-system",
+        "case_created",
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{saved}");
+    let id = saved["id"].as_str().unwrap().to_string();
+
+    let (sent, message) = call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
+    run_until_idle(&app).await;
+
+    assert_eq!(sent, 200, "{message}");
+    let (_, attempts) = call(&app, &admin, "webhook_deliveries", &[("id", &id)]).await;
+    let attempt = &attempts[0];
+    assert_eq!(
+        (attempt["status"].as_str(), attempt["status_code"].as_i64()),
+        (Some("success"), Some(200))
+    );
+    let message_id = attempt["request_payload"]["headers"]["webhook-id"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        attempt["response_payload"]["body"]["received"].as_str(),
+        Some(message_id),
+        "the sandbox checked the signature and answered with the message's id"
+    );
+}
+
+#[tokio::test]
+async fn a_sandbox_receiver_fails_the_deliveries_its_url_asks_it_to() {
+    let app = spawn_app().await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let (status, saved) = create(
+        &app,
+        &admin,
+        "https://webhook-sandbox.invalid/flaky?fail=100",
+        "case_created",
+        &[("form[max_retries]", "0")],
+    )
+    .await;
+    assert_eq!(status, 200, "{saved}");
+    let id = saved["id"].as_str().unwrap().to_string();
+
+    call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
+    run_until_idle(&app).await;
+
+    let (_, attempts) = call(&app, &admin, "webhook_deliveries", &[("id", &id)]).await;
+    let attempt = &attempts[0];
+    assert_eq!(
+        (attempt["status"].as_str(), attempt["status_code"].as_i64()),
+        (Some("failed"), Some(500))
+    );
+    assert_eq!(
+        attempt["response_payload"]["body"]["error"].as_str(),
+        Some("The sandbox receiver failed this delivery, as its URL asks (fail=100).")
+    );
+    let (_, detail) = call(&app, &admin, "webhook_detail", &[("id", &id)]).await;
+    assert_eq!(detail["failure_count"], 1);
+}
+
+#[tokio::test]
+async fn a_sandbox_failure_share_over_100_is_refused_at_save() {
+    let app = spawn_app().await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let (status, answer) = create(
+        &app,
+        &admin,
+        "https://webhook-sandbox.invalid/?fail=150",
+        "case_created",
+        &[],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        answer["message"],
+        "The sandbox receiver's fail= is a whole number from 0 to 100."
+    );
 }

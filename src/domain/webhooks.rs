@@ -59,6 +59,50 @@ pub fn describe(event: WebhookEvent) -> (&'static str, Value) {
     }
 }
 
+/// The host of the sandbox receiver. A webhook to
+/// `https://webhook-sandbox.invalid/…` is delivered to a receiver inside
+/// Veriphy Jobs that answers as a real one would — it checks the signature
+/// and answers 200, or 500 for the share of deliveries the URL's
+/// `?fail=N` asks (0–100) — and is logged like any delivery: for trying
+/// webhooks, test environments and the demo. `.invalid` names nothing on
+/// any network (RFC 2606), so no real receiver can be meant.
+pub const SANDBOX_HOST: &str = "webhook-sandbox.invalid";
+
+/// The sandbox receiver a webhook's URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SandboxReceiver {
+    /// The share of deliveries it fails, in percent.
+    pub failure_percent: u8,
+}
+
+impl SandboxReceiver {
+    /// The sandbox receiver `url` names; `Ok(None)` for any other host; an
+    /// error when its `fail` is not a whole number from 0 to 100.
+    pub fn of_url(url: &str) -> Result<Option<SandboxReceiver>, String> {
+        let Some(rest) = url.trim().strip_prefix("https://") else {
+            return Ok(None);
+        };
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        if !rest[..end].eq_ignore_ascii_case(SANDBOX_HOST) {
+            return Ok(None);
+        }
+        let query = rest[end..]
+            .split_once('?')
+            .map(|(_, query)| query.split('#').next().unwrap_or(""))
+            .unwrap_or("");
+        let fail = query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("fail="))
+            .unwrap_or("0");
+        match fail.parse::<u8>() {
+            Ok(percent) if percent <= 100 => Ok(Some(SandboxReceiver {
+                failure_percent: percent,
+            })),
+            _ => Err("The sandbox receiver's fail= is a whole number from 0 to 100.".into()),
+        }
+    }
+}
+
 /// Most failed deliveries one replay sends again (the oldest first).
 pub const REPLAY_LIMIT: i64 = 1_000;
 
@@ -232,6 +276,7 @@ impl WebhookForm {
         if url.contains('#') || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err("The URL has no spaces and no #fragment.".into());
         }
+        SandboxReceiver::of_url(url)?;
         let event_type = WebhookEvent::parse(self.event_type.trim())
             .ok_or_else(|| format!("Unknown event {:?}.", self.event_type.trim()))?;
         let organization_id = match self.organization_id.trim() {
@@ -377,6 +422,41 @@ mod tests {
             f.validate().unwrap_err(),
             "The URL starts with https:// and names a host."
         );
+    }
+
+    #[test]
+    fn the_sandbox_receiver_is_named_by_its_host_and_fails_the_share_its_url_asks() {
+        let of = SandboxReceiver::of_url;
+        assert_eq!(
+            of("https://webhook-sandbox.invalid/case-system"),
+            Ok(Some(SandboxReceiver { failure_percent: 0 }))
+        );
+        assert_eq!(
+            of("https://WEBHOOK-SANDBOX.invalid?x=1&fail=25"),
+            Ok(Some(SandboxReceiver {
+                failure_percent: 25
+            }))
+        );
+        assert_eq!(of("https://hooks.bank.example/?fail=25"), Ok(None));
+        assert_eq!(of("https://webhook-sandbox.invalid.example/"), Ok(None));
+        assert_eq!(of("http://webhook-sandbox.invalid/"), Ok(None));
+    }
+
+    #[test]
+    fn a_sandbox_failure_share_outside_0_to_100_is_refused() {
+        let mut f = form();
+        for url in [
+            "https://webhook-sandbox.invalid/?fail=101",
+            "https://webhook-sandbox.invalid/?fail=-1",
+            "https://webhook-sandbox.invalid/?fail=half",
+        ] {
+            f.url = url.into();
+            assert_eq!(
+                f.validate().unwrap_err(),
+                "The sandbox receiver's fail= is a whole number from 0 to 100.",
+                "{url}"
+            );
+        }
     }
 
     #[test]

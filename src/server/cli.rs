@@ -277,21 +277,25 @@ async fn run_command(command: Command, config: &Config, backend: &Backend) -> Re
 /// outbox and the sandboxes) until each has ended or waits for a retry, so
 /// the demo starts settled and its messages and API calls are real.
 async fn load_demo_data(db: &Database, config: &Config, force: bool) -> Result<(), CliError> {
-    let due = demo_data::load(db, &config.demo_password, force)
+    let providers = providers(config)?;
+    let due = demo_data::load(db, &providers.keyring, &config.demo_password, force)
         .await
         .map_err(CliError::DemoData)?;
     if due.is_empty() {
         return Ok(());
     }
-    eprintln!("Running the demo's {} messages and syncs…", due.len());
-    let worker = start_worker(db, config, providers(config)?).await?;
-    let settled = demo_data::run_due(db, &due, std::time::Duration::from_secs(60)).await;
+    eprintln!(
+        "Running the demo's {} messages, syncs and webhook deliveries…",
+        due.len()
+    );
+    let worker = start_worker(db, config, providers).await?;
+    let settled = demo_data::settle(db, &due, std::time::Duration::from_secs(60)).await;
     worker.shutdown().await;
     match settled {
         Ok(true) => Ok(()),
         Ok(false) => {
             tracing::warn!(
-                "some demo jobs were still running after 60 s; the worker finishes them"
+                "some demo jobs were still running after a minute; the worker finishes them"
             );
             Ok(())
         }

@@ -7,13 +7,16 @@
 //! the outbox and the sandbox integrations ([`run_due`]), so their
 //! outcomes, failures and API log rows are real. Those meant to fail carry
 //! a real cause: a template nobody has made yet, the sandbox's refused
-//! number, a disabled integration.
+//! number, a disabled integration. The webhooks post to the sandbox
+//! receiver, so their deliveries, counters and statuses are real too
+//! ([`settle`]).
 
 use super::auth::password;
 use super::db::{Database, Scope, Tx};
 use super::queue::import::{import_job, ImportedJob};
 use super::queue::JobError;
 use super::repo::{organizations, users};
+use super::secrets::Keyring;
 use crate::domain::{JobErrorKind, JobStatus, JobType, Priority, Role};
 use chrono::{DateTime, Duration, Utc};
 use rand::rngs::StdRng;
@@ -50,9 +53,16 @@ pub enum DemoError {
 
 /// Loads the demo data unless it is already there, every account with
 /// `demo_password`, and prints the accounts. A database with other users is
-/// refused unless `force`. Returns the jobs loaded as due, for [`run_due`]
-/// (none when the data was already there).
-pub async fn load(db: &Database, demo_password: &str, force: bool) -> Result<Vec<Uuid>, DemoError> {
+/// refused unless `force`. The demo webhooks' secrets and headers are
+/// sealed with `keyring` (the worker delivering them opens them with it).
+/// Returns the jobs loaded as due, for [`run_due`] (none when the data was
+/// already there).
+pub async fn load(
+    db: &Database,
+    keyring: &Keyring,
+    demo_password: &str,
+    force: bool,
+) -> Result<Vec<Uuid>, DemoError> {
     let mut tx = db.begin(Scope::bank()).await?;
     sqlx::query("select pg_advisory_xact_lock(hashtext('veriphy-seed-demo'))")
         .execute(&mut *tx)
@@ -134,7 +144,7 @@ pub async fn load(db: &Database, demo_password: &str, force: bool) -> Result<Vec
             .bind(org)
             .execute(&mut *tx)
             .await?;
-        seed_webhooks(&mut tx, org, slug, now).await?;
+        seed_webhooks(&mut tx, keyring, org, slug, &mut due).await?;
     }
     tx.commit().await?;
 
@@ -651,41 +661,142 @@ async fn seed_integrations(tx: &mut Tx, org: Uuid) -> Result<Uuid, sqlx::Error> 
     Ok(disabled.expect("the demo has a disabled integration"))
 }
 
+/// The demo's webhooks, each to the sandbox receiver with its own signing
+/// secret and a custom header (sealed like any): case events published as
+/// the case system would publish them, delivered for real as the demo
+/// loads (their jobs join `due`). One receiver fails a quarter of its
+/// deliveries (retried later), one fails every one and goes to `error`
+/// after three, one is switched off, one receives the demo's failed jobs.
 async fn seed_webhooks(
     tx: &mut Tx,
+    keyring: &Keyring,
     org: Uuid,
     slug: &str,
-    now: DateTime<Utc>,
+    due: &mut Vec<Uuid>,
 ) -> Result<(), sqlx::Error> {
+    use crate::domain::webhooks::{describe, WebhookForm, SANDBOX_HOST};
+    use crate::domain::WebhookEvent;
+    use crate::server::repo::webhooks::{self, SavedWebhook};
+    use crate::server::webhooks::{new_sealed_secret, raise, sealed_headers, EventSource};
+    // (name, receiver path, event, retries, failures before `error`, on,
+    // events published)
     let specs = [
-        ("Case system: new cases", "case_created", "active", true, 0),
-        ("Case system: updates", "case_updated", "active", true, 1),
-        ("Document vault sync", "document_uploaded", "error", true, 7),
-        ("Legacy CRM (paused)", "case_closed", "inactive", false, 0),
-        // switched off: the engine raises job.failed for real, and these
-        // receivers do not exist
-        ("Ops alerts on failures", "job.failed", "inactive", false, 0),
+        (
+            "Case system: new cases",
+            "case-system/new-cases",
+            WebhookEvent::CaseCreated,
+            3,
+            10,
+            true,
+            4,
+        ),
+        (
+            "Case system: updates",
+            "case-system/updates?fail=25",
+            WebhookEvent::CaseUpdated,
+            3,
+            10,
+            true,
+            8,
+        ),
+        (
+            "Document vault sync",
+            "document-vault?fail=100",
+            WebhookEvent::DocumentUploaded,
+            0,
+            3,
+            true,
+            3,
+        ),
+        (
+            "Legacy CRM (paused)",
+            "legacy-crm",
+            WebhookEvent::CaseClosed,
+            3,
+            10,
+            false,
+            0,
+        ),
+        (
+            "Ops alerts on failures",
+            "ops-alerts",
+            WebhookEvent::JobFailed,
+            3,
+            10,
+            true,
+            0,
+        ),
     ];
-    for (index, (name, event, status, active, failures)) in specs.into_iter().enumerate() {
-        sqlx::query(
-            "insert into webhooks (organization_id, webhook_name, webhook_url, event_type, status, is_active,
-                 headers, failure_count, last_triggered_at, last_success_at, last_failure_at, created_at, updated_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
-        )
-        .bind(org)
-        .bind(name)
-        .bind(format!("https://hooks.{slug}.example/veriphy/{event}"))
-        .bind(event)
-        .bind(status)
-        .bind(active)
-        .bind(json!({"X-Source": "veriphy-jobs"}))
-        .bind(failures)
-        .bind(active.then(|| ago(now, 30 + index as i64 * 11)))
-        .bind((status == "active").then(|| ago(now, 30 + index as i64 * 11)))
-        .bind((failures > 0).then(|| ago(now, 15)))
-        .bind(ago(now, 60 * 24 * (10 + index as i64)))
-        .execute(&mut **tx)
-        .await?;
+    for (name, path, event, retries, failures, on, _) in specs {
+        let form = WebhookForm {
+            name: name.into(),
+            url: format!("https://{SANDBOX_HOST}/{slug}/{path}"),
+            event_type: event.as_str().into(),
+            max_retries: retries.to_string(),
+            disable_after_failures: failures.to_string(),
+            headers: "X-Source: veriphy-demo".into(),
+            ..WebhookForm::default()
+        }
+        .validate()
+        .expect("the demo's webhook forms are valid");
+        let id = Uuid::new_v4();
+        let saved = SavedWebhook {
+            form: &form,
+            headers: form
+                .headers
+                .as_ref()
+                .map(|headers| sealed_headers(keyring, id, headers)),
+        };
+        let (_, sealed, hint) = new_sealed_secret(keyring, id);
+        webhooks::insert(tx, org, id, &saved, &sealed, &hint).await?;
+        if !on {
+            webhooks::set_enabled(tx, org, id, false).await?;
+        }
+    }
+    for (_, _, event, _, _, _, published) in specs {
+        let (_, example) = describe(event);
+        for n in 0..published {
+            let mut data = example.clone();
+            data["case_id"] = json!(format!("CASE-{}", 41000 + n * 7));
+            let key = format!("demo-{}-{n}", event.as_str());
+            let hash = crate::server::repo::stored_files::sha256_hex(data.to_string().as_bytes());
+            let (_, deliveries) = raise(
+                tx,
+                org,
+                event,
+                &data,
+                EventSource::Api {
+                    idempotency_key: &key,
+                    request_hash: &hash,
+                },
+            )
+            .await?;
+            due.extend(deliveries);
+        }
     }
     Ok(())
+}
+
+/// While a worker runs them, waits until the demo's `due` jobs have
+/// settled ([`run_due`]), then the webhook deliveries running or due by
+/// then — the job.failed events its failing jobs raised —, each at most
+/// `limit`. Returns whether both settled in time.
+pub async fn settle(
+    db: &Database,
+    due: &[Uuid],
+    limit: std::time::Duration,
+) -> Result<bool, sqlx::Error> {
+    if !run_due(db, due, limit).await? {
+        return Ok(false);
+    }
+    let mut tx = db.begin(Scope::bank()).await?;
+    let deliveries: Vec<Uuid> = sqlx::query_scalar(
+        "select id from jobs
+         where job_type = 'webhook'
+           and (status = 'running' or (status = 'pending' and available_at <= now()))",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    run_due(db, &deliveries, limit).await
 }

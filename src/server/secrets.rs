@@ -173,6 +173,12 @@ impl Keyring {
         Keyring { current, previous }
     }
 
+    /// A keyring of one new random key, for what keeps nothing it seals
+    /// beyond the process (benchmarks, tests).
+    pub fn ephemeral() -> Keyring {
+        Keyring::new(SecretKey::generate().0, Vec::new())
+    }
+
     /// Seals `secret` for `context` (e.g. `system_integrations/<id>/credentials`).
     pub fn seal(&self, secret: &str, context: &str) -> Sealed {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
@@ -244,7 +250,7 @@ mod tests {
     use super::*;
 
     fn keyring() -> Keyring {
-        Keyring::new(SecretKey::generate().0, Vec::new())
+        Keyring::ephemeral()
     }
 
     #[test]

@@ -219,8 +219,10 @@ pub async fn spawn_app_with(
     configure: impl FnOnce(&mut veriphy_jobs::server::config::Config),
 ) -> TestApp {
     let test_db = fresh_database().await;
+    let providers = test_providers();
     veriphy_jobs::server::demo_data::load(
         &test_db.db,
+        &providers.keyring,
         veriphy_jobs::server::demo_data::DEFAULT_DEMO_PASSWORD,
         false,
     )
@@ -229,7 +231,6 @@ pub async fn spawn_app_with(
     let mut config = veriphy_jobs::server::config::Config::defaults();
     config.in_process_worker = false;
     configure(&mut config);
-    let providers = test_providers();
     let (base, hub) = serve(test_db.db.clone(), &config, providers.clone()).await;
     TestApp {
         base,
@@ -269,9 +270,9 @@ async fn serve(
 /// Provider services for tests: a fresh key, loopback allowlisted (the
 /// provider stand-ins listen there).
 pub fn test_providers() -> std::sync::Arc<veriphy_jobs::server::providers::Providers> {
-    use veriphy_jobs::server::secrets::{Keyring, SecretKey};
+    use veriphy_jobs::server::secrets::Keyring;
     std::sync::Arc::new(veriphy_jobs::server::providers::Providers::new(
-        std::sync::Arc::new(Keyring::new(SecretKey::generate().0, Vec::new())),
+        std::sync::Arc::new(Keyring::ephemeral()),
         veriphy_jobs::server::outbound::Outbound::new(
             veriphy_jobs::server::outbound::Allowlist::new(["127.0.0.1"]),
         )

@@ -10,7 +10,7 @@ use veriphy_jobs::server::db::Scope;
 use veriphy_jobs::server::outbound::{Allowlist, Outbound};
 use veriphy_jobs::server::providers::{Credentials, Providers};
 use veriphy_jobs::server::repo::integrations;
-use veriphy_jobs::server::secrets::{Keyring, SecretKey};
+use veriphy_jobs::server::secrets::Keyring;
 
 /// The token planted in the SMS integration.
 pub const TOKEN: &str = "tok-secret-7781";
@@ -84,7 +84,7 @@ pub async fn stand_in(
 
 /// A keyring with one fresh key.
 pub fn keyring() -> Arc<Keyring> {
-    Arc::new(Keyring::new(SecretKey::generate().0, Vec::new()))
+    Arc::new(Keyring::ephemeral())
 }
 
 /// Provider services sealing with `keyring`, loopback admitted or not.

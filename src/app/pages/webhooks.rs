@@ -15,7 +15,7 @@ use crate::app::components::organization_picker::OrganizationPicker;
 use crate::app::components::time::{OptionalTime, Time};
 use crate::domain::live::Topic;
 use crate::domain::metrics::Period;
-use crate::domain::webhooks::{describe, envelope, WebhookDetail};
+use crate::domain::webhooks::{describe, envelope, SandboxReceiver, WebhookDetail, SANDBOX_HOST};
 use crate::domain::{ApiLogDetail, CurrentUser, WebhookEvent, WebhookRow, WebhookStatus};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
@@ -143,8 +143,16 @@ fn WebhookFormView(existing: Option<WebhookDetail>) -> impl IntoView {
             {editing.is_none().then(|| view! { <OrganizationPicker name="form[organization_id]"/> })}
             <label>"Name"<input name="form[name]" required=true maxlength="255" data-testid="webhook-name"
                 value=value(|w| w.webhook_name.clone())/></label>
-            <label>"URL (https://…)"<input name="form[url]" required=true maxlength="500" data-testid="webhook-url"
-                value=value(|w| w.webhook_url.clone())/></label>
+            <label>
+                "URL (https://…)"
+                <input name="form[url]" required=true maxlength="500" data-testid="webhook-url"
+                    value=value(|w| w.webhook_url.clone())/>
+                <span class="hint">
+                    "No receiver yet? "<code>{format!("https://{SANDBOX_HOST}/")}</code>
+                    " is answered inside Veriphy Jobs: it checks each signature and answers 200 (add "
+                    <code>"?fail=20"</code>" to fail a fifth of deliveries)."
+                </span>
+            </label>
             <label>
                 "Event"
                 <select name="form[event_type]" data-testid="webhook-event">
@@ -361,7 +369,13 @@ fn webhook_view(webhook: WebhookDetail, can_write: bool, actions: Actions) -> im
         <h1 id="page-title">{webhook.webhook_name.clone()}</h1>
         <dl class="facts" data-testid="webhook-facts">
             <dt>"Organization"</dt><dd>{webhook.organization_name.clone()}</dd>
-            <dt>"URL"</dt><dd class="endpoint">{webhook.webhook_url.clone()}</dd>
+            <dt>"URL"</dt><dd class="endpoint">{webhook.webhook_url.clone()}
+                {SandboxReceiver::of_url(&webhook.webhook_url).ok().flatten().map(|sandbox| view! {
+                    <span class="detail" data-testid="sandbox-receiver">{match sandbox.failure_percent {
+                        0 => " (the sandbox receiver, inside Veriphy Jobs)".to_string(),
+                        share => format!(" (the sandbox receiver, inside Veriphy Jobs: fails {share} % of deliveries)"),
+                    }}</span>
+                })}</dd>
             <dt>"Event"</dt><dd><code>{webhook.event_type.as_str()}</code></dd>
             <dt>"Status"</dt><dd data-testid="webhook-status"><Badge word=webhook.status.as_str()/></dd>
             <dt>"Signing secret"</dt>

@@ -88,9 +88,14 @@ pub(super) async fn run(options: &PgConnectOptions, args: &BenchArgs) -> Result<
 /// The demo data, then `n` jobs and `n` API log rows spread over 30 days.
 async fn fill(db: &Database, options: &PgConnectOptions, n: usize) -> Result<(), BenchError> {
     let started = Instant::now();
-    demo_data::load(db, demo_data::DEFAULT_DEMO_PASSWORD, false)
-        .await
-        .map_err(|e| failed("demo data", &e))?;
+    demo_data::load(
+        db,
+        &crate::server::secrets::Keyring::ephemeral(),
+        demo_data::DEFAULT_DEMO_PASSWORD,
+        false,
+    )
+    .await
+    .map_err(|e| failed("demo data", &e))?;
     let owner = PgPoolOptions::new()
         .max_connections(1)
         .connect_with(options.clone())

@@ -15,9 +15,14 @@ pub(super) async fn login_flood(
     db: &Database,
     args: &BenchArgs,
 ) -> Result<ResultLine, sqlx::Error> {
-    demo_data::load(db, demo_data::DEFAULT_DEMO_PASSWORD, false)
-        .await
-        .map_err(|e| failed("demo data", &e))?;
+    demo_data::load(
+        db,
+        &crate::server::secrets::Keyring::ephemeral(),
+        demo_data::DEFAULT_DEMO_PASSWORD,
+        false,
+    )
+    .await
+    .map_err(|e| failed("demo data", &e))?;
     let console = InProcessConsole::start(db).await?;
     let viewer = client([127, 0, 0, 1].into());
     let cookie = console

@@ -13,7 +13,7 @@ use crate::server::outbound::{Allowlist, CallRecord, CallRequest, Outbound, Send
 use crate::server::providers::{Credentials, Providers};
 use crate::server::queue::{self, NewJob};
 use crate::server::repo::integrations;
-use crate::server::secrets::{Keyring, SecretKey};
+use crate::server::secrets::Keyring;
 use crate::server::worker::{Registry, Worker};
 use serde_json::json;
 use std::sync::Arc;
@@ -45,7 +45,7 @@ pub(super) async fn providers(
         Channel::Sms => sms_stand_in().await,
     }
     .map_err(|e| failed("stand-in", &e))?;
-    let keyring = Arc::new(Keyring::new(SecretKey::generate().0, Vec::new()));
+    let keyring = Arc::new(Keyring::ephemeral());
     let outbox = std::env::temp_dir().join(format!("veriphy-bench-outbox-{}", Uuid::new_v4()));
     let providers = Arc::new(Providers::new(
         keyring.clone(),

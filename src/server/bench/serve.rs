@@ -36,10 +36,7 @@ impl InProcessConsole {
             .build();
         let hub = crate::server::live::Hub::new();
         let providers = std::sync::Arc::new(crate::server::providers::Providers::new(
-            std::sync::Arc::new(crate::server::secrets::Keyring::new(
-                crate::server::secrets::SecretKey::generate().0,
-                Vec::new(),
-            )),
+            std::sync::Arc::new(crate::server::secrets::Keyring::ephemeral()),
             crate::server::outbound::Outbound::new(Default::default())
                 .map_err(|e| failed("outbound client", &e))?,
             std::env::temp_dir().join("veriphy-bench-outbox"),

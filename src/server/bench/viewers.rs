@@ -39,9 +39,14 @@ pub(super) async fn viewers(db: &Database, args: &BenchArgs) -> Result<ResultLin
             &format!("--n is the number of viewers here: 1 to {MAX_VIEWERS}"),
         ));
     }
-    demo_data::load(db, demo_data::DEFAULT_DEMO_PASSWORD, false)
-        .await
-        .map_err(|e| failed("demo data", &e))?;
+    demo_data::load(
+        db,
+        &crate::server::secrets::Keyring::ephemeral(),
+        demo_data::DEFAULT_DEMO_PASSWORD,
+        false,
+    )
+    .await
+    .map_err(|e| failed("demo data", &e))?;
     let organization: Uuid =
         sqlx::query_scalar("select id from organizations where slug = 'northwind-lending'")
             .fetch_one(&db.worker)

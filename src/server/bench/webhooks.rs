@@ -15,7 +15,7 @@ use crate::server::db::{Database, Scope};
 use crate::server::outbound::{Allowlist, Outbound};
 use crate::server::providers::Providers;
 use crate::server::repo::webhooks::{self as repo, sealed_context, SavedWebhook};
-use crate::server::secrets::{masked, Keyring, SecretKey};
+use crate::server::secrets::{masked, Keyring};
 use crate::server::webhooks::{raise, signing, EventSource};
 use crate::server::worker::{Registry, Worker};
 use serde_json::json;
@@ -105,7 +105,7 @@ async fn delivery_setup(
     let port = receiver(receipts.clone())
         .await
         .map_err(|e| failed("receiver", &e))?;
-    let keyring = Arc::new(Keyring::new(SecretKey::generate().0, Vec::new()));
+    let keyring = Arc::new(Keyring::ephemeral());
     let providers = Arc::new(Providers::new(
         keyring.clone(),
         Outbound::new(Allowlist::new(["127.0.0.1"])).map_err(|e| failed("client", &e))?,

@@ -12,16 +12,20 @@
 //! a rotation's second signature, a switch-off or a new address applies to
 //! the very next delivery.
 
+pub mod sandbox;
 pub mod signing;
 
+use crate::domain::webhooks::SandboxReceiver;
 use crate::domain::{JobErrorKind, WebhookEvent};
 use crate::server::db::Tx;
+use crate::server::outbound::logged::record_call;
 use crate::server::outbound::{CallBody, CallError, CallRecord, CallRequest, Redirects, SendError};
 use crate::server::providers::Providers;
 use crate::server::queue::{JobError, Outcome};
 use crate::server::repo::webhooks::{self as repo, AttemptEnd, Delivering, DeliveryTarget};
-use crate::server::secrets::Sealed;
+use crate::server::secrets::{Keyring, Sealed};
 use crate::server::worker::handlers::{database_error, Handler, HandlerFuture, JobContext};
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -35,6 +39,34 @@ pub struct Delivery {
     pub webhook_id: Uuid,
     /// The event to post.
     pub event_id: Uuid,
+}
+
+/// A new signing secret for webhook `id`: the secret (shown once), sealed
+/// for its row, and the hint the console shows of it.
+pub fn new_sealed_secret(keyring: &Keyring, id: Uuid) -> (String, Sealed, String) {
+    let secret = signing::new_secret();
+    let sealed = keyring.seal(&secret, &repo::sealed_context(id, "secret"));
+    let hint = crate::server::secrets::masked(&secret);
+    (secret, sealed, hint)
+}
+
+/// Webhook `id`'s custom headers sealed for its row, with what the console
+/// shows of them: their names, no part of their values (a short value's
+/// tail would be most of it).
+pub fn sealed_headers(
+    keyring: &Keyring,
+    id: Uuid,
+    headers: &[(String, String)],
+) -> (Sealed, Value) {
+    let text = serde_json::to_string(headers).unwrap_or_default();
+    let hints: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(name, _)| (name.clone(), Value::String("••••".into())))
+        .collect();
+    (
+        keyring.seal(&text, &repo::sealed_context(id, "headers")),
+        Value::Object(hints),
+    )
 }
 
 /// Records event `event_type` with `data` for `organization_id` (in the
@@ -357,10 +389,22 @@ async fn deliver(ctx: &JobContext, providers: &Providers) -> Outcome {
         }),
     };
     let timeout = Duration::from_secs(target.timeout.max(1) as u64);
-    let result = providers
-        .outbound
-        .call_logged(&ctx.db, &record, &request, timeout, Redirects::Refused)
-        .await;
+    let result = match SandboxReceiver::of_url(&target.webhook_url) {
+        Ok(Some(receiver)) => {
+            let roll = rand::thread_rng().gen_range(0..100);
+            let (status, body) = sandbox::answer(receiver, &request, &secrets[0], timestamp, roll);
+            record_call(&ctx.db, &record, &request, async move {
+                Ok::<_, SendError>((status, body, None))
+            })
+            .await
+        }
+        _ => {
+            providers
+                .outbound
+                .call_logged(&ctx.db, &record, &request, timeout, Redirects::Refused)
+                .await
+        }
+    };
     let last_attempt = ctx.job.attempts >= ctx.job.max_attempts;
     let (outcome, end) = match &result {
         Ok(answer) if (200..300).contains(&answer.status) => (

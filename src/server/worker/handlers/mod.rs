@@ -202,10 +202,7 @@ mod tests {
     #[test]
     fn the_standard_registry_matches_what_the_console_says() {
         let providers = crate::server::providers::Providers::new(
-            Arc::new(crate::server::secrets::Keyring::new(
-                crate::server::secrets::SecretKey::generate().0,
-                Vec::new(),
-            )),
+            Arc::new(crate::server::secrets::Keyring::ephemeral()),
             crate::server::outbound::Outbound::new(Default::default()).unwrap(),
             std::env::temp_dir().join("veriphy-outbox-unused"),
         );
