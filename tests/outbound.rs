@@ -373,3 +373,38 @@ async fn a_chain_of_more_than_three_redirects_is_not_followed_to_its_end() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_call_not_answered_within_its_timeout_is_recorded_as_timed_out() {
+    let test = fresh_database().await;
+    let organization = test.new_organization().await;
+    let port = common::stand_ins::silent().await;
+    let outbound = Outbound::new(Allowlist::new(["127.0.0.1"])).unwrap();
+
+    let result = outbound
+        .call_logged(
+            &test.db,
+            &record(organization),
+            &get(port),
+            Duration::from_millis(300),
+            Redirects::Refused,
+        )
+        .await;
+
+    let Err(CallError::Send { log_id, error }) = result else {
+        panic!("not a failed call: {result:?}");
+    };
+    assert_eq!(error.to_string(), "No answer within 300ms.");
+    let (status, success, code, elapsed, _, response, message, _) = row(&test, log_id).await;
+    assert_eq!(
+        (status.as_str(), success, code, response, message.as_deref()),
+        (
+            "timeout",
+            false,
+            None,
+            None,
+            Some("No answer within 300ms.")
+        )
+    );
+    assert!(elapsed.unwrap() >= 300, "{elapsed:?}");
+}

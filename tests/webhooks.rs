@@ -865,3 +865,37 @@ async fn a_sandbox_failure_share_over_100_is_refused_at_save() {
         "The sandbox receiver's fail= is a whole number from 0 to 100."
     );
 }
+
+#[tokio::test]
+async fn a_receiver_silent_past_the_webhook_s_timeout_fails_the_attempt() {
+    let app = spawn_app().await;
+    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
+    let port = common::stand_ins::silent().await;
+    let (status, saved) = create(
+        &app,
+        &admin,
+        &format!("http://127.0.0.1:{port}/"),
+        "case_created",
+        &[("form[timeout]", "1"), ("form[max_retries]", "0")],
+    )
+    .await;
+    assert_eq!(status, 200, "{saved}");
+    let id = saved["id"].as_str().unwrap().to_string();
+
+    call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
+    run_until_idle(&app).await;
+
+    let (_, attempts) = call(&app, &admin, "webhook_deliveries", &[("id", &id)]).await;
+    let attempt = &attempts[0];
+    assert_eq!(
+        (
+            attempt["status"].as_str(),
+            attempt["status_code"].as_i64(),
+            attempt["error_message"].as_str()
+        ),
+        (Some("timeout"), None, Some("No answer within 1s."))
+    );
+    assert!(attempt["response_time"].as_i64().unwrap() >= 1000);
+    let (_, detail) = call(&app, &admin, "webhook_detail", &[("id", &id)]).await;
+    assert_eq!(detail["failure_count"], 1, "the delivery failed");
+}

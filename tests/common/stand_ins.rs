@@ -152,3 +152,17 @@ pub fn sms_form(port: u16) -> IntegrationForm {
         ..IntegrationForm::default()
     }
 }
+
+/// A receiver that accepts connections and never answers, holding them
+/// open; its port.
+pub async fn silent() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    port
+}
