@@ -780,27 +780,33 @@ async fn a_success_on_a_webhook_never_triggered_before_is_recorded() {
     assert!(detail["last_triggered_at"].is_string(), "{detail}");
 }
 
+/// Northwind's admin makes a webhook to `url` (with `extra` form fields)
+/// and sends it a test event, which a worker delivers; the admin's cookie,
+/// the webhook's id and its delivery attempt.
+async fn tested_webhook(
+    app: &common::TestApp,
+    url: &str,
+    extra: &[(&str, &str)],
+) -> (String, String, Value) {
+    let admin = signed_in(app, NORTHWIND_ADMIN).await;
+    let (status, saved) = create(app, &admin, url, "case_created", extra).await;
+    assert_eq!(status, 200, "{saved}");
+    let id = saved["id"].as_str().unwrap().to_string();
+    let (sent, message) = call(app, &admin, "send_test_webhook", &[("id", &id)]).await;
+    assert_eq!(sent, 200, "{message}");
+    run_until_idle(app).await;
+    let (_, attempts) = call(app, &admin, "webhook_deliveries", &[("id", &id)]).await;
+    assert_eq!(attempts.as_array().map(Vec::len), Some(1), "{attempts}");
+    (admin, id, attempts[0].clone())
+}
+
 #[tokio::test]
 async fn a_sandbox_webhook_needs_no_receiver_and_its_signed_deliveries_are_received() {
     let app = spawn_app().await;
-    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
-    let (status, saved) = create(
-        &app,
-        &admin,
-        "https://webhook-sandbox.invalid/case-system",
-        "case_created",
-        &[],
-    )
-    .await;
-    assert_eq!(status, 200, "{saved}");
-    let id = saved["id"].as_str().unwrap().to_string();
 
-    let (sent, message) = call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
-    run_until_idle(&app).await;
+    let (_, _, attempt) =
+        tested_webhook(&app, "https://webhook-sandbox.invalid/case-system", &[]).await;
 
-    assert_eq!(sent, 200, "{message}");
-    let (_, attempts) = call(&app, &admin, "webhook_deliveries", &[("id", &id)]).await;
-    let attempt = &attempts[0];
     assert_eq!(
         (attempt["status"].as_str(), attempt["status_code"].as_i64()),
         (Some("success"), Some(200))
@@ -818,23 +824,14 @@ async fn a_sandbox_webhook_needs_no_receiver_and_its_signed_deliveries_are_recei
 #[tokio::test]
 async fn a_sandbox_receiver_fails_the_deliveries_its_url_asks_it_to() {
     let app = spawn_app().await;
-    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
-    let (status, saved) = create(
+
+    let (admin, id, attempt) = tested_webhook(
         &app,
-        &admin,
         "https://webhook-sandbox.invalid/flaky?fail=100",
-        "case_created",
         &[("form[max_retries]", "0")],
     )
     .await;
-    assert_eq!(status, 200, "{saved}");
-    let id = saved["id"].as_str().unwrap().to_string();
 
-    call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
-    run_until_idle(&app).await;
-
-    let (_, attempts) = call(&app, &admin, "webhook_deliveries", &[("id", &id)]).await;
-    let attempt = &attempts[0];
     assert_eq!(
         (attempt["status"].as_str(), attempt["status_code"].as_i64()),
         (Some("failed"), Some(500))
@@ -869,24 +866,15 @@ async fn a_sandbox_failure_share_over_100_is_refused_at_save() {
 #[tokio::test]
 async fn a_receiver_silent_past_the_webhook_s_timeout_fails_the_attempt() {
     let app = spawn_app().await;
-    let admin = signed_in(&app, NORTHWIND_ADMIN).await;
     let port = common::stand_ins::silent().await;
-    let (status, saved) = create(
+
+    let (admin, id, attempt) = tested_webhook(
         &app,
-        &admin,
         &format!("http://127.0.0.1:{port}/"),
-        "case_created",
         &[("form[timeout]", "1"), ("form[max_retries]", "0")],
     )
     .await;
-    assert_eq!(status, 200, "{saved}");
-    let id = saved["id"].as_str().unwrap().to_string();
 
-    call(&app, &admin, "send_test_webhook", &[("id", &id)]).await;
-    run_until_idle(&app).await;
-
-    let (_, attempts) = call(&app, &admin, "webhook_deliveries", &[("id", &id)]).await;
-    let attempt = &attempts[0];
     assert_eq!(
         (
             attempt["status"].as_str(),

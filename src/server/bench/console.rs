@@ -3,7 +3,7 @@
 //! server time of every tab's pages, filters and details as a bank admin
 //! and as an organization's admin, one JSON line per page.
 
-use super::serve::{client, failed, InProcessConsole};
+use super::serve::{client, failed, load_demo, InProcessConsole};
 use super::{load, percentile, round, BenchArgs, BenchError};
 use crate::server::db::{self, Database};
 use crate::server::demo_data;
@@ -88,14 +88,7 @@ pub(super) async fn run(options: &PgConnectOptions, args: &BenchArgs) -> Result<
 /// The demo data, then `n` jobs and `n` API log rows spread over 30 days.
 async fn fill(db: &Database, options: &PgConnectOptions, n: usize) -> Result<(), BenchError> {
     let started = Instant::now();
-    demo_data::load(
-        db,
-        &crate::server::secrets::Keyring::ephemeral(),
-        demo_data::DEFAULT_DEMO_PASSWORD,
-        false,
-    )
-    .await
-    .map_err(|e| failed("demo data", &e))?;
+    load_demo(db).await?;
     let owner = PgPoolOptions::new()
         .max_connections(1)
         .connect_with(options.clone())

@@ -1,7 +1,7 @@
 //! The sign-in flood: many clients send wrong sign-ins while a signed-in
 //! viewer loads the Jobs page; measures that page.
 
-use super::serve::{client, failed, InProcessConsole};
+use super::serve::{client, load_demo, InProcessConsole};
 use super::{load, percentile, round, BenchArgs, ResultLine};
 use crate::server::db::Database;
 use crate::server::demo_data;
@@ -15,14 +15,7 @@ pub(super) async fn login_flood(
     db: &Database,
     args: &BenchArgs,
 ) -> Result<ResultLine, sqlx::Error> {
-    demo_data::load(
-        db,
-        &crate::server::secrets::Keyring::ephemeral(),
-        demo_data::DEFAULT_DEMO_PASSWORD,
-        false,
-    )
-    .await
-    .map_err(|e| failed("demo data", &e))?;
+    load_demo(db).await?;
     let console = InProcessConsole::start(db).await?;
     let viewer = client([127, 0, 0, 1].into());
     let cookie = console

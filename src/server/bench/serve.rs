@@ -20,6 +20,20 @@ impl Drop for InProcessConsole {
     }
 }
 
+/// Loads the demo data for a console workload (its webhooks sealed with a
+/// throwaway key: nothing here delivers them).
+pub(super) async fn load_demo(db: &crate::server::db::Database) -> Result<(), sqlx::Error> {
+    crate::server::demo_data::load(
+        db,
+        &crate::server::secrets::Keyring::ephemeral(),
+        crate::server::demo_data::DEFAULT_DEMO_PASSWORD,
+        false,
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| failed("demo data", &e))
+}
+
 /// Wraps a failure of the benchmark's own plumbing.
 pub(super) fn failed(what: &str, error: &dyn std::fmt::Display) -> sqlx::Error {
     sqlx::Error::Protocol(format!("{what}: {error}"))

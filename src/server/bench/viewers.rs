@@ -4,7 +4,7 @@
 //! changes. Measures what the database does per second, so runs with 1 and
 //! with 100 viewers can be compared.
 
-use super::serve::{client, failed, InProcessConsole};
+use super::serve::{client, failed, load_demo, InProcessConsole};
 use super::{bench_worker_config, load, noop_job, round, BenchArgs, ResultLine};
 use crate::domain::JobType;
 use crate::server::db::Database;
@@ -39,14 +39,7 @@ pub(super) async fn viewers(db: &Database, args: &BenchArgs) -> Result<ResultLin
             &format!("--n is the number of viewers here: 1 to {MAX_VIEWERS}"),
         ));
     }
-    demo_data::load(
-        db,
-        &crate::server::secrets::Keyring::ephemeral(),
-        demo_data::DEFAULT_DEMO_PASSWORD,
-        false,
-    )
-    .await
-    .map_err(|e| failed("demo data", &e))?;
+    load_demo(db).await?;
     let organization: Uuid =
         sqlx::query_scalar("select id from organizations where slug = 'northwind-lending'")
             .fetch_one(&db.worker)
