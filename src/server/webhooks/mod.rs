@@ -10,7 +10,8 @@
 //!
 //! Each delivery reads its webhook afresh (one statement, with the event):
 //! a rotation's second signature, a switch-off or a new address applies to
-//! the very next delivery.
+//! the very next delivery. A webhook to the sandbox receiver is answered
+//! in the process ([`sandbox`]), its attempt logged like any other.
 
 pub mod sandbox;
 pub mod signing;
