@@ -452,12 +452,23 @@ async fn a_redirect_is_a_failed_attempt_and_is_not_followed() {
 
 #[tokio::test]
 async fn a_busy_receiver_s_retry_after_postpones_the_delivery_without_spending_an_attempt() {
+    a_busy_answer_postpones_the_delivery("503 Service Unavailable").await;
+}
+
+#[tokio::test]
+async fn a_rate_limited_receiver_s_retry_after_postpones_the_delivery_too() {
+    a_busy_answer_postpones_the_delivery("429 Too Many Requests").await;
+}
+
+/// A receiver answering `status` with `Retry-After: 120`: its delivery waits
+/// as asked, without an attempt spent or a failure counted.
+async fn a_busy_answer_postpones_the_delivery(status: &'static str) {
     let app = spawn_app().await;
     let admin = signed_in(&app, NORTHWIND_ADMIN).await;
     let (id, received) = webhook_answering(
         &app,
         &admin,
-        ("503 Service Unavailable", "retry-after: 120\r\n"),
+        (status, "retry-after: 120\r\n"),
         "case_created",
         &[],
     )
