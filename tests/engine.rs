@@ -136,6 +136,45 @@ async fn until_no_job_matches(test: &TestDb, seconds: u64, condition: &'static s
     .await;
 }
 
+/// Batches whose counters differ from what their jobs' statuses add up to.
+async fn batches_disagreeing_with_their_jobs(owner: &mut PgConnection) -> i64 {
+    count(
+        owner,
+        "select count(*) from job_batches b
+         left join (
+           select batch_id,
+                  count(*)::int as total,
+                  (count(*) filter (where status = 'completed'))::int as completed,
+                  (count(*) filter (where status = 'failed'))::int as failed,
+                  (count(*) filter (where status in ('pending', 'running')))::int as unfinished,
+                  (count(*) filter (where status = 'running'))::int as running
+           from jobs where batch_id is not null group by batch_id
+         ) c on c.batch_id = b.id
+         where (b.total_jobs, b.processed_jobs, b.failed_jobs, b.pending_jobs, b.running_jobs)
+            is distinct from (coalesce(c.total, 0), coalesce(c.completed, 0),
+                              coalesce(c.failed, 0), coalesce(c.unfinished, 0),
+                              coalesce(c.running, 0))",
+    )
+    .await
+}
+
+/// Batches for `org` named `batch 0`, `batch 1`, …
+async fn new_batches(owner: &mut PgConnection, org: Uuid, how_many: usize) -> Vec<Uuid> {
+    let mut batches = Vec::new();
+    for i in 0..how_many {
+        let id: Uuid = sqlx::query_scalar(
+            "insert into job_batches (organization_id, batch_name) values ($1, $2) returning id",
+        )
+        .bind(org)
+        .bind(format!("batch {i}"))
+        .fetch_one(&mut *owner)
+        .await
+        .unwrap();
+        batches.push(id);
+    }
+    batches
+}
+
 /// A claim of up to `limit` diagnostic jobs from the default queue under `token`.
 fn claim_of_other_jobs(token: Uuid, limit: i64) -> ClaimRequest<'static> {
     ClaimRequest {
@@ -297,18 +336,7 @@ async fn several_workers_run_every_job_exactly_once_and_batches_add_up() {
     let test = fresh_database().await;
     let org = test.new_organization().await;
     let mut owner = test.owner_connection().await;
-    let mut batches = Vec::new();
-    for i in 0..4 {
-        let id: Uuid = sqlx::query_scalar(
-            "insert into job_batches (organization_id, batch_name) values ($1, $2) returning id",
-        )
-        .bind(org)
-        .bind(format!("batch {i}"))
-        .fetch_one(&mut owner)
-        .await
-        .unwrap();
-        batches.push(id);
-    }
+    let batches = new_batches(&mut owner, org, 4).await;
     let (registry, runs) = counting_registry();
     let workers = start_workers(&test, &registry, 3).await;
     let jobs: Vec<NewJob> = (0..3000)
@@ -344,29 +372,63 @@ async fn several_workers_run_every_job_exactly_once_and_batches_add_up() {
         count(&mut owner, "select count(*) from failed_jobs").await,
         60
     );
-    let mismatched = count(
-        &mut owner,
-        "select count(*) from job_batches b
-         left join (
-           select batch_id,
-                  count(*)::int as total,
-                  (count(*) filter (where status = 'completed'))::int as completed,
-                  (count(*) filter (where status = 'failed'))::int as failed,
-                  (count(*) filter (where status in ('pending', 'running')))::int as unfinished,
-                  (count(*) filter (where status = 'running'))::int as running
-           from jobs where batch_id is not null group by batch_id
-         ) c on c.batch_id = b.id
-         where (b.total_jobs, b.processed_jobs, b.failed_jobs, b.pending_jobs, b.running_jobs)
-            is distinct from (coalesce(c.total, 0), coalesce(c.completed, 0),
-                              coalesce(c.failed, 0), coalesce(c.unfinished, 0),
-                              coalesce(c.running, 0))",
-    )
-    .await;
+    let mismatched = batches_disagreeing_with_their_jobs(&mut owner).await;
     assert_eq!(mismatched, 0, "batch counters disagree with their jobs");
     assert_eq!(
         count(
             &mut owner,
             "select count(*) from job_batches where status not in ('completed', 'failed') or progress <> 100"
+        )
+        .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn completions_written_by_several_statements_at_once_each_land_once() {
+    let test = fresh_database().await;
+    let org = test.new_organization().await;
+    let mut owner = test.owner_connection().await;
+    let batches = new_batches(&mut owner, org, 3).await;
+    let (registry, runs) = counting_registry();
+    // Small statements and four writers: completions of the same batches are
+    // written by concurrent statements, which lock batch rows in id order.
+    let config = WorkerConfig {
+        completion_batch: 7,
+        completion_writers: 4,
+        prefetch: 200,
+        concurrency_override: Some(50),
+        ..fast_config()
+    };
+    let worker = Worker::start(test.db.clone(), registry, config)
+        .await
+        .unwrap();
+    let jobs: Vec<NewJob> = (0..2000)
+        .map(|i| {
+            let mut j = job(org, json!({ "i": i }));
+            j.batch_id = Some(batches[i % 3]);
+            j
+        })
+        .collect();
+    enqueue(&test, &jobs).await;
+    until_no_job_matches(&test, 60, "status in ('pending', 'running')").await;
+    worker.shutdown().await;
+    let runs = runs.lock().unwrap().clone();
+    assert_eq!(runs.len(), 2000);
+    assert!(runs.values().all(|&n| n == 1), "a job ran twice");
+    assert_eq!(
+        count(
+            &mut owner,
+            "select count(*) from jobs where status <> 'completed' or attempts <> 1"
+        )
+        .await,
+        0
+    );
+    assert_eq!(batches_disagreeing_with_their_jobs(&mut owner).await, 0);
+    assert_eq!(
+        count(
+            &mut owner,
+            "select count(*) from job_batches where status <> 'completed'"
         )
         .await,
         0

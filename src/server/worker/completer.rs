@@ -1,5 +1,8 @@
 //! The completer: writes successful outcomes in batches, whatever is waiting
-//! (up to the batch size) in one statement, then tells the lease book. A
+//! (up to the batch size) in one statement, then tells the lease book. Up to
+//! `writers` statements are in flight at once, so a backlog is written on
+//! as many of PostgreSQL's cores (a lone writer left a drain's last tens of
+//! thousands of completions to one backend while the other cores idled). A
 //! batch the database refuses is written one completion at a time, so one
 //! bad result costs only its own job.
 
@@ -10,31 +13,69 @@ use crate::server::db::{loggable, Database};
 use crate::server::queue::{
     self, Attempt, Completion, HeldJob, JobError, JobEvents, Outcome, RetryPolicy, Transition,
 };
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
-/// Runs until every sender of `rx` is gone and the channel is drained.
+/// Runs until every sender of `rx` is gone, the channel is drained and every
+/// write has ended.
 pub(super) async fn run_completer(
     db: Database,
     leases: Arc<Mutex<LeaseBook>>,
     listeners: Arc<CompletionListeners>,
     batch_size: usize,
+    writers: usize,
     mut rx: mpsc::UnboundedReceiver<Completion>,
 ) {
     let batch_size = batch_size.max(1);
-    let mut batch = Vec::with_capacity(batch_size);
-    while let Some(first) = rx.recv().await {
+    let writers = writers.max(1);
+    let mut writing = JoinSet::new();
+    loop {
+        // A batch is gathered only once a writer is free, so it holds
+        // everything that arrived meanwhile.
+        while writing.len() >= writers {
+            writing.join_next().await;
+        }
+        let Some(first) = rx.recv().await else {
+            break;
+        };
+        let mut batch = Vec::with_capacity(batch_size);
         batch.push(first);
         fill_batch(&mut rx, &mut batch, batch_size);
-        let events = listeners.events_for(batch.iter().map(|c| c.organization_id));
-        let written = write_completions(&db, &batch, events).await;
-        let mut book = leases.lock().expect("lease book lock");
-        for (completion, written) in batch.iter().zip(written) {
-            book.end(completion.lease_token, written);
-        }
-        drop(book);
-        batch.clear();
+        writing.spawn(write_batch(
+            db.clone(),
+            leases.clone(),
+            listeners.clone(),
+            batch,
+        ));
+        while writing.try_join_next().is_some() {}
+    }
+    while writing.join_next().await.is_some() {}
+}
+
+/// Writes one batch and tells the lease book which jobs were written. A
+/// write that panicked counts as not written: its claims' leases are no
+/// longer renewed, so they expire and the rescuer returns those jobs.
+async fn write_batch(
+    db: Database,
+    leases: Arc<Mutex<LeaseBook>>,
+    listeners: Arc<CompletionListeners>,
+    batch: Vec<Completion>,
+) {
+    let events = listeners.events_for(batch.iter().map(|c| c.organization_id));
+    let written = AssertUnwindSafe(write_completions(&db, &batch, events))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            tracing::error!(count = batch.len(), "a completion write panicked");
+            vec![false; batch.len()]
+        });
+    let mut book = leases.lock().expect("lease book lock");
+    for (completion, written) in batch.iter().zip(written) {
+        book.end(completion.lease_token, written);
     }
 }
 

@@ -34,6 +34,8 @@ pub struct WorkerConfig {
     pub concurrency_override: Option<usize>,
     /// Most completions written by one statement.
     pub completion_batch: usize,
+    /// Completion statements in flight at once.
+    pub completion_writers: usize,
     /// How often the daily retention schedule is offered (`None`: this
     /// worker does not schedule retention; tests and benchmarks).
     pub retention_check_every: Option<Duration>,
@@ -58,6 +60,7 @@ impl Default for WorkerConfig {
             retry: RetryPolicy::default(),
             concurrency_override: None,
             completion_batch: 1000,
+            completion_writers: 2,
             retention_check_every: None,
         }
     }

@@ -110,6 +110,7 @@ impl Worker {
             shared.leases.clone(),
             shared.listeners.clone(),
             shared.config.completion_batch,
+            shared.config.completion_writers,
             completion_rx,
         ));
         let announcer = tokio::spawn(run_claim_announcer(shared.db.clone(), announcement_rx));
