@@ -611,6 +611,100 @@ async fn queue_names_are_checked_and_failure_records_follow_their_jobs_organizat
     assert_eq!(left, 0);
 }
 
+/// Inserts one job for `organization` on `conn` (inside whatever
+/// transaction it has open).
+async fn insert_job_for(
+    conn: &mut sqlx::PgConnection,
+    organization: uuid::Uuid,
+) -> Result<sqlx::postgres::PgQueryResult, sqlx::Error> {
+    sqlx::query(
+        "insert into jobs (organization_id, job_type, job_name, payload) values ($1, 'other', 'x', '{}')",
+    )
+    .bind(organization)
+    .execute(conn)
+    .await
+}
+
+/// The constraint a refused statement names.
+fn refused_by(result: Result<sqlx::postgres::PgQueryResult, sqlx::Error>) -> Option<String> {
+    let error = result.expect_err("refused");
+    let database = error.as_database_error().expect("a database error");
+    assert_eq!(database.code().as_deref(), Some("23503"), "{database}");
+    database.constraint().map(str::to_string)
+}
+
+#[tokio::test]
+async fn deleting_an_organization_waits_for_an_enqueue_in_flight_and_sees_its_job() {
+    let test_db = common::fresh_database().await;
+    let organization = test_db.new_organization().await;
+    let mut enqueuer = test_db.owner_connection().await;
+    sqlx::query("begin").execute(&mut enqueuer).await.unwrap();
+    insert_job_for(&mut enqueuer, organization).await.unwrap();
+    let mut deleter = test_db.owner_connection().await;
+    let deletion = tokio::spawn(async move {
+        sqlx::query("delete from organizations where id = $1")
+            .bind(organization)
+            .execute(&mut deleter)
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !deletion.is_finished(),
+        "the deletion waits for the enqueue"
+    );
+    sqlx::query("commit").execute(&mut enqueuer).await.unwrap();
+    assert_eq!(
+        refused_by(deletion.await.unwrap()).as_deref(),
+        Some("organizations_referenced_by_jobs")
+    );
+}
+
+#[tokio::test]
+async fn an_enqueue_waits_for_a_deletion_in_flight_and_then_finds_the_organization_gone() {
+    let test_db = common::fresh_database().await;
+    let organization = test_db.new_organization().await;
+    let mut deleter = test_db.owner_connection().await;
+    sqlx::query("begin").execute(&mut deleter).await.unwrap();
+    sqlx::query("delete from organizations where id = $1")
+        .bind(organization)
+        .execute(&mut deleter)
+        .await
+        .unwrap();
+    let mut enqueuer = test_db.owner_connection().await;
+    let enqueue = tokio::spawn(async move { insert_job_for(&mut enqueuer, organization).await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!enqueue.is_finished(), "the enqueue waits for the deletion");
+    sqlx::query("commit").execute(&mut deleter).await.unwrap();
+    assert_eq!(
+        refused_by(enqueue.await.unwrap()).as_deref(),
+        Some("jobs_organization_id_fkey")
+    );
+}
+
+#[tokio::test]
+async fn an_enqueue_leaves_its_organization_row_unlocked() {
+    let test_db = common::fresh_database().await;
+    let organization = test_db.new_organization().await;
+    let mut enqueuer = test_db.owner_connection().await;
+    sqlx::query("begin").execute(&mut enqueuer).await.unwrap();
+    insert_job_for(&mut enqueuer, organization).await.unwrap();
+    // A row lock would be written into the row (its xmax) and, with a
+    // second enqueue overlapping, turn into a MultiXact.
+    let mut other = test_db.owner_connection().await;
+    let locked: bool = sqlx::query_scalar(
+        "select exists (select 1 from organizations where id = $1 for update nowait)",
+    )
+    .bind(organization)
+    .fetch_one(&mut other)
+    .await
+    .unwrap();
+    assert!(locked, "the organization's row is free to lock");
+    sqlx::query("rollback")
+        .execute(&mut enqueuer)
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn job_references_are_enforced() {
     let test_db = common::fresh_database().await;
