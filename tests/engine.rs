@@ -436,6 +436,43 @@ async fn completions_written_by_several_statements_at_once_each_land_once() {
 }
 
 #[tokio::test]
+async fn live_viewers_hear_of_a_job_when_it_is_enqueued_claimed_and_completed() {
+    let test = fresh_database().await;
+    let org = test.new_organization().await;
+    let mut feed = sqlx::postgres::PgListener::connect_with(&test.db.worker)
+        .await
+        .unwrap();
+    feed.listen("veriphy_live").await.unwrap();
+    // long enough that the claim's announcement (gathered for 100 ms) and
+    // the completion's cannot share one NOTIFY
+    let registry = Registry::empty().with(
+        JobType::Other,
+        FnHandler(|_ctx: Arc<JobContext>| async {
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            Outcome::Completed(None)
+        }),
+    );
+    let worker = Worker::start(test.db.clone(), registry, fast_config())
+        .await
+        .unwrap();
+    let id = enqueue(&test, &[job(org, json!({}))]).await[0];
+    let mut heard = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while heard < 3 {
+        let notification = tokio::time::timeout_at(deadline, feed.recv())
+            .await
+            .expect("three announcements of the job within 5 s")
+            .unwrap();
+        if notification.payload().contains(&id.to_string()) {
+            heard += 1;
+        }
+    }
+    let mut conn = test.db.worker.acquire().await.unwrap();
+    assert_eq!(state(&mut conn, id).await.status, "completed");
+    worker.shutdown().await;
+}
+
+#[tokio::test]
 async fn jobs_enqueued_one_at_a_time_while_workers_claim_all_run_once() {
     // Claims race enqueues that commit while the claim runs: a job whose
     // queue entry a claim sees but whose row it cannot must stay queued.

@@ -21,7 +21,8 @@ pub mod stats;
 pub use claim::{claim, ClaimRequest, ClaimedJob};
 pub use enqueue::{enqueue, enqueue_many, NewJob};
 pub use finish::{
-    complete_many, complete_many_with, finish, release, Completion, HeldJob, JobEvents,
+    complete_many, complete_many_with, finish, release, Completion, CompletionNotice, HeldJob,
+    JobEvents,
 };
 pub use outcome::{Attempt, JobError, Outcome, Transition};
 pub use retry::RetryPolicy;

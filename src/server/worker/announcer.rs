@@ -1,11 +1,14 @@
-//! The claim announcer: tells live viewers which jobs this worker's claims
-//! started, gathered over a short window into one NOTIFY transaction.
+//! The announcer: tells live viewers which jobs this worker's claims started
+//! and its completer wrote, gathered over a short window into one NOTIFY
+//! transaction.
 //!
 //! A claim's own statement cannot carry the announcement (its jobs are still
 //! being handed to their tasks), and a transaction per claim cost a round
 //! trip and a commit for each one-job claim of a lightly loaded queue: on the
-//! path of the next claim. Viewers' hubs coalesce for longer than this
-//! window, so gathering costs them nothing they would see.
+//! path of the next claim. A completion statement could carry its own, but
+//! each NOTIFY transaction queues for PostgreSQL's notification lock with
+//! the enqueues (see `queue::CompletionNotice`). Viewers' hubs coalesce for
+//! longer than this window, so gathering costs them nothing they would see.
 
 use crate::server::db::{loggable, Database};
 use crate::server::live::{feed, Change};
@@ -16,10 +19,7 @@ use tokio::sync::mpsc;
 pub(super) const GATHER_WINDOW: Duration = Duration::from_millis(100);
 
 /// Runs until every sender of `rx` is gone and what they sent is announced.
-pub(super) async fn run_claim_announcer(
-    db: Database,
-    mut rx: mpsc::UnboundedReceiver<Vec<Change>>,
-) {
+pub(super) async fn run_announcer(db: Database, mut rx: mpsc::UnboundedReceiver<Vec<Change>>) {
     while let Some(first) = rx.recv().await {
         let mut changes = first;
         let deadline = tokio::time::Instant::now() + GATHER_WINDOW;
@@ -33,8 +33,8 @@ pub(super) async fn run_claim_announcer(
         }
         .await;
         if let Err(error) = announced {
-            // viewers miss a running badge until the job's next change
-            tracing::warn!(error = %loggable(&error), "could not announce claimed jobs");
+            // viewers miss a change until the job's next one
+            tracing::warn!(error = %loggable(&error), "could not announce claimed and completed jobs");
         }
     }
 }

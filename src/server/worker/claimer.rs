@@ -150,7 +150,7 @@ async fn claim_batch(
     // Viewers learn of the claim once its handlers are running (the claim
     // has committed); the announcer gathers claims into one transaction.
     if !changes.is_empty() {
-        let _ = shared.claim_announcements.send(changes);
+        let _ = shared.announcements.send(changes);
     }
     Ok(count)
 }

@@ -10,8 +10,10 @@ use super::lease_book::LeaseBook;
 use super::listening::CompletionListeners;
 use crate::domain::JobErrorKind;
 use crate::server::db::{loggable, Database};
+use crate::server::live::{self, Change};
 use crate::server::queue::{
-    self, Attempt, Completion, HeldJob, JobError, JobEvents, Outcome, RetryPolicy, Transition,
+    self, Attempt, Completion, CompletionNotice, HeldJob, JobError, JobEvents, Outcome,
+    RetryPolicy, Transition,
 };
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
@@ -28,6 +30,7 @@ pub(super) async fn run_completer(
     listeners: Arc<CompletionListeners>,
     batch_size: usize,
     writers: usize,
+    announcements: mpsc::UnboundedSender<Vec<Change>>,
     mut rx: mpsc::UnboundedReceiver<Completion>,
 ) {
     let batch_size = batch_size.max(1);
@@ -49,6 +52,7 @@ pub(super) async fn run_completer(
             db.clone(),
             leases.clone(),
             listeners.clone(),
+            announcements.clone(),
             batch,
         ));
         while writing.try_join_next().is_some() {}
@@ -56,13 +60,15 @@ pub(super) async fn run_completer(
     while writing.join_next().await.is_some() {}
 }
 
-/// Writes one batch and tells the lease book which jobs were written. A
-/// write that panicked counts as not written: its claims' leases are no
-/// longer renewed, so they expire and the rescuer returns those jobs.
+/// Writes one batch, tells the lease book which jobs were written and the
+/// announcer what viewers should learn of them. A write that panicked
+/// counts as not written: its claims' leases are no longer renewed, so they
+/// expire and the rescuer returns those jobs.
 async fn write_batch(
     db: Database,
     leases: Arc<Mutex<LeaseBook>>,
     listeners: Arc<CompletionListeners>,
+    announcements: mpsc::UnboundedSender<Vec<Change>>,
     batch: Vec<Completion>,
 ) {
     let events = listeners.events_for(batch.iter().map(|c| c.organization_id));
@@ -73,9 +79,20 @@ async fn write_batch(
             tracing::error!(count = batch.len(), "a completion write panicked");
             vec![false; batch.len()]
         });
-    let mut book = leases.lock().expect("lease book lock");
-    for (completion, written) in batch.iter().zip(written) {
-        book.end(completion.lease_token, written);
+    let changes: Vec<Change> = batch
+        .iter()
+        .zip(&written)
+        .filter(|(_, &written)| written)
+        .flat_map(|(c, _)| live::job_changes(c.organization_id, c.id, c.batch_id))
+        .collect();
+    {
+        let mut book = leases.lock().expect("lease book lock");
+        for (completion, written) in batch.iter().zip(written) {
+            book.end(completion.lease_token, written);
+        }
+    }
+    if !changes.is_empty() {
+        let _ = announcements.send(changes);
     }
 }
 
@@ -169,7 +186,8 @@ async fn complete(
     events: JobEvents,
 ) -> Result<(), sqlx::Error> {
     let mut conn = db.worker.acquire().await?;
-    let written = queue::complete_many_with(&mut conn, batch, events).await?;
+    let written =
+        queue::complete_many_with(&mut conn, batch, events, CompletionNotice::Caller).await?;
     if written.len() < batch.len() {
         tracing::warn!(
             lost = batch.len() - written.len(),

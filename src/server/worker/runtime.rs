@@ -4,7 +4,7 @@
 //! `claimer`), job tasks (`job_task`), the completer, the notification
 //! listener, the heartbeat, the rescuer, and the graceful shutdown.
 
-use super::announcer::run_claim_announcer;
+use super::announcer::run_announcer;
 use super::claimer::reload_queues;
 use super::completer::run_completer;
 use super::config::WorkerConfig;
@@ -49,7 +49,7 @@ pub(super) struct Shared {
     /// Organizations whose completions raise `job.completed`.
     pub listeners: Arc<CompletionListeners>,
     /// What claims started, announced to live viewers by the announcer.
-    pub claim_announcements: mpsc::UnboundedSender<Vec<Change>>,
+    pub announcements: mpsc::UnboundedSender<Vec<Change>>,
     /// Stop claiming (graceful shutdown has begun).
     pub stop: CancellationToken,
     /// Abandon running jobs (the grace period is over).
@@ -83,7 +83,7 @@ impl Worker {
         config: WorkerConfig,
     ) -> Result<Worker, sqlx::Error> {
         let (completions, completion_rx) = mpsc::unbounded_channel();
-        let (claim_announcements, announcement_rx) = mpsc::unbounded_channel();
+        let (announcements, announcement_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             job_types: registry.job_types(),
             db,
@@ -94,7 +94,7 @@ impl Worker {
             queues: QueueRunners::default(),
             completions,
             listeners: Arc::new(CompletionListeners::default()),
-            claim_announcements,
+            announcements,
             stop: CancellationToken::new(),
             abandon: CancellationToken::new(),
             jobs: TaskTracker::new(),
@@ -111,9 +111,10 @@ impl Worker {
             shared.listeners.clone(),
             shared.config.completion_batch,
             shared.config.completion_writers,
+            shared.announcements.clone(),
             completion_rx,
         ));
-        let announcer = tokio::spawn(run_claim_announcer(shared.db.clone(), announcement_rx));
+        let announcer = tokio::spawn(run_announcer(shared.db.clone(), announcement_rx));
         let mut background = vec![
             tokio::spawn(run_listener(shared.clone(), listener)),
             tokio::spawn(run_heartbeat(shared.clone())),
