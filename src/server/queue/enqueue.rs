@@ -59,10 +59,47 @@ impl NewJob {
     }
 }
 
+/// The columns an enqueue writes, in the order both statements give them.
+const ENQUEUED_COLUMNS: &str = "id, organization_id, job_type, job_name, payload, priority, \
+                                queue, max_attempts, available_at, timeout_seconds, batch_id, \
+                                created_by";
+
 /// Enqueues one job and returns its id.
+///
+/// The same insert as [`enqueue_many`]'s with one row, its values bound one
+/// by one rather than as twelve one-element arrays: PostgreSQL decodes
+/// every bound array (a type lookup each) before the statement starts, and
+/// a lone enqueue is on the path from a caller's commit to its job's start.
 pub async fn enqueue(conn: &mut PgConnection, job: &NewJob) -> Result<Uuid, sqlx::Error> {
-    let ids = enqueue_many(conn, std::slice::from_ref(job)).await?;
-    Ok(ids[0])
+    let id = Uuid::now_v7();
+    let notices =
+        live::feed::encode(&live::job_changes(job.organization_id, id, job.batch_id).into());
+    sqlx::query(&format!(
+        "with inserted as (
+           insert into jobs ({ENQUEUED_COLUMNS})
+           values ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, now()), $10, $11, $12)
+           returning id
+         ),
+         {}
+         select n from announced",
+        live::feed::announced_cte("inserted", 13)
+    ))
+    .bind(id)
+    .bind(job.organization_id)
+    .bind(job.job_type.as_str())
+    .bind(&job.job_name)
+    .bind(&job.payload)
+    .bind(job.priority.as_str())
+    .bind(&job.queue)
+    .bind(job.max_attempts)
+    .bind(job.available_at)
+    .bind(job.timeout_seconds)
+    .bind(job.batch_id)
+    .bind(job.created_by)
+    .bind(&notices)
+    .execute(conn)
+    .await?;
+    Ok(id)
 }
 
 /// Enqueues `jobs` with one statement and returns their ids in input order.
@@ -97,8 +134,7 @@ pub async fn enqueue_many(
     let notices = live::feed::encode(&changes.into());
     sqlx::query(&format!(
         "with inserted as (
-         insert into jobs (id, organization_id, job_type, job_name, payload, priority, queue,
-                           max_attempts, available_at, timeout_seconds, batch_id, created_by)
+         insert into jobs ({ENQUEUED_COLUMNS})
          select id, organization_id, job_type, job_name, payload, priority, queue,
                 max_attempts, coalesce(available_at, now()), timeout_seconds, batch_id, created_by
          from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::text[],
