@@ -179,15 +179,30 @@ async fn write_one(db: &Database, completion: &Completion, events: JobEvents) ->
     }
 }
 
-/// One completion statement on an engine connection.
+/// One completion statement on an engine connection. An answer that never
+/// comes is given up after the session's statement timeout and a margin,
+/// and its connection closed: a backend left behind by a crashed
+/// postmaster can wait forever without its timeout firing, and a write that
+/// never ends would keep its jobs' leases renewed (and the jobs running)
+/// for as long as the worker lives.
 async fn complete(
     db: &Database,
     batch: &[Completion],
     events: JobEvents,
 ) -> Result<(), sqlx::Error> {
     let mut conn = db.worker.acquire().await?;
-    let written =
-        queue::complete_many_with(&mut conn, batch, events, CompletionNotice::Caller).await?;
+    let limit = db.limits.statement_timeout + ANSWER_MARGIN;
+    let write = queue::complete_many_with(&mut conn, batch, events, CompletionNotice::Caller);
+    let written = match tokio::time::timeout(limit, write).await {
+        Ok(written) => written?,
+        Err(_) => {
+            conn.close_on_drop();
+            return Err(sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer to a completion statement within {limit:?}"),
+            )));
+        }
+    };
     if written.len() < batch.len() {
         tracing::warn!(
             lost = batch.len() - written.len(),
@@ -196,6 +211,10 @@ async fn complete(
     }
     Ok(())
 }
+
+/// How long past the statement timeout a completion statement's answer is
+/// waited for.
+const ANSWER_MARGIN: Duration = Duration::from_secs(5);
 
 /// Whether PostgreSQL refused the data itself (SQLSTATE class 22), which no
 /// retry of the same statement can fix.
