@@ -5,6 +5,7 @@ use crate::domain::{JobType, Priority, DEFAULT_QUEUE};
 use crate::server::live;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
+use std::sync::LazyLock;
 use uuid::Uuid;
 
 /// A job to enqueue. Defaults follow the seed: priority normal, three
@@ -64,6 +65,40 @@ const ENQUEUED_COLUMNS: &str = "id, organization_id, job_type, job_name, payload
                                 queue, max_attempts, available_at, timeout_seconds, batch_id, \
                                 created_by";
 
+/// The statement of [`enqueue`], made once: a lone enqueue is on the path
+/// from a caller's commit to its job's start.
+static ENQUEUE_ONE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "with inserted as (
+           insert into jobs ({ENQUEUED_COLUMNS})
+           values ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, now()), $10, $11, $12)
+           returning id
+         ),
+         {}
+         select n from announced",
+        live::feed::announced_cte("inserted", 13)
+    )
+});
+
+/// The statement of [`enqueue_many`], made once.
+static ENQUEUE_MANY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "with inserted as (
+         insert into jobs ({ENQUEUED_COLUMNS})
+         select id, organization_id, job_type, job_name, payload, priority, queue,
+                max_attempts, coalesce(available_at, now()), timeout_seconds, batch_id, created_by
+         from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::text[],
+                     $7::text[], $8::int[], $9::timestamptz[], $10::int[], $11::uuid[], $12::uuid[])
+           as n (id, organization_id, job_type, job_name, payload, priority, queue,
+                 max_attempts, available_at, timeout_seconds, batch_id, created_by)
+         returning id
+         ),
+         {}
+         select n from announced",
+        live::feed::announced_cte("inserted", 13)
+    )
+});
+
 /// Enqueues one job and returns its id.
 ///
 /// The same insert as [`enqueue_many`]'s with one row, its values bound one
@@ -74,31 +109,22 @@ pub async fn enqueue(conn: &mut PgConnection, job: &NewJob) -> Result<Uuid, sqlx
     let id = Uuid::now_v7();
     let notices =
         live::feed::encode(&live::job_changes(job.organization_id, id, job.batch_id).into());
-    sqlx::query(&format!(
-        "with inserted as (
-           insert into jobs ({ENQUEUED_COLUMNS})
-           values ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, now()), $10, $11, $12)
-           returning id
-         ),
-         {}
-         select n from announced",
-        live::feed::announced_cte("inserted", 13)
-    ))
-    .bind(id)
-    .bind(job.organization_id)
-    .bind(job.job_type.as_str())
-    .bind(&job.job_name)
-    .bind(&job.payload)
-    .bind(job.priority.as_str())
-    .bind(&job.queue)
-    .bind(job.max_attempts)
-    .bind(job.available_at)
-    .bind(job.timeout_seconds)
-    .bind(job.batch_id)
-    .bind(job.created_by)
-    .bind(&notices)
-    .execute(conn)
-    .await?;
+    sqlx::query(&ENQUEUE_ONE)
+        .bind(id)
+        .bind(job.organization_id)
+        .bind(job.job_type.as_str())
+        .bind(&job.job_name)
+        .bind(&job.payload)
+        .bind(job.priority.as_str())
+        .bind(&job.queue)
+        .bind(job.max_attempts)
+        .bind(job.available_at)
+        .bind(job.timeout_seconds)
+        .bind(job.batch_id)
+        .bind(job.created_by)
+        .bind(&notices)
+        .execute(conn)
+        .await?;
     Ok(id)
 }
 
@@ -132,35 +158,21 @@ pub async fn enqueue_many(
         .flat_map(|(job, id)| live::job_changes(job.organization_id, *id, job.batch_id))
         .collect();
     let notices = live::feed::encode(&changes.into());
-    sqlx::query(&format!(
-        "with inserted as (
-         insert into jobs ({ENQUEUED_COLUMNS})
-         select id, organization_id, job_type, job_name, payload, priority, queue,
-                max_attempts, coalesce(available_at, now()), timeout_seconds, batch_id, created_by
-         from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::text[],
-                     $7::text[], $8::int[], $9::timestamptz[], $10::int[], $11::uuid[], $12::uuid[])
-           as n (id, organization_id, job_type, job_name, payload, priority, queue,
-                 max_attempts, available_at, timeout_seconds, batch_id, created_by)
-         returning id
-         ),
-         {}
-         select n from announced",
-        live::feed::announced_cte("inserted", 13)
-    ))
-    .bind(&ids)
-    .bind(&organizations)
-    .bind(column(|j| j.job_type.as_str()))
-    .bind(column(|j| j.job_name.as_str()))
-    .bind(&payloads)
-    .bind(column(|j| j.priority.as_str()))
-    .bind(column(|j| j.queue.as_str()))
-    .bind(&max_attempts)
-    .bind(&available)
-    .bind(&timeouts)
-    .bind(&batches)
-    .bind(&creators)
-    .bind(&notices)
-    .execute(conn)
-    .await?;
+    sqlx::query(&ENQUEUE_MANY)
+        .bind(&ids)
+        .bind(&organizations)
+        .bind(column(|j| j.job_type.as_str()))
+        .bind(column(|j| j.job_name.as_str()))
+        .bind(&payloads)
+        .bind(column(|j| j.priority.as_str()))
+        .bind(column(|j| j.queue.as_str()))
+        .bind(&max_attempts)
+        .bind(&available)
+        .bind(&timeouts)
+        .bind(&batches)
+        .bind(&creators)
+        .bind(&notices)
+        .execute(conn)
+        .await?;
     Ok(ids)
 }
