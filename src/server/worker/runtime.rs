@@ -48,7 +48,8 @@ pub(super) struct Shared {
     pub completions: mpsc::UnboundedSender<Completion>,
     /// Organizations whose completions raise `job.completed`.
     pub listeners: Arc<CompletionListeners>,
-    /// What claims started, announced to live viewers by the announcer.
+    /// What claims started and completions wrote, announced to live viewers
+    /// by the announcer (the completer holds a clone).
     pub announcements: mpsc::UnboundedSender<Vec<Change>>,
     /// Stop claiming (graceful shutdown has begun).
     pub stop: CancellationToken,
