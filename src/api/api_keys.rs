@@ -12,7 +12,6 @@ use leptos::prelude::*;
 pub async fn list_api_keys(
     #[server(default)] query: ListQuery,
 ) -> Result<Page<ApiKeyRow>, AppError> {
-    use crate::domain::Cursor;
     let reader = super::listing::Reader::caller().await?;
     let mut request = super::listing::begin(&reader, query, |_| None::<()>, &[]).await?;
     let rows = crate::server::repo::api_keys::list(
@@ -21,11 +20,7 @@ pub async fn list_api_keys(
         request.cursor,
     )
     .await?;
-    super::listing::finish(request.tx, rows, |row| Cursor {
-        created_at: row.created_at,
-        id: row.id,
-    })
-    .await
+    super::listing::finish(request.tx, rows).await
 }
 
 /// Makes a key named `name` (a bank admin names the organization); the

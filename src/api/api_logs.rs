@@ -20,7 +20,7 @@ pub(crate) async fn page(
     query: ListQuery,
 ) -> Result<Page<ApiLogRow>, AppError> {
     use crate::domain::api_log_filters::{ApiLogFilters, API_LOG_FILTER_NAMES};
-    use crate::domain::{ApiCallStatus, Cursor};
+    use crate::domain::ApiCallStatus;
     use crate::server::repo::api_logs;
     let mut request =
         super::listing::begin(reader, query, ApiCallStatus::parse, &API_LOG_FILTER_NAMES).await?;
@@ -33,11 +33,7 @@ pub(crate) async fn page(
         request.cursor,
     )
     .await?;
-    super::listing::finish(request.tx, rows, |row| Cursor {
-        created_at: row.created_at,
-        id: row.id,
-    })
-    .await
+    super::listing::finish(request.tx, rows).await
 }
 
 /// One call with its (redacted) request and answer, timing, integration,

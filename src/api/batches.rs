@@ -17,7 +17,7 @@ pub(crate) async fn page(
     reader: &super::listing::Reader,
     query: ListQuery,
 ) -> Result<Page<BatchRow>, AppError> {
-    use crate::domain::{Cursor, JobStatus};
+    use crate::domain::JobStatus;
     use crate::server::repo::batches;
     let mut request = super::listing::begin(reader, query, JobStatus::parse, &[]).await?;
     let rows = batches::list(
@@ -27,11 +27,7 @@ pub(crate) async fn page(
         request.cursor,
     )
     .await?;
-    super::listing::finish(request.tx, rows, |row| Cursor {
-        created_at: row.created_at,
-        id: row.id,
-    })
-    .await
+    super::listing::finish(request.tx, rows).await
 }
 
 /// One batch's counters and times.

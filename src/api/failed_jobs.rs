@@ -19,7 +19,6 @@ pub(crate) async fn page(
     reader: &super::listing::Reader,
     query: ListQuery,
 ) -> Result<Page<FailedJobRow>, AppError> {
-    use crate::domain::Cursor;
     use crate::server::repo::failed_jobs;
     let mut request = super::listing::begin(reader, query, resolution_filter, &[]).await?;
     let rows = failed_jobs::list(
@@ -29,11 +28,7 @@ pub(crate) async fn page(
         request.cursor,
     )
     .await?;
-    super::listing::finish(request.tx, rows, |row| Cursor {
-        created_at: row.created_at,
-        id: row.id,
-    })
-    .await
+    super::listing::finish(request.tx, rows).await
 }
 
 /// `open` → unresolved only, `resolved` → resolved only.

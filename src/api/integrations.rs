@@ -18,7 +18,6 @@ pub async fn list_integrations(
     #[server(default)] query: ListQuery,
 ) -> Result<Page<IntegrationRow>, AppError> {
     use crate::domain::integrations::Channel;
-    use crate::domain::Cursor;
     use crate::server::repo::integrations;
     let reader = super::listing::Reader::caller().await?;
     let mut request =
@@ -37,11 +36,7 @@ pub async fn list_integrations(
         request.cursor,
     )
     .await?;
-    super::listing::finish(request.tx, rows, |row| Cursor {
-        created_at: row.created_at,
-        id: row.id,
-    })
-    .await
+    super::listing::finish(request.tx, rows).await
 }
 
 /// One integration.

@@ -17,20 +17,10 @@ pub(crate) async fn page(
     reader: &super::listing::Reader,
     query: ListQuery,
 ) -> Result<Page<JobRow>, AppError> {
-    use crate::domain::Cursor;
     use crate::server::repo::jobs;
     let (mut request, filter) = begin_filtered(reader, query, Vec::new()).await?;
     let found = jobs::list(&mut request.tx, &filter, request.cursor).await?;
-    super::listing::finish_search(
-        request.tx,
-        found.rows,
-        |row| Cursor {
-            created_at: row.created_at,
-            id: row.id,
-        },
-        found.searched_to,
-    )
-    .await
+    super::listing::finish_search(request.tx, found.rows, found.searched_to).await
 }
 
 /// Validates a Jobs-tab query (plus an optional selection) and opens

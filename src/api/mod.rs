@@ -21,7 +21,7 @@ pub mod webhooks;
 pub(crate) mod listing {
     //! The shared shape of every list server function.
 
-    use crate::domain::{Cursor, ListQuery, Page};
+    use crate::domain::{Cursor, ListQuery, Listed, Page};
     use crate::error::AppError;
     use crate::server::auth::{require_caller, Caller};
     use crate::server::db::{Database, Scope, Tx};
@@ -110,24 +110,19 @@ pub(crate) mod listing {
     }
 
     /// Commits and turns rows into a page.
-    pub async fn finish<T>(
-        tx: Tx,
-        rows: Vec<T>,
-        key: impl Fn(&T) -> Cursor,
-    ) -> Result<Page<T>, AppError> {
+    pub async fn finish<T: Listed>(tx: Tx, rows: Vec<T>) -> Result<Page<T>, AppError> {
         tx.commit().await?;
-        Ok(Page::from_rows(rows, key))
+        Ok(Page::from_rows(rows, T::cursor))
     }
 
     /// Commits and turns a search's rows into a page that continues from
     /// where the search stopped.
-    pub async fn finish_search<T>(
+    pub async fn finish_search<T: Listed>(
         tx: Tx,
         rows: Vec<T>,
-        key: impl Fn(&T) -> Cursor,
         searched_to: Option<Cursor>,
     ) -> Result<Page<T>, AppError> {
         tx.commit().await?;
-        Ok(Page::from_search(rows, key, searched_to))
+        Ok(Page::from_search(rows, T::cursor, searched_to))
     }
 }

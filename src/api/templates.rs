@@ -13,16 +13,11 @@ use uuid::Uuid;
 pub async fn list_templates(
     #[server(default)] query: ListQuery,
 ) -> Result<Page<TemplateRow>, AppError> {
-    use crate::domain::Cursor;
     use crate::server::repo::templates;
     let reader = super::listing::Reader::caller().await?;
     let mut request = super::listing::begin(&reader, query, |_| None::<()>, &[]).await?;
     let rows = templates::list(&mut request.tx, request.organization_id, request.cursor).await?;
-    super::listing::finish(request.tx, rows, |row| Cursor {
-        created_at: row.created_at,
-        id: row.id,
-    })
-    .await
+    super::listing::finish(request.tx, rows).await
 }
 
 /// One template.

@@ -19,7 +19,7 @@ pub(crate) async fn page(
     reader: &super::listing::Reader,
     query: ListQuery,
 ) -> Result<Page<WebhookRow>, AppError> {
-    use crate::domain::{Cursor, WebhookStatus};
+    use crate::domain::WebhookStatus;
     use crate::server::repo::webhooks;
     let mut request = super::listing::begin(reader, query, WebhookStatus::parse, &[]).await?;
     let rows = webhooks::list(
@@ -29,11 +29,7 @@ pub(crate) async fn page(
         request.cursor,
     )
     .await?;
-    super::listing::finish(request.tx, rows, |row| Cursor {
-        created_at: row.created_at,
-        id: row.id,
-    })
-    .await
+    super::listing::finish(request.tx, rows).await
 }
 
 /// One webhook: never its secret or header values.

@@ -50,6 +50,38 @@ impl Cursor {
     }
 }
 
+/// A row of a list paged by (created_at, id): where a page ending with it
+/// continues.
+pub trait Listed {
+    /// The position after this row.
+    fn cursor(&self) -> Cursor;
+}
+
+/// Rows ordered by their own `created_at` and `id` fields.
+macro_rules! listed_by_creation {
+    ($($row:ty),+ $(,)?) => {
+        $(impl Listed for $row {
+            fn cursor(&self) -> Cursor {
+                Cursor {
+                    created_at: self.created_at,
+                    id: self.id,
+                }
+            }
+        })+
+    };
+}
+
+listed_by_creation!(
+    super::models::JobRow,
+    super::models::BatchRow,
+    super::models::FailedJobRow,
+    super::models::ApiLogRow,
+    super::models::WebhookRow,
+    super::templates::TemplateRow,
+    super::integrations::IntegrationRow,
+    super::api_keys::ApiKeyRow,
+);
+
 impl<T> Page<T> {
     /// Builds a page from up to `PAGE_SIZE + 1` rows: the extra row only says
     /// that another page exists.
