@@ -705,6 +705,43 @@ async fn an_enqueue_leaves_its_organization_row_unlocked() {
         .unwrap();
 }
 
+/// The id the database gave a job inserted without one.
+async fn job_id_made_by_the_database(
+    conn: &mut sqlx::PgConnection,
+    organization: uuid::Uuid,
+) -> uuid::Uuid {
+    sqlx::query_scalar(
+        "insert into jobs (organization_id, job_type, job_name, payload) values ($1, 'other', 'x', '{}') returning id",
+    )
+    .bind(organization)
+    .fetch_one(conn)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn job_ids_made_by_the_database_are_uuid_v7_in_time_order() {
+    let test_db = common::fresh_database().await;
+    let organization = test_db.new_organization().await;
+    let mut conn = test_db.owner_connection().await;
+    let before = chrono::Utc::now().timestamp_millis() as u64;
+    let first = job_id_made_by_the_database(&mut conn, organization).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    let second = job_id_made_by_the_database(&mut conn, organization).await;
+    let after = chrono::Utc::now().timestamp_millis() as u64;
+    for id in [first, second] {
+        assert_eq!(id.get_version_num(), 7, "{id}");
+        assert_eq!(id.get_variant(), uuid::Variant::RFC4122, "{id}");
+        let (seconds, nanos) = id.get_timestamp().expect("a v7 carries its time").to_unix();
+        let millis = seconds * 1000 + u64::from(nanos) / 1_000_000;
+        assert!(
+            (before..=after).contains(&millis),
+            "{id} made at {millis}, between {before} and {after}"
+        );
+    }
+    assert!(first < second, "{first} sorts before {second}");
+}
+
 #[tokio::test]
 async fn job_references_are_enforced() {
     let test_db = common::fresh_database().await;
