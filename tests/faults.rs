@@ -1,6 +1,7 @@
 //! Faults of the database under load: the embedded PostgreSQL killed while
 //! workers drain thousands of jobs and a person uses the console, and every
-//! engine and console connection terminated. Every job still completes
+//! engine and console connection terminated, a backend that stops answering
+//! in the middle of a completion statement. Every job still completes
 //! within its attempts, and the console answers again within seconds.
 //!
 //! The tests of this binary share one cluster and kill it, so they take
@@ -208,4 +209,110 @@ async fn jobs_drained_across_terminated_connections_complete_within_their_attemp
 
     console_back_within(&app, &cookie, Duration::from_secs(10)).await;
     assert_all_completed_within_attempts(&test, workers).await;
+}
+
+/// A backend stopped by SIGSTOP: it neither answers nor lets its own
+/// statement timeout fire. Dropping it ends the backend (SIGTERM, the
+/// signal `pg_terminate_backend` sends) and lets it run to see that.
+struct StoppedBackend(i32);
+
+impl StoppedBackend {
+    fn stop(pid: i32) -> Self {
+        // SAFETY: kill only sends a signal; the pid was read from
+        // pg_stat_activity of the embedded cluster a moment ago, and the
+        // backend cannot exit before it is continued.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+        StoppedBackend(pid)
+    }
+}
+
+impl Drop for StoppedBackend {
+    fn drop(&mut self) {
+        // SAFETY: as in `stop`: a signal to the backend this value stopped,
+        // which is still there (stopped processes do not exit).
+        unsafe {
+            libc::kill(self.0, libc::SIGTERM);
+            libc::kill(self.0, libc::SIGCONT);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_completion_statement_that_never_gets_an_answer_is_written_again_on_another_connection() {
+    use veriphy_jobs::server::db::{Database, PoolSizes, SessionLimits};
+    let _turn = FAULTS.lock().await;
+    let test = fresh_database().await;
+    let limits = SessionLimits {
+        statement_timeout: Duration::from_secs(3),
+        ..SessionLimits::default()
+    };
+    let db = Database::connect_with(test.owner.clone(), PoolSizes::all(5), limits)
+        .await
+        .unwrap();
+    let organization = test.new_organization().await;
+    let job = {
+        let mut conn = db.worker.acquire().await.unwrap();
+        let job = NewJob::new(
+            organization,
+            JobType::Other,
+            "stalled write",
+            serde_json::json!({}),
+        );
+        queue::enqueue(&mut conn, &job).await.unwrap()
+    };
+    // The completion statement names failed_jobs: holding that table makes
+    // the statement wait for its lock before it touches any row, so the
+    // backend stopped there holds nothing a second write needs.
+    let mut holder = test.owner_connection().await;
+    sqlx::query("begin").execute(&mut holder).await.unwrap();
+    sqlx::query("lock table failed_jobs in share mode")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let worker = Worker::start(db.clone(), registry(), quick_worker())
+        .await
+        .unwrap();
+    let mut watcher = test.owner_connection().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let writer: i32 = loop {
+        let waiting: Option<i32> = sqlx::query_scalar(
+            "select pid from pg_stat_activity
+             where datname = current_database() and wait_event_type = 'Lock'
+               and query like 'with done as%'",
+        )
+        .fetch_optional(&mut watcher)
+        .await
+        .unwrap();
+        if let Some(pid) = waiting {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "no completion statement waited");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let _stopped = StoppedBackend::stop(writer);
+    sqlx::query("rollback").execute(&mut holder).await.unwrap();
+
+    // Given up after the statement timeout and a margin (8 s), the write is
+    // made again on another connection by the same attempt: the job's
+    // lease was renewed meanwhile, so it was neither rescued nor run again.
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(30);
+    let (status, attempts) = loop {
+        let (status, attempts): (String, i32) =
+            sqlx::query_as("select status::text, attempts from jobs where id = $1")
+                .bind(job)
+                .fetch_one(&mut watcher)
+                .await
+                .unwrap();
+        if status != "running" || Instant::now() > deadline {
+            break (status, attempts);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    eprintln!(
+        "written again {:?} after the writer stopped",
+        started.elapsed()
+    );
+    assert_eq!((status.as_str(), attempts), ("completed", 1));
+    worker.shutdown().await;
 }
