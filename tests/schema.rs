@@ -705,31 +705,26 @@ async fn an_enqueue_leaves_its_organization_row_unlocked() {
         .unwrap();
 }
 
-/// The id the database gave a job inserted without one.
-async fn job_id_made_by_the_database(
-    conn: &mut sqlx::PgConnection,
-    organization: uuid::Uuid,
-) -> uuid::Uuid {
-    sqlx::query_scalar(
-        "insert into jobs (organization_id, job_type, job_name, payload) values ($1, 'other', 'x', '{}') returning id",
-    )
-    .bind(organization)
-    .fetch_one(conn)
-    .await
-    .unwrap()
-}
-
-#[tokio::test]
-async fn job_ids_made_by_the_database_are_uuid_v7_in_time_order() {
+/// Runs `insert` (an insert without an id, `$1` the organization,
+/// returning the id) twice, a few milliseconds apart, and checks that the
+/// database made UUIDv7 ids carrying the time they were made, in order.
+async fn assert_ids_made_by_the_database_are_time_ordered(insert: &str) {
     let test_db = common::fresh_database().await;
     let organization = test_db.new_organization().await;
     let mut conn = test_db.owner_connection().await;
     let before = chrono::Utc::now().timestamp_millis() as u64;
-    let first = job_id_made_by_the_database(&mut conn, organization).await;
-    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
-    let second = job_id_made_by_the_database(&mut conn, organization).await;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let id: uuid::Uuid = sqlx::query_scalar(insert)
+            .bind(organization)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        ids.push(id);
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
     let after = chrono::Utc::now().timestamp_millis() as u64;
-    for id in [first, second] {
+    for id in &ids {
         assert_eq!(id.get_version_num(), 7, "{id}");
         assert_eq!(id.get_variant(), uuid::Variant::RFC4122, "{id}");
         let (seconds, nanos) = id.get_timestamp().expect("a v7 carries its time").to_unix();
@@ -739,7 +734,25 @@ async fn job_ids_made_by_the_database_are_uuid_v7_in_time_order() {
             "{id} made at {millis}, between {before} and {after}"
         );
     }
-    assert!(first < second, "{first} sorts before {second}");
+    assert!(ids[0] < ids[1], "{} sorts before {}", ids[0], ids[1]);
+}
+
+#[tokio::test]
+async fn job_ids_made_by_the_database_are_uuid_v7_in_time_order() {
+    assert_ids_made_by_the_database_are_time_ordered(
+        "insert into jobs (organization_id, job_type, job_name, payload)
+         values ($1, 'other', 'x', '{}') returning id",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn webhook_event_ids_made_by_the_database_are_uuid_v7_in_time_order() {
+    assert_ids_made_by_the_database_are_time_ordered(
+        "insert into webhook_events (organization_id, event_type, payload, source)
+         values ($1, 'webhook.test', '{}', 'console') returning id",
+    )
+    .await;
 }
 
 #[tokio::test]
