@@ -61,6 +61,11 @@ impl Completion {
             available_at: job.available_at,
         }
     }
+
+    /// What live viewers learn once this completion is written.
+    pub fn live_changes(&self) -> Vec<Change> {
+        live::job_changes(self.organization_id, self.id, self.batch_id)
+    }
 }
 
 /// Who tells live viewers of the jobs a completion statement wrote.
@@ -132,7 +137,7 @@ pub async fn complete_many_with(
         CompletionNotice::AtCommit => {
             let announcement: Vec<Change> = completions
                 .iter()
-                .flat_map(|c| live::job_changes(c.organization_id, c.id, c.batch_id))
+                .flat_map(Completion::live_changes)
                 .collect();
             live::feed::encode(&announcement.into())
         }

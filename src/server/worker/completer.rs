@@ -10,7 +10,7 @@ use super::lease_book::LeaseBook;
 use super::listening::CompletionListeners;
 use crate::domain::JobErrorKind;
 use crate::server::db::{loggable, Database};
-use crate::server::live::{self, Change};
+use crate::server::live::Change;
 use crate::server::queue::{
     self, Attempt, Completion, CompletionNotice, HeldJob, JobError, JobEvents, Outcome,
     RetryPolicy, Transition,
@@ -84,7 +84,7 @@ async fn write_batch(
         .iter()
         .zip(&written)
         .filter(|(_, &written)| written)
-        .flat_map(|(c, _)| live::job_changes(c.organization_id, c.id, c.batch_id))
+        .flat_map(|(c, _)| c.live_changes())
         .collect();
     {
         let mut book = leases.lock().expect("lease book lock");
